@@ -1,0 +1,138 @@
+/*
+ * config.h — configuration resolution the way the AWS CLI / botocore does it, for the
+ * IoT Data Plane client: profile, region, endpoint, retry and TLS settings, and the
+ * credentials chain (with credential_process and its cache).
+ *
+ * Nothing here reads the process environment directly: every lookup goes through a
+ * struct cfg_env (a getenv callback), so tests pass their own environment. Use
+ * cfg_env_process() for the real one.
+ *
+ * Precedence (first found wins):
+ *   profile    explicit > AWS_PROFILE > AWS_DEFAULT_PROFILE > "default"
+ *   region     explicit > AWS_REGION > AWS_DEFAULT_REGION > profile "region"
+ *   endpoint   explicit > AWS_ENDPOINT_URL_IOT_DATA_PLANE > AWS_ENDPOINT_URL >
+ *              [services <profile's services>] iot_data_plane.endpoint_url >
+ *              profile "endpoint_url" > endpoint rules (endpoints.h)
+ *              (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS / ignore_configured_endpoint_urls
+ *              = true skips the environment and file endpoint settings)
+ *   max_attempts, retry_mode, ca_bundle, use_fips_endpoint, use_dualstack_endpoint:
+ *              explicit > AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, AWS_CA_BUNDLE,
+ *              AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT > profile keys
+ *   credentials (botocore's order):
+ *              explicit > environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ *              AWS_SESSION_TOKEN; skipped when the profile was given explicitly) >
+ *              shared credentials file [profile] > credential_process (profile) >
+ *              config file [profile x] static keys
+ * Files: AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials) with sections named
+ * by the profile ("[x]"); AWS_CONFIG_FILE (default ~/.aws/config) with "[default]" and
+ * "[profile x]" ("[x]" there is not a profile). As botocore does, the profile's
+ * settings are those of the config file overlaid with the credentials file's section.
+ *
+ * Errors never contain secret values. A missing region or credential lists every place
+ * that was looked at.
+ */
+#ifndef IOTLUA_CONFIG_H
+#define IOTLUA_CONFIG_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define CFG_ERROR_LEN 1024
+
+/* Returns the variable's value or NULL. */
+typedef const char *(*cfg_getenv_fn)(void *ud, const char *name);
+
+struct cfg_env {
+    cfg_getenv_fn getenv;
+    void *ud;
+};
+
+/* The process environment (getenv(3)); HOME for "~". */
+struct cfg_env cfg_env_process(void);
+
+/* What the caller (the Lua client table) set explicitly; NULL / -1 mean "not set". */
+struct cfg_explicit {
+    const char *profile;
+    const char *region;
+    const char *endpoint;
+    const char *access_key_id;        /* explicit credentials: both or neither */
+    const char *secret_access_key;
+    const char *session_token;
+    int max_attempts;                 /* -1: not set */
+    const char *retry_mode;           /* "standard", "legacy", "adaptive" */
+    const char *ca_bundle;
+    int use_fips_endpoint;            /* -1: not set, 0, 1 */
+    int use_dualstack_endpoint;       /* -1: not set, 0, 1 */
+};
+#define CFG_EXPLICIT_INIT {NULL, NULL, NULL, NULL, NULL, NULL, -1, NULL, NULL, -1, -1}
+
+/* Resolved settings. Owned strings; release with cfg_resolved_free. Each *_source says
+ * where the value came from ("client", "env AWS_REGION", "config file /p [profile x]",
+ * "endpoint rules", "default"). */
+struct cfg_resolved {
+    char *profile;
+    char *config_file;                /* paths actually used */
+    char *credentials_file;
+    char *region;
+    char *region_source;
+    char *endpoint;                   /* full URL, e.g. https://data-ats.iot.us-east-1.amazonaws.com */
+    char *endpoint_source;
+    int max_attempts;                 /* default 3 */
+    char *retry_mode;                 /* default "standard" */
+    char *ca_bundle;                  /* NULL: system default */
+    int use_fips_endpoint;
+    int use_dualstack_endpoint;
+};
+
+/* Resolves everything but credentials. Returns 0, or -1 with err_out set (e.g. no
+ * region, bad AWS_MAX_ATTEMPTS, unparsable config file, unknown explicit profile,
+ * custom endpoint with FIPS). *out must be freed with cfg_resolved_free either way. */
+int cfg_resolve(const struct cfg_explicit *ex, const struct cfg_env *env,
+                struct cfg_resolved *out, char err_out[CFG_ERROR_LEN]);
+void cfg_resolved_free(struct cfg_resolved *r);
+
+/* ---- credentials -------------------------------------------------------------------- */
+
+struct cfg_credentials {
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token;              /* NULL when none */
+    time_t expiration;                /* 0 when they do not expire */
+    char source[160];                 /* "environment", "shared credentials file ...", ... */
+};
+void cfg_credentials_free(struct cfg_credentials *c);
+
+/* A credentials provider: the chain is resolved once (at creation) to a source; static
+ * credentials are copied in, a credential_process command is kept and run on demand.
+ * Its result is cached until `refresh_margin` seconds before its Expiration (never
+ * refreshed when it has none). Not thread-safe; one per client. */
+struct cfg_provider;
+
+/* Returns a provider, or NULL with err_out set (no credentials anywhere: the message
+ * lists every place looked at; partial credentials; unparsable file). */
+struct cfg_provider *cfg_provider_new(const struct cfg_explicit *ex, const struct cfg_env *env,
+                                      char err_out[CFG_ERROR_LEN]);
+void cfg_provider_free(struct cfg_provider *p);
+void cfg_provider_set_refresh_margin(struct cfg_provider *p, int seconds); /* default 60 */
+
+/* Copies the current credentials into *out (free with cfg_credentials_free), running
+ * credential_process when there is no cached result or it is due for refresh at `now`.
+ * Returns 0, or -1 with err_out set (process failed, bad JSON, expired...). */
+int cfg_provider_get(struct cfg_provider *p, time_t now, struct cfg_credentials *out,
+                     char err_out[CFG_ERROR_LEN]);
+const char *cfg_provider_source(const struct cfg_provider *p);
+
+/* Runs one credential_process command (via /bin/sh -c) and parses its JSON (Version 1:
+ * AccessKeyId, SecretAccessKey, SessionToken?, Expiration? as RFC 3339). Exposed for
+ * tests. Returns 0 or -1 with err_out (never containing the output's secrets). */
+int cfg_run_credential_process(const char *command, struct cfg_credentials *out,
+                               char err_out[CFG_ERROR_LEN]);
+
+/* Parses an RFC 3339 / ISO 8601 UTC time ("2026-11-22T05:00:00Z", fractional seconds
+ * and +hh:mm offsets accepted). Returns 0 or -1. */
+int cfg_parse_rfc3339(const char *s, time_t *t_out);
+
+/* "true"/"false" (any case) → 1/0; anything else -1. */
+int cfg_parse_bool(const char *s);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * encode.h — byte encodings and digests used on the wire: percent-encoding (the SigV4
+ * / AWS URI rules), hex, base64, SHA-256, HMAC-SHA256 (OpenSSL EVP) and constant-time
+ * comparison.
+ *
+ * Conventions: functions that write into a struct buf append to it and return 0, or -1
+ * when memory runs out or (for decoders) the input is invalid; on -1 the buffer's
+ * previous contents are kept but anything appended by the failed call is removed.
+ * Digest functions return 0 on success, -1 when OpenSSL fails.
+ */
+#ifndef IOTLUA_ENCODE_H
+#define IOTLUA_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define ENC_SHA256_LEN 32
+#define ENC_SHA256_HEX_LEN 64          /* + 1 for the NUL */
+
+/* ---- percent-encoding ---------------------------------------------------------------
+ * Unreserved bytes A-Z a-z 0-9 - . _ ~ are kept, every other byte becomes %XX with
+ * uppercase hex. ENC_KEEP_SLASH also keeps '/' (for whole paths). */
+enum { ENC_KEEP_SLASH = 1 };
+
+int enc_uri(struct buf *out, const char *s, size_t n, unsigned flags);
+int enc_uri_str(struct buf *out, const char *s, unsigned flags);   /* NUL-terminated s */
+
+/* The canonical URI of a path as sent on the wire: the path is encoded once more with
+ * '/' kept, so "/topics/a%2Fb" becomes "/topics/a%252Fb" (SigV4 for non-S3 services). */
+int enc_uri_path_canonical(struct buf *out, const char *path, size_t n);
+
+/* Decodes %XX sequences (either hex case). A '%' not followed by two hex digits is kept
+ * literally (as servers do). '+' is NOT a space (it is a literal '+'). Never fails on
+ * content, only on memory. */
+int enc_uri_decode(struct buf *out, const char *s, size_t n);
+
+/* True (1) when the byte is unreserved per RFC 3986 (A-Z a-z 0-9 - . _ ~). */
+int enc_is_unreserved(unsigned char c);
+
+/* ---- hex ----------------------------------------------------------------------------
+ * Lowercase hex. enc_hex_to writes 2*n chars plus a NUL into dst (size >= 2*n+1). */
+void enc_hex_to(char *dst, const void *bytes, size_t n);
+int enc_hex(struct buf *out, const void *bytes, size_t n);
+/* Decodes hex (either case); -1 on an odd length or a non-hex char. */
+int enc_hex_decode(struct buf *out, const char *s, size_t n);
+
+/* ---- base64 (RFC 4648, standard alphabet, '=' padding) ------------------------------ */
+int enc_base64(struct buf *out, const void *bytes, size_t n);
+/* Strict decoder: padding required, no whitespace, no trailing bits set; -1 otherwise. */
+int enc_base64_decode(struct buf *out, const char *s, size_t n);
+
+/* ---- digests ------------------------------------------------------------------------ */
+int enc_sha256(const void *data, size_t n, unsigned char out[ENC_SHA256_LEN]);
+int enc_sha256_hex(const void *data, size_t n, char out[ENC_SHA256_HEX_LEN + 1]);
+int enc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
+                    unsigned char out[ENC_SHA256_LEN]);
+
+/* Incremental SHA-256 (e.g. a payload streamed from a file). The context owns an
+ * OpenSSL EVP_MD_CTX: enc_sha256_final or enc_sha256_abort releases it, exactly once. */
+struct enc_sha256_ctx {
+    void *md_ctx;   /* EVP_MD_CTX *, NULL when not started */
+};
+int enc_sha256_init(struct enc_sha256_ctx *ctx);
+int enc_sha256_update(struct enc_sha256_ctx *ctx, const void *data, size_t n);
+int enc_sha256_final(struct enc_sha256_ctx *ctx, unsigned char out[ENC_SHA256_LEN]);
+void enc_sha256_abort(struct enc_sha256_ctx *ctx);
+
+/* ---- constant time ------------------------------------------------------------------
+ * 1 when equal, 0 otherwise; the time taken depends only on the lengths. */
+int enc_ct_equal(const void *a, const void *b, size_t n);
+int enc_ct_streq(const char *a, const char *b);   /* NULL never equals anything */
+
+/* ---- UTF-8 ---------------------------------------------------------------------------
+ * 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int enc_utf8_valid(const char *s, size_t n);
+
+#endif
