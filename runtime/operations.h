@@ -71,6 +71,8 @@ struct iot_op {
     const struct iot_member *output;/* in model order; NULL/0 when there is no output */
     size_t noutput;
     const char *const *errors;      /* NULL-terminated model error shape names */
+    const struct iot_shape *input_shape;   /* the STRUCTURE shapes themselves, or NULL */
+    const struct iot_shape *output_shape;
 };
 
 /* The operation with that boto3 method name ("publish") or model name ("Publish"), or NULL. */
