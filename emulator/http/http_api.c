@@ -1,0 +1,473 @@
+/* http_api.c — the evhttp server of the data-plane API: start-up, routing, SigV4 gate,
+ * fault injection, AWS-style replies and requests that wait (see http_api.h). */
+#include "http_api.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_internal.h"
+#include "http_sigv4.h"
+
+#define HTTP_IDLE_TIMEOUT_SECONDS 60
+#define HTTP_MAX_HEADERS_SIZE (64 * 1024)
+#define HTTP_MAX_BODY_SIZE (1024 * 1024)   /* beyond this evhttp itself answers 413 */
+
+static const char *const op_names[OP_COUNT] = {
+    [OP_NONE] = "",
+    [OP_PUBLISH] = "Publish",
+    [OP_SEND_DIRECT_MESSAGE] = "SendDirectMessage",
+    [OP_GET_CONNECTION] = "GetConnection",
+    [OP_LIST_SUBSCRIPTIONS] = "ListSubscriptions",
+};
+
+const char *http_op_name(enum http_op op)
+{
+    return op > OP_NONE && op < OP_COUNT ? op_names[op] : "";
+}
+
+enum http_op http_op_from_name(const char *name)
+{
+    for (int op = OP_NONE + 1; op < OP_COUNT; op++)
+        if (strcmp(op_names[op], name) == 0)
+            return (enum http_op)op;
+    return OP_NONE;
+}
+
+/* ------------------------------------------------------------------ replies */
+
+static void make_request_id(struct http_api *api, char out[40])
+{
+    uint64_t words[2];
+    for (int i = 0; i < 2; i++) {
+        /* xorshift64* — ids only need to be unique, not secret */
+        api->rng ^= api->rng >> 12;
+        api->rng ^= api->rng << 25;
+        api->rng ^= api->rng >> 27;
+        words[i] = api->rng * 0x2545F4914F6CDD1DULL;
+    }
+    snprintf(out, 40, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(words[0] >> 32),
+             (unsigned)(words[0] >> 16) & 0xFFFF, (unsigned)words[0] & 0xFFF,
+             (unsigned)((words[1] >> 48) & 0x3FFF) | 0x8000,
+             (unsigned long long)(words[1] & 0xFFFFFFFFFFFFULL));
+}
+
+static void send_reply(struct http_ctx *ctx, int status, const char *reason,
+                       const struct buf *body)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "x-amzn-RequestId", ctx->request_id);
+    struct evbuffer *eb = evbuffer_new();
+    if (eb && body->len)
+        evbuffer_add(eb, body->data, body->len);
+    evhttp_send_reply(ctx->req, status, reason, eb);
+    if (eb)
+        evbuffer_free(eb);
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return status < 400 ? "OK" : "Error";
+    }
+}
+
+void http_reply_json(struct http_ctx *ctx, int status, const struct buf *body)
+{
+    send_reply(ctx, status, reason_phrase(status), body);
+}
+
+void http_reply_error(struct http_ctx *ctx, int status, const char *code, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    struct buf *out = &ctx->api->out;
+    buf_reset(out);
+    buf_append_str(out, "{\"message\":");
+    json_append_string(out, message, strlen(message));
+    buf_append_str(out, ",\"traceId\":\"");
+    buf_append_str(out, ctx->request_id);
+    buf_append_str(out, "\"}");
+    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "x-amzn-ErrorType", code);
+    send_reply(ctx, status, reason_phrase(status), out);
+}
+
+/* QA fault: the client sees its connection closed with no reply. The socket is shut
+ * down first; the reply evhttp then fails to write frees the connection its usual way. */
+void http_drop_connection(struct http_ctx *ctx)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ctx->req);
+    if (evcon) {
+        struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+        evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+        if (fd >= 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+    struct buf empty = BUF_INIT;
+    send_reply(ctx, 500, "Dropped", &empty);
+}
+
+/* ------------------------------------------------------------------ waiting requests */
+
+struct http_call *http_call_new(struct http_ctx *ctx)
+{
+    struct http_call *call = calloc(1, sizeof *call);
+    if (!call)
+        return NULL;
+    call->ctx = *ctx;
+    call->next = ctx->api->calls;
+    if (call->next)
+        call->next->pprev = &call->next;
+    call->pprev = &ctx->api->calls;
+    ctx->api->calls = call;
+    return call;
+}
+
+void http_call_finish(struct http_call *call)
+{
+    if (call->timer)
+        event_free(call->timer);
+    *call->pprev = call->next;
+    if (call->next)
+        call->next->pprev = call->pprev;
+    free(call);
+}
+
+/* ------------------------------------------------------------------ routing */
+
+/* Matches the raw path against the model's request URIs. Sets ctx->op and the label;
+ * returns 0, or the HTTP status of an error already sent. */
+static int route(struct http_ctx *ctx, const char *path, size_t n, enum evhttp_cmd_type method)
+{
+    static const char topics[] = "/topics/", conns[] = "/connections/";
+    enum http_op op = OP_NONE;
+    bool method_ok = false;
+    if (n > sizeof topics - 1 && memcmp(path, topics, sizeof topics - 1) == 0 &&
+        !memchr(path + sizeof topics - 1, '/', n - (sizeof topics - 1))) {
+        ctx->label = path + sizeof topics - 1;
+        ctx->label_len = n - (sizeof topics - 1);
+        op = OP_PUBLISH;
+        method_ok = method == EVHTTP_REQ_POST;
+    } else if (n > sizeof conns - 1 && memcmp(path, conns, sizeof conns - 1) == 0) {
+        const char *id = path + sizeof conns - 1;
+        const char *slash = memchr(id, '/', n - (size_t)(id - path));
+        const char *rest = slash ? slash : path + n;
+        size_t rest_len = (size_t)(path + n - rest);
+        ctx->label = id;
+        ctx->label_len = (size_t)(rest - id);
+        if (rest_len == 0) {
+            op = OP_GET_CONNECTION;
+            method_ok = method == EVHTTP_REQ_GET;
+            if (method == EVHTTP_REQ_DELETE) {
+                http_reply_error(ctx, 501, "NotImplementedException",
+                                 "DeleteConnection is not implemented by iotlua-emulator");
+                return 501;
+            }
+        } else if (rest_len == 9 && memcmp(rest, "/messages", 9) == 0) {
+            op = OP_SEND_DIRECT_MESSAGE;
+            method_ok = method == EVHTTP_REQ_POST;
+        } else if (rest_len == 14 && memcmp(rest, "/subscriptions", 14) == 0) {
+            op = OP_LIST_SUBSCRIPTIONS;
+            method_ok = method == EVHTTP_REQ_GET;
+        }
+    } else if ((n >= 7 && memcmp(path, "/things", 7) == 0) ||
+               (n >= 16 && memcmp(path, "/retainedMessage", 16) == 0)) {
+        http_reply_error(ctx, 501, "NotImplementedException",
+                         "shadow and retained-message operations are not implemented by "
+                         "iotlua-emulator");
+        return 501;
+    }
+    if (op == OP_NONE) {
+        http_reply_error(ctx, 404, "UnknownOperationException",
+                         "no data-plane operation at this path");
+        return 404;
+    }
+    if (ctx->label_len == 0) {
+        http_reply_error(ctx, 400, "InvalidRequestException",
+                         op == OP_PUBLISH ? "topic is required" : "clientId is required");
+        return 400;
+    }
+    if (!method_ok) {
+        http_reply_error(ctx, 405, "MethodNotAllowedException",
+                         "the method is not allowed for %s", http_op_name(op));
+        return 405;
+    }
+    ctx->op = op;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ SigV4 gate */
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    default: return "GET";
+    }
+}
+
+/* 0 when the request is signed by a configured credential; else a 403 has been sent. */
+static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
+{
+    struct hv_header headers[HTTP_MAX_HEADERS];
+    size_t count = 0;
+    struct evkeyval *kv;
+    for (kv = evhttp_request_get_input_headers(ctx->req)->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (count == HTTP_MAX_HEADERS) {
+            http_reply_error(ctx, 400, "InvalidRequestException", "too many headers");
+            return -1;
+        }
+        headers[count].name = kv->key;
+        headers[count++].value = kv->value;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+    size_t body_len = evbuffer_get_length(in);
+    struct hv_request hr = {
+        .method = method_name(evhttp_request_get_command(ctx->req)),
+        .path = path,
+        .path_len = path_len,
+        .query = ctx->query,
+        .query_len = ctx->query_len,
+        .headers = headers,
+        .header_count = count,
+        .body = body_len ? evbuffer_pullup(in, -1) : NULL,
+        .body_len = body_len,
+        .now = time(NULL),
+    };
+    char why[512];
+    if (hv_verify(ctx->api->verifier, &hr, why, sizeof why) == HV_OK)
+        return 0;
+    http_reply_error(ctx, 403, "ForbiddenException", "%s", why);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ faults */
+
+static void apply_fault_now(struct http_ctx *ctx, const struct qa_fault_hit *hit)
+{
+    if (hit->drop)
+        http_drop_connection(ctx);
+    else if (hit->status)
+        http_reply_error(ctx, hit->status, hit->code, "%s", hit->message);
+    else
+        http_run_op(ctx);
+}
+
+static void fault_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct http_call *call = arg;
+    struct qa_fault_hit hit = {0};
+    hit.status = call->fault_status;
+    hit.drop = call->fault_drop;
+    snprintf(hit.code, sizeof hit.code, "%s", call->fault_code);
+    snprintf(hit.message, sizeof hit.message, "%s", call->fault_message);
+    struct http_ctx ctx = call->ctx;
+    http_call_finish(call);
+    apply_fault_now(&ctx, &hit);
+}
+
+/* 1 when a fault took the request over (replied now or later), 0 to serve it normally. */
+static int inject_fault(struct http_ctx *ctx)
+{
+    struct qa_fault_hit hit;
+    if (!qa_take_fault(ctx->api->qa, ctx->op, &hit))
+        return 0;
+    if (hit.latency_ms <= 0) {
+        apply_fault_now(ctx, &hit);
+        return 1;
+    }
+    struct http_call *call = http_call_new(ctx);
+    if (!call) {
+        http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
+        return 1;
+    }
+    call->fault_status = hit.status;
+    call->fault_drop = hit.drop;
+    snprintf(call->fault_code, sizeof call->fault_code, "%s", hit.code);
+    snprintf(call->fault_message, sizeof call->fault_message, "%s", hit.message);
+    call->timer = evtimer_new(ctx->api->base, fault_timer_cb, call);
+    struct timeval tv = {hit.latency_ms / 1000, (hit.latency_ms % 1000) * 1000};
+    if (!call->timer || evtimer_add(call->timer, &tv) != 0) {
+        http_call_finish(call);
+        http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ the callback */
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct http_api *api = arg;
+    struct http_ctx ctx = {.api = api, .req = req};
+    make_request_id(api, ctx.request_id);
+    const char *uri = evhttp_request_get_uri(req);
+    const char *q = strchr(uri, '?');
+    size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
+    if (q) {
+        ctx.query = q + 1;
+        ctx.query_len = strlen(q + 1);
+    }
+    if (path_len == 0 || uri[0] != '/') {
+        http_reply_error(&ctx, 400, "InvalidRequestException", "the request target must be a path");
+        return;
+    }
+    static const char qa_prefix[] = "/_emulator/";
+    if (path_len >= sizeof qa_prefix - 1 && memcmp(uri, qa_prefix, sizeof qa_prefix - 1) == 0) {
+        qa_handle(&ctx, uri, path_len);
+        return;
+    }
+    if (route(&ctx, uri, path_len, evhttp_request_get_command(req)) != 0)
+        return;
+    if (api->verify && authenticate(&ctx, uri, path_len) != 0)
+        return;
+    if (inject_fault(&ctx))
+        return;
+    http_run_op(&ctx);
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+    struct http_api *api = arg;
+    SSL *ssl = SSL_new(api->tls);
+    if (!ssl)
+        return NULL;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int bind_listener(struct http_api *api, const struct http_api_options *o, int *port_out)
+{
+    const char *host = o->host ? o->host : "127.0.0.1";
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)o->port);
+    if (!bound) {
+        fprintf(stderr, "iotlua-emulator: cannot listen for HTTP on %s:%d\n", host, o->port);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &len) != 0) {
+        perror("iotlua-emulator: getsockname");
+        return -1;
+    }
+    if (ss.ss_family == AF_INET)
+        *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else
+        *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+static void seed(struct http_api *api)
+{
+    if (getrandom(&api->rng, sizeof api->rng, 0) != sizeof api->rng)
+        api->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    if (!api->rng)
+        api->rng = 0x9E3779B97F4A7C15ULL;
+    if (getrandom(api->token_key, sizeof api->token_key, 0) != sizeof api->token_key)
+        for (size_t i = 0; i < sizeof api->token_key; i++)
+            api->token_key[i] = (uint8_t)(api->rng >> (i % 8 * 8)) ^ (uint8_t)i;
+}
+
+struct http_api *http_api_new(struct event_base *base, struct broker *broker,
+                              const struct http_api_options *options, int *bound_port_out)
+{
+    signal(SIGPIPE, SIG_IGN);   /* a peer that vanishes must not kill the emulator */
+    struct http_api *api = calloc(1, sizeof *api);
+    if (!api)
+        goto oom;
+    api->base = base;
+    api->broker = broker;
+    api->tls = options->tls;
+    api->verify = options->verify_signatures;
+    seed(api);
+    api->verifier = hv_new(options->credentials, options->credential_count);
+    api->qa = qa_new(api);
+    api->http = evhttp_new(base);
+    if (!api->verifier || !api->qa || !api->http)
+        goto oom;
+    evhttp_set_gencb(api->http, on_request, api);
+    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_headers_size(api->http, HTTP_MAX_HEADERS_SIZE);
+    evhttp_set_max_body_size(api->http, HTTP_MAX_BODY_SIZE);
+    evhttp_set_timeout(api->http, HTTP_IDLE_TIMEOUT_SECONDS);
+    if (api->tls)
+        evhttp_set_bevcb(api->http, tls_bevcb, api);
+    int port = 0;
+    if (bind_listener(api, options, &port) != 0)
+        goto fail;
+    if (bound_port_out)
+        *bound_port_out = port;
+    return api;
+oom:
+    fprintf(stderr, "iotlua-emulator: out of memory starting the HTTP API\n");
+fail:
+    http_api_free(api);
+    return NULL;
+}
+
+void http_api_free(struct http_api *api)
+{
+    if (!api)
+        return;
+    while (api->calls) {
+        struct http_call *call = api->calls;
+        struct http_ctx ctx = call->ctx;
+        if (call->direct)
+            broker_direct_cancel(call->direct);
+        http_call_finish(call);
+        http_reply_error(&ctx, 503, "ServiceUnavailableException",
+                         "the emulator is shutting down");
+    }
+    if (api->http)
+        evhttp_free(api->http);
+    qa_free(api->qa);
+    hv_free(api->verifier);
+    buf_free(&api->out);
+    buf_free(&api->arena);
+    free(api);
+}

@@ -1,0 +1,113 @@
+/*
+ * http_internal.h — what the files of emulator/http/ share: the server state, one
+ * request being served (struct http_ctx), replies, and the entry points of the
+ * operations (http_ops.c) and the QA controls (http_qa.c).
+ */
+#ifndef IOTLUA_EMULATOR_HTTP_INTERNAL_H
+#define IOTLUA_EMULATOR_HTTP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "buf.h"
+#include "http_api.h"
+#include "http_parse.h"
+
+struct evhttp;
+struct evhttp_request;
+struct event;
+
+#define HTTP_MAX_PAYLOAD (128 * 1024)       /* AWS IoT message payload limit */
+#define HTTP_MAX_QUERY_PARAMS 32
+#define HTTP_MAX_HEADERS 64
+#define HTTP_MAX_USER_PROPERTIES 128
+#define HTTP_MAX_LABEL 1024                 /* raw (encoded) bytes of a path label */
+
+enum http_op {
+    OP_NONE = 0,
+    OP_PUBLISH,
+    OP_SEND_DIRECT_MESSAGE,
+    OP_GET_CONNECTION,
+    OP_LIST_SUBSCRIPTIONS,
+    OP_COUNT
+};
+const char *http_op_name(enum http_op op);
+enum http_op http_op_from_name(const char *name);
+
+struct http_call;
+struct qa_state;
+
+struct http_api {
+    struct event_base *base;
+    struct broker *broker;
+    struct evhttp *http;
+    SSL_CTX *tls;
+    struct hv_verifier *verifier;
+    bool verify;
+    uint64_t rng;                   /* request ids */
+    uint8_t token_key[16];          /* ListSubscriptions page tokens */
+    struct buf out;                 /* response body, reused */
+    struct buf arena;               /* decoded query values and user properties, reused */
+    struct qa_state *qa;
+    struct http_call *calls;        /* requests waiting on a timer or a PUBACK */
+};
+
+/* One request being served. Lives on the stack for synchronous answers; copied into a
+ * struct http_call when the answer waits (fault latency, direct-message PUBACK). Every
+ * pointer is into the evhttp request, which stays valid until the reply. */
+struct http_ctx {
+    struct http_api *api;
+    struct evhttp_request *req;
+    char request_id[40];
+    enum http_op op;
+    const char *label;              /* raw path label (topic or clientId) */
+    size_t label_len;
+    const char *query;
+    size_t query_len;
+};
+
+/* A request whose reply waits. Owned by api->calls; freed by http_call_finish. */
+struct http_call {
+    struct http_ctx ctx;
+    struct event *timer;
+    struct broker_direct *direct;
+    int fault_status;               /* injected error after latency; 0 none */
+    char fault_code[64];
+    char fault_message[256];
+    bool fault_drop;
+    struct http_call *next, **pprev;
+};
+
+/* ---- replies (http_api.c) */
+void http_reply_json(struct http_ctx *ctx, int status, const struct buf *body);
+void http_reply_error(struct http_ctx *ctx, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void http_drop_connection(struct http_ctx *ctx);
+struct http_call *http_call_new(struct http_ctx *ctx);
+void http_call_finish(struct http_call *call);    /* unlinks and frees (no reply) */
+
+/* ---- request helpers (http_ops.c) */
+/* Finds query parameter `name`, percent-decoded into api->arena. 1 found, 0 absent,
+ * -1 malformed (an error reply has been sent). */
+int http_query_get(struct http_ctx *ctx, const char *name, const char **value_out,
+                   size_t *len_out);
+int json_append_string(struct buf *b, const char *s, size_t n);
+void http_run_op(struct http_ctx *ctx);
+
+/* ---- QA controls (http_qa.c) */
+struct qa_state *qa_new(struct http_api *api);
+void qa_free(struct qa_state *qa);
+void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len);
+/* Takes one matching fault for op, if any: 1 and *call_fields filled, 0 when none. */
+struct qa_fault_hit {
+    int latency_ms;
+    int status;
+    char code[64];
+    char message[256];
+    bool drop;
+};
+int qa_take_fault(struct qa_state *qa, enum http_op op, struct qa_fault_hit *hit_out);
+
+#endif

@@ -1,0 +1,485 @@
+/* http_qa.c — QA controls under /_emulator/ (unsigned, JSON replies; see emulator/README.md):
+ * the record of published messages, fault injection, and disconnecting clients. */
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "http_internal.h"
+
+#define QA_PER_TOPIC 100                    /* newest messages kept per topic */
+#define QA_MAX_RECORDS 100000               /* over all topics */
+#define QA_MAX_BYTES (64u * 1024 * 1024)    /* over all topics */
+#define QA_BUCKETS 4096
+#define QA_MAX_FAULTS 256
+
+/* One recorded message, kept as its ready-made JSON object. */
+struct qa_record {
+    struct qa_record *t_next, *t_prev;      /* within its topic, oldest first */
+    struct qa_record *a_next, *a_prev;      /* over all topics, oldest first */
+    struct qa_topic *topic;
+    size_t json_len;
+    char json[];
+};
+
+struct qa_topic {
+    struct qa_topic *h_next;                /* hash chain */
+    struct qa_record *head, *tail;
+    size_t count;
+    char name[];
+};
+
+struct qa_fault {
+    enum http_op op;                        /* OP_NONE: every operation */
+    int remaining;
+    struct qa_fault_hit hit;
+    unsigned id;
+};
+
+struct qa_state {
+    struct http_api *api;
+    struct qa_topic *buckets[QA_BUCKETS];
+    struct qa_record *oldest, *newest;
+    size_t records, bytes;
+    uint64_t total_seen;
+    struct qa_fault faults[QA_MAX_FAULTS];
+    int fault_count;
+    unsigned next_fault_id;
+};
+
+/* ------------------------------------------------------------------ record */
+
+static uint32_t hash_topic(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % QA_BUCKETS;
+}
+
+static struct qa_topic *find_topic(struct qa_state *qa, const char *name)
+{
+    for (struct qa_topic *t = qa->buckets[hash_topic(name)]; t; t = t->h_next)
+        if (strcmp(t->name, name) == 0)
+            return t;
+    return NULL;
+}
+
+static struct qa_topic *get_topic(struct qa_state *qa, const char *name)
+{
+    struct qa_topic *t = find_topic(qa, name);
+    if (t)
+        return t;
+    size_t n = strlen(name);
+    t = calloc(1, sizeof *t + n + 1);
+    if (!t)
+        return NULL;
+    memcpy(t->name, name, n + 1);
+    uint32_t h = hash_topic(name);
+    t->h_next = qa->buckets[h];
+    qa->buckets[h] = t;
+    return t;
+}
+
+static void drop_topic_if_empty(struct qa_state *qa, struct qa_topic *t)
+{
+    if (t->count)
+        return;
+    struct qa_topic **pp = &qa->buckets[hash_topic(t->name)];
+    while (*pp != t)
+        pp = &(*pp)->h_next;
+    *pp = t->h_next;
+    free(t);
+}
+
+static void remove_record(struct qa_state *qa, struct qa_record *r)
+{
+    struct qa_topic *t = r->topic;
+    if (r->t_prev)
+        r->t_prev->t_next = r->t_next;
+    else
+        t->head = r->t_next;
+    if (r->t_next)
+        r->t_next->t_prev = r->t_prev;
+    else
+        t->tail = r->t_prev;
+    t->count--;
+    if (r->a_prev)
+        r->a_prev->a_next = r->a_next;
+    else
+        qa->oldest = r->a_next;
+    if (r->a_next)
+        r->a_next->a_prev = r->a_prev;
+    else
+        qa->newest = r->a_prev;
+    qa->records--;
+    qa->bytes -= r->json_len;
+    free(r);
+    drop_topic_if_empty(qa, t);
+}
+
+static void render_message(struct buf *o, const struct broker_message *m, const char *origin)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    buf_append_str(o, "{\"topic\":");
+    json_append_string(o, m->topic, strlen(m->topic));
+    buf_append_str(o, ",\"payload\":\"");
+    hp_base64_encode(o, m->payload, m->payload_len);
+    buf_append_char(o, '"');
+    if (hp_utf8_valid((const char *)m->payload, m->payload_len)) {
+        buf_append_str(o, ",\"payloadText\":");
+        json_append_string(o, (const char *)m->payload, m->payload_len);
+    }
+    buf_printf(o, ",\"qos\":%d,\"retain\":%s,\"origin\":", m->qos, m->retain ? "true" : "false");
+    if (origin)
+        json_append_string(o, origin, strlen(origin));
+    else
+        buf_append_str(o, "\"http\"");
+    if (m->content_type) {
+        buf_append_str(o, ",\"contentType\":");
+        json_append_string(o, m->content_type, strlen(m->content_type));
+    }
+    if (m->response_topic) {
+        buf_append_str(o, ",\"responseTopic\":");
+        json_append_string(o, m->response_topic, strlen(m->response_topic));
+    }
+    if (m->correlation_data) {
+        buf_append_str(o, ",\"correlationData\":\"");
+        hp_base64_encode(o, m->correlation_data, m->correlation_data_len);
+        buf_append_char(o, '"');
+    }
+    if (m->payload_format >= 0)
+        buf_printf(o, ",\"payloadFormatIndicator\":\"%s\"",
+                   m->payload_format ? "UTF8_DATA" : "UNSPECIFIED_BYTES");
+    if (m->message_expiry >= 0)
+        buf_printf(o, ",\"messageExpiry\":%lld", (long long)m->message_expiry);
+    if (m->user_property_count) {
+        buf_append_str(o, ",\"userProperties\":[");
+        for (size_t i = 0; i < m->user_property_count; i++) {
+            buf_append_str(o, i ? ",{" : "{");
+            json_append_string(o, m->user_properties[i].key, strlen(m->user_properties[i].key));
+            buf_append_char(o, ':');
+            json_append_string(o, m->user_properties[i].value,
+                               strlen(m->user_properties[i].value));
+            buf_append_char(o, '}');
+        }
+        buf_append_char(o, ']');
+    }
+    buf_printf(o, ",\"timestamp\":%lld}", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+}
+
+static void observe(void *arg, const struct broker_message *m, const char *origin_client_id)
+{
+    struct qa_state *qa = arg;
+    struct buf json = BUF_INIT;
+    render_message(&json, m, origin_client_id);
+    struct qa_topic *t = json.data ? get_topic(qa, m->topic) : NULL;
+    struct qa_record *r = t ? malloc(sizeof *r + json.len + 1) : NULL;
+    if (!r) {
+        buf_free(&json);
+        if (t)
+            drop_topic_if_empty(qa, t);
+        return;
+    }
+    qa->total_seen++;
+    memcpy(r->json, json.data, json.len + 1);
+    r->json_len = json.len;
+    buf_free(&json);
+    r->topic = t;
+    r->t_next = NULL;
+    r->t_prev = t->tail;
+    if (t->tail)
+        t->tail->t_next = r;
+    else
+        t->head = r;
+    t->tail = r;
+    t->count++;
+    r->a_next = NULL;
+    r->a_prev = qa->newest;
+    if (qa->newest)
+        qa->newest->a_next = r;
+    else
+        qa->oldest = r;
+    qa->newest = r;
+    qa->records++;
+    qa->bytes += r->json_len;
+    if (t->count > QA_PER_TOPIC)
+        remove_record(qa, t->head);
+    while (qa->oldest && qa->oldest != r &&
+           (qa->records > QA_MAX_RECORDS || qa->bytes > QA_MAX_BYTES))
+        remove_record(qa, qa->oldest);
+}
+
+struct qa_state *qa_new(struct http_api *api)
+{
+    struct qa_state *qa = calloc(1, sizeof *qa);
+    if (!qa)
+        return NULL;
+    qa->api = api;
+    qa->next_fault_id = 1;
+    if (api->broker)
+        broker_set_publish_observer(api->broker, observe, qa);
+    return qa;
+}
+
+static void clear_records(struct qa_state *qa, const char *topic)
+{
+    if (topic) {
+        struct qa_topic *t = find_topic(qa, topic);
+        while (t && t->count > 1)
+            remove_record(qa, t->head);
+        if (t)
+            remove_record(qa, t->head);    /* frees the topic too */
+        return;
+    }
+    while (qa->oldest)
+        remove_record(qa, qa->oldest);
+}
+
+void qa_free(struct qa_state *qa)
+{
+    if (!qa)
+        return;
+    if (qa->api->broker)
+        broker_set_publish_observer(qa->api->broker, NULL, NULL);
+    clear_records(qa, NULL);
+    free(qa);
+}
+
+/* ------------------------------------------------------------------ faults */
+
+int qa_take_fault(struct qa_state *qa, enum http_op op, struct qa_fault_hit *hit_out)
+{
+    for (int i = 0; i < qa->fault_count; i++) {
+        struct qa_fault *f = &qa->faults[i];
+        if (f->op != OP_NONE && f->op != op)
+            continue;
+        *hit_out = f->hit;
+        if (--f->remaining == 0) {
+            memmove(f, f + 1, (size_t)(qa->fault_count - i - 1) * sizeof *f);
+            qa->fault_count--;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static const char *default_code(int status)
+{
+    switch (status) {
+    case 400: return "InvalidRequestException";
+    case 401: return "UnauthorizedException";
+    case 403: return "ForbiddenException";
+    case 404: return "ResourceNotFoundException";
+    case 409: return "ConflictException";
+    case 413: return "RequestEntityTooLargeException";
+    case 429: return "ThrottlingException";
+    case 503: return "ServiceUnavailableException";
+    case 504: return "GatewayTimeoutException";
+    default: return "InternalFailureException";
+    }
+}
+
+static void fault_json(struct buf *o, const struct qa_fault *f)
+{
+    buf_printf(o, "{\"id\":%u,\"operation\":\"%s\",\"remaining\":%d,\"latencyMs\":%d,"
+                  "\"dropConnection\":%s",
+               f->id, f->op == OP_NONE ? "*" : http_op_name(f->op), f->remaining,
+               f->hit.latency_ms, f->hit.drop ? "true" : "false");
+    if (f->hit.status) {
+        buf_printf(o, ",\"status\":%d,\"errorCode\":", f->hit.status);
+        json_append_string(o, f->hit.code, strlen(f->hit.code));
+        buf_append_str(o, ",\"message\":");
+        json_append_string(o, f->hit.message, strlen(f->hit.message));
+    }
+    buf_append_char(o, '}');
+}
+
+/* Reads one optional query value as a C string; -1 when malformed (replied). */
+static int qstr(struct http_ctx *ctx, const char *name, const char **out)
+{
+    size_t len;
+    int r = http_query_get(ctx, name, out, &len);
+    if (r == 0)
+        *out = NULL;
+    return r < 0 ? -1 : 0;
+}
+
+static int qint(struct http_ctx *ctx, const char *name, int64_t min, int64_t max,
+                int64_t dflt, int64_t *out)
+{
+    const char *v;
+    size_t len;
+    int r = http_query_get(ctx, name, &v, &len);
+    *out = dflt;
+    if (r < 0)
+        return -1;
+    if (r == 1 && hp_parse_int(v, len, min, max, out) != 0) {
+        http_reply_error(ctx, 400, "InvalidRequestException",
+                         "%s must be an integer from %lld to %lld", name, (long long)min,
+                         (long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+static void add_fault(struct http_ctx *ctx, struct qa_state *qa)
+{
+    const char *opname, *code, *message, *drop;
+    int64_t count, status, latency;
+    if (qstr(ctx, "operation", &opname) || qstr(ctx, "errorCode", &code) ||
+        qstr(ctx, "message", &message) || qstr(ctx, "dropConnection", &drop) ||
+        qint(ctx, "count", 1, 1000000, 1, &count) || qint(ctx, "status", 0, 599, 0, &status) ||
+        qint(ctx, "latencyMs", 0, 600000, 0, &latency))
+        return;
+    enum http_op op = OP_NONE;
+    if (!opname || (strcmp(opname, "*") != 0 && (op = http_op_from_name(opname)) == OP_NONE)) {
+        http_reply_error(ctx, 400, "InvalidRequestException",
+                         "operation must be Publish, SendDirectMessage, GetConnection, "
+                         "ListSubscriptions or *");
+        return;
+    }
+    if ((status != 0 && status < 400) || (drop && strcmp(drop, "true") && strcmp(drop, "false"))) {
+        http_reply_error(ctx, 400, "InvalidRequestException",
+                         "status must be 400-599 and dropConnection true or false");
+        return;
+    }
+    if (qa->fault_count == QA_MAX_FAULTS) {
+        http_reply_error(ctx, 409, "ConflictException", "too many faults queued");
+        return;
+    }
+    struct qa_fault *f = &qa->faults[qa->fault_count++];
+    memset(f, 0, sizeof *f);
+    f->op = op;
+    f->remaining = (int)count;
+    f->id = qa->next_fault_id++;
+    f->hit.latency_ms = (int)latency;
+    f->hit.status = (int)status;
+    f->hit.drop = drop && strcmp(drop, "true") == 0;
+    snprintf(f->hit.code, sizeof f->hit.code, "%s", code ? code : default_code((int)status));
+    snprintf(f->hit.message, sizeof f->hit.message, "%s",
+             message ? message : "fault injected by iotlua-emulator");
+    buf_reset(&qa->api->out);
+    fault_json(&qa->api->out, f);
+    http_reply_json(ctx, 201, &qa->api->out);
+}
+
+static void list_faults(struct http_ctx *ctx, struct qa_state *qa)
+{
+    struct buf *o = &qa->api->out;
+    buf_reset(o);
+    buf_append_str(o, "{\"faults\":[");
+    for (int i = 0; i < qa->fault_count; i++) {
+        if (i)
+            buf_append_char(o, ',');
+        fault_json(o, &qa->faults[i]);
+    }
+    buf_append_str(o, "]}");
+    http_reply_json(ctx, 200, o);
+}
+
+/* ------------------------------------------------------------------ published */
+
+static void get_published(struct http_ctx *ctx, struct qa_state *qa, const char *topic)
+{
+    struct buf *o = &qa->api->out;
+    buf_reset(o);
+    if (topic) {
+        buf_append_str(o, "{\"topic\":");
+        json_append_string(o, topic, strlen(topic));
+        buf_append_str(o, ",\"messages\":[");
+        struct qa_topic *t = find_topic(qa, topic);
+        for (struct qa_record *r = t ? t->head : NULL; r; r = r->t_next) {
+            if (r != t->head)
+                buf_append_char(o, ',');
+            buf_append(o, r->json, r->json_len);
+        }
+        buf_append_str(o, "]}");
+    } else {
+        buf_printf(o, "{\"recorded\":%zu,\"seen\":%llu,\"topics\":[", qa->records,
+                   (unsigned long long)qa->total_seen);
+        bool first = true;
+        for (int b = 0; b < QA_BUCKETS; b++)
+            for (struct qa_topic *t = qa->buckets[b]; t; t = t->h_next) {
+                buf_append_str(o, first ? "{\"topic\":" : ",{\"topic\":");
+                json_append_string(o, t->name, strlen(t->name));
+                buf_printf(o, ",\"count\":%zu}", t->count);
+                first = false;
+            }
+        buf_append_str(o, "]}");
+    }
+    http_reply_json(ctx, 200, o);
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static bool path_is(const char *p, size_t n, const char *lit)
+{
+    return strlen(lit) == n && memcmp(p, lit, n) == 0;
+}
+
+static void disconnect_client(struct http_ctx *ctx, const char *label, size_t n)
+{
+    char id[HTTP_MAX_LABEL + 1];
+    size_t len;
+    if (n > HTTP_MAX_LABEL || hp_percent_decode(label, n, id, &len) != 0 || len == 0) {
+        http_reply_error(ctx, 400, "InvalidRequestException", "bad client id");
+        return;
+    }
+    if (broker_disconnect_client(ctx->api->broker, id) != 0) {
+        http_reply_error(ctx, 404, "ResourceNotFoundException", "client %s is not connected", id);
+        return;
+    }
+    buf_reset(&ctx->api->out);
+    buf_append_str(&ctx->api->out, "{\"disconnected\":true,\"clientId\":");
+    json_append_string(&ctx->api->out, id, len);
+    buf_append_char(&ctx->api->out, '}');
+    http_reply_json(ctx, 200, &ctx->api->out);
+}
+
+void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
+{
+    struct qa_state *qa = ctx->api->qa;
+    enum evhttp_cmd_type m = evhttp_request_get_command(ctx->req);
+    const char *p = path + strlen("/_emulator");
+    size_t n = path_len - strlen("/_emulator");
+    /* Room for every decoded query value, so pointers into the arena stay valid. */
+    buf_reset(&ctx->api->arena);
+    if (buf_reserve(&ctx->api->arena, ctx->query_len + HTTP_MAX_QUERY_PARAMS + 1) != 0) {
+        http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
+        return;
+    }
+    if (path_is(p, n, "/health") && m == EVHTTP_REQ_GET) {
+        buf_reset(&ctx->api->out);
+        buf_printf(&ctx->api->out, "{\"status\":\"ok\",\"version\":\"%s\",\"pendingRequests\":%d}",
+                   IOTLUA_VERSION, ctx->api->calls != NULL);
+        http_reply_json(ctx, 200, &ctx->api->out);
+    } else if (path_is(p, n, "/published") && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_DELETE)) {
+        const char *topic;
+        if (qstr(ctx, "topic", &topic) != 0)
+            return;
+        if (m == EVHTTP_REQ_GET) {
+            get_published(ctx, qa, topic);
+            return;
+        }
+        clear_records(qa, topic);
+        buf_reset(&ctx->api->out);
+        buf_append_str(&ctx->api->out, "{\"cleared\":true}");
+        http_reply_json(ctx, 200, &ctx->api->out);
+    } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_POST) {
+        add_fault(ctx, qa);
+    } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_GET) {
+        list_faults(ctx, qa);
+    } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_DELETE) {
+        qa->fault_count = 0;
+        list_faults(ctx, qa);
+    } else if (n > 13 + 11 && memcmp(p, "/connections/", 13) == 0 &&
+               path_is(p + n - 11, 11, "/disconnect") && m == EVHTTP_REQ_POST) {
+        disconnect_client(ctx, p + 13, n - 13 - 11);
+    } else {
+        http_reply_error(ctx, 404, "UnknownOperationException",
+                         "no QA control at this path and method (see emulator/README.md)");
+    }
+}
