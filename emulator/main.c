@@ -1,7 +1,350 @@
-/* Placeholder until the emulator lands. */
+/*
+ * main.c — iotlua-emulator: AWS IoT Core's data-plane HTTP API and an MQTT 3.1.1/5 broker
+ * on one libevent loop. Parses the options, builds the TLS contexts, starts both
+ * listeners, writes the ready file, and shuts down cleanly on SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "broker.h"
+#include "http/http_api.h"
+
+#define EXIT_USAGE 2
+#define MAX_CREDENTIALS 64
+
+static const char DEFAULT_AKID[] = "AKIAIOSFODNN7EXAMPLE";
+static const char DEFAULT_SECRET[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+struct options {
+    const char *host;
+    int http_port;
+    int mqtt_port;
+    const char *ready_file;
+    struct emulator_credential credentials[MAX_CREDENTIALS];
+    char *credential_copies[MAX_CREDENTIALS];     /* "AKID\0SECRET": owned */
+    size_t credential_count;
+    const char *http_cert, *http_key;
+    const char *mqtt_cert, *mqtt_key, *mqtt_ca;
+    bool verify_signatures;
+    int log_level;                                /* 0 error .. 3 debug */
+};
+
+static const char USAGE[] =
+    "usage: iotlua-emulator [options]\n"
+    "\n"
+    "A local AWS IoT Core: the data-plane HTTP API (Publish, SendDirectMessage,\n"
+    "GetConnection, ListSubscriptions, with SigV4 verification) and an MQTT 3.1.1/5.0\n"
+    "broker, in one process.\n"
+    "\n"
+    "options:\n"
+    "  --host ADDR             address both servers listen on (default 127.0.0.1)\n"
+    "  --http-port PORT        HTTP API port; 0 picks a free one (default 0)\n"
+    "  --mqtt-port PORT        MQTT broker port; 0 picks a free one (default 0)\n"
+    "  --ready-file FILE       once both listen, write {\"http\":URL,\"mqtt\":URL} to FILE\n"
+    "                          (written to a temporary file, then renamed)\n"
+    "  --credentials AKID:SECRET\n"
+    "                          accept requests signed with this key pair; repeatable\n"
+    "                          (default: AKIAIOSFODNN7EXAMPLE with its documented secret)\n"
+    "  --no-verify-signatures  accept unsigned requests (benchmarks only)\n"
+    "  --http-tls-cert FILE    serve HTTPS with this certificate chain (PEM)...\n"
+    "  --http-tls-key FILE     ...and this private key (PEM)\n"
+    "  --mqtt-tls-cert FILE    serve MQTT over TLS with this certificate chain (PEM)...\n"
+    "  --mqtt-tls-key FILE     ...and this private key (PEM)\n"
+    "  --mqtt-tls-ca FILE      mutual TLS: require a client certificate signed by a CA in\n"
+    "                          FILE; its subject CN is the connection's thingName\n"
+    "  --log-level LEVEL       error, warn, info or debug (default warn)\n"
+    "  -h, --help              print this help and exit\n"
+    "  -V, --version           print the version and exit\n"
+    "\n"
+    "SIGTERM or SIGINT closes every connection and exits with status 0.\n";
+
+static void usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "iotlua-emulator: not built yet\n");
-    return 1;
+    fprintf(stderr, "iotlua-emulator: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see --help)\n");
+    exit(EXIT_USAGE);
+}
+
+static int parse_port(const char *name, const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 65535) {
+        fprintf(stderr, "iotlua-emulator: %s must be a port number 0-65535, got '%s'"
+                        " (see --help)\n", name, s);
+        exit(EXIT_USAGE);
+    }
+    return (int)v;
+}
+
+static int parse_log_level(const char *s)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    }
+    usage_error("--log-level must be error, warn, info or debug, got '%s'", s);
+    return 0;
+}
+
+/* AKID:SECRET, both non-empty; the secret may itself contain ':'. */
+static void add_credential(struct options *o, const char *s)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon || colon == s || colon[1] == '\0')
+        usage_error("%s", "--credentials wants AKID:SECRET, both parts non-empty");
+    if (o->credential_count == MAX_CREDENTIALS)
+        usage_error("too many --credentials (at most %s)", "64");
+    char *copy = strdup(s);
+    if (!copy) {
+        fprintf(stderr, "iotlua-emulator: out of memory\n");
+        exit(1);
+    }
+    copy[colon - s] = '\0';
+    size_t i = o->credential_count++;
+    o->credential_copies[i] = copy;
+    o->credentials[i] = (struct emulator_credential){copy, copy + (colon - s) + 1};
+}
+
+enum {
+    OPT_HOST = 256, OPT_HTTP_PORT, OPT_MQTT_PORT, OPT_READY, OPT_CREDENTIALS, OPT_NO_VERIFY,
+    OPT_HTTP_CERT, OPT_HTTP_KEY, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_CA, OPT_LOG_LEVEL,
+};
+
+static const struct option LONG_OPTIONS[] = {
+    {"host", required_argument, NULL, OPT_HOST},
+    {"http-port", required_argument, NULL, OPT_HTTP_PORT},
+    {"mqtt-port", required_argument, NULL, OPT_MQTT_PORT},
+    {"ready-file", required_argument, NULL, OPT_READY},
+    {"credentials", required_argument, NULL, OPT_CREDENTIALS},
+    {"no-verify-signatures", no_argument, NULL, OPT_NO_VERIFY},
+    {"http-tls-cert", required_argument, NULL, OPT_HTTP_CERT},
+    {"http-tls-key", required_argument, NULL, OPT_HTTP_KEY},
+    {"mqtt-tls-cert", required_argument, NULL, OPT_MQTT_CERT},
+    {"mqtt-tls-key", required_argument, NULL, OPT_MQTT_KEY},
+    {"mqtt-tls-ca", required_argument, NULL, OPT_MQTT_CA},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static void apply_option(struct options *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_HOST: o->host = arg; break;
+    case OPT_HTTP_PORT: o->http_port = parse_port("--http-port", arg); break;
+    case OPT_MQTT_PORT: o->mqtt_port = parse_port("--mqtt-port", arg); break;
+    case OPT_READY: o->ready_file = arg; break;
+    case OPT_CREDENTIALS: add_credential(o, arg); break;
+    case OPT_NO_VERIFY: o->verify_signatures = false; break;
+    case OPT_HTTP_CERT: o->http_cert = arg; break;
+    case OPT_HTTP_KEY: o->http_key = arg; break;
+    case OPT_MQTT_CERT: o->mqtt_cert = arg; break;
+    case OPT_MQTT_KEY: o->mqtt_key = arg; break;
+    case OPT_MQTT_CA: o->mqtt_ca = arg; break;
+    case OPT_LOG_LEVEL: o->log_level = parse_log_level(arg); break;
+    case 'h': fputs(USAGE, stdout); exit(0);
+    case 'V': printf("iotlua-emulator %s\n", IOTLUA_VERSION); exit(0);
+    default: exit(EXIT_USAGE);    /* getopt printed the problem */
+    }
+}
+
+static void check_pairs(const struct options *o)
+{
+    if (!o->http_cert != !o->http_key)
+        usage_error("%s", "--http-tls-cert and --http-tls-key go together");
+    if (!o->mqtt_cert != !o->mqtt_key)
+        usage_error("%s", "--mqtt-tls-cert and --mqtt-tls-key go together");
+    if (o->mqtt_ca && !o->mqtt_cert)
+        usage_error("%s", "--mqtt-tls-ca needs --mqtt-tls-cert and --mqtt-tls-key");
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->host = "127.0.0.1";
+    o->verify_signatures = true;
+    o->log_level = 1;
+    int opt;
+    opterr = 1;
+    while ((opt = getopt_long(argc, argv, "hV", LONG_OPTIONS, NULL)) != -1)
+        apply_option(o, opt, optarg);
+    if (optind < argc)
+        usage_error("unexpected argument '%s'", argv[optind]);
+    check_pairs(o);
+    if (o->credential_count == 0) {
+        o->credentials[0] = (struct emulator_credential){DEFAULT_AKID, DEFAULT_SECRET};
+        o->credential_count = 1;
+    }
+}
+
+static void free_options(struct options *o)
+{
+    for (size_t i = 0; i < MAX_CREDENTIALS; i++)
+        free(o->credential_copies[i]);
+}
+
+/* ---- TLS ---- */
+
+static void tls_error(const char *what, const char *file)
+{
+    unsigned long e = ERR_get_error();
+    char text[256] = "unknown error";
+    if (e)
+        ERR_error_string_n(e, text, sizeof(text));
+    fprintf(stderr, "iotlua-emulator: %s '%s': %s\n", what, file, text);
+}
+
+/* A server context with cert and key; with ca_file, client certificates are required
+ * and verified against it. NULL (message printed) on failure. */
+static SSL_CTX *tls_context(const char *cert, const char *key, const char *ca_file)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        tls_error("cannot load certificate", cert);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        tls_error("cannot load private key (or it does not match the certificate)", key);
+        goto fail;
+    }
+    if (ca_file) {
+        if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+            tls_error("cannot load CA certificates", ca_file);
+            goto fail;
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* ---- ready file ---- */
+
+static int write_ready_file(const char *path, const char *host, bool http_tls, int http_port,
+                            bool mqtt_tls, int mqtt_port)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (!f) {
+        fprintf(stderr, "iotlua-emulator: cannot write '%s': %s\n", tmp, strerror(errno));
+        goto done;
+    }
+    bool v6 = strchr(host, ':') != NULL;
+    const char *lb = v6 ? "[" : "", *rb = v6 ? "]" : "";
+    fprintf(f, "{\"http\":\"%s://%s%s%s:%d\",\"mqtt\":\"%s://%s%s%s:%d\"}\n",
+            http_tls ? "https" : "http", lb, host, rb, http_port,
+            mqtt_tls ? "mqtts" : "mqtt", lb, host, rb, mqtt_port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "iotlua-emulator: cannot write '%s': %s\n", path, strerror(errno));
+        unlink(tmp);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(tmp);
+    return rc;
+}
+
+/* ---- the loop ---- */
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+struct emulator {
+    struct event_base *base;
+    SSL_CTX *http_tls, *mqtt_tls;
+    struct broker *broker;
+    struct http_api *http;
+    struct event *sigterm, *sigint;
+};
+
+static void emulator_free(struct emulator *e)
+{
+    http_api_free(e->http);         /* first: it cancels its waits on the broker */
+    broker_free(e->broker);
+    if (e->sigterm)
+        event_free(e->sigterm);
+    if (e->sigint)
+        event_free(e->sigint);
+    SSL_CTX_free(e->http_tls);
+    SSL_CTX_free(e->mqtt_tls);
+    if (e->base)
+        event_base_free(e->base);
+}
+
+static int emulator_start(struct emulator *e, const struct options *o, int *http_port_out,
+                          int *mqtt_port_out)
+{
+    if (o->http_cert && !(e->http_tls = tls_context(o->http_cert, o->http_key, NULL)))
+        return -1;
+    if (o->mqtt_cert && !(e->mqtt_tls = tls_context(o->mqtt_cert, o->mqtt_key, o->mqtt_ca)))
+        return -1;
+    if (!(e->base = event_base_new()))
+        return -1;
+    struct broker_options bo = {o->host, o->mqtt_port, e->mqtt_tls, 0};
+    if (!(e->broker = broker_new(e->base, &bo, mqtt_port_out)))
+        return -1;
+    struct http_api_options ho = {o->host, o->http_port, e->http_tls, o->credentials,
+                                  o->credential_count, o->verify_signatures};
+    if (!(e->http = http_api_new(e->base, e->broker, &ho, http_port_out)))
+        return -1;
+    e->sigterm = evsignal_new(e->base, SIGTERM, on_signal, e->base);
+    e->sigint = evsignal_new(e->base, SIGINT, on_signal, e->base);
+    if (!e->sigterm || !e->sigint || event_add(e->sigterm, NULL) || event_add(e->sigint, NULL))
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    parse_options(argc, argv, &o);
+    signal(SIGPIPE, SIG_IGN);
+    struct emulator e = {0};
+    int http_port = 0, mqtt_port = 0, status = 1;
+    if (emulator_start(&e, &o, &http_port, &mqtt_port) != 0) {
+        fprintf(stderr, "iotlua-emulator: start-up failed\n");
+        goto done;
+    }
+    if (o.ready_file && write_ready_file(o.ready_file, o.host, e.http_tls != NULL, http_port,
+                                         e.mqtt_tls != NULL, mqtt_port) != 0)
+        goto done;
+    if (o.log_level >= 2)
+        fprintf(stderr, "iotlua-emulator: http on port %d, mqtt on port %d\n", http_port,
+                mqtt_port);
+    status = event_base_dispatch(e.base) < 0 ? 1 : 0;
+done:
+    emulator_free(&e);
+    free_options(&o);
+    return status;
 }

@@ -1,0 +1,258 @@
+/*
+ * broker_internal.h — the broker's own structures, shared by the files of emulator/mqtt/.
+ *
+ * Ownership: the broker owns every session (in `sessions`, by client id) and every
+ * connection (in the `conns` list). A session outlives its connections; a connection
+ * points at its session once CONNECT is accepted. Messages are reference counted and
+ * immutable: one copy is shared by every queue, in-flight slot and retained entry.
+ */
+#ifndef IOTLUA_MQTT_BROKER_INTERNAL_H
+#define IOTLUA_MQTT_BROKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "packet.h"
+#include "strmap.h"
+
+struct bufferevent;
+struct evconnlistener;
+struct event;
+struct sockaddr;
+
+#define BROKER_RECEIVE_MAX 100            /* unacknowledged QoS 1 we accept from a client */
+#define BROKER_QUEUE_MAX 1000             /* QoS 1 messages kept per offline session */
+#define BROKER_PAYLOAD_MAX (128 * 1024)   /* AWS IoT message payload limit */
+#define BROKER_CLIENT_ID_MAX 128          /* AWS IoT client id limit */
+#define BROKER_DEFAULT_SESSION_EXPIRY 3600  /* 3.1.1 persistent sessions (AWS default) */
+#define BROKER_MAX_SESSION_EXPIRY (7 * 24 * 3600)
+#define BROKER_INFO_KEEP_MS (30 * 60 * 1000)  /* disconnect info kept 30 minutes */
+#define BROKER_CONNECT_TIMEOUT 10         /* seconds to send CONNECT after accept */
+
+/* One application message: topic, payload, and the MQTT 5 properties to forward,
+ * encoded (payload format, content type, response topic, correlation data, user
+ * properties); the message expiry is kept apart because it counts down. */
+struct mqtt_msg {
+    unsigned refs;
+    uint8_t qos;
+    bool retain;
+    int64_t expiry_at_ms;           /* -1 when it never expires */
+    char *topic;                    /* NUL-terminated */
+    size_t topic_len;
+    uint8_t *payload;
+    size_t payload_len;
+    uint8_t *props;
+    size_t props_len;
+};
+
+struct mqtt_msg *msg_from_broker_message(const struct broker_message *m, int64_t now_ms);
+struct mqtt_msg *msg_from_publish(const struct mqtt_publish *p, int64_t now_ms);
+/* The will of a CONNECT as a message. */
+struct mqtt_msg *msg_from_will(const struct mqtt_connect *c, int64_t now_ms);
+struct mqtt_msg *msg_ref(struct mqtt_msg *m);
+void msg_unref(struct mqtt_msg *m);
+bool msg_expired(const struct mqtt_msg *m, int64_t now_ms);
+/* Fills a broker_message view of m for the publish observer; *arena_out must be freed. */
+int msg_view(const struct mqtt_msg *m, struct broker_message *view_out, void **arena_out);
+
+/* A QoS 1 message sent and not yet acknowledged. */
+struct inflight {
+    struct inflight *next;
+    struct mqtt_msg *msg;
+    uint16_t packet_id;
+    bool retain;
+    struct broker_direct *direct;   /* a direct message waiting for its PUBACK */
+};
+
+/* A message waiting for the client: offline, or over its receive maximum. */
+struct queued {
+    struct queued *next;
+    struct mqtt_msg *msg;
+    uint8_t qos;
+    bool retain;
+};
+
+struct sub {                        /* one subscription, as the client made it */
+    char *filter;                   /* the full filter, `$share/...` included */
+    uint8_t qos;
+    uint8_t options;                /* the SUBSCRIBE options byte (MQTT 5 bits) */
+};
+
+struct conn;
+
+struct session {
+    char *client_id;
+    struct conn *conn;              /* NULL while offline */
+    struct sub *subs;               /* in the order they were made */
+    size_t sub_count, sub_cap;
+    struct inflight *inflight;
+    size_t inflight_count;
+    struct queued *queue_head, *queue_tail;
+    size_t queue_count;
+    uint16_t next_packet_id;
+    bool persistent;                /* state is kept while offline (until expiry) */
+    uint32_t expiry_interval;       /* seconds */
+    struct broker_connection_info info;
+    uint64_t route_stamp;           /* routing: last message that reached this session */
+    size_t route_index;
+};
+
+enum conn_state { CONN_NEW, CONN_CONNECTED, CONN_CLOSING };
+
+struct conn {
+    struct broker *broker;
+    struct bufferevent *bev;
+    struct session *session;
+    struct conn *prev, *next;       /* broker->conns, or broker->dead once closed */
+    struct mqtt_msg *will;
+    uint8_t version;
+    uint8_t state;
+    uint16_t keep_alive;
+    uint16_t client_receive_max;
+    uint32_t client_max_packet;
+    uint16_t peer_port, local_port;
+    char peer_ip[46];
+    char local_ip[46];
+};
+
+/* Subscription store: plain filters are found by exact key; wildcard and shared filters
+ * are scanned. */
+struct sub_member {
+    struct session *session;
+    uint8_t qos;
+    uint8_t options;
+};
+
+struct sub_node {
+    char *key;                      /* the full filter */
+    const char *filter;             /* the part that matches topics (after $share/g/) */
+    size_t filter_len;
+    bool scanned;                   /* wildcard or shared: on the scan list */
+    bool shared;
+    struct sub_member *members;
+    size_t count, cap;
+    size_t next_member;             /* shared: round robin */
+    struct sub_node *scan_prev, *scan_next;
+};
+
+struct sub_store {
+    struct strmap by_key;
+    struct sub_node *scan;
+};
+
+int sub_store_add(struct sub_store *s, const char *key, size_t key_len,
+                  struct session *session, uint8_t qos, uint8_t options, bool *existed_out);
+void sub_store_remove(struct sub_store *s, const char *key, size_t key_len,
+                      struct session *session);
+/* Calls visit for every node whose filter matches the topic. */
+void sub_store_match(struct sub_store *s, const char *topic, size_t topic_len,
+                     void (*visit)(void *arg, struct sub_node *node), void *arg);
+void sub_store_free(struct sub_store *s);
+
+struct broker {
+    struct event_base *base;
+    struct evconnlistener *listener;
+    SSL_CTX *tls;
+    size_t max_body;
+    struct strmap sessions;         /* client id -> struct session */
+    struct strmap retained;         /* topic -> struct mqtt_msg */
+    struct sub_store subs;
+    struct conn *conns;
+    struct conn *dead;              /* closed, freed by `reaper` */
+    struct event *reaper;
+    struct event *sweeper;          /* session expiry and 30-minute info expiry */
+    broker_publish_observer observer;
+    void *observer_arg;
+    uint64_t route_stamp;
+    uint64_t assigned_ids;
+};
+
+struct broker_direct {
+    struct session *session;
+    struct inflight *slot;
+    broker_direct_done on_done;
+    void *arg;
+};
+
+int64_t broker_now_ms(void);
+
+/* Routing (route.c): every matching subscription gets the message. `origin` is the
+ * publishing session (for No Local) or NULL. Updates the retained store and tells the
+ * observer. */
+void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin);
+/* Retained messages matching a new subscription's filter. */
+void broker_send_retained(struct broker *b, struct session *s, const char *filter,
+                          size_t filter_len, uint8_t qos, uint8_t options);
+
+/* Sessions (session.c). */
+struct session *session_get_or_create(struct broker *b, const char *client_id, size_t len);
+void session_deliver(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool retain);
+struct inflight *session_send_qos1(struct session *s, struct mqtt_msg *msg, bool retain);
+void session_acknowledge(struct session *s, uint16_t packet_id);
+void session_resume(struct session *s);          /* resend in-flight (DUP) + queue */
+void session_drain_queue(struct session *s);
+void session_clear_state(struct broker *b, struct session *s);
+int session_add_sub(struct broker *b, struct session *s, const char *filter, size_t len,
+                    uint8_t qos, uint8_t options, bool *existed_out);
+bool session_remove_sub(struct broker *b, struct session *s, const char *filter, size_t len);
+/* The connection went away: direct messages fail, state goes unless persistent. */
+void session_detach(struct broker *b, struct session *s, const char *reason);
+void session_free(struct session *s);
+void broker_sweep_sessions(struct broker *b, int64_t now_ms);
+
+/* Connections (conn.c). */
+void conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer_len);
+int conn_write(struct conn *c, const struct buf *data);
+int conn_write_raw(struct conn *c, const void *data, size_t len);
+/* Closes: `reason` is the AWS disconnectReason, `mqtt5_reason` a DISCONNECT reason code
+ * to send first (-1: none), `send_will` whether the will goes out. */
+void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_will);
+/* A protocol failure on c: DISCONNECT with the mapped reason code, CLIENT_ERROR. */
+void conn_fail(struct conn *c, enum mqtt_err err);
+void conn_free(struct conn *c);
+void conn_set_keep_alive(struct conn *c, int seconds);
+/* The subject CN of a mutual-TLS client certificate, "" when none. */
+void conn_peer_common_name(struct conn *c, char *out, size_t out_size);
+
+/* Incoming packets (dispatch.c and handle_*.c). */
+void dispatch_packet(struct conn *c, const struct mqtt_frame *f);
+void handle_connect(struct conn *c, const struct mqtt_frame *f);
+void handle_publish(struct conn *c, const struct mqtt_frame *f);
+void handle_puback(struct conn *c, const struct mqtt_frame *f);
+void handle_subscribe(struct conn *c, const struct mqtt_frame *f);
+void handle_unsubscribe(struct conn *c, const struct mqtt_frame *f);
+void handle_pingreq(struct conn *c, const struct mqtt_frame *f);
+void handle_disconnect(struct conn *c, const struct mqtt_frame *f);
+
+/* Outgoing packets (send_*.c). 0 or -1. */
+struct connack_info {
+    uint8_t reason;                 /* MQTT 5 reason code, or the 3.1.1 return code */
+    bool session_present;
+    const char *assigned_client_id; /* NULL unless the broker chose it */
+};
+int send_connack(struct conn *c, const struct connack_info *info);
+int send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16_t packet_id,
+                 bool retain, bool dup);
+int send_puback(struct conn *c, uint16_t packet_id, uint8_t reason);
+int send_suback(struct conn *c, uint16_t packet_id, const uint8_t *codes, size_t count);
+int send_unsuback(struct conn *c, uint16_t packet_id, const uint8_t *codes, size_t count);
+int send_pingresp(struct conn *c);
+int send_disconnect(struct conn *c, uint8_t reason);
+
+/* reason.c: the one place internal errors become MQTT codes and AWS reasons. */
+uint8_t mqtt_reason_code(enum mqtt_err err);
+uint8_t mqtt_v311_connack_code(enum mqtt_err err);   /* 0: close without CONNACK */
+const char *mqtt_error_name(enum mqtt_err err);
+
+/* disconnectReason values, as AWS IoT lifecycle events name them. */
+#define REASON_CLIENT_INITIATED "CLIENT_INITIATED_DISCONNECT"
+#define REASON_SERVER_INITIATED "SERVER_INITIATED_DISCONNECT"
+#define REASON_KEEP_ALIVE "MQTT_KEEP_ALIVE_TIMEOUT"
+#define REASON_DUPLICATE "DUPLICATE_CLIENTID"
+#define REASON_CONNECTION_LOST "CONNECTION_LOST"
+#define REASON_CLIENT_ERROR "CLIENT_ERROR"
+#define REASON_AUTH_ERROR "AUTH_ERROR"
+#define REASON_SERVER_ERROR "SERVER_ERROR"
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * session.c — MQTT sessions: subscriptions, QoS 1 messages in flight and queued, and the
+ * connection record GetConnection reads. A session outlives its connections; it keeps
+ * its state while offline only when persistent, until its expiry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_internal.h"
+
+struct session *session_get_or_create(struct broker *b, const char *client_id, size_t len)
+{
+    struct session *s = strmap_get(&b->sessions, client_id, len);
+    if (s)
+        return s;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    struct strmap_entry *e = strmap_put(&b->sessions, client_id, len, s);
+    if (!e) {
+        free(s);
+        return NULL;
+    }
+    s->client_id = e->key;      /* the map's copy lives as long as the entry */
+    size_t n = len < sizeof(s->info.client_id) - 1 ? len : sizeof(s->info.client_id) - 1;
+    memcpy(s->info.client_id, client_id, n);
+    return s;
+}
+
+static uint16_t next_packet_id(struct session *s)
+{
+    for (;;) {
+        if (++s->next_packet_id == 0)
+            s->next_packet_id = 1;
+        bool used = false;
+        for (struct inflight *f = s->inflight; f && !used; f = f->next)
+            used = f->packet_id == s->next_packet_id;
+        if (!used)
+            return s->next_packet_id;
+    }
+}
+
+static bool online(const struct session *s)
+{
+    return s->conn && s->conn->state == CONN_CONNECTED;
+}
+
+static int enqueue(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool retain)
+{
+    if (s->queue_count >= BROKER_QUEUE_MAX)
+        return -1;      /* bounded: the newest message is dropped */
+    struct queued *q = malloc(sizeof(*q));
+    if (!q)
+        return -1;
+    *q = (struct queued){NULL, msg_ref(msg), qos, retain};
+    if (s->queue_tail)
+        s->queue_tail->next = q;
+    else
+        s->queue_head = q;
+    s->queue_tail = q;
+    s->queue_count++;
+    return 0;
+}
+
+/* Sends a QoS 1 message now, tracking it until PUBACK. The slot is appended last so
+ * that redelivery keeps the order. */
+struct inflight *session_send_qos1(struct session *s, struct mqtt_msg *msg, bool retain)
+{
+    struct inflight *f = malloc(sizeof(*f));
+    if (!f)
+        return NULL;
+    *f = (struct inflight){NULL, msg_ref(msg), next_packet_id(s), retain, NULL};
+    struct inflight **tail = &s->inflight;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = f;
+    s->inflight_count++;
+    send_publish(s->conn, msg, 1, f->packet_id, retain, false);
+    return f;
+}
+
+void session_deliver(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool retain)
+{
+    if (msg_expired(msg, broker_now_ms()))
+        return;
+    if (!online(s)) {
+        if (qos == 1 && s->persistent)
+            enqueue(s, msg, qos, retain);
+        return;
+    }
+    if (qos == 0) {
+        send_publish(s->conn, msg, 0, 0, retain, false);
+        return;
+    }
+    if (s->inflight_count >= s->conn->client_receive_max || s->queue_head) {
+        enqueue(s, msg, qos, retain);
+        return;
+    }
+    session_send_qos1(s, msg, retain);
+}
+
+void session_drain_queue(struct session *s)
+{
+    int64_t now = broker_now_ms();
+    while (online(s) && s->queue_head && s->inflight_count < s->conn->client_receive_max) {
+        struct queued *q = s->queue_head;
+        s->queue_head = q->next;
+        if (!s->queue_head)
+            s->queue_tail = NULL;
+        s->queue_count--;
+        if (!msg_expired(q->msg, now)) {
+            if (q->qos == 0)
+                send_publish(s->conn, q->msg, 0, 0, q->retain, false);
+            else
+                session_send_qos1(s, q->msg, q->retain);
+        }
+        msg_unref(q->msg);
+        free(q);
+    }
+}
+
+static void inflight_free(struct inflight *f)
+{
+    msg_unref(f->msg);
+    free(f);
+}
+
+void session_acknowledge(struct session *s, uint16_t packet_id)
+{
+    for (struct inflight **p = &s->inflight; *p; p = &(*p)->next) {
+        struct inflight *f = *p;
+        if (f->packet_id != packet_id)
+            continue;
+        *p = f->next;
+        s->inflight_count--;
+        struct broker_direct *d = f->direct;
+        inflight_free(f);
+        if (d) {
+            d->on_done(d->arg, true);
+            free(d);
+        }
+        break;
+    }
+    session_drain_queue(s);
+}
+
+void session_resume(struct session *s)
+{
+    int64_t now = broker_now_ms();
+    for (struct inflight *f = s->inflight; f; f = f->next) {
+        if (!msg_expired(f->msg, now))
+            send_publish(s->conn, f->msg, 1, f->packet_id, f->retain, true);
+    }
+    session_drain_queue(s);
+}
+
+/* In-flight direct messages fail when the connection goes: they are not redelivered. */
+static void fail_direct_messages(struct session *s)
+{
+    struct inflight **p = &s->inflight;
+    while (*p) {
+        struct inflight *f = *p;
+        if (!f->direct) {
+            p = &f->next;
+            continue;
+        }
+        *p = f->next;
+        s->inflight_count--;
+        struct broker_direct *d = f->direct;
+        inflight_free(f);
+        d->on_done(d->arg, false);
+        free(d);
+    }
+}
+
+void session_clear_state(struct broker *b, struct session *s)
+{
+    fail_direct_messages(s);
+    for (size_t i = 0; i < s->sub_count; i++) {
+        sub_store_remove(&b->subs, s->subs[i].filter, strlen(s->subs[i].filter), s);
+        free(s->subs[i].filter);
+    }
+    s->sub_count = 0;
+    while (s->inflight) {
+        struct inflight *f = s->inflight;
+        s->inflight = f->next;
+        inflight_free(f);
+    }
+    s->inflight_count = 0;
+    while (s->queue_head) {
+        struct queued *q = s->queue_head;
+        s->queue_head = q->next;
+        msg_unref(q->msg);
+        free(q);
+    }
+    s->queue_tail = NULL;
+    s->queue_count = 0;
+    s->persistent = false;
+}
+
+int session_add_sub(struct broker *b, struct session *s, const char *filter, size_t len,
+                    uint8_t qos, uint8_t options, bool *existed_out)
+{
+    if (sub_store_add(&b->subs, filter, len, s, qos, options, existed_out) != 0)
+        return -1;
+    for (size_t i = 0; *existed_out && i < s->sub_count; i++) {
+        if (strlen(s->subs[i].filter) == len && memcmp(s->subs[i].filter, filter, len) == 0) {
+            s->subs[i].qos = qos;
+            s->subs[i].options = options;
+            return 0;
+        }
+    }
+    if (s->sub_count == s->sub_cap) {
+        size_t cap = s->sub_cap ? s->sub_cap * 2 : 4;
+        struct sub *subs = realloc(s->subs, cap * sizeof(*subs));
+        if (!subs)
+            goto fail;
+        s->subs = subs;
+        s->sub_cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        goto fail;
+    memcpy(copy, filter, len);
+    copy[len] = '\0';
+    s->subs[s->sub_count++] = (struct sub){copy, qos, options};
+    return 0;
+fail:
+    sub_store_remove(&b->subs, filter, len, s);
+    return -1;
+}
+
+bool session_remove_sub(struct broker *b, struct session *s, const char *filter, size_t len)
+{
+    for (size_t i = 0; i < s->sub_count; i++) {
+        if (strlen(s->subs[i].filter) != len || memcmp(s->subs[i].filter, filter, len) != 0)
+            continue;
+        sub_store_remove(&b->subs, filter, len, s);
+        free(s->subs[i].filter);
+        memmove(&s->subs[i], &s->subs[i + 1], (s->sub_count - i - 1) * sizeof(*s->subs));
+        s->sub_count--;
+        return true;
+    }
+    return false;
+}
+
+void session_detach(struct broker *b, struct session *s, const char *reason)
+{
+    s->conn = NULL;
+    fail_direct_messages(s);
+    if (!s->persistent || s->expiry_interval == 0)
+        session_clear_state(b, s);
+    s->info.connected = false;
+    s->info.disconnected_since_ms = broker_now_ms();
+    snprintf(s->info.disconnect_reason, sizeof(s->info.disconnect_reason), "%s", reason);
+}
+
+void session_free(struct session *s)
+{
+    free(s->subs);
+    free(s);
+}
+
+struct sweep {
+    struct broker *broker;
+    int64_t now;
+};
+
+static void sweep_one(void *arg, struct strmap_entry *e)
+{
+    struct sweep *sw = arg;
+    struct session *s = e->value;
+    if (s->conn)
+        return;
+    int64_t offline_ms = sw->now - s->info.disconnected_since_ms;
+    if (s->persistent && offline_ms >= (int64_t)s->expiry_interval * 1000)
+        session_clear_state(sw->broker, s);
+    if (!s->persistent && offline_ms >= BROKER_INFO_KEEP_MS) {
+        strmap_remove(&sw->broker->sessions, e->key, e->key_len);
+        session_free(s);
+    }
+}
+
+void broker_sweep_sessions(struct broker *b, int64_t now_ms)
+{
+    struct sweep sw = {b, now_ms};
+    strmap_each(&b->sessions, sweep_one, &sw);
+}
