@@ -1,0 +1,205 @@
+-- examples/fleet_healthcheck.lua — a cron runbook: check every device's connection,
+-- publish an alert for each device that dropped, log one line per device.
+--
+--   iotlua examples/fleet_healthcheck.lua FLEET [options]
+--     FLEET               a file with one clientId per line (# comments allowed), or a
+--                         JSON array of clientIds
+--     --alert-topic T     where alerts go (default fleet/alerts), QoS 1
+--     --format plain|json log format on stdout (default plain)
+--     --lock PATH         lock directory (default /tmp/iotlua-fleet-healthcheck.lock)
+--     --deadline S        stop checking after S seconds (default 240); devices not
+--                         checked by then are logged as "skipped"
+--     --concurrency N     devices checked at once (default 32)
+--
+-- crontab (every 5 minutes; the lock prevents overlapping runs, the deadline keeps a
+-- run shorter than the interval):
+--   */5 * * * * cd /opt/iotlua && iotlua examples/fleet_healthcheck.lua fleet.txt --format json >>/var/log/fleet.log 2>&1
+--
+-- A device is "connected", "disconnected" (GetConnection says connected = false: an
+-- alert is published with its disconnectReason), "unknown" (ResourceNotFoundException:
+-- never connected or forgotten: an alert too), "error" (the check itself failed), or
+-- "skipped" (the deadline came first).
+--
+-- Exit status:
+--   0  every device connected
+--   1  some devices dropped (alerts published)
+--   2  bad usage or unreadable fleet file
+--   3  another run holds the lock (nothing checked)
+--   4  the deadline came before every device was checked
+--   5  some checks or alerts failed (network, credentials, service errors)
+-- When several apply, the highest wins.
+local iotlua = require("iotlua")
+local cjson = require("cjson")
+
+local function usage(msg)
+  io.stderr:write("fleet_healthcheck: " .. msg .. "\nusage: iotlua examples/fleet_healthcheck.lua" ..
+    " FLEET [--alert-topic T] [--format plain|json] [--lock PATH] [--deadline S] [--concurrency N]\n")
+  os.exit(2)
+end
+
+local function parse_args(argv)
+  local opts = { ["alert-topic"] = "fleet/alerts", format = "plain", deadline = 240,
+                 lock = "/tmp/iotlua-fleet-healthcheck.lock", concurrency = 32 }
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    local key = a:match("^%-%-([%a%-]+)$")
+    if key and opts[key] ~= nil then
+      local v = argv[i + 1] or usage(a .. " needs a value")
+      if type(opts[key]) == "number" then v = tonumber(v) or usage(a .. " needs a number") end
+      opts[key], i = v, i + 2
+    elseif a:sub(1, 1) == "-" then
+      usage("unknown option " .. a)
+    else
+      opts.fleet, i = a, i + 1
+    end
+  end
+  if not opts.fleet then usage("no fleet file given") end
+  if opts.format ~= "plain" and opts.format ~= "json" then usage("--format is plain or json") end
+  return opts
+end
+
+local function read_fleet(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("a")
+  f:close()
+  local ids = {}
+  if text:match("^%s*%[") then
+    local ok, decoded = pcall(cjson.decode, text)
+    if not ok then return nil, path .. ": invalid JSON" end
+    for _, id in ipairs(decoded) do ids[#ids + 1] = tostring(id) end
+  else
+    for line in text:gmatch("[^\r\n]+") do
+      local id = line:gsub("#.*", ""):match("^%s*(.-)%s*$")
+      if id ~= "" then ids[#ids + 1] = id end
+    end
+  end
+  if #ids == 0 then return nil, path .. ": no devices" end
+  return ids
+end
+
+-- ------------------------------------------------------------------ the lock
+-- mkdir is atomic: whoever creates the directory holds the lock. The holder's pid is
+-- written inside, so a lock left by a run that was killed is recognised and taken over.
+
+local function pid_alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat", "r")
+  if not f then return false end
+  local stat = f:read("a")
+  f:close()
+  return stat:match("^%d+ %b() (%a)") ~= "Z"
+end
+
+local function my_pid()
+  local f = io.open("/proc/self/stat", "r")
+  local pid = f and f:read("n")
+  if f then f:close() end
+  -- /proc/self is this process (iotlua), not a shell: the pid is ours.
+  return pid
+end
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function take_lock(dir)
+  for _ = 1, 2 do
+    if os.execute("mkdir " .. q(dir) .. " 2>/dev/null") then
+      local f = assert(io.open(dir .. "/pid", "w"))
+      f:write(tostring(my_pid()), "\n")
+      f:close()
+      return true
+    end
+    local f = io.open(dir .. "/pid", "r")
+    local holder = f and f:read("n")
+    if f then f:close() end
+    if holder and pid_alive(holder) then return false, holder end
+    if not holder then return false, "unknown (no pid file yet)" end
+    os.execute("rm -rf " .. q(dir))           -- stale: its owner is gone
+  end
+  return false, "unknown"
+end
+
+local function release_lock(dir)
+  os.execute("rm -rf " .. q(dir))
+end
+
+-- ------------------------------------------------------------------ checking
+
+local function utc(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
+
+local function log(opts, entry)
+  if opts.format == "json" then
+    print(cjson.encode(entry))
+  else
+    local extra = {}
+    for _, k in ipairs{ "reason", "since", "alert", "error" } do
+      if entry[k] ~= nil then extra[#extra + 1] = k .. "=" .. tostring(entry[k]) end
+    end
+    print(("%s %s %s%s"):format(entry.time, entry.clientId, entry.status,
+                                #extra > 0 and " " .. table.concat(extra, " ") or ""))
+  end
+  io.stdout:flush()
+end
+
+local function check(iot, opts, id, deadline)
+  local entry = { clientId = id }
+  if os.time() >= deadline then
+    entry.status = "skipped"
+  else
+    local c, err = iot:get_connection{ clientId = id }
+    if c and c.connected then
+      entry.status = "connected"
+    elseif c then
+      entry.status, entry.reason = "disconnected", c.disconnectReason
+      entry.since = c.disconnectedSince
+    elseif err.code == "ResourceNotFoundException" then
+      entry.status, entry.reason = "unknown", "ResourceNotFoundException"
+    else
+      entry.status, entry.error = "error", tostring(err)
+    end
+    if entry.status == "disconnected" or entry.status == "unknown" then
+      local _, perr = iot:publish{ topic = opts["alert-topic"], qos = 1, payload = {
+        clientId = id, status = entry.status, reason = entry.reason,
+        disconnectedSince = entry.since, checkedAt = utc(os.time()) } }
+      entry.alert = perr == nil
+      if perr then entry.error = "alert not published: " .. tostring(perr) end
+    end
+  end
+  entry.time = utc(os.time())
+  log(opts, entry)
+  return entry
+end
+
+local function run(opts, ids)
+  local deadline = os.time() + opts.deadline
+  local iot = assert(iotlua.client{ timeout = math.max(1, math.min(10, opts.deadline)) })
+  local entries = iotlua.map(ids, function(id) return check(iot, opts, id, deadline) end,
+                             { concurrency = opts.concurrency })
+  local code = 0
+  for i, id in ipairs(ids) do
+    local e = entries[i]
+    local status = type(e) == "table" and e.status or "error"
+    local c = ({ connected = 0, disconnected = 1, unknown = 1, skipped = 4, error = 5 })[status]
+    if type(e) == "table" and e.error then c = 5 end
+    if not e then log(opts, { time = utc(os.time()), clientId = id, status = "error" }) end
+    code = math.max(code, c)
+  end
+  return code
+end
+
+local opts = parse_args(arg)
+local ids, err = read_fleet(opts.fleet)
+if not ids then usage(err) end
+local locked, holder = take_lock(opts.lock)
+if not locked then
+  io.stderr:write(("fleet_healthcheck: another run holds %s (pid %s); exiting\n"):format(
+    opts.lock, tostring(holder)))
+  os.exit(3)
+end
+local ok, code = pcall(run, opts, ids)
+release_lock(opts.lock)
+if not ok then
+  io.stderr:write("fleet_healthcheck: " .. tostring(code) .. "\n")
+  os.exit(5)
+end
+os.exit(code)
