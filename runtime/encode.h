@@ -75,5 +75,7 @@ int enc_ct_streq(const char *a, const char *b);   /* NULL never equals anything 
 /* ---- UTF-8 ---------------------------------------------------------------------------
  * 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int enc_utf8_valid(const char *s, size_t n);
+/* Length (1-4) of the well-formed sequence at s[0..n), 0 when malformed or n == 0. */
+size_t enc_utf8_seq_len(const char *s, size_t n);
 
 #endif

@@ -25,8 +25,8 @@
  * - Canonical headers: names lowercased and trimmed; values trimmed with runs of
  *   whitespace (incl. folded lines) collapsed to one space; repeated headers joined with
  *   ',' in the order given; sorted by name. Every header given is signed except
- *   user-agent, authorization and hop-by-hop headers (connection, keep-alive, proxy-*,
- *   te, trailer, transfer-encoding, upgrade, expect). X-Amz-Date, X-Amz-Security-Token
+ *   user-agent, authorization, x-amzn-trace-id and hop-by-hop headers (connection,
+ *   keep-alive, proxy-*, te, trailer, transfer-encoding, upgrade, expect). X-Amz-Date, X-Amz-Security-Token
  *   and X-Amz-Content-Sha256 headers in the input are ignored: the signer adds its own.
  */
 #ifndef IOTLUA_SIGV4_H

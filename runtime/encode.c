@@ -1,0 +1,360 @@
+/*
+ * encode.c — percent-encoding, hex, base64, SHA-256/HMAC (OpenSSL EVP), constant-time
+ * comparison, UTF-8 validation. See encode.h.
+ */
+#include "encode.h"
+
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+static const char HEX_UPPER[] = "0123456789ABCDEF";
+static const char HEX_LOWER[] = "0123456789abcdef";
+
+/* ---- percent-encoding --------------------------------------------------------------- */
+
+int enc_is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int enc_uri(struct buf *out, const char *s, size_t n, unsigned flags)
+{
+    if (buf_reserve(out, n * 3) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (enc_is_unreserved(c) || (c == '/' && (flags & ENC_KEEP_SLASH))) {
+            out->data[out->len++] = (char)c;
+        } else {
+            out->data[out->len++] = '%';
+            out->data[out->len++] = HEX_UPPER[c >> 4];
+            out->data[out->len++] = HEX_UPPER[c & 15];
+        }
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int enc_uri_str(struct buf *out, const char *s, unsigned flags)
+{
+    return enc_uri(out, s, strlen(s), flags);
+}
+
+int enc_uri_path_canonical(struct buf *out, const char *path, size_t n)
+{
+    return enc_uri(out, path, n, ENC_KEEP_SLASH);
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int enc_uri_decode(struct buf *out, const char *s, size_t n)
+{
+    if (buf_reserve(out, n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n &&
+            (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
+            out->data[out->len++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out->data[out->len++] = s[i];
+        }
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* ---- hex ---------------------------------------------------------------------------- */
+
+void enc_hex_to(char *dst, const void *bytes, size_t n)
+{
+    const unsigned char *p = bytes;
+    for (size_t i = 0; i < n; i++) {
+        dst[2 * i] = HEX_LOWER[p[i] >> 4];
+        dst[2 * i + 1] = HEX_LOWER[p[i] & 15];
+    }
+    dst[2 * n] = '\0';
+}
+
+int enc_hex(struct buf *out, const void *bytes, size_t n)
+{
+    if (buf_reserve(out, 2 * n) != 0)
+        return -1;
+    enc_hex_to(out->data + out->len, bytes, n);
+    out->len += 2 * n;
+    return 0;
+}
+
+int enc_hex_decode(struct buf *out, const char *s, size_t n)
+{
+    if (n % 2 != 0)
+        return -1;
+    if (buf_reserve(out, n / 2) != 0)
+        return -1;
+    size_t mark = out->len;
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = hex_value((unsigned char)s[i]), lo = hex_value((unsigned char)s[i + 1]);
+        if (hi < 0 || lo < 0) {
+            out->len = mark;
+            out->data[mark] = '\0';
+            return -1;
+        }
+        out->data[out->len++] = (char)(hi << 4 | lo);
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* ---- base64 ------------------------------------------------------------------------- */
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int enc_base64(struct buf *out, const void *bytes, size_t n)
+{
+    const unsigned char *p = bytes;
+    if (n > ((size_t)-1 / 4) * 3 - 3 || buf_reserve(out, (n + 2) / 3 * 4) != 0)
+        return -1;
+    char *d = out->data + out->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        *d++ = B64[v >> 18];
+        *d++ = B64[(v >> 12) & 63];
+        *d++ = B64[(v >> 6) & 63];
+        *d++ = B64[v & 63];
+    }
+    if (i < n) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
+        *d++ = B64[v >> 18];
+        *d++ = B64[(v >> 12) & 63];
+        *d++ = i + 1 < n ? B64[(v >> 6) & 63] : '=';
+        *d++ = '=';
+    }
+    out->len = (size_t)(d - out->data);
+    *d = '\0';
+    return 0;
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes one 4-char group into up to 3 bytes; returns the byte count or -1. */
+static int b64_group(const char *g, int last, unsigned char dst[3])
+{
+    int v[4], pad = 0;
+    for (int k = 0; k < 4; k++) {
+        if (g[k] == '=' && last && k >= 2) {
+            pad++;
+            v[k] = 0;
+            continue;
+        }
+        if (pad)                          /* data after '=' */
+            return -1;
+        if ((v[k] = b64_value((unsigned char)g[k])) < 0)
+            return -1;
+    }
+    unsigned bits = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
+    if ((pad == 1 && (bits & 0xff)) || (pad == 2 && (bits & 0xffff)))
+        return -1;                        /* non-zero trailing bits */
+    dst[0] = (unsigned char)(bits >> 16);
+    dst[1] = (unsigned char)(bits >> 8);
+    dst[2] = (unsigned char)bits;
+    return 3 - pad;
+}
+
+int enc_base64_decode(struct buf *out, const char *s, size_t n)
+{
+    if (n % 4 != 0)
+        return -1;
+    if (buf_reserve(out, n / 4 * 3) != 0)
+        return -1;
+    size_t mark = out->len;
+    for (size_t i = 0; i < n; i += 4) {
+        unsigned char tmp[3];
+        int got = b64_group(s + i, i + 4 == n, tmp);
+        if (got < 0) {
+            out->len = mark;
+            out->data[mark] = '\0';
+            return -1;
+        }
+        memcpy(out->data + out->len, tmp, (size_t)got);
+        out->len += (size_t)got;
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* ---- digests ------------------------------------------------------------------------ */
+
+int enc_sha256(const void *data, size_t n, unsigned char out[ENC_SHA256_LEN])
+{
+    unsigned int len = 0;
+    return EVP_Digest(data ? data : "", n, out, &len, EVP_sha256(), NULL) == 1 &&
+                   len == ENC_SHA256_LEN
+               ? 0
+               : -1;
+}
+
+int enc_sha256_hex(const void *data, size_t n, char out[ENC_SHA256_HEX_LEN + 1])
+{
+    unsigned char md[ENC_SHA256_LEN];
+    if (enc_sha256(data, n, md) != 0)
+        return -1;
+    enc_hex_to(out, md, sizeof md);
+    return 0;
+}
+
+int enc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
+                    unsigned char out[ENC_SHA256_LEN])
+{
+    unsigned int len = 0;
+    if (key_len > (size_t)0x7fffffff)
+        return -1;
+    if (!HMAC(EVP_sha256(), key ? key : "", (int)key_len, data ? data : (const void *)"", n,
+              out, &len))
+        return -1;
+    return len == ENC_SHA256_LEN ? 0 : -1;
+}
+
+int enc_sha256_init(struct enc_sha256_ctx *ctx)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md)
+        return -1;
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        ctx->md_ctx = NULL;
+        return -1;
+    }
+    ctx->md_ctx = md;
+    return 0;
+}
+
+int enc_sha256_update(struct enc_sha256_ctx *ctx, const void *data, size_t n)
+{
+    if (!ctx->md_ctx)
+        return -1;
+    return n == 0 || EVP_DigestUpdate(ctx->md_ctx, data, n) == 1 ? 0 : -1;
+}
+
+int enc_sha256_final(struct enc_sha256_ctx *ctx, unsigned char out[ENC_SHA256_LEN])
+{
+    unsigned int len = 0;
+    int ok = ctx->md_ctx && EVP_DigestFinal_ex(ctx->md_ctx, out, &len) == 1 &&
+             len == ENC_SHA256_LEN;
+    enc_sha256_abort(ctx);
+    return ok ? 0 : -1;
+}
+
+void enc_sha256_abort(struct enc_sha256_ctx *ctx)
+{
+    EVP_MD_CTX_free(ctx->md_ctx);
+    ctx->md_ctx = NULL;
+}
+
+/* ---- constant time ------------------------------------------------------------------ */
+
+int enc_ct_equal(const void *a, const void *b, size_t n)
+{
+    const volatile unsigned char *x = a, *y = b;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= x[i] ^ y[i];
+    return diff == 0;
+}
+
+int enc_ct_streq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return 0;
+    size_t la = strlen(a), lb = strlen(b);
+    /* Compare over the longer length so the time depends on lengths only. */
+    size_t n = la > lb ? la : lb;
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = i < la ? (unsigned char)a[i] : 0;
+        unsigned char y = i < lb ? (unsigned char)b[i] : 0;
+        diff |= x ^ y;
+    }
+    return diff == 0;
+}
+
+/* ---- UTF-8 -------------------------------------------------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 when malformed. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;                    /* no surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+int enc_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k == 0)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+size_t enc_utf8_seq_len(const char *s, size_t n)
+{
+    return utf8_seq((const unsigned char *)s, n);
+}
