@@ -173,6 +173,39 @@ class Emulator:
             raw, status = e.read(), e.code
         return status, (json.loads(raw) if raw else None)
 
+    def signed_request(self, method, path, query="", headers=None, body=b"",
+                       access_key=None, secret_key=None, region=None, service="iotdata",
+                       when=None, sign=True, timeout=30):
+        """Sends one request signed by botocore's SigV4Auth (an independent signer) over
+        http.client, exactly as given: `path` is sent as is (already percent-encoded) and
+        `when` (a naive UTC datetime) overrides the signing time. Returns Response."""
+        import http.client
+        from unittest import mock
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        target = path + ("?" + query if query else "")
+        req = AWSRequest(method=method, url=self.http_url + target, data=body,
+                         headers=dict(headers or {}))
+        if sign:
+            auth = SigV4Auth(Credentials(access_key or self.access_key,
+                                         secret_key or self.secret_key),
+                             service, region or self.region)
+            if when is not None:
+                with mock.patch("botocore.auth.datetime") as fake:
+                    fake.datetime.utcnow.return_value = when
+                    auth.add_auth(req)
+            else:
+                auth.add_auth(req)
+        sent = dict(req.headers.items())
+        conn = http.client.HTTPConnection(self.http_host, self.http_port, timeout=timeout)
+        try:
+            conn.request(method, target, body=body, headers=sent)
+            r = conn.getresponse()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        finally:
+            conn.close()
+
     def published(self, topic):
         """What the emulator recorded as published on `topic` (HTTP and devices)."""
         from urllib.parse import quote
@@ -203,6 +236,22 @@ class Emulator:
         self._stderr.close()
         self.tmpdir.cleanup()
         assert code == 0, f"iotlua-emulator exited with status {code}\n--- stderr ---\n{text}"
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def json(self):
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def error_type(self):
+        return self.headers.get("x-amzn-errortype")
+
+    def __repr__(self):
+        return f"Response({self.status}, {self.error_type}, {self.body[:200]!r})"
 
 
 class AwsResult:
