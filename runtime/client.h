@@ -31,6 +31,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "operations.h"
 
@@ -77,6 +78,11 @@ struct iot_engine_opts {
                                but their small descriptor). */
     int http2;              /* -1 off, 0 default (on), 1 on: HTTP/2 over TLS via ALPN
                                with multiplexing; HTTP/1.1 for http:// endpoints */
+    /* Test hooks (NULL = the real thing): jitter source in [0, 1), signing clock. */
+    double (*random)(void *ctx);
+    void *random_ctx;
+    time_t (*wall_clock)(void *ctx);
+    void *clock_ctx;
 };
 
 struct iot_engine;

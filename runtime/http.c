@@ -1,0 +1,709 @@
+/*
+ * http.c — the engine: HTTP on one libcurl multi handle, timers and the event queue;
+ * see client.h (public) and http.h (internal).
+ *
+ * Memory: a transfer waiting for a slot costs only its own struct; at most max_inflight
+ * easy handles exist (pooled and reused, so their connection-independent state is
+ * allocated once); the multi handle's connection cache keeps connections alive across
+ * calls, tasks and clients.
+ */
+#include "http.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define DEFAULT_MAX_CONNECTIONS 64
+
+struct iot_engine {
+    CURLM *multi;
+    int max_connections, max_inflight, http2;
+    int inflight;
+    CURL **pool;                /* idle easy handles */
+    size_t npool;
+    struct dl waiting;          /* http_xfer.queue */
+    struct eng_timer **heap;    /* min-heap on (due_ms, seq) */
+    size_t nheap, heap_cap;
+    uint64_t timer_seq;
+    struct dl items;            /* eng_item.live: not yet popped */
+    size_t nitems;
+    struct dl events;           /* eng_item.ready: events to pop */
+    size_t nevents;
+    uint64_t next_id;
+    uint64_t rng;
+    double (*random)(void *ctx);
+    void *random_ctx;
+    time_t (*wall_clock)(void *ctx);
+    void *clock_ctx;
+};
+
+/* ================================================================ lists */
+
+void dl_init(struct dl *head)
+{
+    head->prev = head->next = head;
+}
+
+int dl_empty(const struct dl *head)
+{
+    return head->next == head;
+}
+
+void dl_push_back(struct dl *head, struct dl *node)
+{
+    node->prev = head->prev;
+    node->next = head;
+    head->prev->next = node;
+    head->prev = node;
+}
+
+void dl_remove(struct dl *node)
+{
+    node->prev->next = node->next;
+    node->next->prev = node->prev;
+    dl_init(node);
+}
+
+int dl_linked(const struct dl *node)
+{
+    return node->next != node;
+}
+
+/* ================================================================ clocks, random */
+
+int64_t eng_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double eng_random(struct iot_engine *e)
+{
+    if (e->random) {
+        double r = e->random(e->random_ctx);
+        return r < 0 ? 0 : r >= 1 ? 0.999999 : r;
+    }
+    /* xorshift64*: jitter needs spread, not secrecy. */
+    e->rng ^= e->rng >> 12;
+    e->rng ^= e->rng << 25;
+    e->rng ^= e->rng >> 27;
+    return (double)((e->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+time_t eng_wall_clock(struct iot_engine *e)
+{
+    return e->wall_clock ? e->wall_clock(e->clock_ctx) : time(NULL);
+}
+
+/* ================================================================ timer heap */
+
+static int timer_less(const struct eng_timer *a, const struct eng_timer *b)
+{
+    return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->seq < b->seq);
+}
+
+static void heap_set(struct iot_engine *e, size_t i, struct eng_timer *t)
+{
+    e->heap[i] = t;
+    t->heap_index = i;
+}
+
+static void heap_up(struct iot_engine *e, size_t i)
+{
+    struct eng_timer *t = e->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!timer_less(t, e->heap[parent]))
+            break;
+        heap_set(e, i, e->heap[parent]);
+        i = parent;
+    }
+    heap_set(e, i, t);
+}
+
+static void heap_down(struct iot_engine *e, size_t i)
+{
+    struct eng_timer *t = e->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= e->nheap)
+            break;
+        if (c + 1 < e->nheap && timer_less(e->heap[c + 1], e->heap[c]))
+            c++;
+        if (!timer_less(e->heap[c], t))
+            break;
+        heap_set(e, i, e->heap[c]);
+        i = c;
+    }
+    heap_set(e, i, t);
+}
+
+void eng_timer_init(struct eng_timer *t, void (*fire)(struct iot_engine *, struct eng_timer *))
+{
+    t->due_ms = 0;
+    t->seq = 0;
+    t->heap_index = SIZE_MAX;
+    t->fire = fire;
+}
+
+int eng_timer_arm(struct iot_engine *e, struct eng_timer *t, long delay_ms)
+{
+    eng_timer_disarm(e, t);
+    if (e->nheap == e->heap_cap) {
+        size_t cap = e->heap_cap ? e->heap_cap * 2 : 64;
+        struct eng_timer **h = realloc(e->heap, cap * sizeof *h);
+        if (!h)
+            return -1;
+        e->heap = h;
+        e->heap_cap = cap;
+    }
+    t->due_ms = eng_now_ms() + (delay_ms > 0 ? delay_ms : 0);
+    t->seq = ++e->timer_seq;
+    heap_set(e, e->nheap++, t);
+    heap_up(e, e->nheap - 1);
+    return 0;
+}
+
+void eng_timer_disarm(struct iot_engine *e, struct eng_timer *t)
+{
+    size_t i = t->heap_index;
+    if (i == SIZE_MAX || i >= e->nheap || e->heap[i] != t)
+        return;
+    t->heap_index = SIZE_MAX;
+    struct eng_timer *last = e->heap[--e->nheap];
+    if (i == e->nheap)
+        return;
+    heap_set(e, i, last);
+    heap_down(e, i);
+    heap_up(e, last->heap_index);
+}
+
+/* Fire every timer due by now; returns how many fired. */
+static int fire_due_timers(struct iot_engine *e)
+{
+    int fired = 0;
+    int64_t now = eng_now_ms();
+    while (e->nheap > 0 && e->heap[0]->due_ms <= now) {
+        struct eng_timer *t = e->heap[0];
+        eng_timer_disarm(e, t);
+        t->fire(e, t);
+        fired++;
+    }
+    return fired;
+}
+
+/* ================================================================ items and events */
+
+uint64_t eng_next_id(struct iot_engine *e)
+{
+    return ++e->next_id;
+}
+
+void eng_item_track(struct iot_engine *e, struct eng_item *item)
+{
+    dl_init(&item->ready);
+    dl_push_back(&e->items, &item->live);
+    e->nitems++;
+}
+
+void eng_item_ready(struct iot_engine *e, struct eng_item *item)
+{
+    if (dl_linked(&item->ready))
+        return;
+    dl_push_back(&e->events, &item->ready);
+    e->nevents++;
+}
+
+static void item_forget(struct iot_engine *e, struct eng_item *item)
+{
+    if (dl_linked(&item->ready)) {
+        dl_remove(&item->ready);
+        e->nevents--;
+    }
+    if (dl_linked(&item->live)) {
+        dl_remove(&item->live);
+        e->nitems--;
+    }
+}
+
+int iot_engine_next_event(struct iot_engine *e, struct iot_event *ev_out)
+{
+    if (!e || dl_empty(&e->events))
+        return 0;
+    struct eng_item *item = DL_CONTAINER(e->events.next, struct eng_item, ready);
+    item_forget(e, item);
+    ev_out->kind = item->kind;
+    ev_out->id = item->id;
+    ev_out->user = item->user;
+    ev_out->result = item->result;
+    item->result = NULL;
+    item->destroy(e, item);
+    return 1;
+}
+
+int iot_engine_cancel(struct iot_engine *e, uint64_t id)
+{
+    if (!e)
+        return 0;
+    for (struct dl *n = e->items.next; n != &e->items; n = n->next) {
+        struct eng_item *item = DL_CONTAINER(n, struct eng_item, live);
+        if (item->id != id)
+            continue;
+        item_forget(e, item);
+        iot_result_free(item->result);
+        item->result = NULL;
+        item->destroy(e, item);
+        return 1;
+    }
+    return 0;
+}
+
+size_t iot_engine_pending(const struct iot_engine *e)
+{
+    return e ? e->nitems : 0;
+}
+
+/* ---------------------------------------------------------------- user timers */
+
+struct user_timer {
+    struct eng_item item;
+    struct eng_timer timer;
+};
+
+static void user_timer_fire(struct iot_engine *e, struct eng_timer *t)
+{
+    struct user_timer *ut = DL_CONTAINER(t, struct user_timer, timer);
+    eng_item_ready(e, &ut->item);
+}
+
+static void user_timer_destroy(struct iot_engine *e, struct eng_item *item)
+{
+    struct user_timer *ut = DL_CONTAINER(item, struct user_timer, item);
+    eng_timer_disarm(e, &ut->timer);
+    free(ut);
+}
+
+int iot_engine_timer(struct iot_engine *e, long delay_ms, void *user, uint64_t *id_out)
+{
+    struct user_timer *ut = calloc(1, sizeof *ut);
+    if (!ut)
+        return -1;
+    ut->item.id = eng_next_id(e);
+    ut->item.user = user;
+    ut->item.kind = IOT_EV_TIMER;
+    ut->item.destroy = user_timer_destroy;
+    eng_timer_init(&ut->timer, user_timer_fire);
+    if (eng_timer_arm(e, &ut->timer, delay_ms) != 0) {
+        free(ut);
+        return -1;
+    }
+    eng_item_track(e, &ut->item);
+    if (id_out)
+        *id_out = ut->item.id;
+    return 0;
+}
+
+/* ================================================================ transfers */
+
+void http_xfer_init(struct http_xfer *x)
+{
+    memset(x, 0, sizeof *x);
+    dl_init(&x->queue);
+}
+
+void http_xfer_reset(struct http_xfer *x)
+{
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    x->result = CURLE_OK;
+    x->status = 0;
+    x->os_errno = 0;
+    x->connected = 0;
+    x->too_large = 0;
+    x->file_sent = 0;
+    x->errbuf[0] = '\0';
+    buf_reset(&x->head);
+    buf_reset(&x->body_in);
+}
+
+void http_xfer_free(struct http_xfer *x)
+{
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    buf_free(&x->head);
+    buf_free(&x->body_in);
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+    struct http_xfer *x = ud;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        buf_reset(&x->head);    /* a new response (after 100 Continue, for example) */
+    if (x->head.len + len > 1024 * 1024 || buf_append(&x->head, data, len) != 0)
+        return 0;
+    return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    struct http_xfer *x = ud;
+    size_t len = size * n;
+    if (x->body_in.len + len > HTTP_MAX_RESPONSE_BYTES) {
+        x->too_large = 1;
+        return 0;
+    }
+    return buf_append(&x->body_in, data, len) == 0 ? len : 0;
+}
+
+static size_t on_read(char *dest, size_t size, size_t n, void *ud)
+{
+    struct http_xfer *x = ud;
+    size_t want = size * n;
+    int64_t left = x->file_len - x->file_sent;
+    if (left <= 0)
+        return 0;
+    if ((int64_t)want > left)
+        want = (size_t)left;
+    size_t got = fread(dest, 1, want, x->file);
+    if (got == 0)
+        return CURL_READFUNC_ABORT;     /* the file shrank or failed: never send short */
+    x->file_sent += (int64_t)got;
+    return got;
+}
+
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+    struct http_xfer *x = ud;
+    if (origin != SEEK_SET || offset < 0 || offset > x->file_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    if (fseeko(x->file, (off_t)(x->file_start + offset), SEEK_SET) != 0)
+        return CURL_SEEKFUNC_FAIL;
+    x->file_sent = offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+static CURLcode set_body(CURL *c, struct http_xfer *x)
+{
+    CURLcode rc = CURLE_OK;
+    if (x->file) {
+        if (fseeko(x->file, (off_t)x->file_start, SEEK_SET) != 0)
+            return CURLE_READ_ERROR;
+        x->file_sent = 0;
+        rc |= curl_easy_setopt(c, CURLOPT_POST, 1L);
+        rc |= curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        rc |= curl_easy_setopt(c, CURLOPT_READDATA, x);
+        rc |= curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+        rc |= curl_easy_setopt(c, CURLOPT_SEEKDATA, x);
+        rc |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->file_len);
+    } else {
+        rc |= curl_easy_setopt(c, CURLOPT_POST, 1L);
+        rc |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        rc |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body ? x->body : "");
+    }
+    if (strcmp(x->method, "POST") != 0)
+        rc |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, x->method);
+    return rc;
+}
+
+static CURLcode set_method(CURL *c, struct http_xfer *x)
+{
+    if (x->has_body)
+        return set_body(c, x);
+    CURLcode rc = curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    if (strcmp(x->method, "GET") != 0)
+        rc |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, x->method);
+    return rc;
+}
+
+static CURLcode xfer_setup(struct iot_engine *e, struct http_xfer *x, CURL *c)
+{
+    CURLcode rc = CURLE_OK;
+    int https = strncasecmp(x->url, "https:", 6) == 0;
+    curl_easy_reset(c);
+    rc |= curl_easy_setopt(c, CURLOPT_URL, x->url);
+    rc |= curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+    rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(c, CURLOPT_USERAGENT, iot_user_agent());
+    rc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
+    rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+    rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->timeout_ms);
+    rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms);
+    rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, x->verify_tls ? 1L : 0L);
+    rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, x->verify_tls ? 2L : 0L);
+    if (x->ca_bundle)
+        rc |= curl_easy_setopt(c, CURLOPT_CAINFO, x->ca_bundle);
+    if (https && e->http2 > 0) {
+        rc |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        rc |= curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+    } else {
+        rc |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    }
+    rc |= set_method(c, x);
+    return rc;
+}
+
+static CURL *pool_get(struct iot_engine *e)
+{
+    if (e->npool > 0)
+        return e->pool[--e->npool];
+    return curl_easy_init();
+}
+
+static void pool_put(struct iot_engine *e, CURL *c)
+{
+    if (e->npool < (size_t)e->max_inflight)
+        e->pool[e->npool++] = c;
+    else
+        curl_easy_cleanup(c);
+}
+
+static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode result)
+{
+    x->result = result;
+    if (x->easy) {
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &x->os_errno);
+        curl_off_t t = 0;
+        long nconn = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &t);
+        curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
+        x->connected = t > 0 || nconn == 0;  /* nconn 0: a reused connection */
+        if (x->connected && strncasecmp(x->url, "https:", 6) == 0 && nconn > 0) {
+            t = 0;
+            curl_easy_getinfo(x->easy, CURLINFO_APPCONNECT_TIME_T, &t);
+            x->connected = t > 0;
+        }
+        curl_multi_remove_handle(e->multi, x->easy);
+        pool_put(e, x->easy);
+        x->easy = NULL;
+        e->inflight--;
+    }
+    x->active = 0;
+    x->done(e, x);
+}
+
+static void start_waiting(struct iot_engine *e)
+{
+    while (e->inflight < e->max_inflight && !dl_empty(&e->waiting)) {
+        struct http_xfer *x = DL_CONTAINER(e->waiting.next, struct http_xfer, queue);
+        dl_remove(&x->queue);
+        CURL *c = pool_get(e);
+        CURLcode rc = c ? xfer_setup(e, x, c) : CURLE_OUT_OF_MEMORY;
+        if (rc == CURLE_OK && curl_multi_add_handle(e->multi, c) != CURLM_OK)
+            rc = CURLE_OUT_OF_MEMORY;
+        if (rc != CURLE_OK) {
+            if (c)
+                pool_put(e, c);
+            xfer_finish(e, x, rc);
+            continue;
+        }
+        x->easy = c;
+        x->active = 1;
+        e->inflight++;
+    }
+}
+
+int http_submit(struct iot_engine *e, struct http_xfer *x)
+{
+    if (x->active || dl_linked(&x->queue))
+        return -1;
+    dl_push_back(&e->waiting, &x->queue);
+    return 0;
+}
+
+void http_abort(struct iot_engine *e, struct http_xfer *x)
+{
+    if (dl_linked(&x->queue))
+        dl_remove(&x->queue);
+    if (x->active && x->easy) {
+        curl_multi_remove_handle(e->multi, x->easy);
+        pool_put(e, x->easy);
+        x->easy = NULL;
+        e->inflight--;
+    }
+    x->active = 0;
+}
+
+static void drain_completions(struct iot_engine *e)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct http_xfer *x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (x)
+            xfer_finish(e, x, m->data.result);
+    }
+}
+
+/* ================================================================ engine */
+
+static void apply_limits(struct iot_engine *e)
+{
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)e->max_connections);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->max_connections);
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->max_connections);
+}
+
+static int set_pool_size(struct iot_engine *e, int max_inflight)
+{
+    CURL **pool = realloc(e->pool, (size_t)max_inflight * sizeof *pool);
+    if (!pool)
+        return -1;
+    e->pool = pool;
+    while (e->npool > (size_t)max_inflight)
+        curl_easy_cleanup(e->pool[--e->npool]);
+    e->max_inflight = max_inflight;
+    return 0;
+}
+
+static void engine_error(struct iot_error *err, const char *code, const char *message)
+{
+    if (!err)
+        return;
+    memset(err, 0, sizeof *err);
+    snprintf(err->code, sizeof err->code, "%s", code);
+    snprintf(err->message, sizeof err->message, "%s", message);
+}
+
+struct iot_engine *iot_engine_new(const struct iot_engine_opts *opts, struct iot_error *err_out)
+{
+    static const struct iot_engine_opts defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        engine_error(err_out, "InternalError", "libcurl could not be initialised");
+        return NULL;
+    }
+    struct iot_engine *e = calloc(1, sizeof *e);
+    if (!e || !(e->multi = curl_multi_init()))
+        goto fail;
+    dl_init(&e->waiting);
+    dl_init(&e->items);
+    dl_init(&e->events);
+    e->max_connections = opts->max_connections > 0 ? opts->max_connections
+                                                   : DEFAULT_MAX_CONNECTIONS;
+    e->http2 = opts->http2 >= 0 ? 1 : 0;
+    int inflight = opts->max_inflight > 0 ? opts->max_inflight : 4 * e->max_connections;
+    if (set_pool_size(e, inflight) != 0)
+        goto fail;
+    apply_limits(e);
+    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    e->random = opts->random;
+    e->random_ctx = opts->random_ctx;
+    e->wall_clock = opts->wall_clock;
+    e->clock_ctx = opts->clock_ctx;
+    if (getrandom(&e->rng, sizeof e->rng, GRND_NONBLOCK) != (ssize_t)sizeof e->rng || !e->rng)
+        e->rng = (uint64_t)eng_now_ms() * 0x9E3779B97F4A7C15ULL | 1;
+    return e;
+fail:
+    if (e && e->multi)
+        curl_multi_cleanup(e->multi);
+    free(e);
+    engine_error(err_out, "InternalError", "out of memory creating the HTTP engine");
+    return NULL;
+}
+
+void iot_engine_set_max_connections(struct iot_engine *e, int max_connections)
+{
+    if (!e || max_connections <= 0)
+        return;
+    e->max_connections = max_connections;
+    apply_limits(e);
+    int want = 4 * max_connections;
+    if (want > e->max_inflight)
+        set_pool_size(e, want);     /* on failure the old size stays: still correct */
+}
+
+void iot_engine_free(struct iot_engine *e)
+{
+    if (!e)
+        return;
+    while (!dl_empty(&e->items)) {
+        struct eng_item *item = DL_CONTAINER(e->items.next, struct eng_item, live);
+        iot_engine_cancel(e, item->id);
+    }
+    while (e->npool > 0)
+        curl_easy_cleanup(e->pool[--e->npool]);
+    free(e->pool);
+    free(e->heap);
+    curl_multi_cleanup(e->multi);
+    free(e);
+}
+
+long iot_engine_next_timeout_ms(struct iot_engine *e)
+{
+    if (!e)
+        return -1;
+    if (!dl_empty(&e->events))
+        return 0;
+    long best = -1;
+    if (e->inflight > 0 || !dl_empty(&e->waiting)) {
+        long curl_ms = -1;
+        curl_multi_timeout(e->multi, &curl_ms);
+        best = curl_ms < 0 ? 100 : curl_ms;   /* curl without a timer still has sockets */
+        if (!dl_empty(&e->waiting) && e->inflight < e->max_inflight)
+            best = 0;
+    }
+    if (e->nheap > 0) {
+        int64_t d = e->heap[0]->due_ms - eng_now_ms();
+        long t = d < 0 ? 0 : (long)d;
+        if (best < 0 || t < best)
+            best = t;
+    }
+    return best;
+}
+
+/* One round of work that never waits. */
+static int run_once(struct iot_engine *e)
+{
+    int running = 0;
+    fire_due_timers(e);
+    start_waiting(e);
+    if (e->inflight > 0 && curl_multi_perform(e->multi, &running) != CURLM_OK)
+        return -1;
+    drain_completions(e);
+    fire_due_timers(e);
+    start_waiting(e);
+    return 0;
+}
+
+int iot_engine_poll(struct iot_engine *e, int timeout_ms)
+{
+    if (!e)
+        return -1;
+    if (run_once(e) != 0)
+        return -1;
+    if (!dl_empty(&e->events) || timeout_ms == 0)
+        return (int)e->nevents;
+    int wait = timeout_ms;
+    if (e->nheap > 0) {
+        int64_t d = e->heap[0]->due_ms - eng_now_ms();
+        int t = d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
+        if (wait < 0 || t < wait)
+            wait = t;
+    }
+    if (e->inflight == 0 && dl_empty(&e->waiting) && e->nheap == 0)
+        return (int)e->nevents;     /* nothing pending: never block forever */
+    if (wait < 0)
+        wait = 1000;
+    if (wait > 0 && curl_multi_poll(e->multi, NULL, 0, wait, NULL) != CURLM_OK)
+        return -1;
+    if (run_once(e) != 0)
+        return -1;
+    return (int)e->nevents;
+}

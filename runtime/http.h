@@ -1,0 +1,108 @@
+/*
+ * http.h — internals of the engine (client.h has the public half): one curl multi
+ * handle, a pool of easy handles, a FIFO of transfers waiting for a slot, a timer heap,
+ * and the queue of events waiting to be popped. Used by client.c and the unit tests.
+ *
+ * Nothing here calls out of the runtime: completion hooks (xfer->done, timer->fire) are
+ * runtime functions, run from iot_engine_poll after libcurl has returned.
+ */
+#ifndef IOTLUA_HTTP_H
+#define IOTLUA_HTTP_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "client.h"
+
+/* Intrusive circular doubly-linked list; a head is a node pointing at itself. */
+struct dl {
+    struct dl *prev, *next;
+};
+
+#define DL_CONTAINER(ptr, type, field) ((type *)(void *)((char *)(ptr) - offsetof(type, field)))
+
+void dl_init(struct dl *head);
+int dl_empty(const struct dl *head);
+void dl_push_back(struct dl *head, struct dl *node);
+void dl_remove(struct dl *node);      /* node becomes a lone list (safe to remove twice) */
+int dl_linked(const struct dl *node); /* 1 when node is in some list */
+
+struct iot_engine;
+
+/* A timer owned by someone else (a call's backoff, a user timer). */
+struct eng_timer {
+    int64_t due_ms;                     /* monotonic clock */
+    uint64_t seq;                       /* ties fire in arming order */
+    size_t heap_index;                  /* SIZE_MAX when not armed */
+    void (*fire)(struct iot_engine *engine, struct eng_timer *timer);
+};
+
+void eng_timer_init(struct eng_timer *t, void (*fire)(struct iot_engine *, struct eng_timer *));
+int eng_timer_arm(struct iot_engine *engine, struct eng_timer *t, long delay_ms);  /* 0 / -1 */
+void eng_timer_disarm(struct iot_engine *engine, struct eng_timer *t);
+
+/* Something that produces one event and can be cancelled by id. */
+struct eng_item {
+    uint64_t id;
+    void *user;
+    enum iot_event_kind kind;
+    struct dl live;                     /* engine->items while not yet popped */
+    struct dl ready;                    /* engine->events once its event is queued */
+    struct iot_result *result;          /* IOT_EV_CALL */
+    void (*destroy)(struct iot_engine *engine, struct eng_item *item); /* cancel / popped */
+};
+
+/* One HTTP exchange (one attempt). The owner sets the request fields, then submits. */
+struct http_xfer {
+    /* request */
+    const char *url;
+    const char *method;
+    struct curl_slist *headers;         /* owned: freed by http_xfer_reset */
+    const char *body;                   /* in-memory body, body_len bytes */
+    size_t body_len;
+    int has_body;                       /* send a body (possibly empty) */
+    FILE *file;                         /* or stream file_len bytes from file_start */
+    int64_t file_start, file_len, file_sent;
+    long timeout_ms, connect_timeout_ms;
+    const char *ca_bundle;
+    int verify_tls;
+    /* response */
+    CURLcode result;
+    long status;
+    long os_errno;
+    int connected;                      /* TCP (and TLS) connect completed */
+    struct buf head;                    /* raw header lines of the last response */
+    struct buf body_in;
+    int too_large;
+    char errbuf[CURL_ERROR_SIZE];
+    /* engine */
+    CURL *easy;
+    struct dl queue;                    /* engine->waiting while queued */
+    int active;                         /* added to the multi handle */
+    void (*done)(struct iot_engine *engine, struct http_xfer *x);
+};
+
+#define HTTP_MAX_RESPONSE_BYTES (64u * 1024u * 1024u)
+
+void http_xfer_init(struct http_xfer *x);
+/* Back to the state after init, keeping the buffers' memory; frees the header list. */
+void http_xfer_reset(struct http_xfer *x);
+void http_xfer_free(struct http_xfer *x);
+
+/* Queue x; it starts when a slot is free; x->done runs on completion. 0 / -1 (OOM). */
+int http_submit(struct iot_engine *engine, struct http_xfer *x);
+/* Abort x wherever it is (queued or in flight); x->done is not called. */
+void http_abort(struct iot_engine *engine, struct http_xfer *x);
+
+/* Event items. */
+uint64_t eng_next_id(struct iot_engine *engine);
+void eng_item_track(struct iot_engine *engine, struct eng_item *item);   /* into live */
+void eng_item_ready(struct iot_engine *engine, struct eng_item *item);   /* queue event */
+
+int64_t eng_now_ms(void);
+double eng_random(struct iot_engine *engine);       /* [0, 1) */
+time_t eng_wall_clock(struct iot_engine *engine);   /* for signing */
+
+#endif
