@@ -247,7 +247,7 @@ static const char *method_name(enum evhttp_cmd_type m)
 /* 0 when the request is signed by a configured credential; else a 403 has been sent. */
 static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
 {
-    struct hv_header headers[HTTP_MAX_HEADERS];
+    struct sigv4_header headers[HTTP_MAX_HEADERS];
     size_t count = 0;
     struct evkeyval *kv;
     for (kv = evhttp_request_get_input_headers(ctx->req)->tqh_first; kv; kv = kv->next.tqe_next) {

@@ -2,14 +2,12 @@
  * http_sigv4.h — server-side SigV4 verification of data-plane requests.
  *
  * The request is given as received: method, raw path and raw query (still
- * percent-encoded, never normalised by us), headers in arrival order and the body. The
- * verifier rebuilds the canonical request (path encoded once more, the non-S3 rule;
- * query decoded, re-encoded and sorted; the signed headers trimmed and joined), derives
- * the signing key (cached per credential and day/region) and compares signatures in
- * constant time. Accepted: any region in the credential scope, service "iotdata",
- * X-Amz-Date within 5 minutes of the clock. A request whose path has '.' or empty
- * segments is also accepted when signed over the RFC 3986-normalised path, as botocore
- * signs it.
+ * percent-encoded, never normalised by us), headers in arrival order and the body; the
+ * check itself is runtime/sigv4.h's sigv4_verify (path encoded once more, the non-S3
+ * rule; signatures compared in constant time). Accepted: any region in the credential
+ * scope, service "iotdata", X-Amz-Date within 5 minutes of the clock, the path signed
+ * as sent or RFC 3986-normalised (as botocore signs it). x-amz-content-sha256, when
+ * sent, must be the SHA-256 of the body received (or UNSIGNED-PAYLOAD).
  */
 #ifndef IOTLUA_EMULATOR_HTTP_SIGV4_H
 #define IOTLUA_EMULATOR_HTTP_SIGV4_H
@@ -20,11 +18,8 @@
 
 #include "buf.h"
 #include "http_api.h"
+#include "sigv4.h"
 
-struct hv_header {
-    const char *name;
-    const char *value;
-};
 
 struct hv_request {
     const char *method;
@@ -32,7 +27,7 @@ struct hv_request {
     size_t path_len;
     const char *query;          /* raw, without '?'; may be NULL */
     size_t query_len;
-    const struct hv_header *headers;
+    const struct sigv4_header *headers;
     size_t header_count;
     const uint8_t *body;
     size_t body_len;
