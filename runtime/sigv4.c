@@ -694,7 +694,8 @@ static const char *split_url(const char *url, struct url_parts *u)
     if (colon) {
         const char *port = colon + 1;
         size_t pn = (size_t)(end - port);
-        if (pn == 0 || pn > 5 || strspn(port, "0123456789") < pn)
+        if (pn == 0 || pn > 5 || strspn(port, "0123456789") < pn ||
+            strtol(port, NULL, 10) > 65535 || strtol(port, NULL, 10) == 0)
             return "url has an invalid port";
         if (!default_port(url, (size_t)(sep - url), port, pn))
             rc |= buf_append(&u->host, colon, pn + 1);

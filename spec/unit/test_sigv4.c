@@ -221,8 +221,528 @@ static void test_published_suite(void)
     CHECK_INT_EQ(suite_cases, 2 * 24 + 8 + 2 * 2);
 }
 
+/* ---- 2. the steps ---------------------------------------------------------------------- */
+
+static void test_time(void)
+{
+    time_t t = 0;
+    char s[SIGV4_AMZ_DATE_LEN + 1];
+    CHECK_INT_EQ(sigv4_parse_time("20150830T123600Z", &t), 0);
+    CHECK_INT_EQ(t, 1440938160);
+    CHECK_INT_EQ(sigv4_format_time(t, s), 0);
+    CHECK_STR_EQ(s, "20150830T123600Z");
+    CHECK_INT_EQ(sigv4_parse_time("20240229T000000Z", &t), 0);   /* leap day */
+    const char *bad[] = {"", "20150830T123600", "20150830T123600Z ", "2015-08-30T12:36:00Z",
+                         "20150230T123600Z", "20151301T000000Z", "20150830T243600Z",
+                         "20150830T126000Z", "2015083OT123600Z", "20150830t123600z",
+                         "20230229T000000Z", NULL};
+    for (int i = 0; bad[i]; i++) {
+        CHECK_INT_EQ(sigv4_parse_time(bad[i], &t), -1);
+    }
+    CHECK_INT_EQ(sigv4_parse_time(NULL, &t), -1);
+}
+
+static void check_uri(const char *path, unsigned flags, const char *want)
+{
+    struct buf b = BUF_INIT;
+    CHECK_INT_EQ(sigv4_canonical_uri(&b, path, flags), 0);
+    CHECK_STR_EQ(buf_cstr(&b), want);
+    buf_free(&b);
+}
+
+static void test_canonical_uri(void)
+{
+    check_uri("", 0, "/");
+    check_uri(NULL, 0, "/");
+    check_uri("/", 0, "/");
+    check_uri("/a%2Fb", 0, "/a%252Fb");                 /* double encoding */
+    check_uri("/a b", 0, "/a%20b");
+    check_uri("//a/./b/../c/", 0, "//a/./b/../c/");     /* no normalization by default */
+    check_uri("//a/./b/../c/", SIGV4_NORMALIZE_PATH, "/a/c/");
+    check_uri("/a/..", SIGV4_NORMALIZE_PATH, "/");
+    check_uri("/a/../..", SIGV4_NORMALIZE_PATH, "/");
+    check_uri("/..", SIGV4_NORMALIZE_PATH, "/");
+    check_uri("/a%2Fb", SIGV4_NO_URI_ENCODE, "/a%2Fb"); /* S3 */
+}
+
+static void check_query(const char *q, const char *want)
+{
+    struct buf b = BUF_INIT;
+    CHECK_INT_EQ(sigv4_canonical_query(&b, q), 0);
+    CHECK_STR_EQ(buf_cstr(&b), want);
+    buf_free(&b);
+}
+
+static void test_canonical_query(void)
+{
+    check_query(NULL, "");
+    check_query("", "");
+    check_query("b=2&a=1", "a=1&b=2");
+    check_query("a=2&a=1&a=10", "a=1&a=10&a=2");           /* then by value */
+    check_query("flag", "flag=");                           /* valueless key */
+    check_query("flag=", "flag=");
+    check_query("a=1&&b=2&", "a=1&b=2");                    /* empty pieces ignored */
+    check_query("k=a+b", "k=a%2Bb");                        /* '+' is a plus */
+    check_query("k=a%2Bb", "k=a%2Bb");                      /* encoded once only */
+    check_query("k=a%2bb", "k=a%2Bb");                      /* uppercase hex */
+    check_query("k=a b", "k=a%20b");
+    check_query("k=%7E~", "k=~~");                          /* unreserved decoded */
+    check_query("k=100%", "k=100%25");                      /* stray '%' */
+    check_query("k=a=b", "k=a%3Db");                        /* split at the first '=' */
+    check_query("B=1&a=1&_=1", "B=1&_=1&a=1");              /* bytewise order */
+}
+
+static void test_canonical_headers(void)
+{
+    struct sigv4_header h[] = {
+        {"Host", "example.com"}, {"User-Agent", "x"}, {"Connection", "keep-alive"},
+        {"X-B", "  two   words  "}, {"x-a", "1"}, {"X-A", "2"}, {"Proxy-Authorization", "p"},
+        {"Transfer-Encoding", "chunked"}, {"Expect", "100-continue"}, {"TE", "trailers"},
+        {"X-Folded", "a\r\n  b"}, {"Authorization", "old"}, {"X-Amzn-Trace-Id", "t"},
+    };
+    struct buf c = BUF_INIT, s = BUF_INIT;
+    CHECK_INT_EQ(sigv4_canonical_headers(&c, &s, h, sizeof h / sizeof h[0], NULL, NULL), 0);
+    CHECK_STR_EQ(buf_cstr(&c), "host:example.com\nx-a:1,2\nx-b:two words\nx-folded:a b\n");
+    CHECK_STR_EQ(buf_cstr(&s), "host;x-a;x-b;x-folded");
+    buf_free(&c);
+    buf_free(&s);
+
+    /* Explicit list (verification): exactly those, in that order; a missing one. */
+    const char *missing = NULL;
+    CHECK_INT_EQ(sigv4_canonical_headers(&c, &s, h, 13, "host;user-agent", &missing), 0);
+    CHECK_STR_EQ(buf_cstr(&c), "host:example.com\nuser-agent:x\n");
+    buf_reset(&c);
+    buf_reset(&s);
+    CHECK_INT_EQ(sigv4_canonical_headers(&c, &s, h, 13, "host;x-nope", &missing), -1);
+    CHECK(missing && strncmp(missing, "x-nope", 6) == 0);
+    buf_free(&c);
+    buf_free(&s);
+}
+
+static void test_signing_key(void)
+{
+    /* The key derivation example of the AWS documentation (iam, us-east-1, 20120215). */
+    unsigned char key[32];
+    char hex[65];
+    CHECK_INT_EQ(sigv4_signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215",
+                                   "us-east-1", "iam", key), 0);
+    enc_hex_to(hex, key, 32);
+    CHECK_STR_EQ(hex, "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+}
+
+/* ---- 3. IoT Data Plane paths ------------------------------------------------------------ */
+
+struct topic_case {
+    const char *topic;
+    const char *wire;       /* /topics/<topic encoded once> */
+    const char *canonical;  /* encoded once more */
+};
+
+static void test_iotdata_paths(void)
+{
+    static const struct topic_case cases[] = {
+        {"a/b c/#", "/topics/a%2Fb%20c%2F%23", "/topics/a%252Fb%2520c%252F%2523"},
+        {"$aws/things/x/shadow/update", "/topics/%24aws%2Fthings%2Fx%2Fshadow%2Fupdate",
+         "/topics/%2524aws%252Fthings%252Fx%252Fshadow%252Fupdate"},
+        {"%", "/topics/%25", "/topics/%2525"},
+        {"+", "/topics/%2B", "/topics/%252B"},
+        {"~", "/topics/~", "/topics/~"},
+        {"-._~", "/topics/-._~", "/topics/-._~"},
+        {"caf\xc3\xa9", "/topics/caf%C3%A9", "/topics/caf%25C3%25A9"},
+        {"/lead", "/topics/%2Flead", "/topics/%252Flead"},
+        {"a//b", "/topics/a%2F%2Fb", "/topics/a%252F%252Fb"},
+        {"..", "/topics/..", "/topics/.."},     /* never normalized for iotdata */
+        {"a%2Fb", "/topics/a%252Fb", "/topics/a%25252Fb"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct buf wire = BUF_INIT, canon = BUF_INIT;
+        buf_append_str(&wire, "/topics/");
+        CHECK_INT_EQ(enc_uri_str(&wire, cases[i].topic, 0), 0);
+        CHECK_STR_EQ(buf_cstr(&wire), cases[i].wire);
+        CHECK_INT_EQ(sigv4_canonical_uri(&canon, buf_cstr(&wire), 0), 0);
+        CHECK_STR_EQ(buf_cstr(&canon), cases[i].canonical);
+        buf_free(&wire);
+        buf_free(&canon);
+    }
+}
+
+/* ---- 4. botocore cross-check ------------------------------------------------------------ */
+
+static void botocore_case(const struct json_value *c, const char *akid, const char *secret)
+{
+    const char *name = json_get_string(c, "name");
+    const struct json_value *hs = json_get(c, "headers");
+    const char *body_hex = json_get_string(c, "body_hex"), *token = json_get_string(c, "token");
+    struct sigv4_header h[16];
+    size_t nh = 0;
+    struct buf body = BUF_INIT;
+    time_t t;
+    CHECK_REQUIRE(name && hs && body_hex);
+    for (size_t i = 0; i < hs->u.arr.n && nh < 16; i++, nh++) {
+        h[nh].name = json_at(json_at(hs, i), 0)->u.str.ptr;
+        h[nh].value = json_at(json_at(hs, i), 1)->u.str.ptr;
+    }
+    CHECK_INT_EQ(enc_hex_decode(&body, body_hex, strlen(body_hex)), 0);
+    CHECK_INT_EQ(sigv4_parse_time(json_get_string(c, "time"), &t), 0);
+    struct sigv4_credentials cr = {akid, secret, token};
+    struct sigv4_result r;
+    CHECK_INT_EQ(sigv4_sign_url(json_get_string(c, "method"), json_get_string(c, "url"), h,
+                                nh, body.data, body.len, "us-east-1", "iotdata", &cr, t, 0,
+                                &r), 0);
+    CHECK_STR_EQ(r.canonical_request, json_get_string(c, "canonical_request"));
+    CHECK_STR_EQ(r.string_to_sign, json_get_string(c, "string_to_sign"));
+    CHECK_STR_EQ(r.authorization, json_get_string(c, "authorization"));
+    if (!r.authorization || strcmp(r.authorization, json_get_string(c, "authorization")))
+        fprintf(stderr, "  (botocore case %s)\n", name);
+    sigv4_result_free(&r);
+    buf_free(&body);
+}
+
+static void test_botocore(void)
+{
+    char path[1024];
+    size_t len = 0;
+    struct json_value *root = NULL;
+    struct json_error err;
+    snprintf(path, sizeof path, "%s/sigv4-botocore/iotdata.json", fixtures());
+    char *text = slurp(path, &len);
+    CHECK_REQUIRE(text != NULL);
+    CHECK_REQUIRE(json_parse(text, len, NULL, &root, &err) == 0);
+    const struct json_value *cases = json_get(root, "cases");
+    CHECK_REQUIRE(cases && cases->type == JSON_ARRAY);
+    CHECK(cases->u.arr.n >= 19);
+    for (size_t i = 0; i < cases->u.arr.n; i++)
+        botocore_case(json_at(cases, i), json_get_string(root, "access_key_id"),
+                      json_get_string(root, "secret_access_key"));
+    json_free(root);
+    free(text);
+}
+
+/* ---- 5. sigv4_sign_url ------------------------------------------------------------------ */
+
+#define EX_AKID "AKIAIOSFODNN7EXAMPLE"
+#define EX_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+static const char *added(const struct sigv4_result *r, const char *name)
+{
+    for (size_t i = 0; i < r->nadd; i++)
+        if (strcmp(r->add[i].name, name) == 0)
+            return r->add[i].value;
+    return NULL;
+}
+
+static void test_sign_url(void)
+{
+    struct sigv4_credentials cr = {EX_AKID, EX_SECRET, "TOKEN"};
+    struct sigv4_result r;
+    CHECK_INT_EQ(sigv4_sign_url("POST", "https://h.example:8443/p/a%2Fb?b=2&a=1#frag", NULL, 0,
+                                "x", 1, "eu-west-1", "iotdata", &cr, 1440938160, 0, &r), 0);
+    CHECK_STR_CONTAINS(r.canonical_request, "POST\n/p/a%252Fb\na=1&b=2\nhost:h.example:8443\n");
+    CHECK_STR_CONTAINS(r.canonical_request, "x-amz-security-token:TOKEN\n");
+    CHECK_STR_EQ(r.signed_headers, "host;x-amz-date;x-amz-security-token");
+    CHECK_INT_EQ(r.nadd, 3);
+    CHECK_STR_EQ(added(&r, "X-Amz-Date"), "20150830T123600Z");
+    CHECK_STR_EQ(added(&r, "X-Amz-Security-Token"), "TOKEN");
+    CHECK_STR_EQ(added(&r, "Authorization"), r.authorization);
+    CHECK_STR_CONTAINS(r.authorization, "Credential=" EX_AKID "/20150830/eu-west-1/iotdata/aws4_request");
+    sigv4_result_free(&r);
+
+    /* Default port dropped from Host; an explicit Host header wins; empty path is "/". */
+    CHECK_INT_EQ(sigv4_sign_url("GET", "http://h:80", NULL, 0, NULL, 0, "r", "s", &cr, 0, 0, &r), 0);
+    CHECK_STR_CONTAINS(r.canonical_request, "GET\n/\n\nhost:h\n");
+    sigv4_result_free(&r);
+    struct sigv4_header host = {"host", "other"};
+    CHECK_INT_EQ(sigv4_sign_url("GET", "http://h/", &host, 1, NULL, 0, "r", "s", &cr, 0, 0, &r), 0);
+    CHECK_STR_CONTAINS(r.canonical_request, "host:other\n");
+    sigv4_result_free(&r);
+
+    /* S3 implies no second encoding and X-Amz-Content-Sha256. */
+    CHECK_INT_EQ(sigv4_sign_url("PUT", "https://b.s3.amazonaws.com/k%20y", NULL, 0, "", 0,
+                                "us-east-1", "s3", &cr, 0, 0, &r), 0);
+    CHECK_STR_CONTAINS(r.canonical_request, "PUT\n/k%20y\n");
+    CHECK_STR_EQ(added(&r, "X-Amz-Content-Sha256"),
+                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sigv4_result_free(&r);
+
+    /* Bad input: a clear error, nothing allocated, secret never echoed. */
+    const char *bad_urls[] = {"nohost", "https://", "https://u:p@h/", "https://h:99999/",
+                              "https://h:x/", NULL};
+    for (int i = 0; bad_urls[i]; i++) {
+        CHECK_INT_EQ(sigv4_sign_url("GET", bad_urls[i], NULL, 0, NULL, 0, "r", "s", &cr, 0, 0,
+                                    &r), -1);
+        CHECK_STR_CONTAINS(r.error, "url");
+        sigv4_result_free(&r);
+    }
+    struct sigv4_credentials nosecret = {EX_AKID, "", NULL};
+    CHECK_INT_EQ(sigv4_sign_url("GET", "https://h/", NULL, 0, NULL, 0, "r", "s", &nosecret, 0,
+                                0, &r), -1);
+    CHECK_STR_CONTAINS(r.error, "secret access key is missing");
+    sigv4_result_free(&r);
+    CHECK_INT_EQ(sigv4_sign_url("GET", "https://h/", NULL, 0, NULL, 0, "us east", "s", &cr, 0,
+                                0, &r), -1);
+    CHECK_STR_CONTAINS(r.error, "region");
+    sigv4_result_free(&r);
+}
+
+/* ---- 6. verification -------------------------------------------------------------------- */
+
+struct keyring {
+    const char *token;   /* token required for EX_AKID */
+};
+
+static int lookup(void *ud, const char *akid, const char **secret_out, const char **token_out)
+{
+    const struct keyring *k = ud;
+    if (strcmp(akid, EX_AKID) != 0)
+        return 0;
+    *secret_out = EX_SECRET;
+    *token_out = k->token;
+    return 1;
+}
+
+/* A signed request held as the server would receive it. */
+struct received {
+    struct sigv4_header h[12];
+    size_t nh;
+    char authz[512];
+    char date[20];
+    char token[64];
+    const char *path, *query, *body;
+};
+
+static void make_received(struct received *rx, const char *token, time_t t)
+{
+    struct sigv4_header base[] = {{"Host", "data-ats.iot.eu-west-1.amazonaws.com"},
+                                  {"Content-Type", "application/json"},
+                                  {"User-Agent", "iotlua/0.1"}};
+    struct sigv4_request req = {"POST", "/topics/a%2Fb", "qos=1", base, 3, "{}", 2, NULL};
+    struct sigv4_params p = {"eu-west-1", "iotdata", {EX_AKID, EX_SECRET, token}, t, 0};
+    struct sigv4_result r;
+    memset(rx, 0, sizeof *rx);
+    CHECK_REQUIRE(sigv4_sign(&req, &p, &r) == 0);
+    memcpy(rx->h, base, sizeof base);
+    rx->nh = 3;
+    snprintf(rx->authz, sizeof rx->authz, "%s", r.authorization);
+    snprintf(rx->date, sizeof rx->date, "%s", r.amz_date);
+    rx->h[rx->nh++] = (struct sigv4_header){"Authorization", rx->authz};
+    rx->h[rx->nh++] = (struct sigv4_header){"X-Amz-Date", rx->date};
+    if (token) {
+        snprintf(rx->token, sizeof rx->token, "%s", token);
+        rx->h[rx->nh++] = (struct sigv4_header){"X-Amz-Security-Token", rx->token};
+    }
+    rx->path = "/topics/a%2Fb";
+    rx->query = "qos=1";
+    rx->body = "{}";
+    sigv4_result_free(&r);
+}
+
+static enum sigv4_verify_status verify(const struct received *rx, const char *method,
+                                       time_t now, const char *need_token,
+                                       struct sigv4_verify_result *out)
+{
+    struct keyring k = {need_token};
+    struct sigv4_request req = {method, rx->path, rx->query, rx->h, rx->nh, rx->body,
+                                strlen(rx->body), NULL};
+    struct sigv4_verify_params p = {"eu-west-1", "iotdata", now, 0, lookup, &k, 0};
+    return sigv4_verify(&req, &p, out);
+}
+
+static void expect_reject(struct received *rx, const char *method, time_t now,
+                          const char *need_token, enum sigv4_verify_status want,
+                          const char *code, const char *reason)
+{
+    struct sigv4_verify_result v;
+    CHECK_INT_EQ(verify(rx, method, now, need_token, &v), want);
+    CHECK_STR_EQ(v.code, code);
+    CHECK_STR_CONTAINS(v.message, reason);
+    CHECK(strstr(v.message, EX_SECRET) == NULL);
+    sigv4_verify_result_free(&v);
+}
+
+static void test_verify(void)
+{
+    const time_t t = 1440938160;
+    struct received rx;
+    struct sigv4_verify_result v;
+
+    make_received(&rx, NULL, t);
+    CHECK_INT_EQ(verify(&rx, "POST", t + 60, NULL, &v), SIGV4_VERIFY_OK);
+    CHECK(v.code == NULL);
+    CHECK_STR_EQ(v.access_key_id, EX_AKID);
+    CHECK_STR_CONTAINS(v.canonical_request, "/topics/a%252Fb\nqos=1\n");
+    sigv4_verify_result_free(&v);
+
+    /* With a session token: accepted with the right one, rejected otherwise. */
+    make_received(&rx, "tok-1", t);
+    CHECK_INT_EQ(verify(&rx, "POST", t, "tok-1", &v), SIGV4_VERIFY_OK);
+    sigv4_verify_result_free(&v);
+    expect_reject(&rx, "POST", t, "tok-2", SIGV4_VERIFY_BAD_TOKEN,
+                  "UnrecognizedClientException", "security token");
+    make_received(&rx, NULL, t);
+    expect_reject(&rx, "POST", t, "tok-1", SIGV4_VERIFY_BAD_TOKEN,
+                  "UnrecognizedClientException", "security token");
+
+    /* Tampering: method, path, query, body, a signed header, the signature. */
+    make_received(&rx, NULL, t);
+    expect_reject(&rx, "PUT", t, NULL, SIGV4_VERIFY_MISMATCH, "InvalidSignatureException",
+                  "does not match");
+    rx.path = "/topics/a%2Fc";
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_MISMATCH, "InvalidSignatureException",
+                  "does not match");
+    make_received(&rx, NULL, t);
+    rx.query = "qos=0";
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_MISMATCH, "InvalidSignatureException",
+                  "does not match");
+    make_received(&rx, NULL, t);
+    rx.body = "{ }";
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_MISMATCH, "InvalidSignatureException",
+                  "does not match");
+    make_received(&rx, NULL, t);
+    rx.h[1].value = "text/plain";
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_MISMATCH, "InvalidSignatureException",
+                  "does not match");
+    make_received(&rx, NULL, t);
+    rx.h[2].value = "curl/8";    /* user-agent is not signed: changing it is fine */
+    CHECK_INT_EQ(verify(&rx, "POST", t, NULL, &v), SIGV4_VERIFY_OK);
+    sigv4_verify_result_free(&v);
+    char *sig = strstr(rx.authz, "Signature=") + 10;
+    sig[0] = sig[0] == '0' ? '1' : '0';
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_MISMATCH, "InvalidSignatureException",
+                  "does not match");
+
+    /* Missing / malformed Authorization. */
+    make_received(&rx, NULL, t);
+    rx.h[3].name = "X-Other";
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_MISSING,
+                  "MissingAuthenticationTokenException", "Missing Authentication Token");
+    struct { const char *authz; enum sigv4_verify_status st; const char *reason; } bad[] = {
+        {"", SIGV4_VERIFY_MALFORMED, "no algorithm"},
+        {"AWS4-HMAC-SHA1 Credential=a/b/c/d/e", SIGV4_VERIFY_BAD_ALGORITHM, "algorithm"},
+        {"AWS4-HMAC-SHA256", SIGV4_VERIFY_MALFORMED, "'Credential'"},
+        {"AWS4-HMAC-SHA256 Credential=" EX_AKID "/20150830/eu-west-1/iotdata/aws4_request, "
+         "SignedHeaders=host;x-amz-date", SIGV4_VERIFY_MALFORMED, "'Signature'"},
+        {"AWS4-HMAC-SHA256 Credential=" EX_AKID "/20150830/eu-west-1/aws4_request, "
+         "SignedHeaders=host, Signature=" "0000000000000000000000000000000000000000000000000000000000000000",
+         SIGV4_VERIFY_MALFORMED, "Credential must be"},
+        {"AWS4-HMAC-SHA256 Credential=" EX_AKID "/20150830/eu-west-1/iotdata/aws4_request, "
+         "SignedHeaders=host, Signature=abc", SIGV4_VERIFY_MALFORMED, "64 lowercase"},
+        {"AWS4-HMAC-SHA256 Credential=x/20150830/eu-west-1/iotdata/aws4_request, Bogus=1",
+         SIGV4_VERIFY_MALFORMED, "unknown component"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        make_received(&rx, NULL, t);
+        rx.h[3].value = bad[i].authz;
+        expect_reject(&rx, "POST", t, NULL, bad[i].st, sigv4_verify_code(bad[i].st),
+                      bad[i].reason);
+    }
+
+    /* Date: missing, malformed, skewed both ways (5 minutes), scope mismatch. */
+    make_received(&rx, NULL, t);
+    rx.h[4].name = "X-Not-Date";
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_MISSING_DATE,
+                  "IncompleteSignatureException", "X-Amz-Date");
+    make_received(&rx, NULL, t);
+    rx.h[4].value = "2015-08-30T12:36:00Z";
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_BAD_DATE, "IncompleteSignatureException",
+                  "ISO-8601");
+    make_received(&rx, NULL, t);
+    CHECK_INT_EQ(verify(&rx, "POST", t + 300, NULL, &v), SIGV4_VERIFY_OK);
+    sigv4_verify_result_free(&v);
+    expect_reject(&rx, "POST", t + 301, NULL, SIGV4_VERIFY_DATE_SKEW,
+                  "InvalidSignatureException", "Signature expired: 20150830T123600Z is now "
+                  "earlier than 20150830T123601Z");
+    expect_reject(&rx, "POST", t - 301, NULL, SIGV4_VERIFY_DATE_SKEW,
+                  "InvalidSignatureException", "Signature not yet current");
+    make_received(&rx, NULL, t);
+    rx.h[4].value = "20150830T123700Z";      /* within skew, but the signature covers it */
+    expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_MISMATCH, "InvalidSignatureException",
+                  "does not match");
+    make_received(&rx, NULL, t + 86400);     /* next day: scope date differs from header */
+    rx.h[4].value = "20150830T235959Z";
+    expect_reject(&rx, "POST", t + 40000, NULL, SIGV4_VERIFY_DATE_SKEW,
+                  "InvalidSignatureException", "Signature");
+
+    /* Scope: wrong region / service / terminator; unknown key. */
+    const char *scopes[][2] = {
+        {"/20150830/us-east-1/iotdata/aws4_request", "valid region"},
+        {"/20150830/eu-west-1/iot/aws4_request", "correct service: 'iotdata'"},
+        {"/20150830/eu-west-1/iotdata/aws5_request", "terminator"},
+        {"/20150831/eu-west-1/iotdata/aws4_request", "Date in Credential scope"},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        char a[512];
+        make_received(&rx, NULL, t);
+        snprintf(a, sizeof a, "AWS4-HMAC-SHA256 Credential=%s%s, SignedHeaders=%s, "
+                 "Signature=%s", EX_AKID, scopes[i][0], "content-type;host;x-amz-date",
+                 strstr(rx.authz, "Signature=") + 10);
+        rx.h[3].value = a;
+        expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_BAD_SCOPE,
+                      "InvalidSignatureException", scopes[i][1]);
+    }
+    {
+        char a[512];
+        make_received(&rx, NULL, t);
+        snprintf(a, sizeof a, "%s", rx.authz);
+        memcpy(strstr(a, EX_AKID), "AKIAZZZZZZZZZZZZZZZZ", 20);
+        rx.h[3].value = a;
+        expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_UNKNOWN_KEY,
+                      "UnrecognizedClientException", "unknown access key id 'AKIAZZZZ");
+    }
+
+    /* Signed headers: host must be signed; a signed header must be present. */
+    {
+        char a[512];
+        make_received(&rx, NULL, t);
+        snprintf(a, sizeof a, "%s", rx.authz);
+        char *sh = strstr(a, "content-type;host;x-amz-date");
+        CHECK_REQUIRE(sh != NULL);
+        memcpy(sh, "content-type;hxst", 17);
+        rx.h[3].value = a;
+        expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_BAD_SIGNED_HEADERS,
+                      "IncompleteSignatureException", "'Host'");
+        make_received(&rx, NULL, t);
+        rx.h[1].name = "X-Content-Type";
+        expect_reject(&rx, "POST", t, NULL, SIGV4_VERIFY_BAD_SIGNED_HEADERS,
+                      "IncompleteSignatureException", "'content-type' is not present");
+    }
+}
+
+/* A request signed with a normalized path (botocore's habit) verifies under
+ * SIGV4_VERIFY_EITHER_PATH, and not without it. */
+static void test_verify_either_path(void)
+{
+    struct sigv4_header h[4] = {{"Host", "h"}};
+    struct sigv4_request req = {"GET", "/connections/..", "", h, 1, "", 0, NULL};
+    struct sigv4_params p = {"eu-west-1", "iotdata", {EX_AKID, EX_SECRET, NULL}, 1000,
+                             SIGV4_NORMALIZE_PATH};
+    struct sigv4_result r;
+    struct sigv4_verify_result v;
+    struct keyring k = {NULL};
+    CHECK_REQUIRE(sigv4_sign(&req, &p, &r) == 0);
+    h[1] = (struct sigv4_header){"Authorization", r.authorization};
+    h[2] = (struct sigv4_header){"X-Amz-Date", r.amz_date};
+    req.nheaders = 3;
+    struct sigv4_verify_params vp = {NULL, NULL, 1000, 0, lookup, &k, 0};
+    CHECK_INT_EQ(sigv4_verify(&req, &vp, &v), SIGV4_VERIFY_MISMATCH);
+    sigv4_verify_result_free(&v);
+    vp.flags = SIGV4_VERIFY_EITHER_PATH;
+    CHECK_INT_EQ(sigv4_verify(&req, &vp, &v), SIGV4_VERIFY_OK);
+    sigv4_verify_result_free(&v);
+    sigv4_result_free(&r);
+}
+
 int main(void)
 {
     test_published_suite();
+    test_time();
+    test_canonical_uri();
+    test_canonical_query();
+    test_canonical_headers();
+    test_signing_key();
+    test_iotdata_paths();
+    test_botocore();
+    test_sign_url();
+    test_verify();
+    test_verify_either_path();
     return CHECK_SUMMARY();
 }
