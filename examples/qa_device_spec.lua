@@ -52,7 +52,7 @@ local function start_device()
   assert(scheme, "QA_MQTT_URL must look like mqtt://host:port")
   port = port ~= "" and port or (scheme == "mqtts" and "8883" or "1883")
   local logfile = os.tmpname()
-  local cmd = ("mosquitto_sub -h %s -p %s -i %s -V mqttv5 -q 1 -d -v -t %s %s"):format(
+  local cmd = ("stdbuf -oL mosquitto_sub -h %s -p %s -i %s -V mqttv5 -q 1 -d -v -t %s %s"):format(
     quote(host), port, quote(DEVICE_ID), quote(TOPIC), MQTT_ARGS)
   local pid = assert(tonumber(sh(cmd .. " >" .. quote(logfile) .. " 2>&1 </dev/null & echo $!")))
   local device = {}

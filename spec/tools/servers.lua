@@ -80,10 +80,17 @@ function M.alive(pid)
   return state ~= nil and state ~= "Z"
 end
 
--- Starts argv in the background; stdout and stderr go to files in dir. Returns a handle.
-function M.spawn(argv, dir, name)
+-- Starts argv in the background; stdout and stderr go to files in dir; env (optional) is
+-- a table of variables to set. Returns a handle { pid, out, err, ... }.
+function M.spawn(argv, dir, name, env)
   local out, err = dir .. "/" .. name .. ".out", dir .. "/" .. name .. ".err"
-  local text = M.run("exec " .. command_line(argv) .. " </dev/null >" .. q(out) ..
+  local prefix = ""
+  if env then
+    local parts = { "env" }
+    for k, v in pairs(env) do parts[#parts + 1] = q(k .. "=" .. v) end
+    prefix = table.concat(parts, " ") .. " "
+  end
+  local text = M.run("exec " .. prefix .. command_line(argv) .. " </dev/null >" .. q(out) ..
                      " 2>" .. q(err) .. " & echo $!")
   local pid = assert(tonumber(text:match("%d+")), "could not start " .. argv[1])
   local proc = { pid = pid, out = out, err = err, name = name, argv = argv, dir = dir }
@@ -293,8 +300,9 @@ function M.device(emu, id, opts)
              tostring(emu.mqtt_port), "--id", id, "--mqtt", opts.mqtt or "5" }
     for _, t in ipairs(topics) do argv[#argv + 1] = "--topic"; argv[#argv + 1] = t end
   else
-    argv = { "mosquitto_sub", "-h", "127.0.0.1", "-p", tostring(emu.mqtt_port), "-i", id,
-             "-q", "1", "-d", "-F", "%j",
+    -- stdbuf: mosquitto_sub's stdout is a file, make it line-buffered so we see SUBACK
+    argv = { "stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", tostring(emu.mqtt_port),
+             "-i", id, "-q", "1", "-d", "-F", "%j",
              "-V", opts.mqtt == "311" and "mqttv311" or "mqttv5" }
     if opts.persistent then argv[#argv + 1] = "-c" end
     for _, t in ipairs(topics) do argv[#argv + 1] = "-t"; argv[#argv + 1] = t end
