@@ -40,7 +40,7 @@ struct ini_file {
 
 struct ini_error {
     int line;                 /* 1-based; 0 when not about a line */
-    char message[160];
+    char message[512];
 };
 
 #define INI_MAX_SIZE (4u * 1024u * 1024u)
