@@ -133,10 +133,16 @@ static size_t utf8_chars(const char *s, size_t n)
     return count;
 }
 
+/* The whole value must match (as the service's validators do), not just a part of it. */
 static int check_pattern(const char *pattern, const char *s, int *match_out)
 {
     regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+    struct buf anchored = BUF_INIT;
+    if (buf_printf(&anchored, "^(%s)$", pattern) != 0)
+        return -1;
+    int rc = regcomp(&re, buf_cstr(&anchored), REG_EXTENDED | REG_NOSUB);
+    buf_free(&anchored);
+    if (rc != 0)
         return -1;
     *match_out = regexec(&re, s, 0, NULL, 0) == 0;
     regfree(&re);
