@@ -174,13 +174,13 @@ static int route(struct http_ctx *ctx, const char *path, size_t n, enum evhttp_c
     static const char topics[] = "/topics/", conns[] = "/connections/";
     enum http_op op = OP_NONE;
     bool method_ok = false;
-    if (n > sizeof topics - 1 && memcmp(path, topics, sizeof topics - 1) == 0 &&
+    if (n >= sizeof topics - 1 && memcmp(path, topics, sizeof topics - 1) == 0 &&
         !memchr(path + sizeof topics - 1, '/', n - (sizeof topics - 1))) {
         ctx->label = path + sizeof topics - 1;
         ctx->label_len = n - (sizeof topics - 1);
         op = OP_PUBLISH;
         method_ok = method == EVHTTP_REQ_POST;
-    } else if (n > sizeof conns - 1 && memcmp(path, conns, sizeof conns - 1) == 0) {
+    } else if (n >= sizeof conns - 1 && memcmp(path, conns, sizeof conns - 1) == 0) {
         const char *id = path + sizeof conns - 1;
         const char *slash = memchr(id, '/', n - (size_t)(id - path));
         const char *rest = slash ? slash : path + n;

@@ -1,0 +1,129 @@
+"""Raw-socket HTTP tests: malformed, truncated, oversized and slow requests get an error
+or a closed connection, never a crash, and the emulator keeps serving other clients
+(checked after each case with a signed boto3 call). Also routing errors and keep-alive."""
+
+import socket
+import time
+
+import pytest
+
+
+def raw_exchange(emu, data, read_timeout=3.0, close_write=True):
+    """Sends bytes, returns everything the emulator answers until it closes or goes quiet."""
+    s = socket.create_connection((emu.http_host, emu.http_port), timeout=5)
+    try:
+        try:
+            s.sendall(data)
+            if close_write:
+                s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass                # the emulator may close before reading everything
+        s.settimeout(read_timeout)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def still_serving(emu):
+    r = emu.iot_data().publish(topic="alive", payload=b"1")
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def status_of(response):
+    line = response.split(b"\r\n", 1)[0]
+    return int(line.split()[1]) if line.startswith(b"HTTP/1.") else None
+
+
+@pytest.mark.parametrize("data", [
+    b"\x00\x01\x02garbage\r\n\r\n",
+    b"GET\r\n\r\n",
+    b"GET / HTTP/9.9\r\n\r\n",
+    b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+    b"POST /topics/t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /topics/t HTTP/1.1\r\nBad Header Line\r\n\r\n",
+    b"GET /topics/%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort",
+    b"POST /topics/t HTTP/1.1\r\nHost: x\r\n",
+    b"G",
+])
+def test_malformed_requests_do_not_hurt_the_server(emulator, data):
+    out = raw_exchange(emulator, data)
+    status = status_of(out)
+    assert status is None or 400 <= status < 600, out[:200]
+    still_serving(emulator)
+
+
+def test_huge_headers_are_refused(emulator):
+    data = b"GET /connections/x HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n"
+    out = raw_exchange(emulator, data)
+    status = status_of(out)
+    assert status is None or status >= 400
+    still_serving(emulator)
+
+
+def test_body_over_the_server_limit_is_refused(emulator):
+    body = b"x" * (2 * 1024 * 1024)
+    data = b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    out = raw_exchange(emulator, data)
+    assert status_of(out) in (None, 413)
+    still_serving(emulator)
+
+
+def test_slow_partial_clients_do_not_block_others(emulator):
+    socks = []
+    for _ in range(50):
+        s = socket.create_connection((emulator.http_host, emulator.http_port), timeout=5)
+        s.sendall(b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Le")
+        socks.append(s)
+    start = time.monotonic()
+    still_serving(emulator)
+    assert time.monotonic() - start < 2
+    for s in socks:
+        s.sendall(b"ngth: 10\r\n\r\nabc")      # still short of the body, then gone
+        s.close()
+    still_serving(emulator)
+
+
+def test_unknown_path_and_wrong_method_get_aws_style_errors(emulator):
+    cases = [("GET", "/nothing/here", 404, "UnknownOperationException"),
+             ("GET", "/topics/t", 405, "MethodNotAllowedException"),
+             ("POST", "/connections/c", 405, "MethodNotAllowedException"),
+             ("DELETE", "/connections/c", 501, "NotImplementedException"),
+             ("GET", "/things/t/shadow", 501, "NotImplementedException"),
+             ("POST", "/topics/", 400, "InvalidRequestException")]
+    for method, path, status, code in cases:
+        r = emulator.signed_request(method, path)
+        assert (r.status, r.error_type) == (status, code), (method, path, r)
+        assert r.headers["x-amzn-requestid"] and r.json["message"]
+        assert r.headers["content-type"] == "application/json"
+
+
+def test_keep_alive_and_pipelining(emulator):
+    req = b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    s = socket.create_connection((emulator.http_host, emulator.http_port), timeout=5)
+    try:
+        s.sendall(req + req)                    # two requests in one write
+        data = b""
+        deadline = time.monotonic() + 5
+        while data.count(b"HTTP/1.1 200") < 2 and time.monotonic() < deadline:
+            data += s.recv(65536)
+        assert data.count(b"HTTP/1.1 200") == 2
+        s.sendall(req)                          # the same connection serves a third
+        data = s.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200")
+    finally:
+        s.close()
+    ids = {emulator.signed_request("GET", "/nothing").headers["x-amzn-requestid"]
+           for _ in range(5)}
+    assert len(ids) == 5
