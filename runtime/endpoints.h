@@ -42,4 +42,11 @@ struct ep_params {
  * supported", "Invalid Configuration: Missing Region", ...). */
 int ep_resolve(const struct ep_params *p, char url_out[EP_URL_LEN], char err_out[EP_ERROR_LEN]);
 
+/* The same over another partition table (NULL-terminated, first entry the default);
+ * used by tests to reach the "partition does not support" branches. */
+const struct ep_partition *ep_partition_in(const struct ep_partition *const *table,
+                                           const char *region);
+int ep_resolve_in(const struct ep_partition *const *table, const struct ep_params *p,
+                  char url_out[EP_URL_LEN], char err_out[EP_ERROR_LEN]);
+
 #endif
