@@ -475,16 +475,10 @@ static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode resu
     if (x->easy) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
         curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &x->os_errno);
-        curl_off_t t = 0;
-        long nconn = 0;
-        curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &t);
-        curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
-        x->connected = t > 0 || nconn == 0;  /* nconn 0: a reused connection */
-        if (x->connected && strncasecmp(x->url, "https:", 6) == 0 && nconn > 0) {
-            t = 0;
-            curl_easy_getinfo(x->easy, CURLINFO_APPCONNECT_TIME_T, &t);
-            x->connected = t > 0;
-        }
+        /* Request bytes went out only once connected (TCP and, for https, TLS). */
+        long sent = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+        x->connected = sent > 0;
         curl_multi_remove_handle(e->multi, x->easy);
         pool_put(e, x->easy);
         x->easy = NULL;

@@ -1,0 +1,991 @@
+/*
+ * test_http.c — the engine and calls end to end against a tiny scripted HTTP/1.1 server
+ * running in this process (127.0.0.1, ephemeral port, one thread per connection) that
+ * records each request and verifies its SigV4 signature with the runtime's verifier.
+ *
+ * Covers: wire shape of a request, keep-alive reuse (one TCP connection for sequential
+ * calls), max_connections, retries (503 then 200, 429 throttling, attempts counted,
+ * backoff as a timer that lets other timers fire), errors of the world (refused,
+ * connect timeout, total timeout, closed connection, truncated body, non-JSON body, TLS
+ * against a plain server), service error parsing, output trees, streamed file payloads,
+ * user timers and cancellation.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "client.h"
+#include "response.h"
+#include "sigv4.h"
+
+#define AKID "AKIAIOSFODNN7EXAMPLE"
+#define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+/* ================================================================ the server */
+
+enum act_mode { ACT_RESPOND, ACT_CLOSE, ACT_TRUNCATE };
+
+struct action {
+    enum act_mode mode;
+    int status;
+    const char *headers;    /* extra header lines, each ending in \r\n */
+    const char *body;
+    int delay_ms;
+};
+
+struct recorded {
+    char method[16];
+    char target[2048];
+    char headers[8192];     /* as received, "Name: value\r\n" lines */
+    char body[8192];
+    size_t body_len;
+    int signature_ok;
+    char verify_msg[600];
+};
+
+#define MAX_CONNS 128
+
+struct server {
+    int lfd, port;
+    int stop;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    struct action script[16];
+    int nscript, next;
+    int accepted, requests;
+    struct recorded last;
+    pthread_t conns[MAX_CONNS];
+    int conn_fds[MAX_CONNS];
+    int nconns;
+};
+
+static int lookup_secret(void *ud, const char *akid, const char **secret_out,
+                         const char **token_out)
+{
+    (void)ud;
+    if (strcmp(akid, AKID) != 0)
+        return 0;
+    *secret_out = SECRET;
+    *token_out = NULL;
+    return 1;
+}
+
+static void verify(struct recorded *r)
+{
+    struct sigv4_header hs[64];
+    size_t n = 0;
+    char copy[sizeof r->headers];
+    memcpy(copy, r->headers, sizeof copy);
+    for (char *line = strtok(copy, "\r\n"); line && n < 64; line = strtok(NULL, "\r\n")) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        hs[n].name = line;
+        hs[n++].value = v;
+    }
+    char path[2048];
+    snprintf(path, sizeof path, "%s", r->target);
+    char *q = strchr(path, '?');
+    if (q)
+        *q++ = '\0';
+    struct sigv4_request req = {r->method, path, q, hs, n, r->body, r->body_len, NULL};
+    struct sigv4_verify_params vp = {"us-east-1", "iotdata", time(NULL), 0, lookup_secret, NULL,
+                                     0};
+    struct sigv4_verify_result vr;
+    memset(&vr, 0, sizeof vr);
+    r->signature_ok = sigv4_verify(&req, &vp, &vr) == SIGV4_VERIFY_OK;
+    snprintf(r->verify_msg, sizeof r->verify_msg, "%s", vr.message);
+    sigv4_verify_result_free(&vr);
+}
+
+static void send_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return;
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+/* Read one request into r; 0, or -1 on EOF/error. */
+static int read_request(int fd, struct recorded *r)
+{
+    char buf[16384];
+    size_t len = 0;
+    char *end = NULL;
+    while (!end) {
+        if (len == sizeof buf - 1)
+            return -1;
+        ssize_t k = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (k <= 0)
+            return -1;
+        len += (size_t)k;
+        buf[len] = '\0';
+        if ((unsigned char)buf[0] == 0x16) {   /* a TLS ClientHello: answer in plain text */
+            static const char plain[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+            send_all(fd, plain, sizeof plain - 1);
+            return -1;
+        }
+        end = strstr(buf, "\r\n\r\n");
+    }
+    *end = '\0';
+    char *line_end = strstr(buf, "\r\n");
+    char *hdrs = line_end ? line_end + 2 : end;
+    if (line_end)
+        *line_end = '\0';
+    memset(r, 0, sizeof *r);
+    sscanf(buf, "%15s %2047s", r->method, r->target);
+    snprintf(r->headers, sizeof r->headers, "%s\r\n", hdrs);
+    size_t clen = 0;
+    for (char *h = hdrs; h && *h;) {
+        if (strncasecmp(h, "content-length:", 15) == 0)
+            clen = (size_t)strtoul(h + 15, NULL, 10);
+        char *nl = strstr(h, "\r\n");
+        h = nl ? nl + 2 : NULL;
+    }
+    size_t have = len - (size_t)(end + 4 - buf);
+    if (clen > sizeof r->body)
+        return -1;
+    memcpy(r->body, end + 4, have < clen ? have : clen);
+    while (have < clen) {
+        ssize_t k = recv(fd, r->body + have, clen - have, 0);
+        if (k <= 0)
+            return -1;
+        have += (size_t)k;
+    }
+    r->body_len = clen;
+    return 0;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+struct conn_arg {
+    struct server *s;
+    int fd;
+};
+
+static void *conn_main(void *arg)
+{
+    struct conn_arg ca = *(struct conn_arg *)arg;
+    free(arg);
+    struct server *s = ca.s;
+    struct recorded r;
+    while (read_request(ca.fd, &r) == 0) {
+        verify(&r);
+        pthread_mutex_lock(&s->mu);
+        struct action a = s->script[s->next < s->nscript ? s->next++ : s->nscript - 1];
+        s->requests++;
+        s->last = r;
+        pthread_mutex_unlock(&s->mu);
+        if (a.delay_ms)
+            sleep_ms(a.delay_ms);
+        if (a.mode == ACT_CLOSE)
+            break;
+        char head[2048];
+        const char *body = a.body ? a.body : "";
+        size_t blen = strlen(body);
+        snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n", a.status,
+                 a.mode == ACT_TRUNCATE ? blen + 100 : blen, a.headers ? a.headers : "");
+        send_all(ca.fd, head, strlen(head));
+        send_all(ca.fd, body, blen);
+        if (a.mode == ACT_TRUNCATE)
+            break;
+    }
+    shutdown(ca.fd, SHUT_RDWR);
+    return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+    struct server *s = arg;
+    for (;;) {
+        struct pollfd p = {s->lfd, POLLIN, 0};
+        if (poll(&p, 1, 50) < 0 && errno != EINTR)
+            break;
+        pthread_mutex_lock(&s->mu);
+        int stop = s->stop;
+        pthread_mutex_unlock(&s->mu);
+        if (stop)
+            break;
+        if (!(p.revents & POLLIN))
+            continue;
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        struct conn_arg *ca = malloc(sizeof *ca);
+        ca->s = s;
+        ca->fd = fd;
+        pthread_mutex_lock(&s->mu);
+        s->accepted++;
+        if (s->nconns < MAX_CONNS &&
+            pthread_create(&s->conns[s->nconns], NULL, conn_main, ca) == 0)
+            s->conn_fds[s->nconns++] = fd;
+        else {
+            close(fd);
+            free(ca);
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+static int listen_local(int backlog, int *port_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, backlog) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &alen) != 0)
+        return -1;
+    *port_out = ntohs(a.sin_port);
+    return fd;
+}
+
+static void server_start(struct server *s, const struct action *script, int n)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    memcpy(s->script, script, (size_t)n * sizeof *script);
+    s->nscript = n;
+    s->lfd = listen_local(64, &s->port);
+    CHECK_REQUIRE(s->lfd >= 0);
+    CHECK_REQUIRE(pthread_create(&s->thread, NULL, accept_main, s) == 0);
+}
+
+static void server_stop(struct server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    close(s->lfd);
+    for (int i = 0; i < s->nconns; i++) {
+        shutdown(s->conn_fds[i], SHUT_RDWR);
+        pthread_join(s->conns[i], NULL);
+        close(s->conn_fds[i]);
+    }
+    pthread_mutex_destroy(&s->mu);
+}
+
+static int server_count(struct server *s, int *requests_out)
+{
+    pthread_mutex_lock(&s->mu);
+    int a = s->accepted;
+    if (requests_out)
+        *requests_out = s->requests;
+    pthread_mutex_unlock(&s->mu);
+    return a;
+}
+
+/* ================================================================ client helpers */
+
+static double zero_random(void *ctx)
+{
+    (void)ctx;
+    return 0.0;
+}
+
+static double fixed_random(void *ctx)
+{
+    return *(double *)ctx;
+}
+
+static struct iot_engine *engine_with(double (*rnd)(void *), void *ctx, int max_connections)
+{
+    struct iot_engine_opts o = {0};
+    o.random = rnd;
+    o.random_ctx = ctx;
+    o.max_connections = max_connections;
+    struct iot_error err;
+    struct iot_engine *e = iot_engine_new(&o, &err);
+    CHECK_REQUIRE(e != NULL);
+    return e;
+}
+
+static struct iot_client *client_for(struct iot_engine *e, const char *endpoint,
+                                     int max_attempts, long timeout_ms, long connect_ms)
+{
+    struct iot_client_config cfg = {0};
+    cfg.endpoint = endpoint;
+    cfg.region = "us-east-1";
+    cfg.credentials.access_key_id = AKID;
+    cfg.credentials.secret_access_key = SECRET;
+    cfg.max_attempts = max_attempts;
+    cfg.timeout_ms = timeout_ms;
+    cfg.connect_timeout_ms = connect_ms;
+    struct iot_error err;
+    struct iot_client *c = iot_client_new(e, &cfg, &err);
+    if (!c)
+        fprintf(stderr, "client: %s: %s\n", err.code, err.message);
+    CHECK_REQUIRE(c != NULL);
+    return c;
+}
+
+static struct iot_client *client_port(struct iot_engine *e, int port, int max_attempts,
+                                      long timeout_ms, long connect_ms)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    return client_for(e, url, max_attempts, timeout_ms, connect_ms);
+}
+
+static struct iot_value S(const char *s)
+{
+    struct iot_value v = {.kind = IOT_V_STRING, .str = s, .len = strlen(s)};
+    return v;
+}
+
+static struct iot_value B(int b)
+{
+    struct iot_value v = {.kind = IOT_V_BOOLEAN, .b = b};
+    return v;
+}
+
+static uint64_t start_call(struct iot_client *c, const char *op, const char *name1,
+                           struct iot_value v1, const char *name2, struct iot_value v2,
+                           void *user)
+{
+    struct iot_params *p = iot_params_new(iot_op_find(op));
+    char msg[512];
+    CHECK_REQUIRE(p != NULL);
+    CHECK_REQUIRE(iot_params_set(p, name1, &v1, msg, sizeof msg) == 0);
+    if (name2)
+        CHECK_REQUIRE(iot_params_set(p, name2, &v2, msg, sizeof msg) == 0);
+    uint64_t id = 0;
+    int rc = iot_call_start(c, p, user, &id, msg, sizeof msg);
+    if (rc != 0)
+        fprintf(stderr, "start: %s\n", msg);
+    CHECK_REQUIRE(rc == 0);
+    return id;
+}
+
+/* Drive the engine until the event for id arrives (other events are counted, dropped). */
+static struct iot_result *wait_for(struct iot_engine *e, uint64_t id)
+{
+    int64_t deadline = time(NULL) + 20;
+    while (time(NULL) < deadline) {
+        CHECK_REQUIRE(iot_engine_poll(e, 100) >= 0);
+        struct iot_event ev;
+        while (iot_engine_next_event(e, &ev)) {
+            if (ev.id == id)
+                return ev.result;
+            iot_result_free(ev.result);
+        }
+    }
+    CHECK_REQUIRE(!"call did not complete within 20 s");
+    return NULL;
+}
+
+static struct iot_result *get_connection(struct iot_engine *e, struct iot_client *c,
+                                         const char *client_id)
+{
+    return wait_for(e, start_call(c, "get_connection", "clientId", S(client_id),
+                                  "includeSocketInformation", B(1), NULL));
+}
+
+static const char *rh(const struct iot_result *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+static const struct iot_out *field(const struct iot_out *map, const char *key)
+{
+    for (size_t i = 0; map && i < map->n; i++)
+        if (map->items[i].key && strcmp(map->items[i].key, key) == 0)
+            return &map->items[i];
+    return NULL;
+}
+
+/* Case-insensitive substring search (strcasestr is a GNU extension). */
+static const char *find_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return hay;
+    return NULL;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ================================================================ tests */
+
+static const char *CONN_JSON =
+    "{\"connected\":true,\"clientId\":\"s+1\",\"thingName\":\"thing\",\"cleanSession\":false,"
+    "\"sourcePort\":51234,\"connectedSince\":1700000000123,\"unmodelled\":1,"
+    "\"sourceIp\":null}";
+
+static void test_success_and_wire(void)
+{
+    struct action ok = {ACT_RESPOND, 200,
+                        "Content-Type: application/json\r\nx-amzn-RequestId: req-1\r\n"
+                        "X-Dup: a\r\nx-dup: b\r\n", NULL, 0};
+    ok.body = CONN_JSON;
+    struct server s;
+    server_start(&s, &ok, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, s.port, 3, 5000, 2000);
+    struct iot_result *r = get_connection(e, c, "s+1");
+    CHECK_REQUIRE(r != NULL);
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_INT_EQ(r->status, 200);
+    CHECK_INT_EQ(r->attempts, 1);
+    CHECK_STR_EQ(r->request_id, "req-1");
+    CHECK_STR_EQ(rh(r, "x-amzn-requestid"), "req-1");
+    CHECK_STR_EQ(rh(r, "content-type"), "application/json");
+    CHECK_STR_EQ(rh(r, "x-dup"), "a, b");
+    CHECK_STR_EQ(r->op->name, "GetConnection");
+    const struct iot_out *o = r->output;
+    CHECK_REQUIRE(o && o->kind == IOT_OUT_MAP);
+    CHECK_INT_EQ(o->n, 6);   /* unmodelled keys and nulls are dropped */
+    CHECK_INT_EQ(field(o, "connected")->kind, IOT_OUT_BOOLEAN);
+    CHECK_INT_EQ(field(o, "connected")->b, 1);
+    CHECK_INT_EQ(field(o, "cleanSession")->b, 0);
+    CHECK_STR_EQ(field(o, "clientId")->str, "s+1");
+    CHECK_INT_EQ(field(o, "sourcePort")->kind, IOT_OUT_INTEGER);
+    CHECK_INT_EQ(field(o, "sourcePort")->i, 51234);
+    CHECK_INT_EQ(field(o, "connectedSince")->i, 1700000000123LL);
+    CHECK(field(o, "unmodelled") == NULL);
+    CHECK(field(o, "sourceIp") == NULL);
+    iot_result_free(r);
+
+    /* what went on the wire */
+    struct recorded *w = &s.last;
+    CHECK_STR_EQ(w->method, "GET");
+    CHECK_STR_EQ(w->target, "/connections/s%2B1?includeSocketInformation=true");
+    CHECK_INT_EQ(w->signature_ok, 1);
+    if (!w->signature_ok)
+        fprintf(stderr, "verify: %s\n", w->verify_msg);
+    char host[64];
+    snprintf(host, sizeof host, "Host: 127.0.0.1:%d\r\n", s.port);
+    CHECK_STR_CONTAINS(w->headers, host);
+    CHECK_STR_CONTAINS(w->headers, "User-Agent: iotlua/" IOTLUA_VERSION " libcurl/");
+    CHECK_STR_CONTAINS(w->headers, "SignedHeaders=host;x-amz-date, Signature=");
+    CHECK(find_ci(w->headers, "content-type") == NULL);
+    CHECK(find_ci(w->headers, "accept") == NULL);
+    CHECK(find_ci(w->headers, "content-length") == NULL);
+    CHECK(find_ci(w->headers, "expect") == NULL);
+
+    /* publish: POST with the payload, the mqtt5 headers signed, no Content-Type */
+    struct iot_params *p = iot_params_new(iot_op_find("publish"));
+    char msg[256];
+    struct iot_value v = S("a/b c/#");
+    iot_params_set(p, "topic", &v, msg, sizeof msg);
+    v = S("{\"hello\":1}");
+    iot_params_set(p, "payload", &v, msg, sizeof msg);
+    v = S("[{\"k\":\"v\"}]");
+    iot_params_set(p, "userProperties", &v, msg, sizeof msg);
+    uint64_t id;
+    CHECK_REQUIRE(iot_call_start(c, p, NULL, &id, msg, sizeof msg) == 0);
+    r = wait_for(e, id);
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_INT_EQ(r->output->n, 0);      /* Publish has no output */
+    iot_result_free(r);
+    CHECK_STR_EQ(w->method, "POST");
+    CHECK_STR_EQ(w->target, "/topics/a%2Fb%20c%2F%23");
+    CHECK_MEM_EQ(w->body, w->body_len, "{\"hello\":1}", 11);
+    CHECK_INT_EQ(w->signature_ok, 1);
+    CHECK_STR_CONTAINS(w->headers, "x-amz-mqtt5-user-properties: W3siayI6InYifV0=\r\n");
+    CHECK_STR_CONTAINS(w->headers, "SignedHeaders=host;x-amz-date;x-amz-mqtt5-user-properties,");
+    CHECK_STR_CONTAINS(w->headers, "Content-Length: 11\r\n");
+    CHECK(find_ci(w->headers, "content-type") == NULL);
+
+    /* publish without a payload: Content-Length: 0, empty body */
+    p = iot_params_new(iot_op_find("publish"));
+    v = S("t");
+    iot_params_set(p, "topic", &v, msg, sizeof msg);
+    CHECK_REQUIRE(iot_call_start(c, p, NULL, &id, msg, sizeof msg) == 0);
+    r = wait_for(e, id);
+    CHECK_INT_EQ(r->ok, 1);
+    iot_result_free(r);
+    CHECK_STR_CONTAINS(w->headers, "Content-Length: 0\r\n");
+    CHECK_INT_EQ(w->signature_ok, 1);
+
+    /* keep-alive: all those calls went over one TCP connection */
+    CHECK_INT_EQ(server_count(&s, NULL), 1);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_list_output(void)
+{
+    struct action ok = {ACT_RESPOND, 200, NULL,
+                        "{\"subscriptions\":[{\"topicFilter\":\"a/#\",\"qos\":1},"
+                        "{\"topicFilter\":\"b\",\"qos\":0}],\"nextToken\":\"n2\"}", 0};
+    struct server s;
+    server_start(&s, &ok, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, s.port, 3, 5000, 2000);
+    struct iot_value mr = {.kind = IOT_V_INTEGER, .i = 50};
+    struct iot_result *r = wait_for(e, start_call(c, "list_subscriptions", "clientId", S("c1"),
+                                                  "maxResults", mr, NULL));
+    CHECK_INT_EQ(r->ok, 1);
+    const struct iot_out *subs = field(r->output, "subscriptions");
+    CHECK_REQUIRE(subs && subs->kind == IOT_OUT_LIST && subs->n == 2);
+    CHECK_STR_EQ(field(&subs->items[0], "topicFilter")->str, "a/#");
+    CHECK_INT_EQ(field(&subs->items[0], "qos")->i, 1);
+    CHECK_INT_EQ(field(&subs->items[1], "qos")->i, 0);
+    CHECK_STR_EQ(field(r->output, "nextToken")->str, "n2");
+    CHECK_STR_EQ(s.last.target, "/connections/c1/subscriptions?maxResults=50");
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_retries(void)
+{
+    struct action script[] = {
+        {ACT_RESPOND, 503, NULL, "{\"message\":\"busy\"}", 0},
+        {ACT_RESPOND, 200, "x-amzn-RequestId: r2\r\n", "{\"connected\":false}", 0},
+    };
+    struct server s;
+    server_start(&s, script, 2);
+    double r02 = 0.2;
+    struct iot_engine *e = engine_with(fixed_random, &r02, 0);
+    struct iot_client *c = client_port(e, s.port, 3, 5000, 2000);
+
+    /* 503 then 200 with a 200 ms backoff during which a 50 ms timer still fires */
+    int64_t t0 = now_ms();
+    uint64_t id = start_call(c, "get_connection", "clientId", S("c1"), NULL, S(""), NULL);
+    uint64_t tid;
+    int marker = 7;
+    CHECK_INT_EQ(iot_engine_timer(e, 50, &marker, &tid), 0);
+    int timer_seen_first = 0, done = 0;
+    struct iot_result *r = NULL;
+    while (!done) {
+        CHECK_REQUIRE(iot_engine_poll(e, 100) >= 0);
+        struct iot_event ev;
+        while (iot_engine_next_event(e, &ev)) {
+            if (ev.kind == IOT_EV_TIMER && ev.id == tid && !r)
+                timer_seen_first = ev.user == &marker;
+            if (ev.id == id) {
+                r = ev.result;
+                done = 1;
+            }
+        }
+        CHECK_REQUIRE(now_ms() - t0 < 10000);
+    }
+    int64_t elapsed = now_ms() - t0;
+    CHECK_INT_EQ(timer_seen_first, 1);
+    CHECK(elapsed >= 190);
+    CHECK(elapsed < 3000);
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_INT_EQ(r->attempts, 2);
+    CHECK_STR_EQ(r->request_id, "r2");
+    int reqs;
+    server_count(&s, &reqs);
+    CHECK_INT_EQ(reqs, 2);
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+
+    /* 429 throttling every time: 3 attempts, then the service error */
+    struct action thr = {ACT_RESPOND, 429,
+                         "x-amzn-ErrorType: ThrottlingException:http://internal.amazon.com/\r\n"
+                         "x-amzn-RequestId: t-1\r\n",
+                         "{\"message\":\"Rate exceeded\"}", 0};
+    server_start(&s, &thr, 1);
+    e = engine_with(zero_random, NULL, 0);
+    c = client_port(e, s.port, 3, 5000, 2000);
+    r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_STR_EQ(r->error.code, "ThrottlingException");
+    CHECK_STR_EQ(r->error.message, "Rate exceeded");
+    CHECK_INT_EQ(r->error.status, 429);
+    CHECK_STR_EQ(r->error.request_id, "t-1");
+    CHECK_STR_EQ(r->error.operation, "GetConnection");
+    CHECK_INT_EQ(r->error.retryable, 1);
+    CHECK_INT_EQ(r->error.attempts, 3);
+    CHECK_INT_EQ(r->attempts, 3);
+    server_count(&s, &reqs);
+    CHECK_INT_EQ(reqs, 3);
+    char line[600];
+    iot_error_format(&r->error, line, sizeof line);
+    CHECK_STR_EQ(line, "ThrottlingException: Rate exceeded (GetConnection, HTTP 429, request id "
+                 "t-1, 3 attempts)");
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+
+    /* 400 validation error: never retried */
+    struct action bad = {ACT_RESPOND, 400, "x-amzn-RequestId: b-1\r\n",
+                         "{\"__type\":\"com.amazonaws#InvalidRequestException\","
+                         "\"message\":\"bad topic\"}", 0};
+    server_start(&s, &bad, 1);
+    e = engine_with(zero_random, NULL, 0);
+    c = client_port(e, s.port, 3, 5000, 2000);
+    r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_STR_EQ(r->error.code, "InvalidRequestException");
+    CHECK_STR_EQ(r->error.message, "bad topic");
+    CHECK_INT_EQ(r->error.retryable, 0);
+    CHECK_INT_EQ(r->error.attempts, 1);
+    server_count(&s, &reqs);
+    CHECK_INT_EQ(reqs, 1);
+    iot_result_free(r);
+    /* the client stays usable after a failure */
+    r = get_connection(e, c, "c2");
+    CHECK_INT_EQ(r->error.status, 400);
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_refused(void)
+{
+    int port;
+    int fd = listen_local(1, &port);
+    CHECK_REQUIRE(fd >= 0);
+    close(fd);      /* nobody listens there now */
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, port, 3, 5000, 2000);
+    struct iot_result *r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_STR_EQ(r->error.code, "NetworkError");
+    CHECK_STR_CONTAINS(r->error.message, "connection refused");
+    CHECK_INT_EQ(r->error.status, 0);
+    CHECK_INT_EQ(r->error.retryable, 1);
+    CHECK_INT_EQ(r->error.attempts, 3);
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+}
+
+static void test_timeouts(void)
+{
+    /* total timeout: the server answers after 1.5 s, the client waits 300 ms */
+    struct action slow = {ACT_RESPOND, 200, NULL, "{}", 1500};
+    struct server s;
+    server_start(&s, &slow, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, s.port, 1, 300, 2000);
+    int64_t t0 = now_ms();
+    struct iot_result *r = get_connection(e, c, "c1");
+    int64_t took = now_ms() - t0;
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_STR_EQ(r->error.code, "TimeoutError");
+    CHECK_STR_CONTAINS(r->error.message, "no complete response");
+    CHECK_STR_CONTAINS(r->error.message, "within 300 ms");
+    CHECK_INT_EQ(r->error.retryable, 1);
+    CHECK(took >= 250 && took < 1400);
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+
+    /* connect timeout: a listener whose accept queue is full drops our SYN */
+    int port;
+    int lfd = listen_local(0, &port);
+    CHECK_REQUIRE(lfd >= 0);
+    int fillers[4];
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    for (int i = 0; i < 4; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fillers[i], (struct sockaddr *)&a, sizeof a);
+    }
+    sleep_ms(50);
+    e = engine_with(zero_random, NULL, 0);
+    c = client_port(e, port, 1, 5000, 300);
+    t0 = now_ms();
+    r = get_connection(e, c, "c1");
+    took = now_ms() - t0;
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_STR_EQ(r->error.code, "TimeoutError");
+    CHECK_STR_CONTAINS(r->error.message, "connect timeout");
+    CHECK(took >= 250 && took < 2000);
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    for (int i = 0; i < 4; i++)
+        close(fillers[i]);
+    close(lfd);
+}
+
+static void test_broken_responses(void)
+{
+    struct { struct action a; const char *code, *msg; } cases[] = {
+        {{ACT_CLOSE, 0, NULL, NULL, 0}, "NetworkError", "without a response"},
+        {{ACT_TRUNCATE, 200, NULL, "{\"connec", 0}, "NetworkError", "before the whole response"},
+        {{ACT_RESPOND, 502, NULL, "<html>Bad gateway</html>", 0}, "InvalidResponse",
+         "HTTP 502 Bad Gateway with a body that is not JSON"},
+        {{ACT_RESPOND, 500, NULL, "{\"message\":\"trunc", 0}, "InvalidResponse",
+         "{\"message\":\"trunc"},
+        {{ACT_RESPOND, 404, NULL, "", 0}, "UnknownError", "HTTP 404 Not Found with an empty body"},
+        {{ACT_RESPOND, 200, NULL, "not json", 0}, "InvalidResponse",
+         "not the JSON object expected: not json"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct server s;
+        server_start(&s, &cases[i].a, 1);
+        struct iot_engine *e = engine_with(zero_random, NULL, 0);
+        struct iot_client *c = client_port(e, s.port, 1, 3000, 2000);
+        struct iot_result *r = get_connection(e, c, "c1");
+        CHECK_INT_EQ(r->ok, 0);
+        CHECK_STR_EQ(r->error.code, cases[i].code);
+        CHECK_STR_CONTAINS(r->error.message, cases[i].msg);
+        iot_result_free(r);
+        iot_client_free(c);
+        iot_engine_free(e);
+        server_stop(&s);
+    }
+}
+
+static void test_tls_against_plain_server(void)
+{
+    struct action ok = {ACT_RESPOND, 200, NULL, "{}", 0};
+    struct server s;
+    server_start(&s, &ok, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", s.port);
+    struct iot_client *c = client_for(e, url, 1, 3000, 2000);
+    struct iot_result *r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_STR_EQ(r->error.code, "TLSError");
+    CHECK_STR_CONTAINS(r->error.message, "TLS handshake");
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_file_payload(void)
+{
+    struct action ok = {ACT_RESPOND, 200, NULL, "", 0};
+    struct server s;
+    server_start(&s, &ok, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, s.port, 3, 3000, 2000);
+    FILE *f = tmpfile();
+    CHECK_REQUIRE(f != NULL);
+    char big[5000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    fwrite("HEAD", 1, 4, f);
+    fwrite(big, 1, sizeof big, f);
+    fseek(f, 4, SEEK_SET);
+    struct iot_value fv = {.kind = IOT_V_FILE, .file = f};
+    struct iot_result *r = wait_for(e, start_call(c, "publish", "topic", S("files"), "payload",
+                                                  fv, NULL));
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_MEM_EQ(s.last.body, s.last.body_len, big, sizeof big);
+    CHECK_INT_EQ(s.last.signature_ok, 1);
+    iot_result_free(r);
+    fclose(f);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_concurrency_and_cap(void)
+{
+    struct action ok = {ACT_RESPOND, 200, NULL, "{\"connected\":true}", 20};
+    struct server s;
+    server_start(&s, &ok, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 3);
+    struct iot_client *c = client_port(e, s.port, 3, 5000, 2000);
+    enum { N = 60 };
+    static int users[N];
+    for (int i = 0; i < N; i++)
+        start_call(c, "get_connection", "clientId", S("c"), NULL, S(""), &users[i]);
+    CHECK_INT_EQ(iot_engine_pending(e), N);
+    int done = 0, ok_count = 0;
+    int64_t t0 = now_ms();
+    while (done < N && now_ms() - t0 < 15000) {
+        iot_engine_poll(e, 100);
+        struct iot_event ev;
+        while (iot_engine_next_event(e, &ev)) {
+            int *u = ev.user;
+            *u += 1;
+            ok_count += ev.result->ok;
+            iot_result_free(ev.result);
+            done++;
+        }
+    }
+    CHECK_INT_EQ(done, N);
+    CHECK_INT_EQ(ok_count, N);
+    for (int i = 0; i < N; i++)
+        CHECK_INT_EQ(users[i], 1);
+    CHECK_INT_EQ(iot_engine_pending(e), 0);
+    int accepted = server_count(&s, NULL);
+    CHECK(accepted >= 1 && accepted <= 3);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_timers_and_cancel(void)
+{
+    struct iot_engine *e = engine_with(NULL, NULL, 0);
+    int a = 1, b = 2, c = 3;
+    uint64_t ia, ib, ic;
+    CHECK_INT_EQ(iot_engine_timer(e, 60, &a, &ia), 0);
+    CHECK_INT_EQ(iot_engine_timer(e, 10, &b, &ib), 0);
+    CHECK_INT_EQ(iot_engine_timer(e, 30, &c, &ic), 0);
+    CHECK_INT_EQ(iot_engine_pending(e), 3);
+    long t = iot_engine_next_timeout_ms(e);
+    CHECK(t >= 0 && t <= 10);
+    CHECK_INT_EQ(iot_engine_cancel(e, ic), 1);
+    CHECK_INT_EQ(iot_engine_cancel(e, ic), 0);
+    int order[3], n = 0;
+    int64_t t0 = now_ms();
+    while (n < 2 && now_ms() - t0 < 2000) {
+        iot_engine_poll(e, -1);
+        struct iot_event ev;
+        while (iot_engine_next_event(e, &ev)) {
+            CHECK_INT_EQ(ev.kind, IOT_EV_TIMER);
+            CHECK(ev.result == NULL);
+            order[n++] = *(int *)ev.user;
+        }
+    }
+    CHECK_INT_EQ(n, 2);
+    CHECK_INT_EQ(order[0], 2);
+    CHECK_INT_EQ(order[1], 1);
+    CHECK(now_ms() - t0 >= 55);
+    CHECK_INT_EQ(iot_engine_pending(e), 0);
+    CHECK_INT_EQ(iot_engine_next_timeout_ms(e), -1);
+    /* nothing pending: poll returns at once even with an infinite timeout */
+    t0 = now_ms();
+    CHECK_INT_EQ(iot_engine_poll(e, -1), 0);
+    CHECK(now_ms() - t0 < 50);
+
+    /* cancel a call in flight: no event, the engine stays usable */
+    struct action slow = {ACT_RESPOND, 200, NULL, "{}", 300};
+    struct server s;
+    server_start(&s, &slow, 1);
+    struct iot_client *cl = client_port(e, s.port, 1, 3000, 2000);
+    uint64_t id = start_call(cl, "get_connection", "clientId", S("x"), NULL, S(""), NULL);
+    iot_engine_poll(e, 50);
+    CHECK_INT_EQ(iot_engine_cancel(e, id), 1);
+    CHECK_INT_EQ(iot_engine_pending(e), 0);
+    iot_client_free(cl);     /* the client may go before or after its calls */
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_misuse_is_synchronous(void)
+{
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_for(e, "http://127.0.0.1:9", 1, 1000, 1000);
+    struct iot_params *p = iot_params_new(iot_op_find("send_direct_message"));
+    struct iot_value v = S("c1");
+    char msg[256];
+    iot_params_set(p, "clientId", &v, msg, sizeof msg);
+    uint64_t id = 0;
+    CHECK_INT_EQ(iot_call_start(c, p, NULL, &id, msg, sizeof msg), -1);
+    CHECK_STR_EQ(msg, "send_direct_message: missing required parameter 'topic'");
+    CHECK_INT_EQ(iot_engine_pending(e), 0);
+    iot_client_free(c);
+
+    /* configuration errors */
+    struct iot_client_config cfg = {0};
+    struct iot_error err;
+    cfg.region = "us-east-1";
+    cfg.endpoint = "ftp://example";
+    CHECK(iot_client_new(e, &cfg, &err) == NULL);
+    CHECK_STR_EQ(err.code, "ConfigError");
+    CHECK_STR_CONTAINS(err.message, "scheme must be http or https");
+    cfg.endpoint = "http://127.0.0.1:9";
+    cfg.region = NULL;
+    CHECK(iot_client_new(e, &cfg, &err) == NULL);
+    CHECK_STR_EQ(err.message, "no region");
+
+    /* no credentials: the call completes with CredentialsError, nothing is sent */
+    cfg.region = "us-east-1";
+    c = iot_client_new(e, &cfg, &err);
+    CHECK_REQUIRE(c != NULL);
+    struct iot_result *r = get_connection(e, c, "c1");
+    CHECK_STR_EQ(r->error.code, "CredentialsError");
+    CHECK_INT_EQ(r->error.retryable, 0);
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+}
+
+static void test_error_parsing(void)
+{
+    struct iot_error err;
+    memset(&err, 0, sizeof err);
+    iot_parse_service_error(404, "ResourceNotFoundException:http://internal/", 
+                            "{\"message\":\"no such client\"}", 28, &err);
+    CHECK_STR_EQ(err.code, "ResourceNotFoundException");
+    CHECK_STR_EQ(err.message, "no such client");
+    CHECK_INT_EQ(err.status, 404);
+    /* header wins over the body */
+    const char *b1 = "{\"__type\":\"Other\",\"Message\":\"m\"}";
+    iot_parse_service_error(400, "InvalidRequestException", b1, strlen(b1), &err);
+    CHECK_STR_EQ(err.code, "InvalidRequestException");
+    CHECK_STR_EQ(err.message, "m");
+    /* __type with a namespace, code as fallback */
+    const char *b2 = "{\"__type\":\"com.amazon.coral.service#UnauthorizedException\"}";
+    iot_parse_service_error(401, NULL, b2, strlen(b2), &err);
+    CHECK_STR_EQ(err.code, "UnauthorizedException");
+    const char *b3 = "{\"code\":\"ForbiddenException\",\"message\":\"nope\"}";
+    iot_parse_service_error(403, "", b3, strlen(b3), &err);
+    CHECK_STR_EQ(err.code, "ForbiddenException");
+    CHECK_STR_EQ(err.message, "nope");
+    /* JSON with no code */
+    iot_parse_service_error(500, NULL, "{\"x\":1}", 7, &err);
+    CHECK_STR_EQ(err.code, "UnknownError");
+    CHECK_STR_CONTAINS(err.message, "HTTP 500 Internal Server Error with no error code");
+    /* binary junk is shown printable */
+    iot_parse_service_error(503, NULL, "\x01\x02<x>", 5, &err);
+    CHECK_STR_EQ(err.code, "InvalidResponse");
+    CHECK_STR_CONTAINS(err.message, "..<x>");
+}
+
+int main(void)
+{
+    test_error_parsing();
+    test_success_and_wire();
+    test_list_output();
+    test_retries();
+    test_refused();
+    test_timeouts();
+    test_broken_responses();
+    test_tls_against_plain_server();
+    test_file_payload();
+    test_concurrency_and_cap();
+    test_timers_and_cancel();
+    test_misuse_is_synchronous();
+    return CHECK_SUMMARY();
+}
