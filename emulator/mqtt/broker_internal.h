@@ -108,6 +108,7 @@ struct conn {
     struct mqtt_msg *will;
     uint8_t version;
     uint8_t state;
+    bool no_problem_info;           /* MQTT 5 Request Problem Information = 0 */
     uint16_t keep_alive;
     uint16_t client_receive_max;
     uint32_t client_max_packet;
@@ -244,6 +245,8 @@ int send_disconnect(struct conn *c, uint8_t reason);
 uint8_t mqtt_reason_code(enum mqtt_err err);
 uint8_t mqtt_v311_connack_code(enum mqtt_err err);   /* 0: close without CONNACK */
 const char *mqtt_error_name(enum mqtt_err err);
+/* A short text for a reason code the server sends in DISCONNECT. */
+const char *mqtt_reason_text(uint8_t code);
 
 /* disconnectReason values, as AWS IoT lifecycle events name them. */
 #define REASON_CLIENT_INITIATED "CLIENT_INITIATED_DISCONNECT"

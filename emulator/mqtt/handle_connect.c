@@ -102,6 +102,7 @@ void handle_connect(struct conn *c, const struct mqtt_frame *f)
         return;
     }
     c->version = cn.version;
+    c->no_problem_info = cn.props.request_problem_info == 0;
     c->keep_alive = cn.keep_alive;
     if (cn.props.has_receive_max)
         c->client_receive_max = cn.props.receive_max;

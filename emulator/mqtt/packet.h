@@ -83,6 +83,7 @@ struct mqtt_props {
     int payload_format;             /* -1 absent */
     uint32_t message_expiry;
     uint32_t will_delay;
+    int request_problem_info;       /* -1 absent */
     uint32_t subscription_id;       /* 0 absent */
     struct mqtt_str content_type, response_topic, reason_string, auth_method;
     struct mqtt_bin correlation;

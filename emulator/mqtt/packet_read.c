@@ -246,7 +246,10 @@ static enum mqtt_err store_prop(uint8_t id, const struct prop_value *v, struct m
         p->subscription_id = v->num; break;
     case 0x11: p->has_session_expiry = true; p->session_expiry = v->num; break;
     case 0x15: p->has_auth_method = true; p->auth_method = s; break;
-    case 0x17: case 0x19:
+    case 0x17:
+        if (v->num > 1) return MQTT_E_PROTOCOL;
+        p->request_problem_info = (int)v->num; break;
+    case 0x19:
         if (v->num > 1) return MQTT_E_PROTOCOL;
         break;
     case 0x18: p->will_delay = v->num; break;
@@ -271,6 +274,7 @@ static enum mqtt_err rd_props(struct rd *r, const char *allowed, struct mqtt_pro
 {
     memset(out, 0, sizeof(*out));
     out->payload_format = -1;
+    out->request_problem_info = -1;
     uint32_t block_len;
     if (!rd_varint(r, &block_len) || rd_left(r) < block_len)
         return MQTT_E_MALFORMED;

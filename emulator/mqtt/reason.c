@@ -32,6 +32,25 @@ uint8_t mqtt_v311_connack_code(enum mqtt_err err)
     }
 }
 
+const char *mqtt_reason_text(uint8_t code)
+{
+    switch (code) {
+    case 0x80: return "unspecified error";
+    case 0x81: return "malformed packet";
+    case 0x82: return "protocol error";
+    case 0x8D: return "keep alive timeout";
+    case 0x8E: return "session taken over by a connection with the same client id";
+    case 0x90: return "topic name invalid (AWS IoT: at most 256 bytes and 7 slashes)";
+    case 0x93: return "receive maximum exceeded";
+    case 0x94: return "topic alias invalid";
+    case 0x95: return "packet too large (AWS IoT: payload at most 128 KiB)";
+    case 0x98: return "disconnected by the emulator's QA control";
+    case 0x99: return "payload format invalid";
+    case 0x9B: return "QoS 2 is not supported (AWS IoT Core supports QoS 0 and 1)";
+    default: return "disconnected";
+    }
+}
+
 const char *mqtt_error_name(enum mqtt_err err)
 {
     switch (err) {
