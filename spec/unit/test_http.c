@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "check.h"
 #include "client.h"
@@ -68,6 +74,7 @@ struct server {
     pthread_t conns[MAX_CONNS];
     int conn_fds[MAX_CONNS];
     int nconns;
+    SSL_CTX *tls;               /* serve HTTPS when set (owned by the test) */
 };
 
 static int lookup_secret(void *ud, const char *akid, const char **secret_out,
@@ -113,10 +120,25 @@ static void verify(struct recorded *r)
     sigv4_verify_result_free(&vr);
 }
 
-static void send_all(int fd, const char *s, size_t n)
+/* A connection: plain, or TLS when ssl is set. */
+struct io {
+    int fd;
+    SSL *ssl;
+};
+
+static ssize_t io_recv(struct io *io, void *p, size_t n)
+{
+    if (io->ssl) {
+        int k = SSL_read(io->ssl, p, (int)n);
+        return k > 0 ? k : -1;
+    }
+    return recv(io->fd, p, n, 0);
+}
+
+static void send_all(struct io *io, const char *s, size_t n)
 {
     while (n > 0) {
-        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+        ssize_t k = io->ssl ? SSL_write(io->ssl, s, (int)n) : send(io->fd, s, n, MSG_NOSIGNAL);
         if (k <= 0)
             return;
         s += k;
@@ -125,7 +147,7 @@ static void send_all(int fd, const char *s, size_t n)
 }
 
 /* Read one request into r; 0, or -1 on EOF/error. */
-static int read_request(int fd, struct recorded *r)
+static int read_request(struct io *io, struct recorded *r)
 {
     char buf[16384];
     size_t len = 0;
@@ -133,14 +155,14 @@ static int read_request(int fd, struct recorded *r)
     while (!end) {
         if (len == sizeof buf - 1)
             return -1;
-        ssize_t k = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        ssize_t k = io_recv(io, buf + len, sizeof buf - 1 - len);
         if (k <= 0)
             return -1;
         len += (size_t)k;
         buf[len] = '\0';
         if ((unsigned char)buf[0] == 0x16) {   /* a TLS ClientHello: answer in plain text */
             static const char plain[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-            send_all(fd, plain, sizeof plain - 1);
+            send_all(io, plain, sizeof plain - 1);
             return -1;
         }
         end = strstr(buf, "\r\n\r\n");
@@ -165,7 +187,7 @@ static int read_request(int fd, struct recorded *r)
         return -1;
     memcpy(r->body, end + 4, have < clen ? have : clen);
     while (have < clen) {
-        ssize_t k = recv(fd, r->body + have, clen - have, 0);
+        ssize_t k = io_recv(io, r->body + have, clen - have);
         if (k <= 0)
             return -1;
         have += (size_t)k;
@@ -191,7 +213,17 @@ static void *conn_main(void *arg)
     free(arg);
     struct server *s = ca.s;
     struct recorded r;
-    while (read_request(ca.fd, &r) == 0) {
+    struct io io = {ca.fd, NULL};
+    if (s->tls) {
+        io.ssl = SSL_new(s->tls);
+        SSL_set_fd(io.ssl, ca.fd);
+        if (SSL_accept(io.ssl) != 1) {
+            SSL_free(io.ssl);
+            shutdown(ca.fd, SHUT_RDWR);
+            return NULL;
+        }
+    }
+    while (read_request(&io, &r) == 0) {
         verify(&r);
         pthread_mutex_lock(&s->mu);
         struct action a = s->script[s->next < s->nscript ? s->next++ : s->nscript - 1];
@@ -207,10 +239,14 @@ static void *conn_main(void *arg)
         size_t blen = strlen(body);
         snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n", a.status,
                  a.mode == ACT_TRUNCATE ? blen + 100 : blen, a.headers ? a.headers : "");
-        send_all(ca.fd, head, strlen(head));
-        send_all(ca.fd, body, blen);
+        send_all(&io, head, strlen(head));
+        send_all(&io, body, blen);
         if (a.mode == ACT_TRUNCATE)
             break;
+    }
+    if (io.ssl) {
+        SSL_shutdown(io.ssl);
+        SSL_free(io.ssl);
     }
     shutdown(ca.fd, SHUT_RDWR);
     return NULL;
@@ -264,15 +300,21 @@ static int listen_local(int backlog, int *port_out)
     return fd;
 }
 
-static void server_start(struct server *s, const struct action *script, int n)
+static void server_start_tls(struct server *s, const struct action *script, int n, SSL_CTX *tls)
 {
     memset(s, 0, sizeof *s);
+    s->tls = tls;
     pthread_mutex_init(&s->mu, NULL);
     memcpy(s->script, script, (size_t)n * sizeof *script);
     s->nscript = n;
     s->lfd = listen_local(64, &s->port);
     CHECK_REQUIRE(s->lfd >= 0);
     CHECK_REQUIRE(pthread_create(&s->thread, NULL, accept_main, s) == 0);
+}
+
+static void server_start(struct server *s, const struct action *script, int n)
+{
+    server_start_tls(s, script, n, NULL);
 }
 
 static void server_stop(struct server *s)
@@ -788,6 +830,115 @@ static void test_tls_against_plain_server(void)
     server_stop(&s);
 }
 
+
+/* A self-signed certificate for 127.0.0.1 (SAN IP), its PEM written to ca_path. */
+static SSL_CTX *tls_context(const char *ca_path)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    CHECK_REQUIRE(key && x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
+                               -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+    X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
+    CHECK_REQUIRE(san && bc);
+    X509_add_ext(x, san, -1);
+    X509_add_ext(x, bc, -1);
+    X509_EXTENSION_free(san);
+    X509_EXTENSION_free(bc);
+    CHECK_REQUIRE(X509_sign(x, key, EVP_sha256()) > 0);
+    FILE *f = fopen(ca_path, "w");
+    CHECK_REQUIRE(f && PEM_write_X509(f, x) == 1);
+    fclose(f);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    CHECK_REQUIRE(ctx && SSL_CTX_use_certificate(ctx, x) == 1 &&
+                  SSL_CTX_use_PrivateKey(ctx, key) == 1);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return ctx;
+}
+
+static void test_tls(void)
+{
+    char ca[] = "/tmp/iotlua-test-http-ca-XXXXXX";
+    int fd = mkstemp(ca);
+    CHECK_REQUIRE(fd >= 0);
+    close(fd);
+    SSL_CTX *tls = tls_context(ca);
+    struct action ok = {ACT_RESPOND, 200, NULL, "{\"connected\":true}", 0};
+    struct server s;
+    server_start_tls(&s, &ok, 1, tls);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", s.port);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client_config cfg = {0};
+    cfg.endpoint = url;
+    cfg.region = "us-east-1";
+    cfg.credentials.access_key_id = AKID;
+    cfg.credentials.secret_access_key = SECRET;
+    cfg.timeout_ms = 5000;
+    struct iot_error err;
+
+    /* verification on, our CA given: works, and the Host header keeps the port */
+    cfg.ca_bundle = ca;
+    struct iot_client *c = iot_client_new(e, &cfg, &err);
+    CHECK_REQUIRE(c != NULL);
+    struct iot_result *r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_INT_EQ(s.last.signature_ok, 1);
+    iot_result_free(r);
+    r = get_connection(e, c, "c2");
+    CHECK_INT_EQ(r->ok, 1);
+    iot_result_free(r);
+    CHECK_INT_EQ(server_count(&s, NULL), 1);     /* TLS connections are reused too */
+    iot_client_free(c);
+
+    /* verification on (the default), system CAs only: a certificate error, not retried */
+    cfg.ca_bundle = NULL;
+    cfg.max_attempts = 3;
+    c = iot_client_new(e, &cfg, &err);
+    r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_STR_EQ(r->error.code, "TLSError");
+    CHECK_STR_CONTAINS(r->error.message, "certificate verification");
+    CHECK_INT_EQ(r->error.retryable, 0);
+    CHECK_INT_EQ(r->error.attempts, 1);
+    iot_result_free(r);
+    iot_client_free(c);
+
+    /* a CA bundle that does not exist */
+    cfg.ca_bundle = "/nonexistent/ca.pem";
+    c = iot_client_new(e, &cfg, &err);
+    r = get_connection(e, c, "c1");
+    CHECK_STR_EQ(r->error.code, "TLSError");
+    iot_result_free(r);
+    iot_client_free(c);
+
+    /* verify_tls = false: accepted without a CA */
+    cfg.ca_bundle = NULL;
+    cfg.verify_tls = -1;
+    c = iot_client_new(e, &cfg, &err);
+    r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 1);
+    iot_result_free(r);
+    iot_client_free(c);
+
+    iot_engine_free(e);
+    server_stop(&s);
+    SSL_CTX_free(tls);
+    unlink(ca);
+}
+
 static void test_file_payload(void)
 {
     struct action ok = {ACT_RESPOND, 200, NULL, "", 0};
@@ -975,6 +1126,7 @@ static void test_error_parsing(void)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN);   /* the TLS server writes to clients that hung up */
     test_error_parsing();
     test_success_and_wire();
     test_list_output();
@@ -983,6 +1135,7 @@ int main(void)
     test_timeouts();
     test_broken_responses();
     test_tls_against_plain_server();
+    test_tls();
     test_file_payload();
     test_concurrency_and_cap();
     test_timers_and_cancel();
