@@ -40,16 +40,23 @@
 /*
  * Error codes. Service errors carry the AWS code (from x-amzn-ErrorType, else the body's
  * __type/code). Local codes, all documented here and asserted by the tests:
- *   NetworkError      connection refused / reset / closed early / send or receive failed
- *   DNSError          the endpoint's host name does not resolve
- *   TLSError          TLS handshake or certificate verification failed
- *   TimeoutError      connect_timeout or timeout elapsed (message says which)
+ *   NetworkError      connection refused ("connection refused by HOST"), reset, closed
+ *                     without a response or before the whole response (retryable)
+ *   DNSError          the endpoint's host name does not resolve (retryable)
+ *   TLSError          TLS handshake failed (retryable) or the certificate could not be
+ *                     verified / the CA bundle is unusable (not retryable)
+ *   TimeoutError      "connect timeout: ..." (connect_timeout, TCP+TLS) or "timeout: ..."
+ *                     (timeout, the whole attempt); retryable, 10 quota tokens
  *   CredentialsError  no usable credentials (from the credentials callback)
  *   ConfigError       the client configuration is unusable (bad endpoint URL, ...)
- *   UnknownError      a non-2xx response whose body names no error code (message holds the
- *                     HTTP status text and a snippet of the raw body)
- *   InvalidResponse   a 2xx response whose body is not the JSON the model promises
- *   InternalError     out of memory or a libcurl failure of the runtime itself
+ *   UnknownError      a non-2xx response that names no error code (empty body, or JSON
+ *                     without __type/code); the message has the HTTP status text
+ *   InvalidResponse   a body that is not the JSON expected: a non-2xx body that is not a
+ *                     JSON object (truncated, HTML from a proxy...) when no
+ *                     x-amzn-ErrorType names the code, or a 2xx body that does not parse;
+ *                     the message has the status and a printable snippet of the body
+ *   InternalError     out of memory, a payload file that cannot be read, libcurl failures
+ * Retryable service errors: HTTP 500/502/503/504/429, throttling codes (retry.h).
  */
 #define IOT_ERR_CODE_MAX 96
 #define IOT_ERR_MESSAGE_MAX 512
