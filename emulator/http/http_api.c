@@ -49,20 +49,31 @@ enum http_op http_op_from_name(const char *name)
 
 /* ------------------------------------------------------------------ replies */
 
+/* A version-4-style UUID from an xorshift64* stream: ids need to be unique, not secret. */
+static uint64_t next_random(struct http_api *api)
+{
+    api->rng ^= api->rng >> 12;
+    api->rng ^= api->rng << 25;
+    api->rng ^= api->rng >> 27;
+    return api->rng * 0x2545F4914F6CDD1DULL;
+}
+
 static void make_request_id(struct http_api *api, char out[40])
 {
-    uint64_t words[2];
-    for (int i = 0; i < 2; i++) {
-        /* xorshift64* — ids only need to be unique, not secret */
-        api->rng ^= api->rng >> 12;
-        api->rng ^= api->rng << 25;
-        api->rng ^= api->rng >> 27;
-        words[i] = api->rng * 0x2545F4914F6CDD1DULL;
+    static const char hex[] = "0123456789abcdef";
+    uint64_t w[2] = {next_random(api), next_random(api)};
+    int k = 0;
+    for (int i = 0; i < 32; i++) {
+        if (i == 8 || i == 12 || i == 16 || i == 20)
+            out[k++] = '-';
+        unsigned nibble = (unsigned)(w[i / 16] >> (4 * (i % 16))) & 15;
+        if (i == 12)
+            nibble = 4;                     /* version 4 */
+        else if (i == 16)
+            nibble = 8 | (nibble & 3);      /* variant 10xx */
+        out[k++] = hex[nibble];
     }
-    snprintf(out, 40, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(words[0] >> 32),
-             (unsigned)(words[0] >> 16) & 0xFFFF, (unsigned)words[0] & 0xFFF,
-             (unsigned)((words[1] >> 48) & 0x3FFF) | 0x8000,
-             (unsigned long long)(words[1] & 0xFFFFFFFFFFFFULL));
+    out[k] = '\0';
 }
 
 static void send_reply(struct http_ctx *ctx, int status, const char *reason,
@@ -71,12 +82,9 @@ static void send_reply(struct http_ctx *ctx, int status, const char *reason,
     struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "x-amzn-RequestId", ctx->request_id);
-    struct evbuffer *eb = evbuffer_new();
-    if (eb && body->len)
-        evbuffer_add(eb, body->data, body->len);
-    evhttp_send_reply(ctx->req, status, reason, eb);
-    if (eb)
-        evbuffer_free(eb);
+    if (body->len)
+        evbuffer_add(evhttp_request_get_output_buffer(ctx->req), body->data, body->len);
+    evhttp_send_reply(ctx->req, status, reason, NULL);
 }
 
 static const char *reason_phrase(int status)

@@ -293,7 +293,9 @@ static void reply_ok_trace(struct http_ctx *ctx)
 {
     struct buf *out = &ctx->api->out;
     buf_reset(out);
-    buf_printf(out, "{\"message\":\"OK\",\"traceId\":\"%s\"}", ctx->request_id);
+    buf_append_str(out, "{\"message\":\"OK\",\"traceId\":\"");
+    buf_append_str(out, ctx->request_id);
+    buf_append_str(out, "\"}");
     http_reply_json(ctx, 200, out);
 }
 

@@ -119,6 +119,21 @@ static void remove_record(struct qa_state *qa, struct qa_record *r)
     drop_topic_if_empty(qa, t);
 }
 
+static void append_int(struct buf *o, long long v)
+{
+    char t[24];
+    int i = sizeof t;
+    bool neg = v < 0;
+    unsigned long long u = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (neg)
+        t[--i] = '-';
+    buf_append(o, t + i, sizeof t - (size_t)i);
+}
+
 static void render_message(struct buf *o, const struct broker_message *m, const char *origin)
 {
     struct timeval tv;
@@ -132,7 +147,8 @@ static void render_message(struct buf *o, const struct broker_message *m, const 
         buf_append_str(o, ",\"payloadText\":");
         json_append_string(o, (const char *)m->payload, m->payload_len);
     }
-    buf_printf(o, ",\"qos\":%d,\"retain\":%s,\"origin\":", m->qos, m->retain ? "true" : "false");
+    buf_append_str(o, m->qos ? ",\"qos\":1,\"retain\":" : ",\"qos\":0,\"retain\":");
+    buf_append_str(o, m->retain ? "true,\"origin\":" : "false,\"origin\":");
     if (origin)
         json_append_string(o, origin, strlen(origin));
     else
@@ -167,7 +183,9 @@ static void render_message(struct buf *o, const struct broker_message *m, const 
         }
         buf_append_char(o, ']');
     }
-    buf_printf(o, ",\"timestamp\":%lld}", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    buf_append_str(o, ",\"timestamp\":");
+    append_int(o, (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    buf_append_char(o, '}');
 }
 
 static void observe(void *arg, const struct broker_message *m, const char *origin_client_id)

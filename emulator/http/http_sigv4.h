@@ -3,11 +3,12 @@
  *
  * The request is given as received: method, raw path and raw query (still
  * percent-encoded, never normalised by us), headers in arrival order and the body; the
- * check itself is runtime/sigv4.h's sigv4_verify (path encoded once more, the non-S3
- * rule; signatures compared in constant time). Accepted: any region in the credential
+ * check is built from runtime/sigv4.h's steps (path encoded once more, the non-S3 rule;
+ * signatures compared in constant time) with a cached signing key. Accepted: any region in the credential
  * scope, service "iotdata", X-Amz-Date within 5 minutes of the clock, the path signed
  * as sent or RFC 3986-normalised (as botocore signs it). x-amz-content-sha256, when
- * sent, must be the SHA-256 of the body received (or UNSIGNED-PAYLOAD).
+ * sent, must be the SHA-256 of the body received (or UNSIGNED-PAYLOAD). A session token
+ * (X-Amz-Security-Token) is not checked: the emulator has no token service.
  */
 #ifndef IOTLUA_EMULATOR_HTTP_SIGV4_H
 #define IOTLUA_EMULATOR_HTTP_SIGV4_H

@@ -1,0 +1,88 @@
+#!/bin/sh
+# http_publish.sh — throughput of the emulator's Publish over HTTP/1.1 keep-alive.
+#
+#   emulator/bench/http_publish.sh [BUILD_DIR]      (default: ./build)
+#   env: CONNECTIONS (64), THREADS (1), DURATION (10s), PAYLOAD_BYTES (64)
+#
+# Two runs of wrk against two emulators started here on ephemeral ports:
+#   unsigned  --no-verify-signatures: the ceiling of evhttp + routing + broker_publish
+#   signed    SigV4 verified on every request: wrk replays one request that botocore
+#             (an independent signer) signed just before the run, so X-Amz-Date stays
+#             inside the 5-minute skew window for runs shorter than that. The emulator
+#             does all the work of a fresh signature each time (canonical request,
+#             signing key, HMAC, body hash); only the client side is precomputed.
+# Needs wrk and /usr/bin/python3 with botocore. Prints wrk's report for each run.
+set -eu
+BUILD_DIR=${1:-build}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-1}
+DURATION=${DURATION:-10s}
+PAYLOAD_BYTES=${PAYLOAD_BYTES:-64}
+EMU="$BUILD_DIR/iotlua-emulator"
+[ -x "$EMU" ] || { echo "http_publish.sh: no $EMU (build it first)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "http_publish.sh: wrk is not installed" >&2; exit 1; }
+
+TMP=$(mktemp -d)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+# start NAME ARGS... — starts an emulator, waits for its ready file, sets $URL.
+start() {
+    name=$1; shift
+    "$EMU" --http-port 0 --mqtt-port 0 --ready-file "$TMP/$name.json" "$@" \
+        2>"$TMP/$name.err" &
+    PIDS="$PIDS $!"
+    i=0
+    while [ ! -s "$TMP/$name.json" ]; do
+        i=$((i + 1))
+        [ $i -lt 500 ] || { echo "emulator did not start:" >&2; cat "$TMP/$name.err" >&2; exit 1; }
+        sleep 0.01
+    done
+    URL=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$TMP/$name.json")
+}
+
+cat > "$TMP/publish.lua" <<'LUA'
+-- One fixed request, replayed on every connection (keep-alive).
+wrk.method = "POST"
+wrk.path = os.getenv("BENCH_PATH")
+wrk.body = os.getenv("BENCH_BODY")
+local authz = os.getenv("BENCH_AUTHORIZATION")
+if authz and authz ~= "" then
+  wrk.headers["Authorization"] = authz
+  wrk.headers["X-Amz-Date"] = os.getenv("BENCH_AMZ_DATE")
+end
+function response(status, headers, body)
+  if status ~= 200 then
+    io.stderr:write("unexpected status " .. status .. ": " .. body .. "\n")
+    wrk.thread:stop()
+  end
+end
+LUA
+
+BODY=$(head -c "$PAYLOAD_BYTES" /dev/zero | tr '\0' 'x')
+export BENCH_PATH="/topics/bench%2Fpublish?qos=0" BENCH_BODY="$BODY"
+
+echo "== unsigned (--no-verify-signatures): $CONNECTIONS connections, $DURATION, $PAYLOAD_BYTES-byte payload"
+start unsigned --no-verify-signatures
+BENCH_AUTHORIZATION="" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/publish.lua" "$URL"
+
+echo "== signed (SigV4 verified): $CONNECTIONS connections, $DURATION, $PAYLOAD_BYTES-byte payload"
+start signed
+eval "$(/usr/bin/python3 - "$URL$BENCH_PATH" "$BODY" <<'PY'
+import sys
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+url, body = sys.argv[1], sys.argv[2].encode()
+req = AWSRequest(method="POST", url=url, data=body)
+SigV4Auth(Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+          "iotdata", "us-east-1").add_auth(req)
+print("export BENCH_AUTHORIZATION='%s' BENCH_AMZ_DATE='%s'"
+      % (req.headers["Authorization"], req.headers["X-Amz-Date"]))
+PY
+)"
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/publish.lua" "$URL"
