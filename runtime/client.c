@@ -678,8 +678,7 @@ void iot_parse_service_error(long status, const char *error_type_header, const c
         snippet(snip, sizeof snip, body, body_len);
         const char *text = status_text(status);
         if (!err->code[0])
-            snprintf(err->code, sizeof err->code, "%s",
-                     body_len > 0 && !json_ok ? "InvalidResponse" : "UnknownError");
+            snprintf(err->code, sizeof err->code, "UnknownError");
         if (!err->message[0]) {
             if (body_len == 0)
                 snprintf(err->message, sizeof err->message, "HTTP %ld%s%s with an empty body",

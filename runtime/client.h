@@ -49,12 +49,12 @@
  *                     (timeout, the whole attempt); retryable, 10 quota tokens
  *   CredentialsError  no usable credentials (from the credentials callback)
  *   ConfigError       the client configuration is unusable (bad endpoint URL, ...)
- *   UnknownError      a non-2xx response that names no error code (empty body, or JSON
- *                     without __type/code); the message has the HTTP status text
- *   InvalidResponse   a body that is not the JSON expected: a non-2xx body that is not a
- *                     JSON object (truncated, HTML from a proxy...) when no
- *                     x-amzn-ErrorType names the code, or a 2xx body that does not parse;
- *                     the message has the status and a printable snippet of the body
+ *   UnknownError      a non-2xx response that names no error code: empty body, JSON
+ *                     without __type/code, or a body that is not JSON at all (truncated
+ *                     JSON, HTML from a proxy...); the message has the HTTP status and
+ *                     text and a printable snippet of the body
+ *   InvalidResponse   a 2xx response whose body is not the JSON object the model
+ *                     promises (message: status and snippet), or larger than 64 MiB
  *   InternalError     out of memory, a payload file that cannot be read, libcurl failures
  * Retryable service errors: HTTP 500/502/503/504/429, throttling codes (retry.h).
  */

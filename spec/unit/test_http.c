@@ -787,9 +787,9 @@ static void test_broken_responses(void)
     struct { struct action a; const char *code, *msg; } cases[] = {
         {{ACT_CLOSE, 0, NULL, NULL, 0}, "NetworkError", "without a response"},
         {{ACT_TRUNCATE, 200, NULL, "{\"connec", 0}, "NetworkError", "before the whole response"},
-        {{ACT_RESPOND, 502, NULL, "<html>Bad gateway</html>", 0}, "InvalidResponse",
+        {{ACT_RESPOND, 502, NULL, "<html>Bad gateway</html>", 0}, "UnknownError",
          "HTTP 502 Bad Gateway with a body that is not JSON"},
-        {{ACT_RESPOND, 500, NULL, "{\"message\":\"trunc", 0}, "InvalidResponse",
+        {{ACT_RESPOND, 500, NULL, "{\"message\":\"trunc", 0}, "UnknownError",
          "{\"message\":\"trunc"},
         {{ACT_RESPOND, 404, NULL, "", 0}, "UnknownError", "HTTP 404 Not Found with an empty body"},
         {{ACT_RESPOND, 200, NULL, "not json", 0}, "InvalidResponse",
@@ -1120,7 +1120,7 @@ static void test_error_parsing(void)
     CHECK_STR_CONTAINS(err.message, "HTTP 500 Internal Server Error with no error code");
     /* binary junk is shown printable */
     iot_parse_service_error(503, NULL, "\x01\x02<x>", 5, &err);
-    CHECK_STR_EQ(err.code, "InvalidResponse");
+    CHECK_STR_EQ(err.code, "UnknownError");
     CHECK_STR_CONTAINS(err.message, "..<x>");
 }
 
