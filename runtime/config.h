@@ -8,7 +8,7 @@
  * cfg_env_process() for the real one.
  *
  * Precedence (first found wins):
- *   profile    explicit > AWS_PROFILE > AWS_DEFAULT_PROFILE > "default"
+ *   profile    explicit > AWS_PROFILE > "default"
  *   region     explicit > AWS_REGION > AWS_DEFAULT_REGION > profile "region"
  *   endpoint   explicit > AWS_ENDPOINT_URL_IOT_DATA_PLANE > AWS_ENDPOINT_URL >
  *              [services <profile's services>] iot_data_plane.endpoint_url >

@@ -1,0 +1,942 @@
+/*
+ * config.c — AWS CLI-style configuration: profile, region, endpoint, retry and TLS
+ * settings, and the credentials chain with credential_process. See config.h for the
+ * precedence rules.
+ *
+ * Sections: environment → files and profiles → settings (cfg_resolve) → credentials
+ * sources → credential_process (spawn, read, parse) → the provider and its cache.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "buf.h"
+#include "endpoints.h"
+#include "ini.h"
+#include "json.h"
+
+extern char **environ;
+
+/* ==== environment ===================================================================== */
+
+static const char *process_getenv(void *ud, const char *name)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+struct cfg_env cfg_env_process(void)
+{
+    struct cfg_env e = {process_getenv, NULL};
+    return e;
+}
+
+/* The variable's value, or NULL when unset or empty (as the AWS CLI treats them). */
+static const char *env_get(const struct cfg_env *env, const char *name)
+{
+    const char *v = env && env->getenv ? env->getenv(env->ud, name) : NULL;
+    return v && *v ? v : NULL;
+}
+
+static void set_err(char err_out[CFG_ERROR_LEN], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_err(char err_out[CFG_ERROR_LEN], const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_out, CFG_ERROR_LEN, fmt, ap);
+    va_end(ap);
+}
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int cfg_parse_bool(const char *s)
+{
+    if (!s)
+        return -1;
+    if (strcasecmp(s, "true") == 0)
+        return 1;
+    if (strcasecmp(s, "false") == 0)
+        return 0;
+    return -1;
+}
+
+/* ==== files and profiles ============================================================== */
+
+/* Everything read from the two files for one profile. */
+struct cfg_files {
+    char *config_path;
+    char *credentials_path;
+    int config_missing, credentials_missing;
+    struct ini_file config;
+    struct ini_file credentials;
+    char *profile;
+    int profile_explicit;              /* from the client or AWS_PROFILE */
+    int profile_from_client;
+    const struct ini_section *cfg_sect;   /* [default] / [profile x] in the config file */
+    const struct ini_section *cred_sect;  /* [x] in the credentials file */
+};
+
+/* "~/x" → "$HOME/x" (HOME from the injected environment). */
+static char *expand_home(const struct cfg_env *env, const char *path)
+{
+    struct buf b = BUF_INIT;
+    const char *home = env_get(env, "HOME");
+    if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') && home)
+        buf_printf(&b, "%s%s", home, path + 1);
+    else
+        buf_append_str(&b, path);
+    return buf_steal(&b);
+}
+
+/* The profile a config-file section names: "default" for [default], x for
+ * [profile x] (words split on blanks, optional quotes), NULL otherwise. */
+static int section_profile(const char *section, char *name_out, size_t cap)
+{
+    if (strcmp(section, "default") == 0) {
+        snprintf(name_out, cap, "default");
+        return 1;
+    }
+    if (strncmp(section, "profile", 7) != 0 || (section[7] != ' ' && section[7] != '\t'))
+        return 0;
+    const char *p = section + 7;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strlen(p);
+    if (n >= 2 && (p[0] == '"' || p[0] == '\'') && p[n - 1] == p[0]) {
+        p++;
+        n -= 2;
+    } else if (strpbrk(p, " \t\"'")) {
+        return 0;                       /* more than one word: not a profile */
+    }
+    if (n == 0 || n >= cap)
+        return 0;
+    memcpy(name_out, p, n);
+    name_out[n] = '\0';
+    return 1;
+}
+
+/* The config file's section for a profile; a later matching section wins. */
+static const struct ini_section *find_config_profile(const struct ini_file *f,
+                                                     const char *profile)
+{
+    const struct ini_section *found = NULL;
+    char name[256];
+    for (size_t i = 0; i < f->nsections; i++)
+        if (section_profile(f->sections[i].name, name, sizeof name) &&
+            strcmp(name, profile) == 0)
+            found = &f->sections[i];
+    return found;
+}
+
+/* "[services name]" of the config file. */
+static const struct ini_section *find_services(const struct ini_file *f, const char *name)
+{
+    for (size_t i = 0; i < f->nsections; i++) {
+        const char *s = f->sections[i].name;
+        if (strncmp(s, "services", 8) != 0 || (s[8] != ' ' && s[8] != '\t'))
+            continue;
+        s += 8;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (strcmp(s, name) == 0)
+            return &f->sections[i];
+    }
+    return NULL;
+}
+
+static void files_free(struct cfg_files *f)
+{
+    free(f->config_path);
+    free(f->credentials_path);
+    free(f->profile);
+    ini_free(&f->config);
+    ini_free(&f->credentials);
+    memset(f, 0, sizeof *f);
+}
+
+static int load_one(const char *path, struct ini_file *out, int *missing,
+                    char err_out[CFG_ERROR_LEN])
+{
+    struct ini_error e;
+    int rc = ini_parse_file(path, out, &e);
+    if (rc < 0) {
+        set_err(err_out, "Unable to parse config file: %s", e.message);
+        return -1;
+    }
+    *missing = rc == 1;
+    return 0;
+}
+
+/* Reads both files and picks the profile. */
+static int files_load(const struct cfg_explicit *ex, const struct cfg_env *env,
+                      struct cfg_files *f, char err_out[CFG_ERROR_LEN])
+{
+    const char *cp = env_get(env, "AWS_CONFIG_FILE"), *kp = env_get(env, "AWS_SHARED_CREDENTIALS_FILE");
+    const char *profile = ex && ex->profile && *ex->profile ? ex->profile : NULL;
+    memset(f, 0, sizeof *f);
+    f->profile_from_client = profile != NULL;
+    if (!profile)
+        profile = env_get(env, "AWS_PROFILE");
+    f->profile_explicit = profile != NULL;
+    f->profile = strdup(profile ? profile : "default");
+    f->config_path = expand_home(env, cp ? cp : "~/.aws/config");
+    f->credentials_path = expand_home(env, kp ? kp : "~/.aws/credentials");
+    if (!f->profile || !f->config_path || !f->credentials_path) {
+        set_err(err_out, "out of memory");
+        return -1;
+    }
+    if (load_one(f->config_path, &f->config, &f->config_missing, err_out) != 0 ||
+        load_one(f->credentials_path, &f->credentials, &f->credentials_missing, err_out) != 0)
+        return -1;
+    f->cfg_sect = find_config_profile(&f->config, f->profile);
+    f->cred_sect = ini_find_section(&f->credentials, f->profile);
+    if (f->profile_explicit && !f->cfg_sect && !f->cred_sect) {
+        set_err(err_out, "The config profile (%s) could not be found (looked for [profile %s] "
+                "in %s and [%s] in %s)", f->profile, f->profile, f->config_path, f->profile,
+                f->credentials_path);
+        return -1;
+    }
+    return 0;
+}
+
+/* A profile setting: the credentials file's section overrides the config file's, as in
+ * botocore. *where_out names the file it came from. */
+static const char *profile_get(const struct cfg_files *f, const char *key, const char **where_out)
+{
+    const char *v = ini_get(f->cred_sect, key);
+    if (v && where_out)
+        *where_out = f->credentials_path;
+    if (!v && (v = ini_get(f->cfg_sect, key)) && where_out)
+        *where_out = f->config_path;
+    return v && *v ? v : NULL;
+}
+
+/* ==== settings ======================================================================== */
+
+/* A setting looked up in order: explicit value, environment variable, profile key. */
+struct lookup {
+    const char *value;
+    char source[CFG_ERROR_LEN / 2];
+};
+
+static void lookup3(const char *explicit_value, const char *client_field,
+                    const struct cfg_env *env, const char *var, const struct cfg_files *f,
+                    const char *key, struct lookup *out)
+{
+    const char *where = NULL;
+    out->value = NULL;
+    out->source[0] = '\0';
+    if (explicit_value && *explicit_value) {
+        out->value = explicit_value;
+        snprintf(out->source, sizeof out->source, "client field '%s'", client_field);
+    } else if (var && (out->value = env_get(env, var))) {
+        snprintf(out->source, sizeof out->source, "environment variable %s", var);
+    } else if (key && (out->value = profile_get(f, key, &where))) {
+        snprintf(out->source, sizeof out->source, "'%s' of profile '%s' in %s", key,
+                 f->profile, where);
+    }
+}
+
+static int resolve_region(const struct cfg_explicit *ex, const struct cfg_env *env,
+                          const struct cfg_files *f, struct cfg_resolved *r,
+                          char err_out[CFG_ERROR_LEN])
+{
+    struct lookup l;
+    lookup3(ex ? ex->region : NULL, "region", env, "AWS_REGION", f, NULL, &l);
+    if (!l.value)
+        lookup3(NULL, NULL, env, "AWS_DEFAULT_REGION", f, "region", &l);
+    if (!l.value) {
+        set_err(err_out, "No region configured. Looked in: the client's 'region' field; "
+                "environment variables AWS_REGION and AWS_DEFAULT_REGION; 'region' of "
+                "profile '%s' in %s%s and %s%s. Set one, e.g. region = \"us-east-1\" in "
+                "iotlua.client{...} or export AWS_REGION=us-east-1.", f->profile,
+                f->config_path, f->config_missing ? " (not found)" : "",
+                f->credentials_path, f->credentials_missing ? " (not found)" : "");
+        return -1;
+    }
+    struct ep_params probe = {l.value, 0, 0, NULL};
+    char url[EP_URL_LEN], err[EP_ERROR_LEN];
+    if (ep_resolve(&probe, url, err) != 0) {
+        set_err(err_out, "%s (region from %s)", err, l.source);
+        return -1;
+    }
+    r->region = strdup(l.value);
+    r->region_source = strdup(l.source);
+    return r->region && r->region_source ? 0 : (set_err(err_out, "out of memory"), -1);
+}
+
+static int parse_flag(const char *explicit_name, int explicit_value, const struct cfg_env *env,
+                      const char *var, const struct cfg_files *f, const char *key,
+                      int *out, char err_out[CFG_ERROR_LEN])
+{
+    struct lookup l;
+    if (explicit_value >= 0) {
+        *out = explicit_value != 0;
+        return 0;
+    }
+    lookup3(NULL, explicit_name, env, var, f, key, &l);
+    *out = 0;
+    if (!l.value)
+        return 0;
+    if ((*out = cfg_parse_bool(l.value)) < 0) {
+        set_err(err_out, "%s must be true or false, got '%.64s'", l.source, l.value);
+        return -1;
+    }
+    return 0;
+}
+
+/* http(s)://host...; anything else is refused before any request is made. */
+static int valid_endpoint(const char *url)
+{
+    const char *rest = strncasecmp(url, "https://", 8) == 0   ? url + 8
+                       : strncasecmp(url, "http://", 7) == 0 ? url + 7
+                                                             : NULL;
+    return rest && *rest && *rest != '/' && !strpbrk(url, " \t\r\n");
+}
+
+/* Configured endpoint: env (service, then global), services section, profile. */
+static int configured_endpoint(const struct cfg_explicit *ex, const struct cfg_env *env,
+                               const struct cfg_files *f, struct lookup *l,
+                               char err_out[CFG_ERROR_LEN])
+{
+    const char *where = NULL;
+    int ignore = 0;
+    lookup3(ex ? ex->endpoint : NULL, "endpoint", NULL, NULL, f, NULL, l);
+    if (l->value)
+        return 0;
+    if (parse_flag(NULL, -1, env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", f,
+                   "ignore_configured_endpoint_urls", &ignore, err_out) != 0)
+        return -1;
+    if (ignore)
+        return 0;
+    lookup3(NULL, NULL, env, "AWS_ENDPOINT_URL_IOT_DATA_PLANE", f, NULL, l);
+    if (!l->value)
+        lookup3(NULL, NULL, env, "AWS_ENDPOINT_URL", f, NULL, l);
+    const char *svc = l->value ? NULL : profile_get(f, "services", NULL);
+    if (svc) {
+        const struct ini_section *s = find_services(&f->config, svc);
+        if (!s) {
+            set_err(err_out, "The profile '%s' is configured to use the services section "
+                    "but the \"%s\" services configuration does not exist in %s.",
+                    f->profile, svc, f->config_path);
+            return -1;
+        }
+        if ((l->value = ini_get_sub(s, "iot_data_plane", "endpoint_url")))
+            snprintf(l->source, sizeof l->source, "[services %s] iot_data_plane.endpoint_url "
+                     "in %s", svc, f->config_path);
+    }
+    if (!l->value && (l->value = profile_get(f, "endpoint_url", &where)))
+        snprintf(l->source, sizeof l->source, "'endpoint_url' of profile '%s' in %s",
+                 f->profile, where);
+    return 0;
+}
+
+static int resolve_endpoint(const struct cfg_explicit *ex, const struct cfg_env *env,
+                            const struct cfg_files *f, struct cfg_resolved *r,
+                            char err_out[CFG_ERROR_LEN])
+{
+    struct lookup l;
+    char url[EP_URL_LEN], err[EP_ERROR_LEN];
+    if (configured_endpoint(ex, env, f, &l, err_out) != 0)
+        return -1;
+    if (l.value && !valid_endpoint(l.value)) {
+        set_err(err_out, "Invalid endpoint: '%.200s' (from %s); expected http(s)://host[:port]",
+                l.value, l.source);
+        return -1;
+    }
+    struct ep_params p = {r->region, r->use_fips_endpoint, r->use_dualstack_endpoint, l.value};
+    if (ep_resolve(&p, url, err) != 0) {
+        set_err(err_out, "%s%s%s", err, l.value ? " (endpoint from " : "",
+                l.value ? l.source : "");
+        if (l.value)
+            strncat(err_out, ")", CFG_ERROR_LEN - strlen(err_out) - 1);
+        return -1;
+    }
+    r->endpoint = strdup(url);
+    r->endpoint_source = strdup(l.value ? l.source : "endpoint rules");
+    return r->endpoint && r->endpoint_source ? 0 : (set_err(err_out, "out of memory"), -1);
+}
+
+static int resolve_retry(const struct cfg_explicit *ex, const struct cfg_env *env,
+                         const struct cfg_files *f, struct cfg_resolved *r,
+                         char err_out[CFG_ERROR_LEN])
+{
+    struct lookup l;
+    r->max_attempts = 3;
+    if (ex && ex->max_attempts >= 0) {
+        if (ex->max_attempts < 1) {
+            set_err(err_out, "max_attempts must be an integer >= 1, got %d", ex->max_attempts);
+            return -1;
+        }
+        r->max_attempts = ex->max_attempts;
+    } else {
+        lookup3(NULL, NULL, env, "AWS_MAX_ATTEMPTS", f, "max_attempts", &l);
+        if (l.value) {
+            char *end;
+            errno = 0;
+            long v = strtol(l.value, &end, 10);
+            if (errno || *end || end == l.value || v < 1 || v > 1000) {
+                set_err(err_out, "%s must be an integer from 1 to 1000, got '%.64s'",
+                        l.source, l.value);
+                return -1;
+            }
+            r->max_attempts = (int)v;
+        }
+    }
+    lookup3(ex ? ex->retry_mode : NULL, "retry_mode", env, "AWS_RETRY_MODE", f, "retry_mode",
+            &l);
+    const char *mode = l.value ? l.value : "standard";
+    if (strcmp(mode, "standard") && strcmp(mode, "legacy") && strcmp(mode, "adaptive")) {
+        set_err(err_out, "Invalid value provided to retry_mode (%s): '%.64s'. Valid values "
+                "are: standard, legacy, adaptive", l.source, mode);
+        return -1;
+    }
+    r->retry_mode = strdup(mode);
+    return r->retry_mode ? 0 : (set_err(err_out, "out of memory"), -1);
+}
+
+void cfg_resolved_free(struct cfg_resolved *r)
+{
+    free(r->profile);
+    free(r->config_file);
+    free(r->credentials_file);
+    free(r->region);
+    free(r->region_source);
+    free(r->endpoint);
+    free(r->endpoint_source);
+    free(r->retry_mode);
+    free(r->ca_bundle);
+    memset(r, 0, sizeof *r);
+}
+
+int cfg_resolve(const struct cfg_explicit *ex, const struct cfg_env *env,
+                struct cfg_resolved *out, char err_out[CFG_ERROR_LEN])
+{
+    struct cfg_files f;
+    struct lookup l;
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    err_out[0] = '\0';
+    if (files_load(ex, env, &f, err_out) != 0)
+        goto fail;
+    out->profile = strdup(f.profile);
+    out->config_file = strdup(f.config_path);
+    out->credentials_file = strdup(f.credentials_path);
+    if (resolve_region(ex, env, &f, out, err_out) != 0 ||
+        parse_flag("use_fips_endpoint", ex ? ex->use_fips_endpoint : -1, env,
+                   "AWS_USE_FIPS_ENDPOINT", &f, "use_fips_endpoint", &out->use_fips_endpoint,
+                   err_out) != 0 ||
+        parse_flag("use_dualstack_endpoint", ex ? ex->use_dualstack_endpoint : -1, env,
+                   "AWS_USE_DUALSTACK_ENDPOINT", &f, "use_dualstack_endpoint",
+                   &out->use_dualstack_endpoint, err_out) != 0 ||
+        resolve_endpoint(ex, env, &f, out, err_out) != 0 ||
+        resolve_retry(ex, env, &f, out, err_out) != 0)
+        goto fail;
+    lookup3(ex ? ex->ca_bundle : NULL, "ca_bundle", env, "AWS_CA_BUNDLE", &f, "ca_bundle", &l);
+    if (l.value && !(out->ca_bundle = expand_home(env, l.value)))
+        goto fail;
+    rc = out->profile && out->config_file && out->credentials_file ? 0 : -1;
+    if (rc)
+        set_err(err_out, "out of memory");
+fail:
+    files_free(&f);
+    return rc;
+}
+
+/* ==== credentials: static sources ===================================================== */
+
+void cfg_credentials_free(struct cfg_credentials *c)
+{
+    if (c->secret_access_key)
+        OPENSSL_cleanse(c->secret_access_key, strlen(c->secret_access_key));
+    if (c->session_token)
+        OPENSSL_cleanse(c->session_token, strlen(c->session_token));
+    free(c->access_key_id);
+    free(c->secret_access_key);
+    free(c->session_token);
+    memset(c, 0, sizeof *c);
+}
+
+static int creds_set(struct cfg_credentials *c, const char *akid, const char *secret,
+                     const char *token, time_t expiration, const char *source)
+{
+    memset(c, 0, sizeof *c);
+    c->access_key_id = xstrdup(akid);
+    c->secret_access_key = xstrdup(secret);
+    c->session_token = token && *token ? strdup(token) : NULL;
+    c->expiration = expiration;
+    snprintf(c->source, sizeof c->source, "%s", source);
+    if (!c->access_key_id || !c->secret_access_key || (token && *token && !c->session_token)) {
+        cfg_credentials_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* A pair of key values where both or neither must be set. Returns 1 when found, 0 when
+ * absent, -1 (with err_out) when only one is. */
+static int pair_or_partial(const char *akid, const char *secret, const char *where,
+                           const char *akid_name, const char *secret_name,
+                           char err_out[CFG_ERROR_LEN])
+{
+    if (akid && secret)
+        return 1;
+    if (!akid && !secret)
+        return 0;
+    set_err(err_out, "Partial credentials found in %s, missing: %s", where,
+            akid ? secret_name : akid_name);
+    return -1;
+}
+
+/* Why a file section gave no keys, for the "looked in" message. */
+static const char *why_absent(int missing, const struct ini_section *s)
+{
+    if (missing)
+        return "file not found";
+    return s ? "no aws_access_key_id/aws_secret_access_key" : "no such section";
+}
+
+/* ==== credential_process ============================================================== */
+
+#define PROC_MAX_OUTPUT (1u << 20)
+#define PROC_TIMEOUT_MS 60000
+
+/* Reads the child's stdout and stderr until both close, the cap, or the deadline. */
+static int drain(int out_fd, int err_fd, struct buf *out, struct buf *err)
+{
+    struct pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+    struct buf *dst[2] = {out, err};
+    int open_fds = 2, waited = 0;
+    while (open_fds > 0) {
+        int n = poll(fds, 2, 1000);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0 && (waited += 1000) >= PROC_TIMEOUT_MS)
+            return -2;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char chunk[4096];
+            ssize_t got = read(fds[i].fd, chunk, sizeof chunk);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                fds[i].fd = -1;
+                open_fds--;
+            } else if (dst[i]->len + (size_t)got > PROC_MAX_OUTPUT ||
+                       buf_append(dst[i], chunk, (size_t)got) != 0) {
+                return -3;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Runs /bin/sh -c command; stdout and stderr captured; *status_out from waitpid. */
+static int spawn_capture(const char *command, struct buf *out, struct buf *err,
+                         int *status_out, char err_out[CFG_ERROR_LEN])
+{
+    int po[2] = {-1, -1}, pe[2] = {-1, -1}, rc = -1;
+    posix_spawn_file_actions_t fa;
+    pid_t pid = -1;
+    char *argv[] = {"sh", "-c", (char *)command, NULL};
+    if (pipe(po) != 0 || pipe(pe) != 0) {
+        set_err(err_out, "credential_process: cannot create a pipe: %s", strerror(errno));
+        goto fail;
+    }
+    fcntl(po[0], F_SETFD, FD_CLOEXEC);
+    fcntl(pe[0], F_SETFD, FD_CLOEXEC);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    posix_spawn_file_actions_addclose(&fa, po[1]);
+    posix_spawn_file_actions_addclose(&fa, pe[1]);
+    int e = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(po[1]);
+    close(pe[1]);
+    po[1] = pe[1] = -1;
+    if (e != 0) {
+        set_err(err_out, "credential_process: cannot run /bin/sh: %s", strerror(e));
+        goto fail;
+    }
+    int d = drain(po[0], pe[0], out, err);
+    if (d != 0)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, status_out, 0) < 0 && errno == EINTR)
+        ;
+    if (d == -2)
+        set_err(err_out, "credential_process: no result after %d s; the process was killed",
+                PROC_TIMEOUT_MS / 1000);
+    else if (d == -3)
+        set_err(err_out, "credential_process: output larger than %u bytes", PROC_MAX_OUTPUT);
+    else if (d != 0)
+        set_err(err_out, "credential_process: reading its output failed");
+    rc = d == 0 ? 0 : -1;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (po[i] >= 0)
+            close(po[i]);
+        if (pe[i] >= 0)
+            close(pe[i]);
+    }
+    return rc;
+}
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static long days_from_civil(long y, long m, long d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int num(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + s[i] - '0';
+    }
+    *out = v;
+    return 0;
+}
+
+int cfg_parse_rfc3339(const char *s, time_t *t_out)
+{
+    int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
+    if (!s || strlen(s) < 20 || num(s, 4, &y) || s[4] != '-' || num(s + 5, 2, &mo) ||
+        s[7] != '-' || num(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        num(s + 11, 2, &h) || s[13] != ':' || num(s + 14, 2, &mi) || s[16] != ':' ||
+        num(s + 17, 2, &se))
+        return -1;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        sign = 0;
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && !num(p + 1, 2, &oh) &&
+               p[3] == ':' && !num(p + 4, 2, &om) && oh < 24 && om < 60) {
+        sign = *p == '+' ? 1 : -1;
+    } else {
+        return -1;
+    }
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || se > 60)
+        return -1;
+    long long t = (long long)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    t -= (long long)sign * (oh * 3600 + om * 60);
+    *t_out = (time_t)t;
+    return 0;
+}
+
+/* Parses the Version 1 JSON document; messages never quote the secret values. */
+static int parse_process_output(const struct buf *out, struct cfg_credentials *c,
+                                char err_out[CFG_ERROR_LEN])
+{
+    struct json_value *root = NULL;
+    struct json_error je;
+    time_t exp = 0;
+    int rc = -1;
+    if (json_parse(buf_cstr(out), out->len, NULL, &root, &je) != 0) {
+        set_err(err_out, "credential_process: output is not valid JSON (%s at byte %zu)",
+                je.message, je.offset);
+        return -1;
+    }
+    const struct json_value *ver = json_get(root, "Version");
+    const char *akid = json_get_string(root, "AccessKeyId");
+    const char *secret = json_get_string(root, "SecretAccessKey");
+    const char *token = json_get_string(root, "SessionToken");
+    const char *expiration = json_get_string(root, "Expiration");
+    if (root->type != JSON_OBJECT)
+        set_err(err_out, "credential_process: output must be a JSON object");
+    else if (!ver || ver->type != JSON_INT || ver->u.i != 1)
+        set_err(err_out, "credential_process: unsupported Version (expected the number 1)");
+    else if (!akid || !*akid)
+        set_err(err_out, "credential_process: output has no AccessKeyId string");
+    else if (!secret || !*secret)
+        set_err(err_out, "credential_process: output has no SecretAccessKey string");
+    else if (json_get(root, "Expiration") && (!expiration || cfg_parse_rfc3339(expiration, &exp)))
+        set_err(err_out, "credential_process: Expiration is not an RFC 3339 time");
+    else if (creds_set(c, akid, secret, token, exp, "credential_process") != 0)
+        set_err(err_out, "out of memory");
+    else
+        rc = 0;
+    json_free(root);
+    return rc;
+}
+
+/* The last line of the process's stderr (trimmed), for error messages. */
+static void stderr_tail(const struct buf *err, char *dst, size_t cap)
+{
+    size_t n = err->len;
+    const char *s = buf_cstr(err);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+        n--;
+    size_t start = n;
+    while (start && s[start - 1] != '\n')
+        start--;
+    snprintf(dst, cap, "%.*s", (int)(n - start > 200 ? 200 : n - start), s + start);
+}
+
+int cfg_run_credential_process(const char *command, struct cfg_credentials *out,
+                               char err_out[CFG_ERROR_LEN])
+{
+    struct buf o = BUF_INIT, e = BUF_INIT;
+    int status = 0, rc = -1;
+    char tail[256];
+    memset(out, 0, sizeof *out);
+    if (spawn_capture(command, &o, &e, &status, err_out) != 0)
+        goto fail;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        stderr_tail(&e, tail, sizeof tail);
+        if (WIFEXITED(status))
+            set_err(err_out, "credential_process failed with exit status %d%s%s",
+                    WEXITSTATUS(status), *tail ? ": " : "", tail);
+        else
+            set_err(err_out, "credential_process was killed by signal %d",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        goto fail;
+    }
+    rc = parse_process_output(&o, out, err_out);
+fail:
+    if (o.data)
+        OPENSSL_cleanse(o.data, o.len);
+    buf_free(&o);
+    buf_free(&e);
+    return rc;
+}
+
+/* ==== the provider ==================================================================== */
+
+struct cfg_provider {
+    char *command;                  /* credential_process, NULL for static credentials */
+    struct cfg_credentials cached;  /* static credentials, or the last process result */
+    int have_cached;
+    int refresh_margin;
+    char source[160];
+};
+
+void cfg_provider_free(struct cfg_provider *p)
+{
+    if (!p)
+        return;
+    cfg_credentials_free(&p->cached);
+    free(p->command);
+    free(p);
+}
+
+void cfg_provider_set_refresh_margin(struct cfg_provider *p, int seconds)
+{
+    p->refresh_margin = seconds < 0 ? 0 : seconds;
+}
+
+const char *cfg_provider_source(const struct cfg_provider *p)
+{
+    return p->source;
+}
+
+static struct cfg_provider *provider_static(const char *akid, const char *secret,
+                                            const char *token, const char *source,
+                                            char err_out[CFG_ERROR_LEN])
+{
+    struct cfg_provider *p = calloc(1, sizeof *p);
+    if (!p || creds_set(&p->cached, akid, secret, token, 0, source) != 0) {
+        free(p);
+        set_err(err_out, "out of memory");
+        return NULL;
+    }
+    p->have_cached = 1;
+    p->refresh_margin = 60;
+    snprintf(p->source, sizeof p->source, "%s", source);
+    return p;
+}
+
+static struct cfg_provider *provider_process(const char *command, const char *source,
+                                             char err_out[CFG_ERROR_LEN])
+{
+    struct cfg_provider *p = calloc(1, sizeof *p);
+    if (!p || !(p->command = strdup(command))) {
+        free(p);
+        set_err(err_out, "out of memory");
+        return NULL;
+    }
+    p->refresh_margin = 60;
+    snprintf(p->source, sizeof p->source, "%s", source);
+    return p;
+}
+
+/* Appends the list of places looked at to the "unable to locate" message. */
+static void no_credentials(const struct cfg_files *f, char err_out[CFG_ERROR_LEN])
+{
+    const char *unsupported = profile_get(f, "role_arn", NULL)      ? "role_arn (assume role)"
+                              : profile_get(f, "sso_session", NULL) ? "sso_session (IAM Identity Center)"
+                              : profile_get(f, "sso_start_url", NULL)
+                                  ? "sso_start_url (IAM Identity Center)"
+                                  : profile_get(f, "web_identity_token_file", NULL)
+                                      ? "web_identity_token_file"
+                                      : NULL;
+    set_err(err_out, "Unable to locate credentials. Looked in: the client's 'credentials' "
+            "field (not set); environment variables AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (%s); shared credentials file %s [%s] (%s); "
+            "credential_process of profile '%s' (not set); config file %s [%s%s] (%s).%s%s%s",
+            f->profile_from_client ? "skipped: a profile was given" : "not set",
+            f->credentials_path, f->profile,
+            why_absent(f->credentials_missing, f->cred_sect), f->profile, f->config_path,
+            strcmp(f->profile, "default") ? "profile " : "", f->profile,
+            why_absent(f->config_missing, f->cfg_sect),
+            unsupported ? " The profile uses " : "", unsupported ? unsupported : "",
+            unsupported ? ", which iotlua does not support." : "");
+}
+
+/* The environment source; returns 1 with *out set, 0 when absent, -1 on error. */
+static int from_env(const struct cfg_env *env, struct cfg_provider **out,
+                    char err_out[CFG_ERROR_LEN])
+{
+    const char *akid = env_get(env, "AWS_ACCESS_KEY_ID");
+    const char *secret = env_get(env, "AWS_SECRET_ACCESS_KEY");
+    const char *token = env_get(env, "AWS_SESSION_TOKEN");
+    if (!token)
+        token = env_get(env, "AWS_SECURITY_TOKEN");
+    int found = pair_or_partial(akid, secret, "the environment", "AWS_ACCESS_KEY_ID",
+                                "AWS_SECRET_ACCESS_KEY", err_out);
+    if (found == 1 && !(*out = provider_static(akid, secret, token, "environment", err_out)))
+        return -1;
+    return found;
+}
+
+/* A file section with aws_access_key_id/aws_secret_access_key. */
+static int from_section(const struct ini_section *s, const char *what, const char *path,
+                        struct cfg_provider **out, char err_out[CFG_ERROR_LEN])
+{
+    char where[CFG_ERROR_LEN / 2];
+    const char *akid = ini_get(s, "aws_access_key_id");
+    const char *secret = ini_get(s, "aws_secret_access_key");
+    const char *token = ini_get(s, "aws_session_token");
+    if (!token)
+        token = ini_get(s, "aws_security_token");
+    akid = akid && *akid ? akid : NULL;
+    secret = secret && *secret ? secret : NULL;
+    snprintf(where, sizeof where, "%s %s [%s]", what, path, s ? s->name : "");
+    int found = pair_or_partial(akid, secret, where, "aws_access_key_id",
+                                "aws_secret_access_key", err_out);
+    if (found == 1 && !(*out = provider_static(akid, secret, token, where, err_out)))
+        return -1;
+    return found;
+}
+
+static struct cfg_provider *chain(const struct cfg_explicit *ex, const struct cfg_env *env,
+                                  const struct cfg_files *f, char err_out[CFG_ERROR_LEN])
+{
+    struct cfg_provider *p = NULL;
+    int found;
+    const char *ak = ex && ex->access_key_id && *ex->access_key_id ? ex->access_key_id : NULL;
+    const char *sk = ex && ex->secret_access_key && *ex->secret_access_key ? ex->secret_access_key : NULL;
+    if ((found = pair_or_partial(ak, sk, "the client's 'credentials' field", "access_key_id",
+                                 "secret_access_key", err_out)) != 0)
+        return found > 0 ? provider_static(ak, sk, ex->session_token, "client credentials",
+                                           err_out)
+                         : NULL;
+    if (!f->profile_from_client && (found = from_env(env, &p, err_out)) != 0)
+        return p;
+    if ((found = from_section(f->cred_sect, "shared credentials file", f->credentials_path,
+                              &p, err_out)) != 0)
+        return p;
+    const char *where = NULL, *cmd = profile_get(f, "credential_process", &where);
+    if (cmd) {
+        char source[160];
+        snprintf(source, sizeof source, "credential_process of profile '%s' in %.100s",
+                 f->profile, where);
+        return provider_process(cmd, source, err_out);
+    }
+    if ((found = from_section(f->cfg_sect, "config file", f->config_path, &p, err_out)) != 0)
+        return p;
+    no_credentials(f, err_out);
+    return NULL;
+}
+
+struct cfg_provider *cfg_provider_new(const struct cfg_explicit *ex, const struct cfg_env *env,
+                                      char err_out[CFG_ERROR_LEN])
+{
+    struct cfg_files f;
+    struct cfg_provider *p = NULL;
+    err_out[0] = '\0';
+    if (files_load(ex, env, &f, err_out) == 0)
+        p = chain(ex, env, &f, err_out);
+    files_free(&f);
+    return p;
+}
+
+static int copy_credentials(const struct cfg_credentials *from, struct cfg_credentials *to,
+                            char err_out[CFG_ERROR_LEN])
+{
+    if (creds_set(to, from->access_key_id, from->secret_access_key, from->session_token,
+                  from->expiration, from->source) != 0) {
+        set_err(err_out, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int cfg_provider_get(struct cfg_provider *p, time_t now, struct cfg_credentials *out,
+                     char err_out[CFG_ERROR_LEN])
+{
+    memset(out, 0, sizeof *out);
+    err_out[0] = '\0';
+    int fresh = p->have_cached &&
+                (p->cached.expiration == 0 || now < p->cached.expiration - p->refresh_margin);
+    if (fresh || !p->command)
+        return copy_credentials(&p->cached, out, err_out);
+    struct cfg_credentials c;
+    if (cfg_run_credential_process(p->command, &c, err_out) != 0) {
+        /* Inside the refresh margin the old credentials are still valid: keep using them
+         * (botocore's advisory refresh); once expired, the failure is reported. */
+        if (p->have_cached && now < p->cached.expiration) {
+            err_out[0] = '\0';
+            return copy_credentials(&p->cached, out, err_out);
+        }
+        return -1;
+    }
+    if (c.expiration != 0 && c.expiration <= now) {
+        cfg_credentials_free(&c);
+        set_err(err_out, "credential_process returned credentials that have already expired "
+                "(check its Expiration and the system clock)");
+        return -1;
+    }
+    snprintf(c.source, sizeof c.source, "%s", p->source);
+    cfg_credentials_free(&p->cached);
+    p->cached = c;
+    p->have_cached = 1;
+    return copy_credentials(&p->cached, out, err_out);
+}
