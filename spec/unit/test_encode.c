@@ -1,0 +1,194 @@
+/*
+ * test_encode.c — percent-encoding, hex, base64, SHA-256/HMAC (known vectors: FIPS 180-2
+ * and RFC 4231), constant-time comparison, UTF-8 validation.
+ */
+#include <string.h>
+
+#include "check.h"
+#include "encode.h"
+
+static void check_uri(const char *in, unsigned flags, const char *want)
+{
+    struct buf b = BUF_INIT;
+    CHECK_INT_EQ(enc_uri_str(&b, in, flags), 0);
+    CHECK_STR_EQ(buf_cstr(&b), want);
+    buf_free(&b);
+}
+
+static void test_percent(void)
+{
+    check_uri("", 0, "");
+    check_uri("AZaz09-._~", 0, "AZaz09-._~");
+    check_uri("a/b c/#", 0, "a%2Fb%20c%2F%23");
+    check_uri("a/b c/#", ENC_KEEP_SLASH, "a/b%20c/%23");
+    check_uri("$aws/things/x", 0, "%24aws%2Fthings%2Fx");
+    check_uri("%+=&?", 0, "%25%2B%3D%26%3F");
+    check_uri("\xe1\x88\xb4", 0, "%E1%88%B4");                 /* uppercase hex */
+    check_uri("\x01\x7f\xff", 0, "%01%7F%FF");
+    struct buf b = BUF_INIT;
+    CHECK_INT_EQ(enc_uri(&b, "a\0b", 3, 0), 0);                /* NUL inside */
+    CHECK_STR_EQ(buf_cstr(&b), "a%00b");
+    buf_reset(&b);
+    CHECK_INT_EQ(enc_uri_path_canonical(&b, "/t/a%2Fb", 8), 0);
+    CHECK_STR_EQ(buf_cstr(&b), "/t/a%252Fb");
+    buf_free(&b);
+    for (int c = 0; c < 256; c++) {
+        int want = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '.' || c == '_' || c == '~';
+        CHECK_INT_EQ(enc_is_unreserved((unsigned char)c), want);
+    }
+}
+
+static void check_decode(const char *in, const char *want, size_t want_len)
+{
+    struct buf b = BUF_INIT;
+    CHECK_INT_EQ(enc_uri_decode(&b, in, strlen(in)), 0);
+    CHECK_MEM_EQ(b.data ? b.data : "", b.len, want, want_len);
+    buf_free(&b);
+}
+
+static void test_decode(void)
+{
+    check_decode("a%2Fb", "a/b", 3);
+    check_decode("a%2fb", "a/b", 3);
+    check_decode("a+b", "a+b", 3);            /* '+' stays */
+    check_decode("100%", "100%", 4);          /* stray '%' kept */
+    check_decode("%4", "%4", 2);
+    check_decode("%zz", "%zz", 3);
+    check_decode("%00", "\0", 1);
+    check_decode("%E1%88%B4", "\xe1\x88\xb4", 3);
+    check_decode("", "", 0);
+}
+
+static void test_hex(void)
+{
+    char out[9];
+    struct buf b = BUF_INIT;
+    enc_hex_to(out, "\x00\x01\xab\xff", 4);
+    CHECK_STR_EQ(out, "0001abff");
+    CHECK_INT_EQ(enc_hex_decode(&b, "0001ABff", 8), 0);
+    CHECK_MEM_EQ(b.data, b.len, "\x00\x01\xab\xff", 4);
+    buf_reset(&b);
+    CHECK_INT_EQ(enc_hex_decode(&b, "abc", 3), -1);
+    CHECK_INT_EQ(enc_hex_decode(&b, "zz", 2), -1);
+    CHECK_INT_EQ(b.len, 0);
+    CHECK_INT_EQ(enc_hex(&b, "\x12\x34", 2), 0);
+    CHECK_STR_EQ(buf_cstr(&b), "1234");
+    buf_free(&b);
+}
+
+struct b64_case {
+    const char *raw;
+    const char *enc;
+};
+
+static void test_base64(void)
+{
+    /* RFC 4648 section 10 vectors. */
+    static const struct b64_case cases[] = {{"", ""},           {"f", "Zg=="},
+                                            {"fo", "Zm8="},     {"foo", "Zm9v"},
+                                            {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                            {"foobar", "Zm9vYmFy"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct buf e = BUF_INIT, d = BUF_INIT;
+        CHECK_INT_EQ(enc_base64(&e, cases[i].raw, strlen(cases[i].raw)), 0);
+        CHECK_STR_EQ(buf_cstr(&e), cases[i].enc);
+        CHECK_INT_EQ(enc_base64_decode(&d, cases[i].enc, strlen(cases[i].enc)), 0);
+        CHECK_MEM_EQ(d.data ? d.data : "", d.len, cases[i].raw, strlen(cases[i].raw));
+        buf_free(&e);
+        buf_free(&d);
+    }
+    struct buf b = BUF_INIT;
+    CHECK_INT_EQ(enc_base64(&b, "\xff\xfe\x00", 3), 0);
+    CHECK_STR_EQ(buf_cstr(&b), "//4A");
+    buf_free(&b);
+    /* userProperties header of the wire rules: base64 of compact JSON. */
+    CHECK_INT_EQ(enc_base64(&b, "[{\"a\":\"b\"}]", 11), 0);
+    CHECK_STR_EQ(buf_cstr(&b), "W3siYSI6ImIifV0=");
+    buf_free(&b);
+    const char *bad[] = {"Zg", "Zg=", "Zh==", "Zm9=", "Z===", "Zg==Zg==", "Zm 9", "Zm9v\n",
+                         "=Zm9", "Zm-v", NULL};
+    for (int i = 0; bad[i]; i++) {
+        CHECK_INT_EQ(enc_base64_decode(&b, bad[i], strlen(bad[i])), -1);
+        CHECK_INT_EQ(b.len, 0);
+    }
+    buf_free(&b);
+}
+
+static void test_digests(void)
+{
+    char hex[65];
+    unsigned char mac[32];
+    CHECK_INT_EQ(enc_sha256_hex("", 0, hex), 0);
+    CHECK_STR_EQ(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK_INT_EQ(enc_sha256_hex(NULL, 0, hex), 0);
+    CHECK_STR_EQ(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK_INT_EQ(enc_sha256_hex("abc", 3, hex), 0);
+    CHECK_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+    /* Incremental equals one-shot. */
+    struct enc_sha256_ctx ctx;
+    unsigned char md[32];
+    CHECK_INT_EQ(enc_sha256_init(&ctx), 0);
+    CHECK_INT_EQ(enc_sha256_update(&ctx, "a", 1), 0);
+    CHECK_INT_EQ(enc_sha256_update(&ctx, "", 0), 0);
+    CHECK_INT_EQ(enc_sha256_update(&ctx, "bc", 2), 0);
+    CHECK_INT_EQ(enc_sha256_final(&ctx, md), 0);
+    enc_hex_to(hex, md, 32);
+    CHECK_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(ctx.md_ctx == NULL);
+    CHECK_INT_EQ(enc_sha256_update(&ctx, "x", 1), -1);      /* finished: refused */
+    enc_sha256_abort(&ctx);                                 /* safe again */
+
+    /* RFC 4231 test case 2. */
+    CHECK_INT_EQ(enc_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac), 0);
+    enc_hex_to(hex, mac, 32);
+    CHECK_STR_EQ(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+static void test_ct(void)
+{
+    CHECK(enc_ct_equal("abc", "abc", 3));
+    CHECK(!enc_ct_equal("abc", "abd", 3));
+    CHECK(enc_ct_equal("", "", 0));
+    CHECK(enc_ct_streq("secret", "secret"));
+    CHECK(!enc_ct_streq("secret", "secreT"));
+    CHECK(!enc_ct_streq("secret", "secret2"));
+    CHECK(!enc_ct_streq("secret2", "secret"));
+    CHECK(!enc_ct_streq("", "x"));
+    CHECK(enc_ct_streq("", ""));
+    CHECK(!enc_ct_streq(NULL, "x"));
+    CHECK(!enc_ct_streq(NULL, NULL));
+}
+
+static void test_utf8(void)
+{
+    struct { const char *s; size_t n; int ok; } cases[] = {
+        {"", 0, 1}, {"ascii", 5, 1}, {"\xc3\xa9", 2, 1}, {"\xe2\x82\xac", 3, 1},
+        {"\xf0\x9f\x98\x80", 4, 1}, {"\xf4\x8f\xbf\xbf", 4, 1},
+        {"\xc3", 1, 0},                 /* truncated */
+        {"\xc0\xaf", 2, 0},             /* overlong */
+        {"\xe0\x80\xaf", 3, 0},         /* overlong */
+        {"\xed\xa0\x80", 3, 0},         /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0},     /* > U+10FFFF */
+        {"\xff", 1, 0}, {"\x80", 1, 0}, {"a\xe2\x82", 3, 0},
+        {"a\0b", 3, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_INT_EQ(enc_utf8_valid(cases[i].s, cases[i].n), cases[i].ok);
+    CHECK_INT_EQ(enc_utf8_seq_len("\xe2\x82\xac", 3), 3);
+    CHECK_INT_EQ(enc_utf8_seq_len("\xe2\x82\xac", 2), 0);
+    CHECK_INT_EQ(enc_utf8_seq_len("", 0), 0);
+}
+
+int main(void)
+{
+    test_percent();
+    test_decode();
+    test_hex();
+    test_base64();
+    test_digests();
+    test_ct();
+    test_utf8();
+    return CHECK_SUMMARY();
+}
