@@ -25,7 +25,7 @@
 struct hv_cred {
     char *akid;
     char *secret;
-    char cached_scope[160];         /* "date/region/service" of cached_key, "" none */
+    char cached_date[9], cached_region[64], cached_service[64];   /* scope of cached_key */
     unsigned char cached_key[32];
     EVP_MAC_CTX *mac;               /* HMAC-SHA256 keyed with cached_key */
 };
@@ -161,13 +161,13 @@ static struct hv_cred *find_cred(struct hv_verifier *v, const char *akid)
 /* The signing key for the scope, derived once per credential and day/region/service. */
 static const unsigned char *signing_key(struct hv_cred *c, const struct sigv4_authz *a)
 {
-    char scope[sizeof c->cached_scope];
-    int n = snprintf(scope, sizeof scope, "%s/%s/%s", a->date, a->region, a->service);
-    if (n < 0 || (size_t)n >= sizeof scope)
+    if (strlen(a->region) >= sizeof c->cached_region ||
+        strlen(a->service) >= sizeof c->cached_service || strlen(a->date) != 8)
         return NULL;
-    if (strcmp(scope, c->cached_scope) == 0)
+    if (strcmp(a->date, c->cached_date) == 0 && strcmp(a->region, c->cached_region) == 0 &&
+        strcmp(a->service, c->cached_service) == 0)
         return c->cached_key;
-    c->cached_scope[0] = '\0';
+    c->cached_date[0] = '\0';
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
         OSSL_PARAM_construct_end(),
@@ -175,7 +175,9 @@ static const unsigned char *signing_key(struct hv_cred *c, const struct sigv4_au
     if (sigv4_signing_key(c->secret, a->date, a->region, a->service, c->cached_key) != 0 ||
         !EVP_MAC_init(c->mac, c->cached_key, sizeof c->cached_key, params))
         return NULL;
-    memcpy(c->cached_scope, scope, (size_t)n + 1);
+    strcpy(c->cached_date, a->date);
+    strcpy(c->cached_region, a->region);
+    strcpy(c->cached_service, a->service);
     return c->cached_key;
 }
 
@@ -289,8 +291,14 @@ static enum hv_result check_signature(struct hv_verifier *v, const struct hv_req
     buf_reset(&v->scope);
     int ok = -1;
     const char *missing = NULL;
-    if (key && buf_printf(&v->scope, "%s/%s/%s/%s", a->date, a->region, a->service,
-                          a->terminator) == 0) {
+    int rc = buf_append_str(&v->scope, a->date);
+    rc |= buf_append_char(&v->scope, '/');
+    rc |= buf_append_str(&v->scope, a->region);
+    rc |= buf_append_char(&v->scope, '/');
+    rc |= buf_append_str(&v->scope, a->service);
+    rc |= buf_append_char(&v->scope, '/');
+    rc |= buf_append_str(&v->scope, a->terminator);
+    if (key && rc == 0) {
         ok = signature_matches(v, req, a, amz_date, path, query, hash, c, 0, &missing);
         if (ok == 0)
             ok = signature_matches(v, req, a, amz_date, path, query, hash, c,
