@@ -283,9 +283,13 @@ fail:
 
 /* ================================================================ results */
 
+/* Results allocate from a few chunks (a bump allocator), freed all at once. */
+#define CHUNK_SIZE 2048
+
 struct chunk {
     struct chunk *next;
-    max_align_t align[];
+    size_t size, used;
+    max_align_t data[];
 };
 
 struct result_impl {
@@ -295,16 +299,29 @@ struct result_impl {
     struct buf body;
 };
 
+/* n zeroed bytes, aligned for any type, living as long as the result. */
 static void *res_alloc(struct result_impl *r, size_t n)
 {
-    struct chunk *c = calloc(1, sizeof *c + n + 1);
-    if (!c)
-        return NULL;
-    c->next = r->chunks;
-    r->chunks = c;
-    return c->align;
+    const size_t align = sizeof(max_align_t);
+    n = (n + align - 1) / align * align;
+    struct chunk *c = r->chunks;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+        c = malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        c->size = size;
+        c->used = 0;
+        c->next = r->chunks;
+        r->chunks = c;
+    }
+    char *p = (char *)c->data + c->used;
+    c->used += n;
+    memset(p, 0, n);
+    return p;
 }
 
+/* A NUL-terminated copy of s[0..n). */
 static char *res_strdup(struct result_impl *r, const char *s, size_t n)
 {
     char *p = res_alloc(r, n + 1);
@@ -842,10 +859,24 @@ static enum iot_failure classify_curl(struct iot_call *call, struct iot_error *e
 
 static int add_header_line(struct curl_slist **list, const char *name, const char *value)
 {
+    char small[512];
     struct buf line = BUF_INIT;
+    size_t nlen = strlen(name), vlen = strlen(value);
+    char *text = small;
+    if (nlen + vlen + 3 > sizeof small) {
+        if (buf_reserve(&line, nlen + vlen + 3) != 0)
+            return -1;
+        text = line.data;
+    }
     /* "Name;" sends an empty header; "Name:" would remove it. */
-    int rc = *value ? buf_printf(&line, "%s: %s", name, value) : buf_printf(&line, "%s;", name);
-    struct curl_slist *l = rc == 0 ? curl_slist_append(*list, buf_cstr(&line)) : NULL;
+    memcpy(text, name, nlen);
+    if (vlen) {
+        memcpy(text + nlen, ": ", 2);
+        memcpy(text + nlen + 2, value, vlen + 1);
+    } else {
+        memcpy(text + nlen, ";", 2);
+    }
+    struct curl_slist *l = curl_slist_append(*list, text);
     buf_free(&line);
     if (!l)
         return -1;
