@@ -159,8 +159,10 @@ static int parse_number(struct parser *p, struct json_value *v)
         return perr(p, "invalid number");
     if (p->s[i] == '0') {
         i++;
-        if (i < p->n && p->s[i] >= '0' && p->s[i] <= '9')
+        if (i < p->n && p->s[i] >= '0' && p->s[i] <= '9') {
+            p->pos = i;
             return perr(p, "leading zeros are not allowed in numbers");
+        }
     } else {
         i = skip_digits(p, i);
     }
