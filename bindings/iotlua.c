@@ -1,11 +1,62 @@
-/* Placeholder until the module lands: luaopen_iotlua returns an empty table. */
-#include <lua.h>
-#include <lauxlib.h>
+/*
+ * iotlua.c — luaopen_iotlua: the entry point of the module.
+ *
+ * Registers every embedded Lua source (lua_sources.h) under package.preload, stores
+ * the table of C functions as package.loaded["iotlua.core"], then returns what the Lua
+ * module "iotlua.api" returns: the public module table.
+ */
+#include "bindings.h"
+#include "lua_sources.h"
 
-int luaopen_iotlua(lua_State *L);
+/* package.preload loader: upvalue 1 is the index of the source. [-0, +1] */
+static int load_embedded(lua_State *L)
+{
+    const struct iotlua_lua_module *m = &iotlua_lua_modules[lua_tointeger(L, lua_upvalueindex(1))];
+    const char *name = luaL_checkstring(L, 1);
+    if (luaL_loadbuffer(L, m->source, m->len, m->chunkname) != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, name);
+    lua_pushstring(L, m->chunkname + 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* Registers the embedded sources; an entry already preloaded is left alone. [-0, +0] */
+static void register_preloads(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (lua_Integer i = 0; iotlua_lua_modules[i].name; i++) {
+        if (lua_getfield(L, -1, iotlua_lua_modules[i].name) == LUA_TNIL) {
+            lua_pushinteger(L, i);
+            lua_pushcclosure(L, load_embedded, 1);
+            lua_setfield(L, -3, iotlua_lua_modules[i].name);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* Builds package.loaded["iotlua.core"]. [-0, +0] */
+static void register_core(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_newtable(L);
+    lua_pushliteral(L, IOTLUA_VERSION);
+    lua_setfield(L, -2, "version");
+    iotlua_core_loop(L);
+    iotlua_core_request(L);
+    iotlua_core_sigv4(L);
+    iotlua_core_client(L);
+    lua_setfield(L, -2, "iotlua.core");
+    lua_pop(L, 1);
+}
 
 int luaopen_iotlua(lua_State *L)
 {
-    lua_newtable(L);
+    register_preloads(L);
+    register_core(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "iotlua.api");
+    lua_call(L, 1, 1);
     return 1;
 }

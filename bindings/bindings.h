@@ -1,0 +1,47 @@
+/*
+ * bindings.h — the pieces of the iotlua Lua module, shared by the C files of bindings/.
+ *
+ * luaopen_iotlua (iotlua.c) builds the table "iotlua.core" of C functions, one
+ * iotlua_core_<part> per C file adding its functions to the table on top of the stack,
+ * then hands over to the embedded Lua module "iotlua.api", which builds the public API.
+ *
+ * Conventions (as in Lua's own libraries): misuse raises with luaL_argerror-style
+ * messages naming the parameter; failures of the world return nil, err. No C globals
+ * hold per-state data: per-state objects live in the registry under the addresses of
+ * static variables.
+ */
+#ifndef IOTLUA_BINDINGS_H
+#define IOTLUA_BINDINGS_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+int luaopen_iotlua(lua_State *L);
+
+/* Each adds its functions to the table on top of the stack. [-0, +0] */
+void iotlua_core_loop(lua_State *L);     /* now, poll, pending, isatty, quiet (loop.c) */
+void iotlua_core_sigv4(lua_State *L);    /* sigv4_sign (sigv4.c) */
+void iotlua_core_client(lua_State *L);   /* client_new, operations (client.c) */
+
+void iotlua_core_request(lua_State *L); /* result (request.c) */
+
+#include <stdint.h>
+struct iot_engine;
+struct iot_result;
+struct iot_error;
+
+/* loop.c: the state's engine (created on first use), pushed as its box. Raises on failure. */
+struct iot_engine *iotlua_push_engine(lua_State *L);
+/* loop.c: records the request handle at idx as the receiver of call `id`'s event. */
+void iotlua_track_call(lua_State *L, uint64_t id, int idx);
+
+/* request.c: request handles and results. */
+void iotlua_push_request(lua_State *L);
+void iotlua_request_set_id(lua_State *L, int idx, uint64_t id);
+int iotlua_request_complete(lua_State *L, int idx, struct iot_result *result);
+void iotlua_push_error(lua_State *L, const struct iot_error *e);
+
+/* Registry key set to true by the host for --quiet. */
+#define IOTLUA_QUIET_KEY "iotlua.quiet"
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * loop.c — the per-state event loop's C side: the engine box, polling, and the clock.
+ *
+ * One iot_engine per Lua state, created on first use (so start-up costs nothing) and
+ * kept in a userdata box in the registry under the address of `engine_key`. The box's
+ * user value is a table mapping call ids to the request handles in flight, which keeps
+ * each handle alive until its event arrives; the handles get their results from
+ * core.poll, the only place events are popped. The scheduler (iotlua/tasks.lua) calls
+ * core.poll with the timeout of its nearest timer; no Lua code ever runs beneath it.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bindings.h"
+#include "client.h"
+
+static const char engine_key = 'e';
+
+#define ENGINE_MT "iotlua.engine"
+
+struct engine_box {
+    struct iot_engine *engine;   /* NULL once freed */
+};
+
+static int engine_gc(lua_State *L)
+{
+    struct engine_box *box = luaL_checkudata(L, 1, ENGINE_MT);
+    iot_engine_free(box->engine);
+    box->engine = NULL;
+    return 0;
+}
+
+/* Pushes the engine box, creating it on first use. Raises when the engine cannot be made. */
+struct iot_engine *iotlua_push_engine(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_key) == LUA_TUSERDATA) {
+        struct engine_box *box = lua_touserdata(L, -1);
+        return box->engine;
+    }
+    lua_pop(L, 1);
+    struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 1);
+    box->engine = NULL;
+    if (luaL_newmetatable(L, ENGINE_MT)) {
+        lua_pushcfunction(L, engine_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1);
+    struct iot_error err = {0};
+    box->engine = iot_engine_new(NULL, &err);
+    if (box->engine == NULL)
+        luaL_error(L, "cannot start the event loop: %s", err.message);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &engine_key);
+    return box->engine;
+}
+
+/* The engine if it exists yet, else NULL. [-0, +0] */
+static struct iot_engine *existing_engine(lua_State *L)
+{
+    struct iot_engine *engine = NULL;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_key) == LUA_TUSERDATA)
+        engine = ((struct engine_box *)lua_touserdata(L, -1))->engine;
+    lua_pop(L, 1);
+    return engine;
+}
+
+/* Records `id` as in flight for the request handle at index idx. [-0, +0] */
+void iotlua_track_call(lua_State *L, uint64_t id, int idx)
+{
+    idx = lua_absindex(L, idx);
+    iotlua_push_engine(L);
+    lua_getiuservalue(L, -1, 1);
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, (lua_Integer)id);
+    lua_pop(L, 2);
+}
+
+static void sleep_seconds(double s)
+{
+    if (!(s > 0))
+        return;
+    struct timespec ts;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/*
+ * core.poll(timeout) -> array of the request handles completed. timeout in seconds; a
+ * negative one waits until something completes. With nothing in flight it just sleeps.
+ */
+static int core_poll(lua_State *L)
+{
+    double timeout = luaL_checknumber(L, 1);
+    lua_newtable(L);
+    struct iot_engine *engine = existing_engine(L);
+    if (engine == NULL || iot_engine_pending(engine) == 0) {
+        sleep_seconds(timeout);
+        return 1;
+    }
+    int ms = timeout < 0 ? -1 : timeout > 86400.0 ? 86400000 : (int)ceil(timeout * 1000.0);
+    if (iot_engine_poll(engine, ms) < 0)
+        return luaL_error(L, "the event loop failed (libcurl)");
+    iotlua_push_engine(L);
+    lua_getiuservalue(L, -1, 1);
+    lua_Integer n = 0;
+    struct iot_event ev;
+    while (iot_engine_next_event(engine, &ev)) {
+        if (ev.kind != IOT_EV_CALL)
+            continue;
+        lua_rawgeti(L, -1, (lua_Integer)ev.id);
+        if (!iotlua_request_complete(L, -1, ev.result)) {
+            iot_result_free(ev.result);
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushnil(L);
+        lua_rawseti(L, -3, (lua_Integer)ev.id);
+        lua_rawseti(L, -4, ++n);
+    }
+    lua_pop(L, 2);
+    return 1;
+}
+
+/* core.pending() -> calls and timers of the engine not yet popped. */
+static int core_pending(lua_State *L)
+{
+    struct iot_engine *engine = existing_engine(L);
+    lua_pushinteger(L, engine ? (lua_Integer)iot_engine_pending(engine) : 0);
+    return 1;
+}
+
+/* core.now() -> monotonic seconds (float). */
+static int core_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/* core.isatty(fd) -> boolean. */
+static int core_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
+/* core.quiet() -> true when the host was started with --quiet. */
+static int core_quiet(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, IOTLUA_QUIET_KEY);
+    lua_pushboolean(L, lua_toboolean(L, -1));
+    return 1;
+}
+
+void iotlua_core_loop(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"poll", core_poll},     {"pending", core_pending}, {"now", core_now},
+        {"isatty", core_isatty}, {"quiet", core_quiet},     {NULL, NULL},
+    };
+    luaL_setfuncs(L, fns, 0);
+}

@@ -1,0 +1,126 @@
+-- iotlua.api — the public module table: require("iotlua") returns what this returns.
+--
+--   iotlua.version                       "0.1.0"
+--   iotlua.client{...}                   a client, or nil, err (iotlua.client)
+--   iotlua.spawn(fn, ...)                a task; task:wait() -> its results, or nil, err
+--   iotlua.wait_all(tasks)               results, errors (arrays, in the order of tasks)
+--   iotlua.sleep(s)                      yields inside a task, drives the loop outside
+--   iotlua.map(items, fn, opts)          results, errors in input order
+--   iotlua.run()                         runs until every task has finished
+--   iotlua.sigv4.sign{...}               headers to add (and the signer's working)
+--   iotlua.json                          lua-cjson
+--   iotlua.quiet                         true: no progress display (--quiet in the host)
+--
+-- Conventions, as in Lua's own libraries: misuse raises at once with a message naming
+-- the argument or parameter; failures of the world return nil, err.
+
+local core = require("iotlua.core")
+local tasks = require("iotlua.tasks")
+local progress = require("iotlua.progress")
+
+local M = {
+  version = core.version,
+  spawn = tasks.spawn,
+  wait_all = tasks.wait_all,
+  sleep = tasks.sleep,
+  run = tasks.run,
+  quiet = core.quiet(),
+  sigv4 = { sign = core.sigv4_sign },
+}
+
+local DEFAULT_CONCURRENCY = 16
+
+local function check_map_args(items, fn, opts)
+  if type(items) ~= "table" then
+    error("bad argument #1 to 'map' (table expected, got " .. type(items) .. ")", 3)
+  end
+  if type(fn) ~= "function" then
+    error("bad argument #2 to 'map' (function expected, got " .. type(fn) .. ")", 3)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #3 to 'map' (table expected, got " .. type(opts) .. ")", 3)
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "concurrency" and k ~= "progress" then
+      error("bad argument #3 to 'map' (unknown option '" .. tostring(k) .. "')", 3)
+    end
+  end
+  local c = opts.concurrency
+  if c ~= nil and (math.type(c) ~= "integer" or c < 1) then
+    error("bad argument #3 to 'map' (option 'concurrency' must be an integer >= 1)", 3)
+  end
+  if opts.progress ~= nil and type(opts.progress) ~= "boolean" then
+    error("bad argument #3 to 'map' (option 'progress' must be a boolean)", 3)
+  end
+  return opts
+end
+
+-- The traceback handler of map's protected calls: a task error for the failing item.
+local function item_error(e)
+  return tasks.task_error(e, nil, 2)
+end
+
+-- iotlua.map(items, fn, opts) -> results, errors
+-- Calls fn(item, i) for every item of the array, at most opts.concurrency (default 16)
+-- at a time, each in a task. results[i] is fn's first result; errors[i] is the error
+-- fn raised (a task error with a traceback) or the second result of a nil, err return.
+-- One item's failure does not stop the others. With a terminal on stderr a progress
+-- line is shown unless opts.progress is false or iotlua.quiet is set.
+function M.map(items, fn, opts)
+  opts = check_map_args(items, fn, opts)
+  local n = #items
+  local results, errs = {}, {}
+  local next_index, done, failed = 0, 0, 0
+  local bar
+  if n > 0 and opts.progress ~= false and progress.enabled(M.quiet) then
+    bar = progress.new(n)
+  end
+  local function worker()
+    while next_index < n do
+      next_index = next_index + 1
+      local i = next_index
+      local ok, r, e = xpcall(fn, item_error, items[i], i)
+      if ok then
+        results[i], errs[i] = r, e
+      else
+        errs[i] = r
+      end
+      done = done + 1
+      if errs[i] ~= nil then failed = failed + 1 end
+      if bar then bar:update(done, failed) end
+    end
+  end
+  local workers = {}
+  for w = 1, math.min(opts.concurrency or DEFAULT_CONCURRENCY, n) do
+    workers[w] = tasks.spawn(worker)
+  end
+  local _, werrs = tasks.wait_all(workers)
+  if bar then bar:finish() end
+  for w = 1, #workers do
+    if werrs[w] ~= nil then error(werrs[w], 2) end
+  end
+  return results, errs
+end
+
+function M.client(opts)
+  return require("iotlua.client").new(opts)
+end
+
+-- For the host, after the script: lets the remaining tasks finish. True when all is well.
+function M._finish()
+  return tasks.finish()
+end
+
+setmetatable(M, {
+  __index = function(t, k)
+    if k == "json" then
+      local cjson = require("cjson")
+      rawset(t, "json", cjson)
+      return cjson
+    end
+    return nil
+  end,
+})
+
+return M

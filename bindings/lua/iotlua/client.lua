@@ -1,0 +1,215 @@
+-- iotlua.client — iotlua.client{...} and the operation methods of client handles.
+--
+-- The methods are generated from the runtime's operation descriptions
+-- (core.operations(), one per operation of the service model, named as in boto3): no
+-- operation is written out here. A method call
+--   1. checks its argument and converts the Lua-only forms (a payload table is
+--      JSON-encoded; userProperties given as an array of single-key tables becomes JSON),
+--   2. hands the parameters to the runtime, which validates every member against the
+--      model before any I/O (misuse raises at the caller's line, naming the parameter),
+--   3. waits for the call: yielding the task inside a task, driving the loop outside one,
+--   4. returns the result table, or nil and an error object (iotlua.errors).
+
+local core = require("iotlua.core")
+local tasks = require("iotlua.tasks")
+local errors = require("iotlua.errors")
+
+local M = {}
+
+local cjson
+local function json()
+  if not cjson then cjson = require("cjson") end
+  return cjson
+end
+
+------------------------------------------------------------------------------------------
+-- Options of iotlua.client{...}
+
+local function is_string(v) return type(v) == "string" end
+local function is_boolean(v) return type(v) == "boolean" end
+local function is_positive(v) return type(v) == "number" and v > 0 and v < math.huge end
+local function is_count(v) return math.type(v) == "integer" and v >= 1 end
+
+local function is_credentials(v)
+  if type(v) ~= "table" then return false, "a table" end
+  for k, x in pairs(v) do
+    if k ~= "access_key_id" and k ~= "secret_access_key" and k ~= "session_token" then
+      return false, "a table with access_key_id, secret_access_key and session_token " ..
+                    "(unknown field '" .. tostring(k) .. "')"
+    end
+    if type(x) ~= "string" then
+      return false, "a table of strings (field '" .. tostring(k) .. "' is a " .. type(x) .. ")"
+    end
+  end
+  if not v.access_key_id or not v.secret_access_key then
+    return false, "a table with both access_key_id and secret_access_key"
+  end
+  return true
+end
+
+local function is_env(v)
+  if type(v) ~= "table" then return false, "a table" end
+  for k, x in pairs(v) do
+    if type(k) ~= "string" or type(x) ~= "string" then
+      return false, "a table of strings"
+    end
+  end
+  return true
+end
+
+local function is_retry_mode(v)
+  if v == "standard" or v == "legacy" or v == "adaptive" then return true end
+  return false, '"standard", "legacy" or "adaptive"'
+end
+
+-- option -> { check, what it must be }
+local OPTIONS = {
+  region = { is_string, "a string" },
+  endpoint = { is_string, "a string" },
+  profile = { is_string, "a string" },
+  credentials = { is_credentials, "a table" },
+  timeout = { is_positive, "a positive number of seconds" },
+  connect_timeout = { is_positive, "a positive number of seconds" },
+  max_attempts = { is_count, "an integer >= 1" },
+  retry_mode = { is_retry_mode, '"standard" or "legacy"' },
+  ca_bundle = { is_string, "a string (a PEM file)" },
+  verify_tls = { is_boolean, "a boolean" },
+  use_fips_endpoint = { is_boolean, "a boolean" },
+  use_dualstack_endpoint = { is_boolean, "a boolean" },
+  max_connections = { is_count, "an integer >= 1" },
+  _env = { is_env, "a table" },    -- tests: the environment to resolve from, instead of the process's
+}
+M.OPTIONS = OPTIONS
+
+-- A value for a message; strings only for options that cannot hold a secret.
+local function describe(v, quote)
+  if type(v) == "string" then return quote and string.format("%q", v) or "string" end
+  if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
+  return type(v)
+end
+
+local function check_options(opts)
+  for k, v in pairs(opts) do
+    local rule = OPTIONS[k]
+    if not rule then
+      error("bad argument #1 to 'client' (unknown option '" .. tostring(k) .. "')", 3)
+    end
+    local ok, what = rule[1](v)
+    if not ok then
+      error("bad argument #1 to 'client' (option '" .. k .. "' must be " .. (what or rule[2]) ..
+            (type(v) == "table" and "" or ", got " .. describe(v, k == "retry_mode")) .. ")", 3)
+    end
+  end
+end
+
+-- iotlua.client(opts) -> client | nil, err
+function M.new(opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'client' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  check_options(opts)
+  local client, err = core.client_new(opts)
+  if not client then return nil, errors.new(err) end
+  return client
+end
+
+------------------------------------------------------------------------------------------
+-- Parameters
+
+local function encode_json(method, name, value)
+  local ok, text = pcall(json().encode, value)
+  if not ok then
+    error("bad argument #1 to '" .. method .. "' (parameter '" .. name ..
+          "' cannot be encoded as JSON: " .. tostring(text):gsub("^.-:%d+: ", "") .. ")", 4)
+  end
+  return text
+end
+
+-- userProperties as a Lua array of single-key tables -> JSON text.
+local function encode_user_properties(method, name, list)
+  local function bad(why)
+    error("bad argument #1 to '" .. method .. "' (parameter '" .. name .. "' must be an " ..
+          "array of single-key tables such as { {deviceName = \"alpha\"} }: " .. why .. ")", 5)
+  end
+  local n = #list
+  for k in pairs(list) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then bad("key " .. describe(k, true) .. " is not an array index") end
+  end
+  local parts = {}
+  for i = 1, n do
+    local item = list[i]
+    if type(item) ~= "table" then bad("item " .. i .. " is a " .. type(item)) end
+    local key, value = next(item)
+    if key == nil or next(item, key) ~= nil then bad("item " .. i .. " must have exactly one key") end
+    if type(key) ~= "string" or type(value) ~= "string" then
+      bad("item " .. i .. " must map a string to a string")
+    end
+    parts[i] = json().encode({ [key] = value })
+  end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
+-- Returns the parameters to hand to the runtime and the set of members given as JSON.
+local function prepare(op, params)
+  local out, json_names = params, nil
+  for name, member in pairs(op.input) do
+    local v = params[name]
+    if type(v) == "table" then
+      local text
+      if member.jsonvalue then
+        text = encode_user_properties(op.method, name, v)
+      elseif member.location == "payload" then
+        text = encode_json(op.method, name, v)
+      end
+      if text then
+        if out == params then
+          out = {}
+          for k, x in pairs(params) do out[k] = x end
+        end
+        out[name] = text
+        json_names = json_names or {}
+        json_names[name] = true
+      end
+    end
+  end
+  return out, json_names
+end
+
+------------------------------------------------------------------------------------------
+-- Methods
+
+local function check_self(self, method)
+  local mt = getmetatable(self)
+  if type(self) ~= "userdata" or type(mt) ~= "table" or mt.__name ~= "iotlua.client" then
+    error("calling '" .. method .. "' on bad self (iotlua client expected, got " .. type(self) ..
+          "; call it as client:" .. method .. "{...})", 3)
+  end
+end
+
+local function make_method(op)
+  local method = op.method
+  return function(self, params)
+    check_self(self, method)
+    if type(params) ~= "table" then
+      error("bad argument #1 to '" .. method .. "' (table expected, got " ..
+            (params == nil and "no value" or type(params)) .. ")", 2)
+    end
+    local given, json_names = prepare(op, params)
+    local req, msg = core.call(self, op.name, given, json_names)
+    if not req then error(msg, 2) end
+    tasks.await(req)
+    local result, err = core.result(req)
+    if result then return result end
+    return nil, errors.new(err)
+  end
+end
+
+local methods = core.client_methods()
+local operations = core.operations()
+for _, op in ipairs(operations) do
+  methods[op.method] = make_method(op)
+end
+M.operations = operations
+
+return M

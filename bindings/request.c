@@ -1,0 +1,187 @@
+/*
+ * request.c — request handles: one per call in flight, and its result as Lua values.
+ *
+ * A request handle is a userdata ("iotlua.request") that owns the iot_result of its call
+ * once core.poll delivers it; its user values keep the client and the payload file alive
+ * while the call runs. core.result(req) turns the result into the Lua values of the API
+ * contract (a table with the model's member names and ResponseMetadata, or nil and an
+ * error table) and frees it. Nothing here holds C memory that Lua does not own.
+ */
+#include <string.h>
+
+#include "bindings.h"
+#include "client.h"
+
+#define REQUEST_MT "iotlua.request"
+
+struct request_box {
+    uint64_t id;
+    struct iot_result *result;  /* owned; NULL until completed and after core.result */
+    int completed;
+};
+
+static int request_gc(lua_State *L)
+{
+    struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    iot_result_free(box->result);
+    box->result = NULL;
+    return 0;
+}
+
+static int request_tostring(lua_State *L)
+{
+    struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    lua_pushfstring(L, "iotlua request %I (%s)", (lua_Integer)box->id,
+                    box->completed ? "completed" : "in flight");
+    return 1;
+}
+
+/* Pushes a new request handle with no call yet; user values: client, payload file. */
+void iotlua_push_request(lua_State *L)
+{
+    struct request_box *box = lua_newuserdatauv(L, sizeof *box, 2);
+    box->id = 0;
+    box->result = NULL;
+    box->completed = 0;
+    if (luaL_newmetatable(L, REQUEST_MT)) {
+        lua_pushcfunction(L, request_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, request_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+}
+
+void iotlua_request_set_id(lua_State *L, int idx, uint64_t id)
+{
+    struct request_box *box = luaL_checkudata(L, idx, REQUEST_MT);
+    box->id = id;
+}
+
+/* Hands `result` to the request handle at idx; 0 (nothing taken) if idx is not one. */
+int iotlua_request_complete(lua_State *L, int idx, struct iot_result *result)
+{
+    struct request_box *box = luaL_testudata(L, idx, REQUEST_MT);
+    if (box == NULL || box->completed)
+        return 0;
+    box->result = result;
+    box->completed = 1;
+    return 1;
+}
+
+/* ---- result → Lua ---------------------------------------------------------------- */
+
+static void push_out(lua_State *L, const struct iot_out *o)
+{
+    luaL_checkstack(L, 3, "result too deeply nested");
+    switch (o->kind) {
+    case IOT_OUT_STRING: lua_pushlstring(L, o->str ? o->str : "", o->len); break;
+    case IOT_OUT_INTEGER: lua_pushinteger(L, (lua_Integer)o->i); break;
+    case IOT_OUT_NUMBER: lua_pushnumber(L, o->d); break;
+    case IOT_OUT_BOOLEAN: lua_pushboolean(L, o->b); break;
+    case IOT_OUT_LIST:
+        lua_createtable(L, (int)o->n, 0);
+        for (size_t i = 0; i < o->n; i++) {
+            push_out(L, &o->items[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    case IOT_OUT_MAP:
+        lua_createtable(L, 0, (int)o->n);
+        for (size_t i = 0; i < o->n; i++) {
+            if (o->items[i].key == NULL || o->items[i].kind == IOT_OUT_NULL)
+                continue;
+            push_out(L, &o->items[i]);
+            lua_setfield(L, -2, o->items[i].key);
+        }
+        break;
+    case IOT_OUT_NULL:
+    default: lua_pushnil(L); break;
+    }
+}
+
+static void set_string(lua_State *L, const char *field, const char *value)
+{
+    if (value && *value) {
+        lua_pushstring(L, value);
+        lua_setfield(L, -2, field);
+    }
+}
+
+/* Pushes ResponseMetadata = { RequestId, HTTPStatusCode, HTTPHeaders, RetryAttempts }. */
+static void push_metadata(lua_State *L, const struct iot_result *r)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, r->request_id ? r->request_id : "");
+    lua_setfield(L, -2, "RequestId");
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, -2, "HTTPStatusCode");
+    lua_createtable(L, 0, (int)r->nheaders);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        lua_pushstring(L, r->headers[i].value ? r->headers[i].value : "");
+        lua_setfield(L, -2, r->headers[i].name);
+    }
+    lua_setfield(L, -2, "HTTPHeaders");
+    lua_pushinteger(L, r->attempts > 0 ? r->attempts - 1 : 0);
+    lua_setfield(L, -2, "RetryAttempts");
+}
+
+/* Pushes the error fields of the contract as a plain table (iotlua.errors adds the
+ * metatable). [-0, +1] */
+void iotlua_push_error(lua_State *L, const struct iot_error *e)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, e->code[0] ? e->code : "UnknownError");
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, e->message);
+    lua_setfield(L, -2, "message");
+    if (e->status > 0) {
+        lua_pushinteger(L, e->status);
+        lua_setfield(L, -2, "status");
+    }
+    set_string(L, "request_id", e->request_id);
+    set_string(L, "operation", e->operation);
+    lua_pushboolean(L, e->retryable);
+    lua_setfield(L, -2, "retryable");
+    lua_pushinteger(L, e->attempts);
+    lua_setfield(L, -2, "attempts");
+}
+
+/*
+ * core.result(req) -> result table | nil, error fields. The request's result is freed;
+ * a second call raises.
+ */
+static int core_result(lua_State *L)
+{
+    struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    if (!box->completed)
+        return luaL_error(L, "request %I has not completed", (lua_Integer)box->id);
+    if (box->result == NULL)
+        return luaL_error(L, "the result of request %I was already taken", (lua_Integer)box->id);
+    const struct iot_result *r = box->result;
+    int nret = r->ok ? 1 : 2;
+    if (!r->ok) {
+        lua_pushnil(L);
+        iotlua_push_error(L, &r->error);
+    } else {
+        if (r->output)
+            push_out(L, r->output);
+        else
+            lua_newtable(L);
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        push_metadata(L, r);
+        lua_setfield(L, -2, "ResponseMetadata");
+    }
+    iot_result_free(box->result);
+    box->result = NULL;
+    return nret;
+}
+
+void iotlua_core_request(lua_State *L)
+{
+    lua_pushcfunction(L, core_result);
+    lua_setfield(L, -2, "result");
+}

@@ -1,0 +1,171 @@
+/*
+ * sigv4.c — iotlua.sigv4.sign{ method, url, headers, body, region, service, credentials,
+ * time }: signs any AWS request with the runtime's signer (runtime/sigv4.h).
+ *
+ * Returns the table of headers to add (Authorization, X-Amz-Date, X-Amz-Security-Token
+ * when a session token is given) and, second, the signer's working: canonical_request,
+ * string_to_sign, signature, signed_headers, credential_scope. Bad input (a missing or
+ * mistyped field, a URL the signer cannot read) raises, naming the field. The header
+ * array and the signer's result live in userdata boxes, so nothing leaks on error.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "bindings.h"
+#include "sigv4.h"
+
+#define SIGN_RESULT_MT "iotlua.sigv4.result"
+
+struct sign_box {
+    struct sigv4_result r;
+    int set;
+};
+
+static int sign_box_gc(lua_State *L)
+{
+    struct sign_box *sb = lua_touserdata(L, 1);
+    if (sb->set)
+        sigv4_result_free(&sb->r);
+    sb->set = 0;
+    return 0;
+}
+
+static struct sign_box *push_sign_box(lua_State *L)
+{
+    struct sign_box *sb = lua_newuserdatauv(L, sizeof *sb, 0);
+    memset(sb, 0, sizeof *sb);
+    if (luaL_newmetatable(L, SIGN_RESULT_MT)) {
+        lua_pushcfunction(L, sign_box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return sb;
+}
+
+/* Field `name` of the table at idx as a string (anchored there); NULL when absent and
+ * optional; raises naming the field otherwise. */
+static const char *field_string(lua_State *L, int idx, const char *name, int required,
+                                size_t *len_out)
+{
+    int t = lua_getfield(L, idx, name);
+    const char *s = NULL;
+    if (t == LUA_TSTRING)
+        s = lua_tolstring(L, -1, len_out);
+    else if (t != LUA_TNIL || required)
+        luaL_error(L, "bad argument #1 to 'sign' (field '%s' must be a string, got %s)", name,
+                   t == LUA_TNIL ? "no value" : luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+/* The signing time: the `time` field as "YYYYMMDDTHHMMSSZ" or epoch seconds, else now. */
+static time_t field_time(lua_State *L, int idx)
+{
+    time_t t = time(NULL);
+    int type = lua_getfield(L, idx, "time");
+    if (type == LUA_TNUMBER) {
+        if (!lua_isinteger(L, -1) && lua_tonumber(L, -1) != (lua_Number)(lua_Integer)lua_tonumber(L, -1))
+            luaL_error(L, "bad argument #1 to 'sign' (field 'time' must be whole epoch seconds)");
+        t = (time_t)lua_tonumber(L, -1);
+    } else if (type == LUA_TSTRING) {
+        if (sigv4_parse_time(lua_tostring(L, -1), &t) != 0)
+            luaL_error(L, "bad argument #1 to 'sign' (field 'time' must look like "
+                          "\"20150830T123600Z\", got \"%s\")", lua_tostring(L, -1));
+    } else if (type != LUA_TNIL) {
+        luaL_error(L, "bad argument #1 to 'sign' (field 'time' must be a string or a number, "
+                      "got %s)", luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return t;
+}
+
+/* Collects the headers table (name -> string) into a userdata array pushed on the stack;
+ * the strings stay anchored in the table at index tbl. Returns the count. */
+static size_t collect_headers(lua_State *L, int tbl, struct sigv4_header **out)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl) != 0) {
+        n++;
+        lua_pop(L, 1);
+    }
+    struct sigv4_header *h = lua_newuserdatauv(L, (n ? n : 1) * sizeof *h, 0);
+    size_t i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bad argument #1 to 'sign' (field 'headers' must map names to "
+                          "strings, got %s = %s)", luaL_typename(L, -2), luaL_typename(L, -1));
+        h[i].name = lua_tostring(L, -2);
+        h[i].value = lua_tostring(L, -1);
+        i++;
+        lua_pop(L, 1);
+    }
+    *out = h;
+    return n;
+}
+
+/* Pushes the table of headers to add and the table of the signer's working. */
+static void push_signed(lua_State *L, const struct sigv4_result *r)
+{
+    lua_createtable(L, 0, (int)r->nadd);
+    for (size_t i = 0; i < r->nadd; i++) {
+        lua_pushstring(L, r->add[i].value);
+        lua_setfield(L, -2, r->add[i].name);
+    }
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, r->canonical_request);
+    lua_setfield(L, -2, "canonical_request");
+    lua_pushstring(L, r->string_to_sign);
+    lua_setfield(L, -2, "string_to_sign");
+    lua_pushstring(L, r->signature);
+    lua_setfield(L, -2, "signature");
+    lua_pushstring(L, r->signed_headers);
+    lua_setfield(L, -2, "signed_headers");
+    lua_pushstring(L, r->credential_scope);
+    lua_setfield(L, -2, "credential_scope");
+    lua_pushstring(L, r->amz_date);
+    lua_setfield(L, -2, "amz_date");
+}
+
+/* sigv4.sign(request) -> headers to add, working */
+static int l_sign(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    size_t body_len = 0;
+    const char *method = field_string(L, 1, "method", 1, NULL);
+    const char *url = field_string(L, 1, "url", 1, NULL);
+    const char *body = field_string(L, 1, "body", 0, &body_len);
+    const char *region = field_string(L, 1, "region", 1, NULL);
+    const char *service = field_string(L, 1, "service", 1, NULL);
+    time_t t = field_time(L, 1);
+    if (lua_getfield(L, 1, "credentials") != LUA_TTABLE)              /* 2 */
+        return luaL_error(L, "bad argument #1 to 'sign' (field 'credentials' must be a table, "
+                             "got %s)", luaL_typename(L, -1));
+    struct sigv4_credentials creds;
+    creds.access_key_id = field_string(L, 2, "access_key_id", 1, NULL);
+    creds.secret_access_key = field_string(L, 2, "secret_access_key", 1, NULL);
+    creds.session_token = field_string(L, 2, "session_token", 0, NULL);
+    int ht = lua_getfield(L, 1, "headers");                              /* 3 */
+    if (ht != LUA_TNIL && ht != LUA_TTABLE)
+        return luaL_error(L, "bad argument #1 to 'sign' (field 'headers' must be a table, "
+                             "got %s)", luaL_typename(L, -1));
+    struct sigv4_header *headers = NULL;
+    size_t nheaders = 0;
+    if (ht == LUA_TTABLE)
+        nheaders = collect_headers(L, 3, &headers);                      /* 4 */
+    struct sign_box *sb = push_sign_box(L);
+    sb->set = 1;
+    if (sigv4_sign_url(method, url, headers, nheaders, body, body_len, region, service, &creds,
+                       t, 0, &sb->r) != 0)
+        return luaL_error(L, "bad argument #1 to 'sign' (%s)", sb->r.error);
+    push_signed(L, &sb->r);
+    return 2;
+}
+
+void iotlua_core_sigv4(lua_State *L)
+{
+    lua_pushcfunction(L, l_sign);
+    lua_setfield(L, -2, "sigv4_sign");
+}
