@@ -962,17 +962,31 @@ fail:
     return -1;
 }
 
+/* http_xfer.prepare: sign the attempt as it leaves the queue. On failure the call
+ * completes with the error (CredentialsError, ...). */
+static int call_prepare(struct iot_engine *e, struct http_xfer *x)
+{
+    struct iot_call *call = DL_CONTAINER(x, struct iot_call, x);
+    struct iot_error err;
+    memset(&err, 0, sizeof err);
+    if (sign_attempt(call, &err) == 0)
+        return 0;
+    struct result_impl *r = result_new(call);
+    if (r) {
+        err.operation = r->pub.error.operation;
+        r->pub.error = err;
+    }
+    call_complete(e, call, r);
+    return -1;
+}
+
+/* Queue the next attempt; it is signed when it leaves the queue (call_prepare). */
 static void call_attempt(struct iot_engine *e, struct iot_call *call)
 {
     struct http_xfer *x = &call->x;
     struct iot_client *c = call->client;
     http_xfer_reset(x);
     call->attempts++;
-    struct result_impl *r = NULL;
-    struct iot_error err;
-    memset(&err, 0, sizeof err);
-    if (sign_attempt(call, &err) != 0)
-        goto fail;
     x->url = call->url;
     x->method = call->req.method;
     x->body = call->req.body;
@@ -987,14 +1001,9 @@ static void call_attempt(struct iot_engine *e, struct iot_call *call)
     x->verify_tls = c->verify_tls;
     if (http_submit(e, x) == 0)
         return;
-    set_error(&err, "InternalError", "out of memory");
-fail:
-    r = result_new(call);
-    if (r) {
-        struct iot_error keep = r->pub.error;
-        r->pub.error = err;
-        r->pub.error.operation = keep.operation;
-    }
+    struct result_impl *r = result_new(call);
+    if (r)
+        set_error(&r->pub.error, "InternalError", "the transfer could not be queued");
     call_complete(e, call, r);
 }
 
@@ -1094,6 +1103,7 @@ int iot_call_start(struct iot_client *client, struct iot_params *params, void *u
     params = NULL;
     http_xfer_init(&call->x);
     call->x.done = call_xfer_done;
+    call->x.prepare = call_prepare;
     eng_timer_init(&call->backoff, backoff_fire);
     if (iot_marshal(call->params, &call->req, msg, msglen) != 0)
         goto fail;

@@ -493,6 +493,8 @@ static void start_waiting(struct iot_engine *e)
     while (e->inflight < e->max_inflight && !dl_empty(&e->waiting)) {
         struct http_xfer *x = DL_CONTAINER(e->waiting.next, struct http_xfer, queue);
         dl_remove(&x->queue);
+        if (x->prepare && x->prepare(e, x) != 0)
+            continue;
         CURL *c = pool_get(e);
         CURLcode rc = c ? xfer_setup(e, x, c) : CURLE_OUT_OF_MEMORY;
         if (rc == CURLE_OK && curl_multi_add_handle(e->multi, c) != CURLM_OK)

@@ -82,6 +82,10 @@ struct http_xfer {
     struct dl queue;                    /* engine->waiting while queued */
     int active;                         /* added to the multi handle */
     void (*done)(struct iot_engine *engine, struct http_xfer *x);
+    /* Optional: run when x leaves the queue, right before it goes to curl (sign here so
+     * the date is fresh and queued transfers hold no headers). Returns 0 to go on; -1
+     * when it has dealt with x itself (x is then not started, done is not called). */
+    int (*prepare)(struct iot_engine *engine, struct http_xfer *x);
 };
 
 #define HTTP_MAX_RESPONSE_BYTES (64u * 1024u * 1024u)
