@@ -99,6 +99,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
     struct conn *c = arg;
+    if (what == BEV_EVENT_CONNECTED)
+        return;         /* the TLS handshake finished */
     if (c->state == CONN_CLOSING) {
         conn_free(c);
         return;

@@ -3,7 +3,6 @@
 start, session expiry, receive maximum, will messages, keep-alive enforcement (1.5x),
 client-id takeover, and what GetConnection / ListSubscriptions report afterwards."""
 
-import socket
 import struct
 import time
 
