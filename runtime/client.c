@@ -781,11 +781,11 @@ static void call_complete(struct iot_engine *e, struct iot_call *call, struct re
 
 /* ---------------------------------------------------------------- local failures */
 
-static enum iot_failure classify_curl(struct iot_call *call, struct iot_error *err)
+enum iot_failure iot_classify_transport(const struct iot_transport_failure *x,
+                                        struct iot_error *err)
 {
-    struct http_xfer *x = &call->x;
-    const char *host = call->client->host_header;
-    const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result);
+    const char *host = x->host ? x->host : "the endpoint";
+    const char *detail = x->errbuf && x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result);
     switch (x->result) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -1020,7 +1020,10 @@ static enum iot_failure attempt_outcome(struct iot_call *call, struct result_imp
     r->pub.status = x->status;
     if (x->result != CURLE_OK) {
         r->pub.status = 0;
-        return classify_curl(call, &r->pub.error);
+        struct iot_transport_failure tf = {x->result, x->os_errno, x->connected, x->too_large,
+                                           call->client->host_header, x->errbuf,
+                                           x->timeout_ms, x->connect_timeout_ms};
+        return iot_classify_transport(&tf, &r->pub.error);
     }
     if (parse_headers(r, &x->head) != 0) {
         set_error(&r->pub.error, "InternalError", "out of memory");

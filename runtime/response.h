@@ -4,9 +4,11 @@
 #ifndef IOTLUA_RESPONSE_H
 #define IOTLUA_RESPONSE_H
 
+#include <curl/curl.h>
 #include <stddef.h>
 
 #include "client.h"
+#include "retry.h"
 
 /*
  * A non-2xx response → err->code, message, status (request_id, operation, attempts are
@@ -17,5 +19,24 @@
  */
 void iot_parse_service_error(long status, const char *error_type_header, const char *body,
                              size_t body_len, struct iot_error *err);
+
+/* How an attempt failed below HTTP (from libcurl). */
+struct iot_transport_failure {
+    CURLcode result;
+    long os_errno;          /* CURLINFO_OS_ERRNO */
+    int connected;          /* request bytes went out (so not a connect timeout) */
+    int too_large;          /* the response passed the size cap */
+    const char *host;       /* for messages: "host[:port]" */
+    const char *errbuf;     /* libcurl's error text, may be "" */
+    long timeout_ms, connect_timeout_ms;
+};
+
+/*
+ * A transport failure → err->code and message (NetworkError, DNSError, TLSError,
+ * TimeoutError, InvalidResponse, InternalError, ConfigError; see client.h) and the
+ * failure class the retry policy uses.
+ */
+enum iot_failure iot_classify_transport(const struct iot_transport_failure *x,
+                                        struct iot_error *err);
 
 #endif

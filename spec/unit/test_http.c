@@ -1124,10 +1124,60 @@ static void test_error_parsing(void)
     CHECK_STR_CONTAINS(err.message, "..<x>");
 }
 
+
+static void test_transport_classification(void)
+{
+    static const struct {
+        CURLcode result;
+        long os_errno;
+        int connected, too_large;
+        const char *code, *msg;
+        enum iot_failure failure;
+    } cases[] = {
+        {CURLE_COULDNT_RESOLVE_HOST, 0, 0, 0, "DNSError",
+         "could not resolve the host name of h:1", IOT_FAIL_NETWORK},
+        {CURLE_COULDNT_CONNECT, ECONNREFUSED, 0, 0, "NetworkError", "connection refused by h:1",
+         IOT_FAIL_NETWORK},
+        {CURLE_COULDNT_CONNECT, ENETUNREACH, 0, 0, "NetworkError", "could not connect to h:1: ",
+         IOT_FAIL_NETWORK},
+        {CURLE_OPERATION_TIMEDOUT, 0, 0, 0, "TimeoutError",
+         "connect timeout: no connection to h:1 within 300 ms", IOT_FAIL_TIMEOUT},
+        {CURLE_OPERATION_TIMEDOUT, 0, 1, 0, "TimeoutError",
+         "timeout: no complete response from h:1 within 9000 ms", IOT_FAIL_TIMEOUT},
+        {CURLE_SSL_CONNECT_ERROR, 0, 0, 0, "TLSError", "TLS handshake with h:1 failed: boom",
+         IOT_FAIL_NETWORK},
+        {CURLE_PEER_FAILED_VERIFICATION, 0, 0, 0, "TLSError",
+         "TLS certificate verification for h:1 failed", IOT_FAIL_PERMANENT},
+        {CURLE_SSL_CACERT_BADFILE, 0, 0, 0, "TLSError", "certificate verification",
+         IOT_FAIL_PERMANENT},
+        {CURLE_GOT_NOTHING, 0, 1, 0, "NetworkError", "closed by h:1 without a response",
+         IOT_FAIL_NETWORK},
+        {CURLE_PARTIAL_FILE, 0, 1, 0, "NetworkError", "before the whole response",
+         IOT_FAIL_NETWORK},
+        {CURLE_RECV_ERROR, ECONNRESET, 1, 0, "NetworkError", "connection to h:1 failed",
+         IOT_FAIL_NETWORK},
+        {CURLE_WRITE_ERROR, 0, 1, 1, "InvalidResponse", "larger than", IOT_FAIL_PERMANENT},
+        {CURLE_ABORTED_BY_CALLBACK, 0, 1, 0, "InternalError", "payload file",
+         IOT_FAIL_PERMANENT},
+        {CURLE_URL_MALFORMAT, 0, 0, 0, "ConfigError", "bad request URL", IOT_FAIL_PERMANENT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct iot_transport_failure tf = {cases[i].result, cases[i].os_errno,
+                                           cases[i].connected, cases[i].too_large, "h:1",
+                                           "boom", 9000, 300};
+        struct iot_error err;
+        memset(&err, 0, sizeof err);
+        CHECK_INT_EQ(iot_classify_transport(&tf, &err), cases[i].failure);
+        CHECK_STR_EQ(err.code, cases[i].code);
+        CHECK_STR_CONTAINS(err.message, cases[i].msg);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);   /* the TLS server writes to clients that hung up */
     test_error_parsing();
+    test_transport_classification();
     test_success_and_wire();
     test_list_output();
     test_retries();
