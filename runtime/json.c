@@ -679,6 +679,8 @@ void jw_double(struct json_writer *w, double v)
     char *d = dp && dp != '.' ? strchr(t, dp) : NULL;
     if (d)
         *d = '.';
+    if (strspn(t, "-0123456789") == strlen(t))
+        strcat(t, ".0");               /* stays a double when read back: 2.0, -0.0 */
     jw_raw(w, t);
 }
 

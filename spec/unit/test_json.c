@@ -48,6 +48,8 @@ static void test_valid(void)
     round_trip("0", "0");
     round_trip("-0", "0");
     round_trip("123", "123");
+    round_trip("-0e0", "-0.0");                 /* found by fuzz_json: stays a double */
+    round_trip("1E2", "100.0");
     round_trip("[]", "[]");
     round_trip("{}", "{}");
     round_trip("[1, [2, [3]], {\"a\": {}}]", "[1,[2,[3]],{\"a\":{}}]");
@@ -278,6 +280,17 @@ static void test_writer(void)
     CHECK_STR_EQ(buf_cstr(&b), "{\"s\":\"q\\\"\\\\\\u0001\x7f/\xc3\xa9\",\"i\":-9223372036854775808,"
                                "\"d\":0.10000000000000001,\"a\":[true,null,[],{}],"
                                "\"n\\u0000ul\":\"a\\u0000b\"}");
+    /* Integral doubles keep a fraction so they read back as doubles. */
+    struct buf nb = BUF_INIT;
+    jw_init(&w, &nb);
+    jw_array_begin(&w);
+    jw_double(&w, 2.0);
+    jw_double(&w, -0.0);
+    jw_double(&w, 1e300);
+    jw_array_end(&w);
+    CHECK_INT_EQ(jw_finish(&w), 0);
+    CHECK_STR_EQ(buf_cstr(&nb), "[2.0,-0.0,1.0000000000000001e+300]");
+    buf_free(&nb);
     /* The output parses back. */
     struct json_value *v = NULL;
     CHECK_INT_EQ(json_parse(b.data, b.len, NULL, &v, NULL), 0);
