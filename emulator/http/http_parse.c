@@ -130,6 +130,8 @@ int hp_base64_decode(const char *src, size_t n, uint8_t *dst, size_t *len_out)
             if (v[k] < 0)
                 return -1;
         }
+        if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
+            return -1;              /* bits after the data must be zero (canonical form) */
         uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
                      (uint32_t)v[3];
         dst[o++] = (uint8_t)(w >> 16);
