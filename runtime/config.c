@@ -106,30 +106,52 @@ static char *expand_home(const struct cfg_env *env, const char *path)
     return buf_steal(&b);
 }
 
-/* The profile a config-file section names: "default" for [default], x for
- * [profile x] (words split on blanks, optional quotes), NULL otherwise. */
+/* Splits s into at most `max` shell-like words (blanks separate, '...' and "..."
+ * quote). Returns the number of words, or -1 on an unterminated quote or overflow. */
+static int split_words(const char *s, char words[][256], int max)
+{
+    int n = 0;
+    while (*s) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            break;
+        if (n == max)
+            return -1;
+        size_t len = 0;
+        while (*s && *s != ' ' && *s != '\t') {
+            if (*s == '"' || *s == '\'') {
+                const char *close = strchr(s + 1, *s);
+                if (!close)
+                    return -1;
+                for (const char *c = s + 1; c < close; c++)
+                    if (len < 255)
+                        words[n][len++] = *c;
+                s = close + 1;
+            } else if (len < 255) {
+                words[n][len++] = *s++;
+            } else {
+                s++;
+            }
+        }
+        words[n++][len] = '\0';
+    }
+    return n;
+}
+
+/* The profile a config-file section names: "default" for [default], x for [profile x]
+ * (shlex-style words, as botocore splits them); 0 when the section is not a profile. */
 static int section_profile(const char *section, char *name_out, size_t cap)
 {
+    char words[3][256];
     if (strcmp(section, "default") == 0) {
         snprintf(name_out, cap, "default");
         return 1;
     }
-    if (strncmp(section, "profile", 7) != 0 || (section[7] != ' ' && section[7] != '\t'))
+    if (strncmp(section, "profile", 7) != 0 || split_words(section, words, 3) != 2 ||
+        strcmp(words[0], "profile") != 0 || !words[1][0] || strlen(words[1]) >= cap)
         return 0;
-    const char *p = section + 7;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    size_t n = strlen(p);
-    if (n >= 2 && (p[0] == '"' || p[0] == '\'') && p[n - 1] == p[0]) {
-        p++;
-        n -= 2;
-    } else if (strpbrk(p, " \t\"'")) {
-        return 0;                       /* more than one word: not a profile */
-    }
-    if (n == 0 || n >= cap)
-        return 0;
-    memcpy(name_out, p, n);
-    name_out[n] = '\0';
+    snprintf(name_out, cap, "%s", words[1]);
     return 1;
 }
 
@@ -149,17 +171,15 @@ static const struct ini_section *find_config_profile(const struct ini_file *f,
 /* "[services name]" of the config file. */
 static const struct ini_section *find_services(const struct ini_file *f, const char *name)
 {
+    const struct ini_section *found = NULL;
+    char words[3][256];
     for (size_t i = 0; i < f->nsections; i++) {
         const char *s = f->sections[i].name;
-        if (strncmp(s, "services", 8) != 0 || (s[8] != ' ' && s[8] != '\t'))
-            continue;
-        s += 8;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (strcmp(s, name) == 0)
-            return &f->sections[i];
+        if (strncmp(s, "services", 8) == 0 && split_words(s, words, 3) == 2 &&
+            strcmp(words[0], "services") == 0 && strcmp(words[1], name) == 0)
+            found = &f->sections[i];
     }
-    return NULL;
+    return found;
 }
 
 static void files_free(struct cfg_files *f)

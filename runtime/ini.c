@@ -161,9 +161,7 @@ static int section_line(struct ini_parser *p, const char *s, size_t n)
     if (!close || close == s + 1)
         return ierr(p, "section header must be [name]");
     size_t nn = (size_t)(close - s - 1);
-    const char *name = trim(s + 1, &nn);
-    if (nn == 0)
-        return ierr(p, "section header must be [name]");
+    const char *name = s + 1;           /* kept verbatim, as botocore does */
     for (size_t i = 0; i < p->f->nsections; i++)
         if (strlen(p->f->sections[i].name) == nn &&
             memcmp(p->f->sections[i].name, name, nn) == 0)

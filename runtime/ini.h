@@ -2,7 +2,9 @@
  * ini.h — the AWS shared config/credentials file format, as botocore reads it
  * (botocore/configloader.py over Python's RawConfigParser):
  *
- * - "[name]" starts a section; the name is the text between the brackets, trimmed.
+ * - "[name]" starts a section; the name is the text between the '[' and the last ']'
+ *   on the line, not trimmed (botocore does not trim either: "[ default ]" is not the
+ *   default profile).
  * - "key = value" or "key: value"; keys are lowercased and trimmed, values trimmed.
  * - Lines starting (after optional whitespace) with '#' or ';' are comments; there are
  *   no inline comments ("region = x # y" has the value "x # y"), as in botocore.

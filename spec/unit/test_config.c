@@ -189,6 +189,28 @@ static void test_profile_rules(void)
     CHECK_STR_EQ(r.region, "sa-east-1");
     cfg_resolved_free(&r);
 
+    /* Section names split like botocore's shlex: "[profile x ]" is x; "[ default ]",
+     * "[profilex]" and "[profile a b]" are not profiles. */
+    files("[profile x ]\nregion = eu-west-1\n[ default ]\nregion = eu-west-2\n"
+          "[profilex]\nregion = eu-west-3\n[profile a b]\nregion = eu-west-3\n", NULL);
+    e = base_env();
+    setv(&e, "AWS_PROFILE", "x");
+    CHECK_INT_EQ(resolve(&e, NULL, &r, err), 0);
+    CHECK_STR_EQ(r.region, "eu-west-1");
+    cfg_resolved_free(&r);
+    e = base_env();
+    CHECK_INT_EQ(resolve(&e, NULL, &r, err), -1);              /* no [default] at all */
+    CHECK_STR_CONTAINS(err, "No region configured");
+    cfg_resolved_free(&r);
+    const char *not_profiles[] = {"a b", "a", "profilex", "x "};
+    for (int i = 0; i < 4; i++) {
+        e = base_env();
+        setv(&e, "AWS_PROFILE", not_profiles[i]);
+        CHECK_INT_EQ(resolve(&e, NULL, &r, err), -1);
+        CHECK_STR_CONTAINS(err, "could not be found");
+        cfg_resolved_free(&r);
+    }
+
     /* [default] or [profile default]: the later section wins. */
     files("[default]\nregion = eu-west-1\n[profile default]\nregion = us-west-2\n", NULL);
     e = base_env();

@@ -34,7 +34,7 @@ static void test_basic(void)
         "inline = a # not a comment\n"
         "empty =\n"
         "eq = a=b\n"
-        "[ spaced ]\n"
+        "[ spaced ] # trailing text after the bracket is ignored\n"
         "k = v";
     CHECK_INT_EQ(parse(text, &f, &e), 0);
     CHECK_INT_EQ(f.nsections, 3);
@@ -49,7 +49,8 @@ static void test_basic(void)
     CHECK_STR_EQ(ini_get(o, "inline"), "a # not a comment");
     CHECK_STR_EQ(ini_get(o, "empty"), "");
     CHECK_STR_EQ(ini_get(o, "eq"), "a=b");
-    CHECK_STR_EQ(ini_get(ini_find_section(&f, "spaced"), "k"), "v");
+    CHECK_STR_EQ(ini_get(ini_find_section(&f, " spaced "), "k"), "v");  /* verbatim */
+    CHECK(ini_find_section(&f, "spaced") == NULL);
     CHECK(ini_find_section(&f, "ops") == NULL);
     CHECK(ini_get(d, "missing") == NULL);
     ini_free(&f);
