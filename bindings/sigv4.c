@@ -131,7 +131,9 @@ static void push_signed(lua_State *L, const struct sigv4_result *r)
 /* sigv4.sign(request) -> headers to add, working */
 static int l_sign(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1))
+        return luaL_error(L, "bad argument #1 to 'sign' (table expected, got %s)",
+                          lua_isnoneornil(L, 1) ? "nil" : luaL_typename(L, 1));
     lua_settop(L, 1);
     size_t body_len = 0;
     const char *method = field_string(L, 1, "method", 1, NULL);

@@ -120,8 +120,8 @@ end
 local function encode_json(method, name, value)
   local ok, text = pcall(json().encode, value)
   if not ok then
-    error("bad argument #1 to '" .. method .. "' (parameter '" .. name ..
-          "' cannot be encoded as JSON: " .. tostring(text):gsub("^.-:%d+: ", "") .. ")", 4)
+    error(method .. ": parameter '" .. name .. "' cannot be encoded as JSON: " ..
+          tostring(text):gsub("^.-:%d+: ", ""), 4)
   end
   return text
 end
@@ -129,8 +129,8 @@ end
 -- userProperties as a Lua array of single-key tables -> JSON text.
 local function encode_user_properties(method, name, list)
   local function bad(why)
-    error("bad argument #1 to '" .. method .. "' (parameter '" .. name .. "' must be an " ..
-          "array of single-key tables such as { {deviceName = \"alpha\"} }: " .. why .. ")", 5)
+    error(method .. ": parameter '" .. name .. "' must be a JSON string or an array of " ..
+          "single-key tables such as { {deviceName = \"alpha\"} } (" .. why .. ")", 5)
   end
   local n = #list
   for k in pairs(list) do
@@ -193,7 +193,7 @@ local function make_method(op)
     check_self(self, method)
     if type(params) ~= "table" then
       error("bad argument #1 to '" .. method .. "' (table expected, got " ..
-            (params == nil and "no value" or type(params)) .. ")", 2)
+            type(params) .. ")", 2)
     end
     local given, json_names = prepare(op, params)
     local req, msg = core.call(self, op.name, given, json_names)
