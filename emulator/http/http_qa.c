@@ -350,7 +350,7 @@ static void add_fault(struct http_ctx *ctx, struct qa_state *qa)
     if (qstr(ctx, "operation", &opname) || qstr(ctx, "errorCode", &code) ||
         qstr(ctx, "message", &message) || qstr(ctx, "dropConnection", &drop) ||
         qint(ctx, "count", 1, 1000000, 1, &count) || qint(ctx, "status", 0, 599, 0, &status) ||
-        qint(ctx, "latencyMs", 0, 600000, 0, &latency))
+        qint(ctx, "latencyMs", 0, 60000, 0, &latency))
         return;
     enum http_op op = OP_NONE;
     if (!opname || (strcmp(opname, "*") != 0 && (op = http_op_from_name(opname)) == OP_NONE)) {
