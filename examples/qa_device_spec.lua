@@ -74,6 +74,11 @@ end
 
 describe("device under test", function()
   local iot, device
+  local connected = false   -- later steps fail at once when the first one did
+
+  local function require_connected()
+    assert(connected, "the device never connected (see the first step)")
+  end
 
   setup(function()
     iot = assert(iotlua.client{})
@@ -92,9 +97,11 @@ describe("device under test", function()
     assert.is_table(conn, "device " .. DEVICE_ID .. " never showed as connected\n" .. device.log())
     assert.is_true(conn.connected)
     assert.equals(DEVICE_ID, conn.clientId)
+    connected = true
   end)
 
   it("has its subscription listed", function()
+    require_connected()
     local subs = eventually(10, function()
       local s = iot:list_subscriptions{ clientId = DEVICE_ID }
       return s and #(s.subscriptions or {}) > 0 and s.subscriptions
@@ -104,6 +111,7 @@ describe("device under test", function()
   end)
 
   it("confirms a direct message", function()
+    require_connected()
     local r, err = iot:send_direct_message{
       clientId = DEVICE_ID, topic = "qa/" .. DEVICE_ID .. "/cmd",
       payload = { action = "blink", times = 3 }, confirmation = true, timeout = 5 }
@@ -117,6 +125,7 @@ describe("device under test", function()
   end)
 
   it("drops, and GetConnection says why", function()
+    require_connected()
     device.drop()
     local conn = eventually(15, function()
       local c = iot:get_connection{ clientId = DEVICE_ID }
