@@ -167,3 +167,27 @@ def test_aws_cli_504_for_a_mute_device(emulator):
     res = emulator.aws("iot-data", "send-direct-message", "--client-id", "dm-cli-mute",
                        "--topic", "t", "--confirmation", "--timeout", "1", check=False)
     assert res.returncode != 0 and "GatewayTimeoutException" in res.stderr
+
+
+def test_sigterm_while_a_confirmation_waits_exits_cleanly(start_emulator):
+    import signal
+    emu = start_emulator()
+    raw = emu.raw_device("dm-shutdown", auto_ack=False)
+    iot = emu.iot_data()
+    result = {}
+
+    def waiter():
+        try:
+            iot.send_direct_message(clientId="dm-shutdown", topic="t", payload=b"1",
+                                    confirmation=True, timeout=10)
+        except Exception as exc:        # 503 or a closed connection, both fine
+            result["error"] = exc
+    t = threading.Thread(target=waiter)
+    t.start()
+    raw.wait_message("t")
+    start = time.monotonic()
+    emu.proc.send_signal(signal.SIGTERM)
+    assert emu.proc.wait(timeout=10) == 0, emu.stderr_text()
+    t.join(10)
+    assert "error" in result
+    assert time.monotonic() - start < 5
