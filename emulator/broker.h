@@ -23,6 +23,7 @@ struct broker_options {
     int port;                  /* 0 picks an ephemeral port */
     SSL_CTX *tls;              /* NULL: plain TCP; else TLS (mutual TLS when the ctx verifies peers) */
     int max_packet_size;       /* bytes; 0 means the AWS IoT limit (128 KiB payload + headers) */
+    int log_level;             /* added by H4: 0 error, 1 warn, 2 info (connections), 3 debug */
 };
 
 struct mqtt_user_property {

@@ -311,7 +311,7 @@ static int emulator_start(struct emulator *e, const struct options *o, int *http
         return -1;
     if (!(e->base = event_base_new()))
         return -1;
-    struct broker_options bo = {o->host, o->mqtt_port, e->mqtt_tls, 0};
+    struct broker_options bo = {o->host, o->mqtt_port, e->mqtt_tls, 0, o->log_level};
     if (!(e->broker = broker_new(e->base, &bo, mqtt_port_out)))
         return -1;
     struct http_api_options ho = {o->host, o->http_port, e->http_tls, o->credentials,

@@ -3,6 +3,7 @@
  * direct messages, connection info and subscriptions, and the housekeeping timers.
  */
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,18 @@ int64_t broker_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void broker_log(const struct broker *b, int level, const char *fmt, ...)
+{
+    if (level > b->log_level)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("iotlua-emulator: mqtt: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *peer,
@@ -102,6 +115,7 @@ struct broker *broker_new(struct event_base *base, const struct broker_options *
         return NULL;
     b->base = base;
     b->tls = options->tls;
+    b->log_level = options->log_level;
     b->max_body = options->max_packet_size > 0 ? (size_t)options->max_packet_size
                                                 : BROKER_PAYLOAD_MAX + 8192;
     b->reaper = event_new(base, -1, 0, on_reap, b);

@@ -167,6 +167,7 @@ struct broker {
     void *observer_arg;
     uint64_t route_stamp;
     uint64_t assigned_ids;
+    int log_level;
 };
 
 struct broker_direct {
@@ -177,6 +178,12 @@ struct broker_direct {
 };
 
 int64_t broker_now_ms(void);
+/* One line on stderr when level <= the broker's log level (2 info, 3 debug). */
+void broker_log(const struct broker *b, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define LOG_INFO 2
+#define LOG_DEBUG 3
+#define BROKER_OUTPUT_MAX (4 * 1024 * 1024)   /* QoS 0 dropped for a client this far behind */
 
 /* Routing (route.c): every matching subscription gets the message. `origin` is the
  * publishing session (for No Local) or NULL. Updates the retained store and tells the

@@ -125,7 +125,8 @@ static void on_drained(struct bufferevent *bev, void *arg)
 
 static struct bufferevent *make_bev(struct broker *b, int fd)
 {
-    int opts = BEV_OPT_CLOSE_ON_FREE;
+    /* deferred callbacks: no callback ever runs inside our own calls into libevent */
+    int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
     if (!b->tls)
         return bufferevent_socket_new(b->base, fd, opts);
     SSL *ssl = SSL_new(b->tls);
@@ -221,6 +222,7 @@ void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_
         send_disconnect(c, (uint8_t)mqtt5_reason);
     c->state = CONN_CLOSING;
     if (c->session) {
+        broker_log(b, LOG_INFO, "%s disconnected: %s", c->session->client_id, reason);
         session_detach(b, c->session, reason);
         c->session = NULL;
     }
@@ -241,6 +243,8 @@ void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_
 
 void conn_fail(struct conn *c, enum mqtt_err err)
 {
+    broker_log(c->broker, LOG_INFO, "closing %s:%u (%s): %s", c->peer_ip, c->peer_port,
+               c->session ? c->session->client_id : "before CONNECT", mqtt_error_name(err));
     conn_close(c, err == MQTT_E_NOMEM ? REASON_SERVER_ERROR : REASON_CLIENT_ERROR,
                mqtt_reason_code(err), true);
 }

@@ -130,6 +130,9 @@ void handle_connect(struct conn *c, const struct mqtt_frame *f)
     conn_set_keep_alive(c, cn.keep_alive);
     struct connack_info info = {0, present, assigned[0] && cn.version == MQTT_V5 ? assigned : NULL};
     send_connack(c, &info);
+    broker_log(c->broker, LOG_INFO, "%s connected from %s:%u (MQTT %s, keep alive %u s%s)",
+               s->client_id, c->peer_ip, c->peer_port, cn.version == MQTT_V5 ? "5" : "3.1.1",
+               cn.keep_alive, present ? ", session resumed" : "");
     if (present)
         session_resume(s);
 }

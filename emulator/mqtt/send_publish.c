@@ -2,6 +2,9 @@
  * send_publish.c — PUBLISH to a subscriber: MQTT 5 subscribers get the forwarded
  * properties and the remaining message expiry; MQTT 3.1.1 subscribers get none.
  */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
 #include "broker_internal.h"
 
 static int publish_props(struct buf *p, const struct mqtt_msg *msg)
@@ -29,6 +32,10 @@ int send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16
             mqtt_put_varint(&head, (uint32_t)props.len) != 0 ||
             buf_append(&head, props.data, props.len) != 0)
             goto fail;
+    }
+    if (qos == 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) > BROKER_OUTPUT_MAX) {
+        rc = 0;     /* a client this far behind loses QoS 0 messages, as on AWS IoT */
+        goto fail;
     }
     size_t body_len = head.len + msg->payload_len;
     if (body_len + 5 > c->client_max_packet) {
