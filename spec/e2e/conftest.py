@@ -139,10 +139,13 @@ class Emulator:
         return res
 
     def device(self, client_id, protocol=5, clean=True, keepalive=60, session_expiry=None,
-               username=None, will=None, connect=True):
-        """A paho-mqtt device (MQTT 5 by default, 3.1.1 with protocol=4), connected."""
+               username=None, will=None, connect=True, tls=None):
+        """A paho-mqtt device (MQTT 5 by default, 3.1.1 with protocol=4), connected.
+        tls: keyword arguments for paho's tls_set (ca_certs, certfile, keyfile)."""
         dev = Device(self, client_id, protocol, clean, keepalive, session_expiry, username,
                      will)
+        if tls:
+            dev.client.tls_set(**tls)
         self._clients.append(dev)
         if connect:
             dev.connect()

@@ -15,7 +15,7 @@ def tls_emulator():
     from conftest import Emulator
     with tempfile.TemporaryDirectory(prefix="iotlua-tls-") as d:
         cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                         "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
                         "-addext", "subjectAltName=IP:127.0.0.1"],
                        check=True, capture_output=True)
@@ -69,3 +69,32 @@ def test_plain_http_and_garbage_on_the_tls_port(tls_emulator):
         assert not reply.startswith(b"HTTP/1.1 200")
     iot = iot_data_tls(tls_emulator)
     assert iot.publish(topic="tls/b", payload=b"1")["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_mutual_tls_device_has_its_certificate_cn_as_thing_name():
+    from conftest import Emulator
+    with tempfile.TemporaryDirectory(prefix="iotlua-mtls-") as d:
+        p = lambda name: os.path.join(d, name)
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", p("ca.key"),
+                "-out", p("ca.pem"), "-days", "1", "-subj", "/CN=iotlua test CA")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", p("srv.key"),
+                "-out", p("srv.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1",
+                "-CA", p("ca.pem"), "-CAkey", p("ca.key"))
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", p("dev.key"),
+                "-out", p("dev.pem"), "-days", "1", "-subj", "/CN=thermostat-42",
+                "-CA", p("ca.pem"), "-CAkey", p("ca.key"))
+        emu = Emulator(["--mqtt-tls-cert", p("srv.pem"), "--mqtt-tls-key", p("srv.key"),
+                        "--mqtt-tls-ca", p("ca.pem")])
+        try:
+            emu.device("mtls-dev", tls={"ca_certs": p("ca.pem"), "certfile": p("dev.pem"),
+                                        "keyfile": p("dev.key")})
+            c = emu.iot_data().get_connection(clientId="mtls-dev")
+            assert (c["connected"], c["thingName"]) == (True, "thermostat-42")
+            out = emu.aws("iot-data", "get-connection", "--client-id", "mtls-dev").json
+            assert out["thingName"] == "thermostat-42"
+        finally:
+            emu.stop()
