@@ -314,13 +314,9 @@ static void op_publish(struct http_ctx *ctx)
     }
     int64_t qos, expiry;
     bool retain;
-    size_t elen;
-    bool has_expiry;
     if (int_query(ctx, "qos", 0, 1, 0, &qos) != 0 || bool_query(ctx, "retain", &retain) != 0 ||
         int_query(ctx, "messageExpiry", 0, 4294967295LL, -1, &expiry) != 0)
         return;
-    has_expiry = expiry >= 0;
-    (void)elen;
     struct msg_fields f;
     memset(&f, 0, sizeof f);
     if (parse_message_fields(ctx, &f) != 0)
@@ -329,7 +325,7 @@ static void op_publish(struct http_ctx *ctx)
     f.m.topic = topic;
     f.m.qos = (int)qos;
     f.m.retain = retain;
-    f.m.message_expiry = has_expiry ? expiry : -1;
+    f.m.message_expiry = expiry;           /* -1 when absent */
     broker_publish(ctx->api->broker, &f.m);
     reply_ok_trace(ctx);
 }
