@@ -126,11 +126,9 @@ LUA_CALL = """
 local iotlua = require("iotlua")
 local cjson = require("cjson")
 local iot = assert(iotlua.client{ endpoint = %(endpoint)s, region = "us-east-1",
-  credentials = { access_key_id = "AKIAIOSFODNN7EXAMPLE",
-                  secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
-  %(options)s })
-local t0 = os.time()
-local r, err = iot:%(method)s(%(params)s)
+  credentials = %(credentials)s, %(options)s })
+local r, err
+for _ = 1, %(times)d do r, err = iot:%(method)s(%(params)s) end
 local out = { ok = r ~= nil }
 if r then
   out.result = r
@@ -143,13 +141,19 @@ io.write(cjson.encode(out))
 """
 
 
-def run_iotlua(url, method, params, options="max_attempts = 1", timeout=60):
-    """Runs one call through build/iotlua; returns the decoded {ok, result|err}."""
+CREDENTIALS = {"access_key_id": AKID, "secret_access_key": SECRET}
+
+
+def run_iotlua(url, method, params, options="max_attempts = 1", timeout=60,
+               credentials=CREDENTIALS, times=1):
+    """Runs a call (times times, one client) through build/iotlua; returns the decoded
+    {ok, result|err} of the last."""
     with tempfile.TemporaryDirectory(prefix="iotlua-diff-") as tmp:
         script = os.path.join(tmp, "call.lua")
         with open(script, "w") as f:
             f.write(LUA_CALL % {"endpoint": lua_string(url), "options": options,
-                                "method": method, "params": lua_literal(params, tmp)})
+                                "method": method, "params": lua_literal(params, tmp),
+                                "credentials": lua_literal(credentials, tmp), "times": times})
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         proc = subprocess.run([os.path.join(BUILD, "iotlua"), script], env=env,
@@ -303,6 +307,27 @@ def test_user_properties_header_is_byte_identical_for_ascii(srv):
     b, l = [dict((k.lower(), v) for k, v in r["headers"]) for r in srv.requests()]
     assert l["x-amz-mqtt5-user-properties"] == b["x-amz-mqtt5-user-properties"]
     assert base64.b64decode(l["x-amz-mqtt5-user-properties"]) == b'[{"a":"1"},{"b":"two words"}]'
+
+
+def test_session_token_is_sent_and_signed_like_boto3(srv):
+    token = "FwoGZXIvYXdzEXAMPLETOKEN+/=abc"
+    boto3.client("iot-data", endpoint_url=srv.url, region_name=REGION, aws_access_key_id=AKID,
+                 aws_secret_access_key=SECRET, aws_session_token=token).publish(topic="t")
+    out = run_iotlua(srv.url, "publish", {"topic": "t"},
+                     credentials=dict(CREDENTIALS, session_token=token))
+    assert out["ok"], out
+    b, l = srv.requests()
+    for rec in (b, l):
+        assert rec["signature"]["verified"], rec["signature"]
+        assert "x-amz-security-token" in rec["signature"]["signed_headers"]
+    assert l["signature"]["signed_headers"] == b["signature"]["signed_headers"]
+    assert significant_headers(l)["x-amz-security-token"] == [token]
+
+
+def test_sequential_calls_reuse_one_connection(srv):
+    out = run_iotlua(srv.url, "get_connection", {"clientId": "c"}, times=3)
+    assert out["ok"], out
+    assert [r["connection"] for r in srv.requests()] == [srv.requests()[0]["connection"]] * 3
 
 
 RESPONSES = [
