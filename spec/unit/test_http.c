@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -239,8 +240,17 @@ static void *conn_main(void *arg)
         size_t blen = strlen(body);
         snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n", a.status,
                  a.mode == ACT_TRUNCATE ? blen + 100 : blen, a.headers ? a.headers : "");
-        send_all(&io, head, strlen(head));
-        send_all(&io, body, blen);
+        /* one write, as real servers do: two would meet Nagle and delayed ACKs (40 ms) */
+        char out[4096];
+        size_t hlen = strlen(head);
+        if (hlen + blen <= sizeof out) {
+            memcpy(out, head, hlen);
+            memcpy(out + hlen, body, blen);
+            send_all(&io, out, hlen + blen);
+        } else {
+            send_all(&io, head, hlen);
+            send_all(&io, body, blen);
+        }
         if (a.mode == ACT_TRUNCATE)
             break;
     }
@@ -269,6 +279,8 @@ static void *accept_main(void *arg)
         int fd = accept(s->lfd, NULL, NULL);
         if (fd < 0)
             continue;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct conn_arg *ca = malloc(sizeof *ca);
         ca->s = s;
         ca->fd = fd;
@@ -704,6 +716,43 @@ static void test_retries(void)
     r = get_connection(e, c, "c2");
     CHECK_INT_EQ(r->error.status, 400);
     iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+
+/* The retry quota is the client's: 500 tokens, 5 a retry. 50 calls that always get 503
+ * take 2 retries each (500 tokens); the 51st gets no retry at all. */
+static void test_quota_exhaustion(void)
+{
+    struct action busy = {ACT_RESPOND, 503, NULL, "{\"message\":\"busy\"}", 0};
+    struct server s;
+    server_start(&s, &busy, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, s.port, 3, 5000, 2000);
+    int attempts_total = 0;
+    for (int i = 0; i < 50; i++) {
+        struct iot_result *r = get_connection(e, c, "c");
+        attempts_total += r->attempts;
+        iot_result_free(r);
+    }
+    CHECK_INT_EQ(attempts_total, 150);
+    struct iot_result *r = get_connection(e, c, "c");
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_INT_EQ(r->attempts, 1);
+    CHECK_INT_EQ(r->error.status, 503);
+    CHECK_INT_EQ(r->error.retryable, 1);
+    iot_result_free(r);
+    /* another client has its own quota */
+    struct iot_client *c2 = client_port(e, s.port, 3, 5000, 2000);
+    r = get_connection(e, c2, "c");
+    CHECK_INT_EQ(r->attempts, 3);
+    iot_result_free(r);
+    int reqs;
+    server_count(&s, &reqs);
+    CHECK_INT_EQ(reqs, 154);
+    iot_client_free(c2);
     iot_client_free(c);
     iot_engine_free(e);
     server_stop(&s);
@@ -1181,6 +1230,7 @@ int main(void)
     test_success_and_wire();
     test_list_output();
     test_retries();
+    test_quota_exhaustion();
     test_refused();
     test_timeouts();
     test_broken_responses();
