@@ -845,6 +845,13 @@ enum iot_failure iot_classify_transport(const struct iot_transport_failure *x,
         set_error(err, "InternalError", "cannot read the payload file (it changed or failed "
                   "while being sent)");
         return IOT_FAIL_PERMANENT;
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_FAILED_INIT:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_NOT_BUILT_IN:
+        set_error(err, "InternalError", "the HTTP layer failed: %s", detail);
+        return IOT_FAIL_PERMANENT;
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
         set_error(err, "ConfigError", "bad request URL: %s", detail);

@@ -496,7 +496,9 @@ static void start_waiting(struct iot_engine *e)
         if (x->prepare && x->prepare(e, x) != 0)
             continue;
         CURL *c = pool_get(e);
-        CURLcode rc = c ? xfer_setup(e, x, c) : CURLE_OUT_OF_MEMORY;
+        /* xfer_setup ORs the setopt results: any failure is reported as FAILED_INIT. */
+        CURLcode rc = !c ? CURLE_OUT_OF_MEMORY
+                      : xfer_setup(e, x, c) != CURLE_OK ? CURLE_FAILED_INIT : CURLE_OK;
         if (rc == CURLE_OK && curl_multi_add_handle(e->multi, c) != CURLM_OK)
             rc = CURLE_OUT_OF_MEMORY;
         if (rc != CURLE_OK) {

@@ -1209,6 +1209,10 @@ static void test_transport_classification(void)
         {CURLE_ABORTED_BY_CALLBACK, 0, 1, 0, "InternalError", "payload file",
          IOT_FAIL_PERMANENT},
         {CURLE_URL_MALFORMAT, 0, 0, 0, "ConfigError", "bad request URL", IOT_FAIL_PERMANENT},
+        {CURLE_OUT_OF_MEMORY, 0, 0, 0, "InternalError", "the HTTP layer failed",
+         IOT_FAIL_PERMANENT},
+        {CURLE_FAILED_INIT, 0, 0, 0, "InternalError", "the HTTP layer failed",
+         IOT_FAIL_PERMANENT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct iot_transport_failure tf = {cases[i].result, cases[i].os_errno,
