@@ -46,25 +46,51 @@ struct params_box {
 
 /* ---- the environment used for resolution ----------------------------------------- */
 
-/* A snapshot of a Lua table of strings (the _env option), for tests: no process env. */
-struct table_env {
-    lua_State *L;
-    int idx;                          /* absolute index of the table, anchored on the stack */
+/*
+ * The _env option (tests): a table of strings used instead of the process environment.
+ * Snapshot into an array of pointers to the table's strings (anchored: the table stays
+ * on the stack while resolution runs), so the lookups made from config.c never call Lua.
+ */
+struct env_var {
+    const char *name;
+    const char *value;
 };
 
-/* Reads a variable from the anchored table. Only raw reads of string keys: cannot raise. */
+struct table_env {
+    struct env_var *vars;
+    size_t n;
+};
+
 static const char *table_getenv(void *ud, const char *name)
 {
-    struct table_env *te = ud;
-    const char *v = NULL;
-    lua_State *L = te->L;
-    if (!lua_checkstack(L, 2))
-        return NULL;
-    lua_pushstring(L, name);
-    if (lua_rawget(L, te->idx) == LUA_TSTRING)
-        v = lua_tostring(L, -1);   /* anchored in the table */
-    lua_pop(L, 1);
-    return v;
+    const struct table_env *te = ud;
+    for (size_t i = 0; i < te->n; i++)
+        if (strcmp(te->vars[i].name, name) == 0)
+            return te->vars[i].value;
+    return NULL;
+}
+
+/* Snapshots the table at idx (string keys and values only; iotlua/client.lua checked it)
+ * into a userdata pushed on the stack. */
+static void snapshot_env(lua_State *L, int idx, struct table_env *te_out)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        n++;
+        lua_pop(L, 1);
+    }
+    te_out->vars = lua_newuserdatauv(L, (n ? n : 1) * sizeof *te_out->vars, 0);
+    te_out->n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING && te_out->n < n) {
+            te_out->vars[te_out->n].name = lua_tostring(L, -2);
+            te_out->vars[te_out->n].value = lua_tostring(L, -1);
+            te_out->n++;
+        }
+        lua_pop(L, 1);
+    }
 }
 
 /* ---- client handles -------------------------------------------------------------- */
@@ -289,6 +315,9 @@ static struct resolved_box *push_resolved(lua_State *L)
     return rb;
 }
 
+/* Stack slot of the new client box in core_client_new. */
+#define CLIENT_SLOT 4
+
 /* Everything but the resolution: the iot_client on the engine. 0 or -1 with *err_out. */
 static int start_client(lua_State *L, int opts, struct client_box *box,
                         const struct cfg_resolved *r, struct iot_error *err_out)
@@ -312,7 +341,7 @@ static int start_client(lua_State *L, int opts, struct client_box *box,
         return -1;
     }
     struct iot_engine *engine = iotlua_push_engine(L);
-    lua_setiuservalue(L, 3, 2);     /* the client box (index 3) keeps the engine box alive */
+    lua_setiuservalue(L, CLIENT_SLOT, 2);   /* the client box keeps the engine box alive */
     box->client = iot_client_new(engine, &cfg, err_out);
     return box->client ? 0 : -1;
 }
@@ -324,15 +353,17 @@ static int core_client_new(lua_State *L)
     lua_settop(L, 1);
     struct cfg_explicit ex = CFG_EXPLICIT_INIT;
     fill_explicit(L, 1, &ex);
-    struct table_env te = {L, 0};
+    struct table_env te = {NULL, 0};
     struct cfg_env env = cfg_env_process();
-    if (lua_getfield(L, 1, "_env") == LUA_TTABLE) {     /* stack 2: anchors the strings */
-        te.idx = lua_absindex(L, -1);
+    if (lua_getfield(L, 1, "_env") == LUA_TTABLE) {     /* 2: anchors the strings */
+        snapshot_env(L, 2, &te);
         env.getenv = table_getenv;
         env.ud = &te;
+    } else {
+        lua_pushnil(L);                                  /* 3: the snapshot, or nil */
     }
-    struct client_box *box = push_client(L);             /* 3 */
-    struct resolved_box *rb = push_resolved(L);          /* 4 */
+    struct client_box *box = push_client(L);             /* 4 = CLIENT_SLOT */
+    struct resolved_box *rb = push_resolved(L);          /* 5 */
     char msg[CFG_ERROR_LEN];
     rb->set = 1;
     if (cfg_resolve(&ex, &env, &rb->r, msg) != 0)
@@ -345,8 +376,8 @@ static int core_client_new(lua_State *L)
     if (start_client(L, 1, box, &rb->r, &err) != 0)
         return push_failure(L, err.code[0] ? err.code : "ConfigError", err.message);
     push_fields(L, &rb->r, cfg_provider_source(box->provider));
-    lua_setiuservalue(L, 3, 1);
-    lua_pushvalue(L, 3);
+    lua_setiuservalue(L, CLIENT_SLOT, 1);
+    lua_pushvalue(L, CLIENT_SLOT);
     return 1;
 }
 

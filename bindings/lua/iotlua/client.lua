@@ -150,27 +150,39 @@ local function encode_user_properties(method, name, list)
   return "[" .. table.concat(parts, ",") .. "]"
 end
 
--- Returns the parameters to hand to the runtime and the set of members given as JSON.
-local function prepare(op, params)
-  local out, json_names = params, nil
+-- The members a Lua table may stand for: { name, jsonvalue } for the payload blob (a table
+-- is JSON-encoded) and the jsonvalue headers (userProperties as an array of tables).
+local function table_members(op)
+  local list = {}
   for name, member in pairs(op.input) do
+    if member.jsonvalue or member.location == "payload" then
+      list[#list + 1] = { name, member.jsonvalue }
+    end
+  end
+  return list
+end
+
+-- Returns the parameters to hand to the runtime and the set of members given as JSON.
+-- The caller's table is copied only when something is converted.
+local function prepare(op, members, params)
+  local out, json_names = params, nil
+  for i = 1, #members do
+    local name, jsonvalue = members[i][1], members[i][2]
     local v = params[name]
     if type(v) == "table" then
       local text
-      if member.jsonvalue then
+      if jsonvalue then
         text = encode_user_properties(op.method, name, v)
-      elseif member.location == "payload" then
+      else
         text = encode_json(op.method, name, v)
       end
-      if text then
-        if out == params then
-          out = {}
-          for k, x in pairs(params) do out[k] = x end
-        end
-        out[name] = text
-        json_names = json_names or {}
-        json_names[name] = true
+      if out == params then
+        out = {}
+        for k, x in pairs(params) do out[k] = x end
       end
+      out[name] = text
+      json_names = json_names or {}
+      json_names[name] = true
     end
   end
   return out, json_names
@@ -188,14 +200,14 @@ local function check_self(self, method)
 end
 
 local function make_method(op)
-  local method = op.method
+  local method, members = op.method, table_members(op)
   return function(self, params)
     check_self(self, method)
     if type(params) ~= "table" then
       error("bad argument #1 to '" .. method .. "' (table expected, got " ..
             type(params) .. ")", 2)
     end
-    local given, json_names = prepare(op, params)
+    local given, json_names = prepare(op, members, params)
     local req, msg = core.call(self, op.name, given, json_names)
     if not req then error(msg, 2) end
     tasks.await(req)
