@@ -200,6 +200,10 @@ CASES += [
     ("publish file payload", "publish", {"topic": "f", "payload": File(PAYLOAD_BINARY * 300)}),
     ("publish contentType", "publish", {"topic": "t", "contentType": "application/json; charset=utf-8"}),
     ("publish responseTopic", "publish", {"topic": "t", "responseTopic": "reply/to me/#"}),
+    ("publish utf-8 query values", "publish",
+     {"topic": "t", "responseTopic": "réponse/✓/+", "contentType": "text/plain; charset=ü"}),
+    ("publish query values with & = + %", "publish",
+     {"topic": "t", "responseTopic": "a&b=c+d%e", "contentType": "x=y&z"}),
     ("publish userProperties", "publish", {"topic": "t", "userProperties": [{"a": "1"}, {"b": "two words"}]}),
     ("publish userProperties duplicate keys", "publish",
      {"topic": "t", "userProperties": [{"k": "1"}, {"k": "2"}]}),
@@ -480,6 +484,14 @@ def test_truncated_body(srv):
     srv.script({"status": 200, "action": "truncate",
                 "body": json.dumps({"connected": True, "clientId": "x" * 100})})
     out = run_iotlua(srv.url, "get_connection", {"clientId": "x"}, "max_attempts = 1")
+    assert not out["ok"]
+    assert out["err"]["code"] == "NetworkError", out["err"]
+
+
+def test_truncated_error_body(srv):
+    srv.script({"status": 500, "action": "truncate",
+                "body": json.dumps({"__type": "InternalFailureException", "message": "x" * 200})})
+    out = run_iotlua(srv.url, "publish", {"topic": "t"}, "max_attempts = 1")
     assert not out["ok"]
     assert out["err"]["code"] == "NetworkError", out["err"]
 
