@@ -96,6 +96,9 @@ struct session {
     struct broker_connection_info info;
     uint64_t route_stamp;           /* routing: last message that reached this session */
     size_t route_index;
+    struct broker *broker;
+    struct mqtt_msg *pending_will;  /* MQTT 5 will delay: published when will_timer fires */
+    struct event *will_timer;       /* allocated only while a will is pending */
 };
 
 enum conn_state { CONN_NEW, CONN_CONNECTED, CONN_CLOSING };
@@ -112,6 +115,7 @@ struct conn {
     uint16_t keep_alive;
     uint16_t client_receive_max;
     uint32_t client_max_packet;
+    uint32_t will_delay;            /* MQTT 5 Will Delay Interval, seconds */
     uint16_t peer_port, local_port;
     char peer_ip[46];
     char local_ip[46];
@@ -207,6 +211,10 @@ bool session_remove_sub(struct broker *b, struct session *s, const char *filter,
 /* The connection went away: direct messages fail, state goes unless persistent. */
 void session_detach(struct broker *b, struct session *s, const char *reason);
 void session_free(struct session *s);
+/* MQTT 5 will delay: the will goes out after delay seconds unless the session is resumed
+ * (session_cancel_will) first. Takes a reference to will. */
+void session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t delay);
+void session_cancel_will(struct session *s);
 void broker_sweep_sessions(struct broker *b, int64_t now_ms);
 
 /* Connections (conn.c). */

@@ -221,15 +221,24 @@ void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_
     if (was_connected && c->version == MQTT_V5 && mqtt5_reason >= 0)
         send_disconnect(c, (uint8_t)mqtt5_reason);
     c->state = CONN_CLOSING;
-    if (c->session) {
-        broker_log(b, LOG_INFO, "%s disconnected: %s", c->session->client_id, reason);
-        session_detach(b, c->session, reason);
+    struct session *s = c->session;
+    if (s) {
+        broker_log(b, LOG_INFO, "%s disconnected: %s", s->client_id, reason);
+        session_detach(b, s, reason);
         c->session = NULL;
     }
     struct mqtt_msg *will = c->will;
     c->will = NULL;
-    if (will && send_will)
-        broker_route(b, will, NULL);
+    if (will && send_will) {
+        /* a delayed will waits for the session to be resumed, at most until it expires */
+        uint32_t delay = c->will_delay;
+        if (s && s->persistent && s->expiry_interval < delay)
+            delay = s->expiry_interval;
+        if (s && s->persistent && delay > 0)
+            session_schedule_will(s, will, delay);
+        else
+            broker_route(b, will, NULL);
+    }
     msg_unref(will);
     list_remove(&b->conns, c);
     list_push(&b->dead, c);

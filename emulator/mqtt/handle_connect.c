@@ -80,6 +80,7 @@ static struct session *take_session(struct conn *c, const struct mqtt_connect *c
         return NULL;
     if (s->conn)
         conn_close(s->conn, REASON_DUPLICATE, 0x8E, true);   /* Session taken over */
+    session_cancel_will(s);     /* resumed before the will delay ran out */
     *present_out = !cn->clean_start && s->persistent;
     if (cn->clean_start)
         session_clear_state(b, s);
@@ -103,6 +104,7 @@ void handle_connect(struct conn *c, const struct mqtt_frame *f)
     }
     c->version = cn.version;
     c->no_problem_info = cn.props.request_problem_info == 0;
+    c->will_delay = cn.has_will ? cn.will_props.will_delay : 0;
     c->keep_alive = cn.keep_alive;
     if (cn.props.has_receive_max)
         c->client_receive_max = cn.props.receive_max;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "broker_internal.h"
 
 struct session *session_get_or_create(struct broker *b, const char *client_id, size_t len)
@@ -22,7 +24,8 @@ struct session *session_get_or_create(struct broker *b, const char *client_id, s
         free(s);
         return NULL;
     }
-    s->client_id = e->key;      /* the map's copy lives as long as the entry */
+    s->client_id = e->key;
+    s->broker = b;      /* the map's copy lives as long as the entry */
     size_t n = len < sizeof(s->info.client_id) - 1 ? len : sizeof(s->info.client_id) - 1;
     memcpy(s->info.client_id, client_id, n);
     return s;
@@ -256,8 +259,49 @@ void session_detach(struct broker *b, struct session *s, const char *reason)
     snprintf(s->info.disconnect_reason, sizeof(s->info.disconnect_reason), "%s", reason);
 }
 
+static void on_will_delay(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *s = arg;
+    struct mqtt_msg *will = s->pending_will;
+    s->pending_will = NULL;
+    event_free(s->will_timer);
+    s->will_timer = NULL;
+    if (will) {
+        broker_log(s->broker, LOG_INFO, "%s: delayed will published", s->client_id);
+        broker_route(s->broker, will, NULL);
+        msg_unref(will);
+    }
+}
+
+void session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t delay)
+{
+    session_cancel_will(s);
+    s->will_timer = event_new(s->broker->base, -1, 0, on_will_delay, s);
+    struct timeval tv = {(time_t)delay, 0};
+    if (!s->will_timer || event_add(s->will_timer, &tv) != 0) {
+        if (s->will_timer)
+            event_free(s->will_timer);
+        s->will_timer = NULL;
+        broker_route(s->broker, will, NULL);    /* no timer: publish now */
+        return;
+    }
+    s->pending_will = msg_ref(will);
+}
+
+void session_cancel_will(struct session *s)
+{
+    if (s->will_timer)
+        event_free(s->will_timer);
+    s->will_timer = NULL;
+    msg_unref(s->pending_will);
+    s->pending_will = NULL;
+}
+
 void session_free(struct session *s)
 {
+    session_cancel_will(s);
     free(s->subs);
     free(s);
 }
@@ -274,8 +318,11 @@ static void sweep_one(void *arg, struct strmap_entry *e)
     if (s->conn)
         return;
     int64_t offline_ms = sw->now - s->info.disconnected_since_ms;
-    if (s->persistent && offline_ms >= (int64_t)s->expiry_interval * 1000)
+    if (s->persistent && offline_ms >= (int64_t)s->expiry_interval * 1000) {
+        if (s->will_timer)
+            on_will_delay(-1, 0, s);    /* the session ends: a delayed will goes now */
         session_clear_state(sw->broker, s);
+    }
     if (!s->persistent && offline_ms >= BROKER_INFO_KEEP_MS) {
         strmap_remove(&sw->broker->sessions, e->key, e->key_len);
         session_free(s);

@@ -27,8 +27,9 @@ def packet(ptype, flags, body):
 
 
 def connect_packet(client_id, protocol=5, clean=True, keepalive=60, props=b"",
-                   will=None):
-    """CONNECT bytes. will = (topic, payload, qos, retain) or None."""
+                   will=None, will_props=b""):
+    """CONNECT bytes. will = (topic, payload, qos, retain) or None; will_props are the
+    MQTT 5 will properties (encoded)."""
     flags = 0x02 if clean else 0
     if will:
         flags |= 0x04 | (will[2] << 3) | (0x20 if will[3] else 0)
@@ -38,7 +39,7 @@ def connect_packet(client_id, protocol=5, clean=True, keepalive=60, props=b"",
     body += mstr(client_id)
     if will:
         if protocol == 5:
-            body += b"\x00"
+            body += varint(len(will_props)) + will_props
         body += mstr(will[0]) + mstr(will[1])
     return packet(1, 0, body)
 

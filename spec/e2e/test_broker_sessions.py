@@ -157,6 +157,33 @@ def test_will_sent_on_unclean_disconnect_only(emulator):
     assert _get(emulator, "will-polite")["disconnectReason"] == "CLIENT_INITIATED_DISCONNECT"
 
 
+def test_will_delay_interval(emulator):
+    """MQTT 5 Will Delay Interval: the will waits; a reconnect in time cancels it."""
+    watcher = emulator.device("wd-watch")
+    watcher.subscribe("willdelay/#")
+    expiry = b"\x11\x00\x00\x00\x3c"                     # session expiry 60 s
+    delay = b"\x18\x00\x00\x00\x01"                      # will delay 1 s
+    late = Wire(emulator.mqtt_host, emulator.mqtt_port)
+    late.connect("wd-late", protocol=5, props=expiry, will=("willdelay/late", b"late", 1, False),
+                 will_props=delay)
+    back = Wire(emulator.mqtt_host, emulator.mqtt_port)
+    back.connect("wd-back", protocol=5, props=expiry, will=("willdelay/back", b"back", 1, False),
+                 will_props=delay)
+    lost_at = time.monotonic()
+    late.close()
+    back.close()
+    again = Wire(emulator.mqtt_host, emulator.mqtt_port)
+    assert again.connect("wd-back", protocol=5, clean=False, props=expiry)[0] == 1
+    m = watcher.wait_message("willdelay/late", timeout=5)
+    assert m.payload == b"late"
+    assert time.monotonic() - lost_at >= 0.9
+    watcher.publish("willdelay/marker", b"m", qos=1)
+    watcher.wait_message("willdelay/marker")
+    time.sleep(0.5)
+    assert not [x for x in watcher.messages if x.topic == "willdelay/back"]
+    again.close()
+
+
 def test_keep_alive_enforced_at_one_and_a_half_times(emulator):
     watcher = emulator.device("ka-watch")
     watcher.subscribe("ka/will")
