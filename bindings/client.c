@@ -351,6 +351,10 @@ static int core_client_new(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
+    /* The engine box must exist before any client box: at lua_close finalizers run in
+     * the reverse order of creation, so every client is freed before the engine. */
+    iotlua_push_engine(L);
+    lua_pop(L, 1);
     struct cfg_explicit ex = CFG_EXPLICIT_INIT;
     fill_explicit(L, 1, &ex);
     struct table_env te = {NULL, 0};

@@ -327,6 +327,67 @@ describe("client methods", function()
     dead:close()
   end)
 
+  it("a response slower than the timeout returns nil, TimeoutError", function()
+    rec:script{ { status = 200, body = "{}", delay = 1.5 } }
+    local quick = client_for(rec.url, { timeout = 0.3, max_attempts = 1 })
+    local r, err = quick:publish{ topic = "slow" }
+    assert.is_nil(r)
+    assert.equals("TimeoutError", err.code)
+    assert.is_true(err.retryable)
+    quick:close()
+  end)
+
+  describe("with credentials from files", function()
+    local dir
+    setup(function()
+      dir = servers.tmpdir()
+      servers.write_file(dir .. "/credentials", ("[ops]\naws_access_key_id = %s\naws_secret_access_key = %s\n")
+                                                :format(AKID, SECRET))
+      local json = ('{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s"}'):format(AKID, SECRET)
+      servers.write_file(dir .. "/process.json", json)
+      servers.write_file(dir .. "/config", table.concat({
+        "[profile ops]", "region = us-east-1", "",
+        "[profile proc]", "region = us-east-1", "credential_process = cat " .. dir .. "/process.json", "",
+        "[profile broken]", "region = us-east-1", "credential_process = sh -c 'exit 3'", "" }, "\n"))
+    end)
+    teardown(function() os.execute("rm -rf " .. servers.shell_quote(dir)) end)
+
+    local function file_env()
+      return { AWS_CONFIG_FILE = dir .. "/config", AWS_SHARED_CREDENTIALS_FILE = dir .. "/credentials",
+               HOME = dir }
+    end
+
+    it("a profile's region and keys sign the request", function()
+      local c = assert(iotlua.client{ profile = "ops", endpoint = rec.url, _env = file_env() })
+      assert.equals("us-east-1", c.region)   -- no AWS_REGION in _env: from the profile
+      assert.matches("config", c.region_source)
+      assert.equals("ops", c.profile)
+      assert(c:publish{ topic = "t" })
+      local req = rec:requests()[1]
+      assert.is_true(req.signature.verified, req.signature.reason)
+      assert.equals(AKID, req.signature.access_key)
+      c:close()
+    end)
+
+    it("credential_process provides the keys", function()
+      local env = file_env()
+      env.AWS_PROFILE = "proc"
+      local c = assert(iotlua.client{ endpoint = rec.url, _env = env })
+      assert(c:publish{ topic = "t" })
+      assert.is_true(rec:requests()[1].signature.verified)
+      c:close()
+    end)
+
+    it("a failing credential_process makes the call return nil, CredentialsError", function()
+      local c = assert(iotlua.client{ profile = "broken", endpoint = rec.url, _env = file_env() })
+      local r, err = c:publish{ topic = "t" }
+      assert.is_nil(r)
+      assert.equals("CredentialsError", err.code)
+      assert.same({}, rec:requests())
+      c:close()
+    end)
+  end)
+
   it("close is safe twice; a closed client refuses calls; <close> closes", function()
     local c = client_for(rec.url)
     c:close()
