@@ -470,9 +470,13 @@ void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
         return;
     }
     if (path_is(p, n, "/health") && m == EVHTTP_REQ_GET) {
+        int pending = 0;
+        for (struct http_call *c = ctx->api->calls; c; c = c->next)
+            pending++;
         buf_reset(&ctx->api->out);
-        buf_printf(&ctx->api->out, "{\"status\":\"ok\",\"version\":\"%s\",\"pendingRequests\":%d}",
-                   IOTLUA_VERSION, ctx->api->calls != NULL);
+        buf_printf(&ctx->api->out,
+                   "{\"status\":\"ok\",\"version\":\"%s\",\"pendingRequests\":%d}",
+                   IOTLUA_VERSION, pending);
         http_reply_json(ctx, 200, &ctx->api->out);
     } else if (path_is(p, n, "/published") && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_DELETE)) {
         const char *topic;

@@ -127,3 +127,26 @@ def test_keep_alive_and_pipelining(emulator):
     ids = {emulator.signed_request("GET", "/nothing").headers["x-amzn-requestid"]
            for _ in range(5)}
     assert len(ids) == 5
+
+
+@pytest.mark.parametrize("fault", ["latencyMs=300", "latencyMs=300&status=503",
+                                   "latencyMs=300&dropConnection=true"])
+def test_client_gone_while_its_reply_waits(start_emulator, fault):
+    emu = start_emulator("--no-verify-signatures")
+    status, _ = emu.control("POST", "/_emulator/faults?operation=Publish&count=3&" + fault)
+    assert status == 201
+    for _ in range(3):
+        s = socket.create_connection((emu.http_host, emu.http_port), timeout=5)
+        s.sendall(b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
+        s.close()                       # gone before the delayed reply
+    # wait until the three faults were taken and their delayed replies have fired
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        faults = emu.control("GET", "/_emulator/faults")[1]["faults"]
+        status, health = emu.control("GET", "/_emulator/health")
+        if not faults and health["pendingRequests"] == 0:
+            break
+        time.sleep(0.05)
+    assert (faults, health["pendingRequests"]) == ([], 0)
+    r = emu.signed_request("POST", "/topics/t", body=b"y", sign=False)
+    assert r.status == 200
