@@ -163,3 +163,13 @@ def test_publish_is_recorded_for_qa(emulator):
     [m] = emulator.published("rec/1")
     assert base64.b64decode(m["payload"]) == b"\x01\x02"
     assert (m["qos"], m["origin"], m["userProperties"]) == (1, "http", [{"k": "v"}])
+
+
+def test_user_properties_with_escapes_and_non_ascii(emulator):
+    # botocore's json.dumps escapes non-ASCII as \uXXXX (surrogate pairs beyond the BMP)
+    dev = emulator.device("pub-props")
+    dev.subscribe("props/#")
+    props = [{"é": "😀"}, {'q"uote': "back\\slash/\n"}, {"": "empty key"}, {"k": ""}]
+    emulator.iot_data().publish(topic="props/x", payload=b"1", userProperties=props)
+    msg = dev.wait_message("props/x")
+    assert msg.properties["UserProperty"] == [(k, v) for p in props for k, v in p.items()]
