@@ -106,7 +106,9 @@ static int report(lua_State *L, int status)
 
 /*
  * Message handler: turns any error value into a string (an error table through its
- * __tostring) and appends a traceback. [-1, +1]
+ * __tostring) and appends a traceback. A task's error re-raised by the script (iotlua's
+ * task errors carry the task's own traceback in the raw field "traceback") shows that
+ * traceback too. [-1, +1]
  */
 static int msghandler(lua_State *L)
 {
@@ -116,6 +118,11 @@ static int msghandler(lua_State *L)
             msg = lua_tostring(L, -1);
         else
             msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        if (lua_type(L, 1) == LUA_TTABLE) {
+            lua_pushliteral(L, "traceback");
+            if (lua_rawget(L, 1) == LUA_TSTRING)
+                msg = lua_pushfstring(L, "%s\nin the task: %s", msg, lua_tostring(L, -1));
+        }
     }
     luaL_traceback(L, L, msg, 1);
     return 1;

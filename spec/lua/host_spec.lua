@@ -192,6 +192,15 @@ describe("the iotlua host", function()
       assert.matches(":2: in [^\n]*'outer'\n", err)
     end)
 
+    it("a task's error re-raised by the script shows the task's traceback too", function()
+      local _, _, err = run{ script("local iotlua = require('iotlua')\n" ..
+        "local function helper() error('inner failure') end\n" ..
+        "assert(iotlua.spawn(function() helper() end):wait())") }
+      assert.matches("^iotlua: [^\n]*:2: inner failure\nin the task: stack traceback:\n", err)
+      assert.matches(":2: in [^\n]*'helper'\n", err)
+      assert.matches("\nstack traceback:\n[^\n]*in function 'assert'", err)
+    end)
+
     it("a missing script file is one line and status 1", function()
       local status, _, err = run{ "/nonexistent/script.lua" }
       assert.equals(1, status)

@@ -125,6 +125,36 @@ describe("tasks", function()
     local ok, msg = pcall(a.wait, a)
     assert.is_false(ok)
     assert.matches("deadlock", msg)
+    assert.is_true(a:cancel())
+    assert.is_true(b:cancel())
+    assert.is_false(a:cancel())
+    assert.equals("cancelled", tostring(select(2, a:wait())))
+  end)
+
+  it("cancel stops a sleeping task and closes its to-be-closed variables", function()
+    local closed, reached = false, false
+    local t = iotlua.spawn(function()
+      local guard <close> = setmetatable({}, { __close = function() closed = true end })
+      iotlua.sleep(10)
+      reached = true
+    end)
+    iotlua.sleep(0)
+    assert.is_true(t:cancel())
+    iotlua.sleep(0.01)
+    assert.is_true(closed)
+    assert.is_false(reached)
+    assert.is_true(t:done())
+  end)
+
+  it("run() returns once every task has finished, and refuses to run inside a task", function()
+    local finished = 0
+    for i = 1, 3 do iotlua.spawn(function() iotlua.sleep(0.01 * i) finished = finished + 1 end) end
+    local inner = iotlua.spawn(function() return pcall(iotlua.run) end)
+    iotlua.run()
+    assert.equals(3, finished)
+    local ok, msg = inner:wait()
+    assert.is_false(ok)
+    assert.matches("iotlua.run cannot be called inside a task", msg, 1, true)
   end)
 
   it("runs ten thousand tasks in little memory", function()

@@ -2,7 +2,8 @@
 --
 --   iotlua.version                       "0.1.0"
 --   iotlua.client{...}                   a client, or nil, err (iotlua.client)
---   iotlua.spawn(fn, ...)                a task; task:wait() -> its results, or nil, err
+--   iotlua.spawn(fn, ...)                a task; task:wait() -> its results, or nil, err;
+--                                        task:done(), task:cancel(), task.id, task.status
 --   iotlua.wait_all(tasks)               results, errors (arrays, in the order of tasks)
 --   iotlua.sleep(s)                      yields inside a task, drives the loop outside
 --   iotlua.map(items, fn, opts)          results, errors in input order

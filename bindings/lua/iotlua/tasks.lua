@@ -172,7 +172,9 @@ local function finish(task, ok, results)
   local waiters = task.waiters
   task.waiters = nil
   if waiters then
-    for i = 1, #waiters do make_ready(waiters[i]) end
+    for i = 1, #waiters do
+      if waiters[i].status == "waiting" then make_ready(waiters[i]) end
+    end
   end
 end
 
@@ -242,6 +244,10 @@ end
 -- Returns false when nothing at all could make progress.
 local function step(deadline)
   run_ready()
+  local timers = state.timers
+  while timers[1] and timers[1].task and timers[1].task.status ~= "waiting" do
+    heap_pop(timers)   -- the timer of a cancelled task
+  end
   local timeout
   if #state.ready > 0 then
     timeout = 0
@@ -306,6 +312,7 @@ function M.sleep(seconds)
     add_timer(at, task)
     suspend(task)
   else
+    step(at)   -- even sleep(0) gives the tasks a turn
     drive(function() return now() >= at end, "a sleep", at)
   end
 end
@@ -352,6 +359,27 @@ function Task:done()
   return finished(self)
 end
 
+-- Stops a task that has not finished: its coroutine is closed (pending to-be-closed
+-- variables are closed) and wait returns nil, err with the message "cancelled". A call
+-- it was waiting for still completes; its result is dropped. Returns true if the task
+-- was stopped, false if it had already finished.
+function Task:cancel()
+  if getmetatable(self) ~= Task then
+    error("bad argument #1 to 'cancel' (task expected, got " .. type(self) .. ")", 2)
+  end
+  if finished(self) then return false end
+  if current() == self then error("a task cannot cancel itself; return or error instead", 2) end
+  local co = self.co
+  self.observed = true
+  self.status = "cancelled"
+  coroutine.close(co)
+  local err = setmetatable({ error = "cancelled", message = "cancelled",
+                             traceback = "stack traceback:\n\t(cancelled)" }, TaskError)
+  self.co = co
+  finish(self, false, err)
+  return true
+end
+
 local function check_tasks(tasks, fname)
   if type(tasks) ~= "table" then
     error("bad argument #1 to '" .. fname .. "' (table expected, got " .. type(tasks) .. ")", 3)
@@ -379,6 +407,7 @@ end
 
 -- Runs until every task has finished. Returns true when no task error went unretrieved.
 function M.run()
+  if current() then error("iotlua.run cannot be called inside a task", 2) end
   drive(function() return state.live == 0 end, "the remaining tasks")
   return state.unhandled == 0
 end
