@@ -722,6 +722,7 @@ struct iot_call {
     struct iot_request req;
     char *url;
     int attempts;
+    int connections_opened;
     int quota_acquired;
     struct eng_timer backoff;
     struct http_xfer x;
@@ -1025,6 +1026,9 @@ static enum iot_failure attempt_outcome(struct iot_call *call, struct result_imp
 {
     struct http_xfer *x = &call->x;
     r->pub.status = x->status;
+    r->pub.http_version = x->http_version;
+    call->connections_opened += x->new_connection;
+    r->pub.connections_opened = call->connections_opened;
     if (x->result != CURLE_OK) {
         r->pub.status = 0;
         struct iot_transport_failure tf = {x->result, x->os_errno, x->connected, x->too_large,

@@ -274,6 +274,8 @@ struct iot_result {
     long status;                /* HTTP status of the last attempt, 0 when none */
     const char *request_id;     /* x-amzn-RequestId (or x-amz-request-id), "" when none */
     int attempts;               /* RetryAttempts = attempts - 1 */
+    int http_version;           /* of the last response: 11 or 20 (0: none) */
+    int connections_opened;     /* new connections the attempts opened (0: all reused) */
     const struct iot_header *headers;  /* of the last response */
     size_t nheaders;
     const char *body;           /* raw body of the last response (NUL-terminated) */

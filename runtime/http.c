@@ -323,6 +323,8 @@ void http_xfer_reset(struct http_xfer *x)
     x->status = 0;
     x->os_errno = 0;
     x->connected = 0;
+    x->http_version = 0;
+    x->new_connection = 0;
     x->too_large = 0;
     x->file_sent = 0;
     x->errbuf[0] = '\0';
@@ -479,6 +481,13 @@ static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode resu
         long sent = 0;
         curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
         x->connected = sent > 0;
+        long version = 0, nconn = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
+        curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
+        x->http_version = version == CURL_HTTP_VERSION_2_0 ? 20
+                          : version == CURL_HTTP_VERSION_1_1 ? 11
+                          : version == CURL_HTTP_VERSION_1_0 ? 10 : 0;
+        x->new_connection = nconn > 0;
         curl_multi_remove_handle(e->multi, x->easy);
         pool_put(e, x->easy);
         x->easy = NULL;

@@ -73,6 +73,8 @@ struct http_xfer {
     long status;
     long os_errno;
     int connected;                      /* TCP (and TLS) connect completed */
+    int http_version;                   /* 10, 11, 20 (0: no response) */
+    int new_connection;                 /* this attempt opened a connection */
     struct buf head;                    /* raw header lines of the last response */
     struct buf body_in;
     int too_large;

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -515,6 +517,8 @@ static void test_success_and_wire(void)
     CHECK_INT_EQ(r->ok, 1);
     CHECK_INT_EQ(r->status, 200);
     CHECK_INT_EQ(r->attempts, 1);
+    CHECK_INT_EQ(r->http_version, 11);
+    CHECK_INT_EQ(r->connections_opened, 1);
     CHECK_STR_EQ(r->request_id, "req-1");
     CHECK_STR_EQ(rh(r, "x-amzn-requestid"), "req-1");
     CHECK_STR_EQ(rh(r, "content-type"), "application/json");
@@ -565,6 +569,7 @@ static void test_success_and_wire(void)
     r = wait_for(e, id);
     CHECK_INT_EQ(r->ok, 1);
     CHECK_INT_EQ(r->output->n, 0);      /* Publish has no output */
+    CHECK_INT_EQ(r->connections_opened, 0);     /* kept alive */
     iot_result_free(r);
     CHECK_STR_EQ(w->method, "POST");
     CHECK_STR_EQ(w->target, "/topics/a%2Fb%20c%2F%23");
@@ -881,7 +886,7 @@ static void test_tls_against_plain_server(void)
 
 
 /* A self-signed certificate for 127.0.0.1 (SAN IP), its PEM written to ca_path. */
-static SSL_CTX *tls_context(const char *ca_path)
+static SSL_CTX *tls_context_key(const char *ca_path, const char *key_path)
 {
     EVP_PKEY *key = EVP_EC_gen("P-256");
     X509 *x = X509_new();
@@ -909,12 +914,136 @@ static SSL_CTX *tls_context(const char *ca_path)
     FILE *f = fopen(ca_path, "w");
     CHECK_REQUIRE(f && PEM_write_X509(f, x) == 1);
     fclose(f);
+    if (key_path) {
+        FILE *kf = fopen(key_path, "w");
+        CHECK_REQUIRE(kf && PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) == 1);
+        fclose(kf);
+    }
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     CHECK_REQUIRE(ctx && SSL_CTX_use_certificate(ctx, x) == 1 &&
                   SSL_CTX_use_PrivateKey(ctx, key) == 1);
     X509_free(x);
     EVP_PKEY_free(key);
     return ctx;
+}
+
+static SSL_CTX *tls_context(const char *ca_path)
+{
+    return tls_context_key(ca_path, NULL);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK_REQUIRE(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Wait until something listens on 127.0.0.1:port (up to 5 s). */
+static int wait_listening(int port)
+{
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    for (int i = 0; i < 500; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return 1;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+/* HTTP/2 where the endpoint offers it: nghttpd (nghttp2-server) serves a canned answer
+ * over TLS with ALPN h2; concurrent calls are multiplexed on one connection. */
+static void test_http2(void)
+{
+    static const char nghttpd[] = "/usr/sbin/nghttpd";
+    if (access(nghttpd, X_OK) != 0) {
+        fprintf(stderr, "test_http2: %s missing: install nghttp2-server (scripts/bootstrap)\n",
+                nghttpd);
+        CHECK(!"nghttpd available");
+        return;
+    }
+    char dir[] = "/tmp/iotlua-test-h2-XXXXXX";
+    CHECK_REQUIRE(mkdtemp(dir) != NULL);
+    char docs[512], conns[600], file[700], ca[600], key[600];
+    snprintf(docs, sizeof docs, "%s/htdocs", dir);
+    snprintf(conns, sizeof conns, "%s/connections", docs);
+    snprintf(file, sizeof file, "%s/c1", conns);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    CHECK_REQUIRE(mkdir(docs, 0700) == 0 && mkdir(conns, 0700) == 0);
+    write_file(file, "{\"connected\":true,\"clientId\":\"c1\"}");
+    SSL_CTX_free(tls_context_key(ca, key));
+    int port;
+    int probe = listen_local(1, &port);
+    CHECK_REQUIRE(probe >= 0);
+    close(probe);
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    pid_t pid = fork();
+    CHECK_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execl(nghttpd, "nghttpd", "-a", "127.0.0.1", "-d", docs, port_s, key, ca, (char *)NULL);
+        _exit(127);
+    }
+    CHECK_REQUIRE(wait_listening(port));
+
+    struct iot_engine *e = engine_with(zero_random, NULL, 4);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", port);
+    struct iot_client_config cfg = {0};
+    cfg.endpoint = url;
+    cfg.region = "us-east-1";
+    cfg.credentials.access_key_id = AKID;
+    cfg.credentials.secret_access_key = SECRET;
+    cfg.ca_bundle = ca;
+    struct iot_error err;
+    struct iot_client *c = iot_client_new(e, &cfg, &err);
+    CHECK_REQUIRE(c != NULL);
+    enum { N = 20 };
+    for (int i = 0; i < N; i++)
+        start_call(c, "get_connection", "clientId", S("c1"), NULL, S(""), NULL);
+    int done = 0, ok = 0, h2 = 0, opened = 0;
+    int64_t t0 = now_ms();
+    while (done < N && now_ms() - t0 < 10000) {
+        iot_engine_poll(e, 100);
+        struct iot_event ev;
+        while (iot_engine_next_event(e, &ev)) {
+            ok += ev.result->ok;
+            h2 += ev.result->http_version == 20;
+            opened += ev.result->connections_opened;
+            if (ev.result->ok)
+                CHECK_STR_EQ(field(ev.result->output, "clientId")->str, "c1");
+            else
+                fprintf(stderr, "h2 call: %s: %s\n", ev.result->error.code,
+                        ev.result->error.message);
+            iot_result_free(ev.result);
+            done++;
+        }
+    }
+    CHECK_INT_EQ(done, N);
+    CHECK_INT_EQ(ok, N);
+    CHECK_INT_EQ(h2, N);
+    CHECK_INT_EQ(opened, 1);      /* all multiplexed on one connection */
+    iot_client_free(c);
+    iot_engine_free(e);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    unlink(file);
+    unlink(ca);
+    unlink(key);
+    rmdir(conns);
+    rmdir(docs);
+    rmdir(dir);
 }
 
 static void test_tls(void)
@@ -1240,6 +1369,7 @@ int main(void)
     test_broken_responses();
     test_tls_against_plain_server();
     test_tls();
+    test_http2();
     test_file_payload();
     test_concurrency_and_cap();
     test_timers_and_cancel();
