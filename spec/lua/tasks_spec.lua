@@ -17,6 +17,11 @@ describe("tasks", function()
     assert.same({ 3, "two", nil, 4 }, { t:wait() })   -- waiting again gives the same
   end)
 
+  it("spawn accepts a callable table", function()
+    local callable = setmetatable({}, { __call = function(_, x) return x * 2 end })
+    assert.equals(42, iotlua.spawn(callable, 21):wait())
+  end)
+
   it("a task that raises: wait returns nil, err with the message and the task's traceback", function()
     local function failing_helper() error("broken part") end
     local t = iotlua.spawn(function() failing_helper() end)

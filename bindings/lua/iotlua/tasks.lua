@@ -166,7 +166,7 @@ local function finish(task, ok, results)
     if not task.observed then
       state.unhandled = state.unhandled + 1
       task.unhandled = true
-      if not task.quiet then report_failure(task) end
+      report_failure(task)
     end
   end
   local waiters = task.waiters
@@ -197,8 +197,13 @@ local function resume(task)
 end
 
 function M.spawn(fn, ...)
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+  if type(fn) ~= "function" then
+    local mt = getmetatable(fn)
+    if type(mt) ~= "table" or not mt.__call then
+      error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+    end
+    local callable = fn
+    fn = function(...) return callable(...) end
   end
   state.next_id = state.next_id + 1
   local task = setmetatable({ id = state.next_id, status = "ready" }, Task)
