@@ -196,6 +196,15 @@ describe("client methods", function()
     { "list_subscriptions", { clientId = "c", maxResults = 201 }, "parameter 'maxResults' must be between 1 and 200 (got 201)" },
     { "send_direct_message", { clientId = "c" }, "send_direct_message: missing required parameter 'topic'" },
     { "send_direct_message", { clientId = "c", topic = "t", confirmation = "true" }, "parameter 'confirmation' must be a boolean" },
+    { "send_direct_message", { clientId = "$c", topic = "t" }, "parameter 'clientId' must not start with '$'" },
+    { "send_direct_message", { clientId = ("c"):rep(129), topic = "t" }, "parameter 'clientId' must be 1 to 128 characters long" },
+    { "send_direct_message", { clientId = "c", topic = "t", payloadFormatIndicator = "utf8" }, "parameter 'payloadFormatIndicator' must be one of UNSPECIFIED_BYTES, UTF8_DATA" },
+    { "send_direct_message", { clientId = "c", topic = "t", timeout = "5" }, "parameter 'timeout' must be an integer" },
+    { "send_direct_message", { clientId = "c", topic = "t", qos = 1 }, "send_direct_message: unknown parameter 'qos'" },
+    { "list_subscriptions", { clientId = "$c" }, "parameter 'clientId' must not start with '$'" },
+    { "list_subscriptions", { clientId = "" }, "parameter 'clientId' must be 1 to 128 characters long" },
+    { "list_subscriptions", { clientId = "c", nextToken = 5 }, "parameter 'nextToken' must be a string" },
+    { "get_connection", { clientId = "c", verbose = true }, "get_connection: unknown parameter 'verbose'" },
   }
   for _, case in ipairs(MISUSE) do
     local method, params, expected = case[1], case[2], case[3]
