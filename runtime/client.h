@@ -80,9 +80,10 @@ size_t iot_error_format(const struct iot_error *err, char *out, size_t outlen);
 
 struct iot_engine_opts {
     int max_connections;    /* cap on open connections (total and per host); 0 = 64 */
-    int max_inflight;       /* requests handed to curl at once; 0 = 4 * max_connections.
-                               Further requests wait in the engine's queue (no memory
-                               but their small descriptor). */
+    int max_inflight;       /* requests handed to curl at once; 0 = max_connections (each
+                               attempt's timeout starts when it is handed over). Further
+                               requests wait in the engine's queue, costing only their
+                               small descriptor, not signed until they leave it. */
     int http2;              /* -1 off, 0 default (on), 1 on: HTTP/2 over TLS via ALPN
                                with multiplexing; HTTP/1.1 for http:// endpoints */
     /* Test hooks (NULL = the real thing): jitter source in [0, 1), signing clock. */

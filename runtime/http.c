@@ -21,6 +21,7 @@
 struct iot_engine {
     CURLM *multi;
     int max_connections, max_inflight, http2;
+    int inflight_fixed;         /* max_inflight was given: it does not follow the cap */
     int inflight;
     CURL **pool;                /* idle easy handles */
     size_t npool;
@@ -605,7 +606,10 @@ struct iot_engine *iot_engine_new(const struct iot_engine_opts *opts, struct iot
     e->max_connections = opts->max_connections > 0 ? opts->max_connections
                                                    : DEFAULT_MAX_CONNECTIONS;
     e->http2 = opts->http2 >= 0 ? 1 : 0;
-    int inflight = opts->max_inflight > 0 ? opts->max_inflight : 4 * e->max_connections;
+    /* By default one transfer per connection: more would wait inside libcurl for a
+     * connection with their timeout already running. With HTTP/2 they multiplex. */
+    e->inflight_fixed = opts->max_inflight > 0;
+    int inflight = e->inflight_fixed ? opts->max_inflight : e->max_connections;
     if (set_pool_size(e, inflight) != 0)
         goto fail;
     apply_limits(e);
@@ -631,9 +635,8 @@ void iot_engine_set_max_connections(struct iot_engine *e, int max_connections)
         return;
     e->max_connections = max_connections;
     apply_limits(e);
-    int want = 4 * max_connections;
-    if (want > e->max_inflight)
-        set_pool_size(e, want);     /* on failure the old size stays: still correct */
+    if (!e->inflight_fixed)
+        set_pool_size(e, max_connections);  /* on failure the old size stays: still correct */
 }
 
 void iot_engine_free(struct iot_engine *e)
