@@ -836,8 +836,8 @@ enum iot_failure iot_classify_transport(const struct iot_transport_failure *x,
         return IOT_FAIL_NETWORK;
     case CURLE_WRITE_ERROR:
         if (x->too_large)
-            set_error(err, "InvalidResponse", "the response from %s is larger than %u bytes",
-                      host, HTTP_MAX_RESPONSE_BYTES);
+            set_error(err, "InvalidResponse", "the response from %s is too large (more than "
+                      "%u bytes of body or 1 MiB of headers)", host, HTTP_MAX_RESPONSE_BYTES);
         else
             set_error(err, "InternalError", "out of memory receiving the response");
         return IOT_FAIL_PERMANENT;

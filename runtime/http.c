@@ -347,7 +347,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
         buf_reset(&x->head);    /* a new response (after 100 Continue, for example) */
-    if (x->head.len + len > 1024 * 1024 || buf_append(&x->head, data, len) != 0)
+    if (x->head.len + len > 1024 * 1024) {
+        x->too_large = 1;
+        return 0;
+    }
+    if (buf_append(&x->head, data, len) != 0)
         return 0;
     return len;
 }

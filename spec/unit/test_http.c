@@ -1334,7 +1334,7 @@ static void test_transport_classification(void)
          IOT_FAIL_NETWORK},
         {CURLE_RECV_ERROR, ECONNRESET, 1, 0, "NetworkError", "connection to h:1 failed",
          IOT_FAIL_NETWORK},
-        {CURLE_WRITE_ERROR, 0, 1, 1, "InvalidResponse", "larger than", IOT_FAIL_PERMANENT},
+        {CURLE_WRITE_ERROR, 0, 1, 1, "InvalidResponse", "too large", IOT_FAIL_PERMANENT},
         {CURLE_ABORTED_BY_CALLBACK, 0, 1, 0, "InternalError", "payload file",
          IOT_FAIL_PERMANENT},
         {CURLE_URL_MALFORMAT, 0, 0, 0, "ConfigError", "bad request URL", IOT_FAIL_PERMANENT},
