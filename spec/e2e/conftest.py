@@ -15,11 +15,15 @@
 The emulator runs as $IOTLUA_BUILD_DIR/iotlua-emulator --http-port 0 --mqtt-port 0
 --ready-file F on 127.0.0.1; at teardown it gets SIGTERM and must exit with status 0.
 Only /usr/bin/python3 (Debian's boto3, paho-mqtt 1.6.1) and /usr/bin/aws are used.
+IOTLUA_EMULATOR_WRAPPER, when set, is prefixed to the command, e.g.
+  IOTLUA_EMULATOR_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full"
+so the same tests run the emulator under valgrind (any error fails the clean-exit check).
 """
 
 import base64
 import json
 import os
+import shlex
 import signal
 import socket
 import struct
@@ -57,7 +61,9 @@ class Emulator:
         self.stderr_path = os.path.join(self.tmpdir.name, "stderr.log")
         self.binary = os.path.join(BUILD_DIR, "iotlua-emulator")
         self.access_key, self.secret_key, self.region = ACCESS_KEY, SECRET_KEY, REGION
-        self.args = [self.binary, "--http-port", "0", "--mqtt-port", "0",
+        wrapper = shlex.split(os.environ.get("IOTLUA_EMULATOR_WRAPPER", ""))
+        self.ready_timeout = READY_TIMEOUT * (6 if wrapper else 1)
+        self.args = [*wrapper, self.binary, "--http-port", "0", "--mqtt-port", "0",
                      "--ready-file", self.ready_file, *extra_args]
         self._clients = []
         self._stderr = open(self.stderr_path, "wb")
@@ -71,7 +77,7 @@ class Emulator:
             return f.read().decode("utf-8", "replace")
 
     def _wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._fail_start(f"exited with status {self.proc.returncode} before ready")
@@ -84,7 +90,7 @@ class Emulator:
         else:
             self.proc.kill()
             self.proc.wait()
-            self._fail_start(f"no ready file after {READY_TIMEOUT} s")
+            self._fail_start(f"no ready file after {self.ready_timeout} s")
         self.http_url = ready["http"]
         scheme, _, hostport = ready["mqtt"].partition("://")
         host, _, port = hostport.rpartition(":")
