@@ -1229,6 +1229,34 @@ static void test_timers_and_cancel(void)
     iot_client_free(cl);     /* the client may go before or after its calls */
     iot_engine_free(e);
     server_stop(&s);
+
+    /* cancel a call waiting in its retry backoff: the timer goes with it */
+    struct action busy = {ACT_RESPOND, 503, NULL, "{}", 0};
+    server_start(&s, &busy, 1);
+    double r09 = 0.9;
+    e = engine_with(fixed_random, &r09, 0);
+    cl = client_port(e, s.port, 3, 3000, 2000);
+    id = start_call(cl, "get_connection", "clientId", S("x"), NULL, S(""), NULL);
+    int reqs = 0;
+    t0 = now_ms();
+    while (reqs < 1 && now_ms() - t0 < 5000) {
+        iot_engine_poll(e, 20);
+        server_count(&s, &reqs);
+    }
+    iot_engine_poll(e, 50);     /* the 503 is in: the call now waits ~900 ms */
+    long wait = iot_engine_next_timeout_ms(e);
+    CHECK(wait > 500 && wait <= 900);
+    CHECK_INT_EQ(iot_engine_cancel(e, id), 1);
+    CHECK_INT_EQ(iot_engine_pending(e), 0);
+    CHECK_INT_EQ(iot_engine_next_timeout_ms(e), -1);
+    CHECK_INT_EQ(iot_engine_poll(e, 0), 0);
+
+    /* the engine may go first with a call in flight; the client is freed afterwards */
+    id = start_call(cl, "get_connection", "clientId", S("x"), NULL, S(""), NULL);
+    iot_engine_poll(e, 10);
+    iot_engine_free(e);
+    iot_client_free(cl);
+    server_stop(&s);
 }
 
 static void test_misuse_is_synchronous(void)
