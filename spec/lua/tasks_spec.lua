@@ -84,15 +84,16 @@ describe("tasks", function()
   it("sleep inside tasks does not block the others", function()
     local order = {}
     local start = now()
-    local slow = iotlua.spawn(function() iotlua.sleep(0.2) order[#order + 1] = "slow" end)
+    local slow = iotlua.spawn(function() iotlua.sleep(0.3) order[#order + 1] = "slow" end)
     local fast = iotlua.spawn(function()
-      for i = 1, 3 do iotlua.sleep(0.02) order[#order + 1] = "fast" .. i end
+      for i = 1, 5 do iotlua.sleep(0.05) order[#order + 1] = "fast" .. i end
     end)
     iotlua.wait_all{ slow, fast }
     local elapsed = now() - start
-    assert.same({ "fast1", "fast2", "fast3", "slow" }, order)
-    assert.is_true(elapsed >= 0.2, "elapsed " .. elapsed)
-    assert.is_true(elapsed < 0.35, "sleeps ran one after the other: " .. elapsed)
+    assert.same({ "fast1", "fast2", "fast3", "fast4", "fast5", "slow" }, order)
+    assert.is_true(elapsed >= 0.3, "elapsed " .. elapsed)
+    -- one after the other they would take 0.55 s
+    assert.is_true(elapsed < 0.5, "sleeps ran one after the other: " .. elapsed)
   end)
 
   it("sleep outside a task lets the running tasks progress", function()
