@@ -8,6 +8,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <errno.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -376,6 +378,42 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------------------------ lifetime */
 
+/* evhttp hands its listener's error callback the struct evhttp, not our state: the live
+ * APIs are kept in a list to find it (one per emulator in practice). */
+static struct http_api *live_apis;
+
+static struct http_api *api_of_http(void *http)
+{
+    for (struct http_api *a = live_apis; a; a = a->next_api)
+        if ((void *)a->http == http)
+            return a;
+    return NULL;
+}
+
+/* accept() failed for a reason that does not go away by itself (out of file
+ * descriptors, memory): stop listening for 100 ms instead of spinning on the error. */
+static void accept_error(struct evconnlistener *listener, void *http)
+{
+    struct http_api *api = api_of_http(http);
+    int err = EVUTIL_SOCKET_ERROR();
+    if (!api)
+        return;
+    evconnlistener_disable(listener);
+    struct timeval tv = {0, 100000};
+    evtimer_add(api->accept_retry, &tv);
+    if (err != EMFILE && err != ENFILE)
+        fprintf(stderr, "iotlua-emulator: HTTP accept failed: %s\n",
+                evutil_socket_error_to_string(err));
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct http_api *api = arg;
+    evconnlistener_enable(api->listener);
+}
+
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 {
     struct http_api *api = arg;
@@ -405,6 +443,8 @@ static int bind_listener(struct http_api *api, const struct http_api_options *o,
         *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     else
         *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    api->listener = evhttp_bound_socket_get_listener(bound);
+    evconnlistener_set_error_cb(api->listener, accept_error);
     return 0;
 }
 
@@ -434,8 +474,11 @@ struct http_api *http_api_new(struct event_base *base, struct broker *broker,
     api->verifier = hv_new(options->credentials, options->credential_count);
     api->qa = qa_new(api);
     api->http = evhttp_new(base);
-    if (!api->verifier || !api->qa || !api->http)
+    api->accept_retry = evtimer_new(base, accept_retry_cb, api);
+    if (!api->verifier || !api->qa || !api->http || !api->accept_retry)
         goto oom;
+    api->next_api = live_apis;
+    live_apis = api;
     evhttp_set_gencb(api->http, on_request, api);
     evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
@@ -471,6 +514,13 @@ void http_api_free(struct http_api *api)
         http_reply_error(&ctx, 503, "ServiceUnavailableException",
                          "the emulator is shutting down");
     }
+    for (struct http_api **pp = &live_apis; *pp; pp = &(*pp)->next_api)
+        if (*pp == api) {
+            *pp = api->next_api;
+            break;
+        }
+    if (api->accept_retry)
+        event_free(api->accept_retry);
     if (api->http)
         evhttp_free(api->http);
     qa_free(api->qa);

@@ -17,6 +17,7 @@
 
 struct evhttp;
 struct evhttp_request;
+struct evconnlistener;
 struct event;
 
 #define HTTP_MAX_PAYLOAD (128 * 1024)       /* AWS IoT message payload limit */
@@ -52,6 +53,9 @@ struct http_api {
     struct buf arena;               /* decoded query values and user properties, reused */
     struct qa_state *qa;
     struct http_call *calls;        /* requests waiting on a timer or a PUBACK */
+    struct evconnlistener *listener;
+    struct event *accept_retry;     /* re-enables the listener after EMFILE and the like */
+    struct http_api *next_api;      /* in the list of live APIs (see api_of_http) */
 };
 
 /* One request being served. Lives on the stack for synchronous answers; copied into a

@@ -55,7 +55,7 @@ AWS_DATA_PATH = os.environ.get("AWS_DATA_PATH", os.path.join(FIXTURES, "aws-mode
 class Emulator:
     """A running iotlua-emulator and factories for the clients that talk to it."""
 
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), preexec_fn=None):
         self.tmpdir = tempfile.TemporaryDirectory(prefix="iotlua-emu-")
         self.ready_file = os.path.join(self.tmpdir.name, "ready.json")
         self.stderr_path = os.path.join(self.tmpdir.name, "stderr.log")
@@ -68,7 +68,8 @@ class Emulator:
         self._clients = []
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=self._stderr, stderr=self._stderr)
+                                     stdout=self._stderr, stderr=self._stderr,
+                                     preexec_fn=preexec_fn)
         self._wait_ready()
 
     def stderr_text(self):

@@ -2,6 +2,7 @@
 or a closed connection, never a crash, and the emulator keeps serving other clients
 (checked after each case with a signed boto3 call). Also routing errors and keep-alive."""
 
+import os
 import socket
 import time
 
@@ -150,3 +151,36 @@ def test_client_gone_while_its_reply_waits(start_emulator, fault):
     assert (faults, health["pendingRequests"]) == ([], 0)
     r = emu.signed_request("POST", "/topics/t", body=b"y", sign=False)
     assert r.status == 200
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_file_descriptors_pauses_accepting_then_recovers():
+    import resource
+    from conftest import Emulator
+    emu = Emulator(["--no-verify-signatures"],
+                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)))
+    socks = []
+    try:
+        for _ in range(60):             # more than the emulator has descriptors for
+            socks.append(socket.create_connection((emu.http_host, emu.http_port), timeout=5))
+        time.sleep(0.3)                 # let it hit EMFILE
+        before = cpu_seconds(emu.proc.pid)
+        time.sleep(1.0)
+        assert cpu_seconds(emu.proc.pid) - before < 0.3   # paused, not spinning
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if emu.control("GET", "/_emulator/health", timeout=1)[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    assert emu.control("GET", "/_emulator/health")[0] == 200
+    emu.stop()
