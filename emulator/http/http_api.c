@@ -306,11 +306,7 @@ static void fault_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct http_call *call = arg;
-    struct qa_fault_hit hit = {0};
-    hit.status = call->fault_status;
-    hit.drop = call->fault_drop;
-    snprintf(hit.code, sizeof hit.code, "%s", call->fault_code);
-    snprintf(hit.message, sizeof hit.message, "%s", call->fault_message);
+    struct qa_fault_hit hit = call->fault;
     struct http_ctx ctx = call->ctx;
     http_call_finish(call);
     apply_fault_now(&ctx, &hit);
@@ -331,10 +327,7 @@ static int inject_fault(struct http_ctx *ctx)
         http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
         return 1;
     }
-    call->fault_status = hit.status;
-    call->fault_drop = hit.drop;
-    snprintf(call->fault_code, sizeof call->fault_code, "%s", hit.code);
-    snprintf(call->fault_message, sizeof call->fault_message, "%s", hit.message);
+    call->fault = hit;
     call->timer = evtimer_new(ctx->api->base, fault_timer_cb, call);
     struct timeval tv = {hit.latency_ms / 1000, (hit.latency_ms % 1000) * 1000};
     if (!call->timer || evtimer_add(call->timer, &tv) != 0) {

@@ -72,15 +72,22 @@ struct http_ctx {
     size_t query_len;
 };
 
+/* An injected fault (QA controls): latency, then a dropped connection, an error, or
+ * (status 0) the normal answer. */
+struct qa_fault_hit {
+    int latency_ms;
+    int status;
+    char code[64];
+    char message[256];
+    bool drop;
+};
+
 /* A request whose reply waits. Owned by api->calls; freed by http_call_finish. */
 struct http_call {
     struct http_ctx ctx;
     struct event *timer;
     struct broker_direct *direct;
-    int fault_status;               /* injected error after latency; 0 none */
-    char fault_code[64];
-    char fault_message[256];
-    bool fault_drop;
+    struct qa_fault_hit fault;      /* what to do when an injected latency ends */
     struct http_call *next, **pprev;
 };
 
@@ -104,14 +111,7 @@ void http_run_op(struct http_ctx *ctx);
 struct qa_state *qa_new(struct http_api *api);
 void qa_free(struct qa_state *qa);
 void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len);
-/* Takes one matching fault for op, if any: 1 and *call_fields filled, 0 when none. */
-struct qa_fault_hit {
-    int latency_ms;
-    int status;
-    char code[64];
-    char message[256];
-    bool drop;
-};
+/* Takes one matching fault for op, if any: 1 and *hit_out filled, 0 when none. */
 int qa_take_fault(struct qa_state *qa, enum http_op op, struct qa_fault_hit *hit_out);
 
 #endif
