@@ -44,13 +44,24 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     conn_accept(arg, fd, peer, peer_len);
 }
 
+/* EMFILE and friends: say so once, stop accepting for 100 ms instead of spinning (the
+ * pending clients wait in the backlog), then try again. */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
-    (void)l;
-    (void)arg;
-    /* EMFILE and friends: the listener keeps going; the client sees a refused connect */
-    fprintf(stderr, "iotlua-emulator: mqtt accept: %s\n",
+    struct broker *b = arg;
+    fprintf(stderr, "iotlua-emulator: mqtt: accept failed (%s); pausing 100 ms\n",
             evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    struct timeval pause = {0, 100000};
+    evconnlistener_disable(l);
+    event_add(b->accept_pause, &pause);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct broker *b = arg;
+    evconnlistener_enable(b->listener);
 }
 
 /* Frees the connections closed since the last run whose output is flushed. */
@@ -120,7 +131,8 @@ struct broker *broker_new(struct event_base *base, const struct broker_options *
                                                 : BROKER_PAYLOAD_MAX + 8192;
     b->reaper = event_new(base, -1, 0, on_reap, b);
     b->sweeper = event_new(base, -1, EV_PERSIST, on_sweep, b);
-    if (!b->reaper || !b->sweeper)
+    b->accept_pause = event_new(base, -1, 0, on_accept_resume, b);
+    if (!b->reaper || !b->sweeper || !b->accept_pause)
         goto fail;
     struct timeval second = {1, 0};
     event_add(b->sweeper, &second);
@@ -165,6 +177,8 @@ void broker_free(struct broker *b)
         event_free(b->reaper);
     if (b->sweeper)
         event_free(b->sweeper);
+    if (b->accept_pause)
+        event_free(b->accept_pause);
     free(b);
 }
 

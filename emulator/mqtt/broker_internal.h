@@ -122,7 +122,8 @@ struct conn {
 };
 
 /* Subscription store: plain filters are found by exact key; wildcard and shared filters
- * are scanned. */
+ * sit in buckets keyed by their literal leading levels ("a/b" for "a/b/+/c", "" for
+ * "+/x"), so a topic only meets the filters whose prefix is one of its own prefixes. */
 struct sub_member {
     struct session *session;
     uint8_t qos;
@@ -133,7 +134,8 @@ struct sub_node {
     char *key;                      /* the full filter */
     const char *filter;             /* the part that matches topics (after $share/g/) */
     size_t filter_len;
-    bool scanned;                   /* wildcard or shared: on the scan list */
+    bool scanned;                   /* wildcard or shared: in a prefix bucket */
+    size_t prefix_len;              /* of filter: the bucket key */
     bool shared;
     struct sub_member *members;
     size_t count, cap;
@@ -143,7 +145,7 @@ struct sub_node {
 
 struct sub_store {
     struct strmap by_key;
-    struct sub_node *scan;
+    struct strmap by_prefix;        /* literal prefix -> first sub_node of the bucket */
 };
 
 int sub_store_add(struct sub_store *s, const char *key, size_t key_len,
@@ -167,6 +169,7 @@ struct broker {
     struct conn *dead;              /* closed, freed by `reaper` */
     struct event *reaper;
     struct event *sweeper;          /* session expiry and 30-minute info expiry */
+    struct event *accept_pause;     /* re-enables the listener after EMFILE and the like */
     broker_publish_observer observer;
     void *observer_arg;
     uint64_t route_stamp;

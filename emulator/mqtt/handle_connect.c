@@ -32,7 +32,7 @@ static enum mqtt_err check_connect(const struct mqtt_connect *cn)
     if (cn->client_id.len == 0 && cn->version == MQTT_V311 && !cn->clean_start)
         return MQTT_E_CLIENT_ID;
     if (cn->props.has_auth_method)
-        return MQTT_E_PROTOCOL;
+        return MQTT_E_AUTH_METHOD;
     if (!cn->has_will)
         return MQTT_OK;
     if (cn->will_qos > 1)

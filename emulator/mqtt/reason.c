@@ -18,6 +18,7 @@ uint8_t mqtt_reason_code(enum mqtt_err err)
     case MQTT_E_PAYLOAD_FORMAT: return 0x99;    /* Payload format invalid */
     case MQTT_E_TOPIC_ALIAS: return 0x94;       /* Topic Alias invalid */
     case MQTT_E_RECEIVE_MAX: return 0x93;       /* Receive Maximum exceeded */
+    case MQTT_E_AUTH_METHOD: return 0x8C;       /* Bad authentication method */
     case MQTT_NEED_MORE: case MQTT_E_NOMEM: default: return 0x80;   /* Unspecified error */
     }
 }
@@ -66,6 +67,7 @@ const char *mqtt_error_name(enum mqtt_err err)
     case MQTT_E_PAYLOAD_FORMAT: return "payload not UTF-8 as its format indicator says";
     case MQTT_E_TOPIC_ALIAS: return "topic alias not allowed";
     case MQTT_E_RECEIVE_MAX: return "receive maximum exceeded";
+    case MQTT_E_AUTH_METHOD: return "authentication method not supported";
     case MQTT_E_NOMEM: return "out of memory";
     }
     return "unknown error";

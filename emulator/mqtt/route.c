@@ -151,7 +151,5 @@ void broker_send_retained(struct broker *b, struct session *s, const char *filte
     if (topic_split_shared(filter, filter_len, &group, &group_len, &rest, &rest_len) != 0)
         return;     /* shared subscriptions get no retained messages */
     struct retained_scan scan = {s, filter, filter_len, qos};
-    int64_t now = broker_now_ms();
-    (void)now;
     strmap_each(&b->retained, visit_retained, &scan);
 }

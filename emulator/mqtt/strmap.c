@@ -57,12 +57,15 @@ static int grow(struct strmap *m)
 
 struct strmap_entry *strmap_put(struct strmap *m, const char *key, size_t key_len, void *value)
 {
-    if (m->count + 1 > m->slot_count && grow(m) != 0)
-        return NULL;
     struct strmap_entry **p = find_slot(m, key, key_len);
-    if (*p) {
-        (*p)->value = value;
+    if (p && *p) {
+        (*p)->value = value;    /* replacing never allocates */
         return *p;
+    }
+    if (m->count + 1 > m->slot_count) {
+        if (grow(m) != 0)
+            return NULL;
+        p = find_slot(m, key, key_len);
     }
     struct strmap_entry *e = malloc(sizeof(*e) + key_len + 1);
     if (!e)

@@ -21,7 +21,8 @@ struct strmap {
 };
 
 void *strmap_get(const struct strmap *m, const char *key, size_t key_len);
-/* Inserts or replaces; returns the entry (its key is a stable copy) or NULL on ENOMEM. */
+/* Inserts or replaces (replacing never allocates, so never fails); returns the entry
+ * (its key is a stable copy) or NULL on ENOMEM. */
 struct strmap_entry *strmap_put(struct strmap *m, const char *key, size_t key_len, void *value);
 /* Removes the key; returns its value or NULL. */
 void *strmap_remove(struct strmap *m, const char *key, size_t key_len);

@@ -1,7 +1,7 @@
 /*
  * subs.c — the subscription store (see broker_internal.h): one node per distinct filter
  * with its members; plain filters are looked up by the topic itself, wildcard and
- * `$share/` filters sit on a scan list and are matched one by one.
+ * `$share/` filters sit in buckets by literal prefix (see broker_internal.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,20 +40,38 @@ static void node_free(struct sub_node *n)
     free(n);
 }
 
-static void scan_link(struct sub_store *s, struct sub_node *n)
+/* Length of the literal levels before the first wildcard level (the whole filter when
+ * there is none; 0 when it starts with one). */
+static size_t literal_prefix_len(const char *f, size_t len)
 {
-    n->scan_next = s->scan;
-    if (s->scan)
-        s->scan->scan_prev = n;
-    s->scan = n;
+    for (size_t i = 0; i < len; i++) {
+        if ((f[i] == '+' || f[i] == '#') && (i == 0 || f[i - 1] == '/'))
+            return i == 0 ? 0 : i - 1;
+    }
+    return len;
+}
+
+static int scan_link(struct sub_store *s, struct sub_node *n)
+{
+    n->prefix_len = literal_prefix_len(n->filter, n->filter_len);
+    struct sub_node *head = strmap_get(&s->by_prefix, n->filter, n->prefix_len);
+    if (!strmap_put(&s->by_prefix, n->filter, n->prefix_len, n))
+        return -1;
+    n->scan_prev = NULL;
+    n->scan_next = head;
+    if (head)
+        head->scan_prev = n;
+    return 0;
 }
 
 static void scan_unlink(struct sub_store *s, struct sub_node *n)
 {
     if (n->scan_prev)
         n->scan_prev->scan_next = n->scan_next;
+    else if (n->scan_next)
+        strmap_put(&s->by_prefix, n->filter, n->prefix_len, n->scan_next);   /* no growth */
     else
-        s->scan = n->scan_next;
+        strmap_remove(&s->by_prefix, n->filter, n->prefix_len);
     if (n->scan_next)
         n->scan_next->scan_prev = n->scan_prev;
 }
@@ -69,8 +87,11 @@ static struct sub_node *node_for_key(struct sub_store *s, const char *key, size_
         node_free(n);
         return NULL;
     }
-    if (n->scanned)
-        scan_link(s, n);
+    if (n->scanned && scan_link(s, n) != 0) {
+        strmap_remove(&s->by_key, key, key_len);
+        node_free(n);
+        return NULL;
+    }
     return n;
 }
 
@@ -128,9 +149,16 @@ void sub_store_match(struct sub_store *s, const char *topic, size_t topic_len,
     struct sub_node *n = strmap_get(&s->by_key, topic, topic_len);
     if (n && !n->scanned)
         visit(arg, n);
-    for (n = s->scan; n; n = n->scan_next) {
-        if (topic_matches(n->filter, n->filter_len, topic, topic_len))
-            visit(arg, n);
+    /* buckets for "", then every prefix of the topic that ends at a level boundary */
+    for (size_t end = 0;; end++) {
+        if (end == 0 || end == topic_len || topic[end] == '/') {
+            for (n = strmap_get(&s->by_prefix, topic, end); n; n = n->scan_next) {
+                if (topic_matches(n->filter, n->filter_len, topic, topic_len))
+                    visit(arg, n);
+            }
+        }
+        if (end >= topic_len)
+            break;
     }
 }
 
@@ -144,5 +172,5 @@ void sub_store_free(struct sub_store *s)
 {
     strmap_each(&s->by_key, free_node_entry, NULL);
     strmap_free(&s->by_key);
-    s->scan = NULL;
+    strmap_free(&s->by_prefix);
 }

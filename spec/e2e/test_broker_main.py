@@ -11,6 +11,8 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
+
 import pytest
 
 from conftest import BUILD_DIR, Emulator
@@ -187,3 +189,46 @@ def test_tls_key_that_does_not_load_fails_start_up(pki):
     p = _run("--mqtt-tls-cert", pki["server.crt"], "--mqtt-tls-key", pki["ca.crt"])
     assert p.returncode == 1
     assert "private key" in p.stderr
+
+
+def test_out_of_file_descriptors_pauses_accepting_then_recovers(tmp_path):
+    """With a tiny open-file limit the broker stops accepting (no busy loop, no crash),
+    keeps serving the clients it has, and accepts the waiting ones once fds free up."""
+    import resource
+    from broker_support import Wire
+
+    ready = tmp_path / "ready.json"
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+    proc = subprocess.Popen([BINARY, "--http-port", "0", "--mqtt-port", "0", "--ready-file",
+                             str(ready)], stderr=subprocess.PIPE, preexec_fn=low_limit)
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        port = int(json.loads(ready.read_text())["mqtt"].rsplit(":", 1)[1])
+        accepted, waiting = [], []
+        for i in range(40):
+            w = Wire("127.0.0.1", port)
+            w.sock.settimeout(0.3)
+            w.send(b"\x10\x0f\x00\x04MQTT\x04\x02\x00\x3c\x00\x03" + b"c%02d" % i)
+            try:
+                assert w.read_raw_packet() == b"\x20\x02\x00\x00"
+                accepted.append(w)
+            except (socket.timeout, EOFError):
+                waiting.append(w)
+        assert accepted and waiting, (len(accepted), len(waiting))
+        accepted[0].sock.settimeout(5)
+        accepted[0].send(b"\xc0\x00")
+        assert accepted[0].read_raw_packet() == b"\xd0\x00"
+        for w in accepted[1:]:
+            w.close()
+        for w in waiting[:5]:
+            w.sock.settimeout(5)
+            assert w.read_raw_packet() == b"\x20\x02\x00\x00"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert 1 <= err.decode().count("accept failed") < 100

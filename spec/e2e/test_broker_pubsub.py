@@ -64,6 +64,48 @@ def test_wildcards_plus_and_hash(emulator):
     assert got == ["deep", "deep/marker", "deep/x/y/z", "wild/a/temp"]
 
 
+def _reference_match(flt, topic):
+    """MQTT topic matching, written independently of the broker, for the table below."""
+    if topic.startswith("$") and flt[:1] in ("+", "#"):
+        return False
+    f, t = flt.split("/"), topic.split("/")
+    for i, level in enumerate(f):
+        if level == "#":
+            return True
+        if i >= len(t) or (level != "+" and level != t[i]):
+            return False
+    return len(f) == len(t)
+
+
+MATCH_FILTERS = ["tbl/a/b", "tbl/+/b", "tbl/#", "tbl/a/#", "+/a/b", "#", "tbl/+", "tbl/+/+/d",
+                 "tbl/a/b/#", "+/+", "tbl//b", "$tbl/#", "+/#"]
+MATCH_TOPICS = ["tbl/a/b", "tbl/a", "tbl", "tbl/x/b", "tbl/a/b/c/d", "tbl/a/c/d", "tbl//b",
+                "other/a/b", "$tbl/a/b", "tbl/a/b/"]
+
+
+def test_wildcard_matching_table(fresh_emulator):
+    emu = fresh_emulator
+    devs = {}
+    for i, flt in enumerate(MATCH_FILTERS):
+        devs[flt] = emu.device(f"tbl-{i}", protocol=4 if i % 2 else 5)
+        devs[flt].subscribe(flt)
+    pub = emu.device("tbl-pub")
+    for topic in MATCH_TOPICS:
+        pub.publish(topic, topic.encode(), qos=1)
+    for flt, dev in devs.items():
+        expected = [t for t in MATCH_TOPICS if _reference_match(flt, t)]
+        if expected:
+            dev.wait_message(expected[-1])
+    pub.publish("tbl/zz-end", b"end", qos=1)
+    devs["tbl/#"].wait_message("tbl/zz-end")
+    time.sleep(0.2)
+    for flt, dev in devs.items():
+        expected = [t for t in MATCH_TOPICS if _reference_match(flt, t)]
+        if _reference_match(flt, "tbl/zz-end"):
+            expected.append("tbl/zz-end")
+        assert [m.topic for m in dev.messages] == expected, flt
+
+
 def test_overlapping_subscriptions_deliver_once(emulator):
     sub = emulator.device("sub-overlap")
     pub = emulator.device("pub-overlap")
