@@ -442,7 +442,8 @@ static void disconnect_client(struct http_ctx *ctx, const char *label, size_t n)
 {
     char id[HTTP_MAX_LABEL + 1];
     size_t len;
-    if (n > HTTP_MAX_LABEL || hp_percent_decode(label, n, id, &len) != 0 || len == 0) {
+    if (n > HTTP_MAX_LABEL || hp_percent_decode(label, n, id, &len) != 0 ||
+        hp_client_id_problem(id, len) != NULL || strlen(id) != len) {
         http_reply_error(ctx, 400, "InvalidRequestException", "bad client id");
         return;
     }
