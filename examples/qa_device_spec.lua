@@ -117,11 +117,11 @@ describe("device under test", function()
       payload = { action = "blink", times = 3 }, confirmation = true, timeout = 5 }
     assert.is_nil(err)
     assert.equals(200, r.ResponseMetadata.HTTPStatusCode)
-    -- the device printed the message and acknowledged it
+    -- the device acknowledged the message (PUBACK) and printed it
     assert.truthy(eventually(5, function()
-      return device.log():find("sending PUBACK", 1, true)
+      local log = device.log()
+      return log:find("sending PUBACK", 1, true) and log:find('"action":"blink"', 1, true)
     end), device.log())
-    assert.truthy(device.log():find('"action":"blink"', 1, true), device.log())
   end)
 
   it("drops, and GetConnection says why", function()
