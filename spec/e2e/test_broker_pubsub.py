@@ -184,6 +184,35 @@ def test_retained_message_delivered_on_subscribe_and_deleted(emulator):
     assert [m.topic for m in later.messages if m.retain] == ["ret/b"]
 
 
+def test_retain_handling_and_retain_as_published(emulator):
+    """MQTT 5 subscription options: Retain Handling 0/1/2 and Retain As Published."""
+    pub = emulator.device("rh-pub")
+    pub.publish("rh/t", b"stored", qos=1, retain=True)
+    w = Wire(emulator.mqtt_host, emulator.mqtt_port)
+    w.connect("rh-sub", protocol=5)
+
+    def subscribe(options, pid):
+        w.send(subscribe_packet("rh/t", options=options, packet_id=pid))
+        first, body = w.read_packet()
+        assert first == 0x90 and body[:2] == bytes([0, pid])
+
+    subscribe(0x21, 1)                  # QoS 1, Retain Handling 2: never
+    assert w.silent(0.3)
+    subscribe(0x11, 2)                  # Retain Handling 1: only for a new subscription
+    assert w.silent(0.3)
+    subscribe(0x01, 3)                  # Retain Handling 0: always
+    first, body = w.read_packet()
+    assert first == 0x33 and body.endswith(b"stored")     # PUBLISH QoS 1, RETAIN
+    subscribe(0x09, 4)                  # Retain As Published (and RH 0: retained again)
+    first, _ = w.read_packet()
+    assert first == 0x33
+    pub.publish("rh/t", b"live", qos=1, retain=True)
+    first, body = w.read_packet()
+    assert first & 0x01 and body.endswith(b"live")        # live delivery keeps RETAIN
+    pub.publish("rh/t", b"", qos=1, retain=True)          # tidy up: delete it
+    w.close()
+
+
 def test_mqtt5_properties_forwarded_and_stripped_for_311(emulator):
     sub5 = emulator.device("props-sub5")
     sub5.subscribe("props/t")
