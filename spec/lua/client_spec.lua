@@ -325,6 +325,35 @@ describe("client methods", function()
     assert.equals(0, ok.ResponseMetadata.RetryAttempts)
   end)
 
+  -- Failures of the world: nil, err with a distinct code; the next call works.
+  local WORLD = {
+    -- (twice: libcurl sends a request once more by itself when a reused connection closes)
+    { "a connection closed without a response", { action = "close", ["repeat"] = 2 }, "NetworkError", nil },
+    { "a truncated success body", { action = "truncate", status = 200, body = '{"connected":true,"clientId":"abc"}' },
+      "NetworkError", nil },
+    { "a 500 with a body that is not JSON", { status = 500, body = "<html>oops</html>" }, "UnknownError", 500 },
+    { "a 200 with a body that is not JSON", { status = 200, body = "not json" }, "InvalidResponse", 200 },
+    { "an error code in the body's __type", { status = 400,
+      body = '{"__type":"com.amazonaws.iot#InvalidRequestException","message":"bad"}' }, "InvalidRequestException", 400 },
+    { "a throttling code", { status = 429, headers = { ["x-amzn-ErrorType"] = "ThrottlingException" },
+      body = '{"message":"slow down"}' }, "ThrottlingException", 429 },
+  }
+  for _, case in ipairs(WORLD) do
+    it("returns nil, " .. case[3] .. " for " .. case[1] .. ", and stays usable", function()
+      local once = client_for(rec.url, { max_attempts = 1 })
+      rec:script{ case[2] }
+      local r, err = once:get_connection{ clientId = "abc" }
+      assert.is_nil(r)
+      assert.equals(case[3], err.code)
+      assert.equals(case[4], err.status)
+      assert.equals("GetConnection", err.operation)
+      assert.equals(1, err.attempts)
+      assert.is_nil(tostring(err):find("\n", 1, true))
+      assert.is_table(once:get_connection{ clientId = "abc" })
+      once:close()
+    end)
+  end
+
   it("a refused connection returns nil, NetworkError", function()
     local dead = client_for("http://127.0.0.1:9", { max_attempts = 1 })
     local r, err = dead:publish{ topic = "t" }
