@@ -30,12 +30,30 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# start NAME ARGS... — starts an emulator, waits for its ready file, sets $URL.
+# cpu PID — the process's user+system CPU time so far, in clock ticks.
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# run_wrk — wrk against $URL with $EPID's CPU use measured around it: besides wrk's
+# report, prints the emulator's CPU time per request and what one full core would serve
+# (a figure that holds when other processes share the machine).
+run_wrk() {
+    c0=$(cpu "$EPID")
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/publish.lua" "$URL" | tee "$TMP/wrk.out"
+    c1=$(cpu "$EPID")
+    awk -v ticks="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
+        / requests in / { n = $1 }
+        END { if (n > 0 && ticks > 0) {
+                us = ticks / hz * 1e6 / n
+                printf "emulator CPU: %.1f s for %d requests = %.1f us/request = %.0f requests/s per core\n", ticks / hz, n, us, 1e6 / us } }' "$TMP/wrk.out"
+}
+
+# start NAME ARGS... — starts an emulator, waits for its ready file, sets $URL and $EPID.
 start() {
     name=$1; shift
     "$EMU" --http-port 0 --mqtt-port 0 --ready-file "$TMP/$name.json" "$@" \
         2>"$TMP/$name.err" &
-    PIDS="$PIDS $!"
+    EPID=$!
+    PIDS="$PIDS $EPID"
     i=0
     while [ ! -s "$TMP/$name.json" ]; do
         i=$((i + 1))
@@ -68,7 +86,7 @@ export BENCH_PATH="/topics/bench%2Fpublish?qos=0" BENCH_BODY="$BODY"
 
 echo "== unsigned (--no-verify-signatures): $CONNECTIONS connections, $DURATION, $PAYLOAD_BYTES-byte payload"
 start unsigned --no-verify-signatures
-BENCH_AUTHORIZATION="" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/publish.lua" "$URL"
+BENCH_AUTHORIZATION="" run_wrk
 
 echo "== signed (SigV4 verified): $CONNECTIONS connections, $DURATION, $PAYLOAD_BYTES-byte payload"
 start signed
@@ -85,4 +103,4 @@ print("export BENCH_AUTHORIZATION='%s' BENCH_AMZ_DATE='%s'"
       % (req.headers["Authorization"], req.headers["X-Amz-Date"]))
 PY
 )"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/publish.lua" "$URL"
+run_wrk
