@@ -191,3 +191,13 @@ def test_sigterm_while_a_confirmation_waits_exits_cleanly(start_emulator):
     t.join(10)
     assert "error" in result
     assert time.monotonic() - start < 5
+
+
+def test_confirmed_message_to_an_mqtt311_device(emulator):
+    dev = emulator.device("dm-v311", protocol=4)
+    r = emulator.iot_data().send_direct_message(clientId="dm-v311", topic="cmd/old",
+                                                payload=b"hi", confirmation=True, timeout=3,
+                                                userProperties=[{"a": "b"}])
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
+    msg = dev.wait_message("cmd/old")
+    assert (msg.payload, msg.qos, msg.properties) == (b"hi", 1, {})
