@@ -145,9 +145,10 @@ CREDENTIALS = {"access_key_id": AKID, "secret_access_key": SECRET}
 
 
 def run_iotlua(url, method, params, options="max_attempts = 1", timeout=60,
-               credentials=CREDENTIALS, times=1):
-    """Runs a call (times times, one client) through build/iotlua; returns the decoded
-    {ok, result|err} of the last."""
+               credentials=CREDENTIALS, times=1, runner="host"):
+    """Runs a call (times times, one client) through build/iotlua (runner "host") or stock
+    lua5.4 with build/iotlua.so (runner "module"); returns the decoded {ok, result|err}
+    of the last."""
     with tempfile.TemporaryDirectory(prefix="iotlua-diff-") as tmp:
         script = os.path.join(tmp, "call.lua")
         with open(script, "w") as f:
@@ -156,8 +157,12 @@ def run_iotlua(url, method, params, options="max_attempts = 1", timeout=60,
                                 "credentials": lua_literal(credentials, tmp), "times": times})
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
-        proc = subprocess.run([os.path.join(BUILD, "iotlua"), script], env=env,
-                              capture_output=True, timeout=timeout)
+        if runner == "host":
+            argv = [os.path.join(BUILD, "iotlua"), script]
+        else:
+            env["LUA_CPATH"] = os.path.join(BUILD, "?.so") + ";;"
+            argv = ["lua5.4", script]
+        proc = subprocess.run(argv, env=env, capture_output=True, timeout=timeout)
     assert proc.returncode == 0, "iotlua failed (%d):\n%s\n%s" % (
         proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
     return json.loads(proc.stdout)
@@ -302,6 +307,21 @@ def test_same_request_as_boto3(srv, name, method, params):
         assert not lua_rec["chunked"], "iotlua sent a chunked body; boto3 sends Content-Length"
         lengths = [v for k, v in lua_rec["headers"] if k.lower() == "content-length"]
         assert lengths == [str(len(body_bytes(lua_rec)))]
+
+
+@pytest.mark.parametrize("name", ["publish everything", "send_direct_message everything",
+                                  "get_connection tricky clientId", "list_subscriptions nextToken"])
+def test_module_on_stock_lua_sends_what_the_host_sends(srv, name):
+    _, method, params = next(c for c in CASES if c[0] == name)
+    assert run_iotlua(srv.url, method, params, runner="host")["ok"]
+    out = run_iotlua(srv.url, method, params, runner="module")
+    assert out["ok"], out
+    host, module = srv.requests()
+    assert module["signature"]["verified"], module["signature"]
+    for key in ("method", "target", "body_b64"):
+        assert module[key] == host[key]
+    assert significant_headers(module) == significant_headers(host)
+    assert module["signature"]["signed_headers"] == host["signature"]["signed_headers"]
 
 
 def test_user_properties_header_is_byte_identical_for_ascii(srv):
