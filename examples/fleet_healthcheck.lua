@@ -5,7 +5,7 @@
 --     FLEET               a file with one clientId per line (# comments allowed), or a
 --                         JSON array of clientIds
 --     --alert-topic T     where alerts go (default fleet/alerts), QoS 1
---     --format plain|json log format on stdout (default plain)
+--     --format plain|json log format on stdout (default plain); --json, --plain for short
 --     --lock PATH         lock directory (default /tmp/iotlua-fleet-healthcheck.lock)
 --     --deadline S        stop checking after S seconds (default 240); devices not
 --                         checked by then are logged as "skipped"
@@ -13,7 +13,7 @@
 --
 -- crontab (every 5 minutes; the lock prevents overlapping runs, the deadline keeps a
 -- run shorter than the interval):
---   */5 * * * * cd /opt/iotlua && iotlua examples/fleet_healthcheck.lua fleet.txt --format json >>/var/log/fleet.log 2>&1
+--   */5 * * * * cd /opt/fleet && AWS_PROFILE=ops iotlua examples/fleet_healthcheck.lua fleet.json --json >> /var/log/fleet-health.log 2>&1
 --
 -- A device is "connected", "disconnected" (GetConnection says connected = false: an
 -- alert is published with its disconnectReason), "unknown" (ResourceNotFoundException:
@@ -33,7 +33,8 @@ local cjson = require("cjson")
 
 local function usage(msg)
   io.stderr:write("fleet_healthcheck: " .. msg .. "\nusage: iotlua examples/fleet_healthcheck.lua" ..
-    " FLEET [--alert-topic T] [--format plain|json] [--lock PATH] [--deadline S] [--concurrency N]\n")
+    " FLEET [--alert-topic T] [--format plain|json | --json] [--lock PATH] [--deadline S]" ..
+    " [--concurrency N]\n")
   os.exit(2)
 end
 
@@ -44,7 +45,9 @@ local function parse_args(argv)
   while i <= #argv do
     local a = argv[i]
     local key = a:match("^%-%-([%a%-]+)$")
-    if key and opts[key] ~= nil then
+    if a == "--json" or a == "--plain" then
+      opts.format, i = a:sub(3), i + 1
+    elseif key and opts[key] ~= nil then
       local v = argv[i + 1] or usage(a .. " needs a value")
       if type(opts[key]) == "number" then v = tonumber(v) or usage(a .. " needs a number") end
       opts[key], i = v, i + 2

@@ -83,11 +83,14 @@ describe("examples/fleet_healthcheck.lua", function()
     assert.matches("Z hc%-never unknown", res.stdout)
   end)
 
-  it("exits 0 when every device is connected", function()
+  it("exits 0 when every device is connected (JSON fleet, --json as in the README's crontab)", function()
     local ok_fleet = dir .. "/ok.json"
     servers.write_file(ok_fleet, '["hc-up", "hc-watcher"]')
-    local res = servers.run_iotlua(SCRIPT, { ok_fleet, "--lock", lock }, emu:env())
+    local res = servers.run_iotlua(SCRIPT, { ok_fleet, "--json", "--lock", lock }, emu:env())
     assert.equals(0, res.status, res.stdout .. res.stderr)
+    local lines = json_lines(res.stdout)
+    assert.equals("connected", lines["hc-up"].status)
+    assert.equals("connected", lines["hc-watcher"].status)
   end)
 
   it("never overlaps a running check: exit 3 while the lock is held", function()
