@@ -3,6 +3,7 @@
  * on one libevent loop. Parses the options, builds the TLS contexts, starts both
  * listeners, writes the ready file, and shuts down cleanly on SIGTERM/SIGINT.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -165,6 +166,9 @@ static void apply_option(struct options *o, int opt, const char *arg)
 
 static void check_pairs(const struct options *o)
 {
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, o->host, addr) != 1 && inet_pton(AF_INET6, o->host, addr) != 1)
+        usage_error("--host must be a numeric IPv4 or IPv6 address, got '%s'", o->host);
     if (!o->http_cert != !o->http_key)
         usage_error("%s", "--http-tls-cert and --http-tls-key go together");
     if (!o->mqtt_cert != !o->mqtt_key)

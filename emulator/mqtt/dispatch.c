@@ -7,6 +7,8 @@
 
 void dispatch_packet(struct conn *c, const struct mqtt_frame *f)
 {
+    broker_log(c->broker, LOG_DEBUG, "%s: packet type %u, %zu bytes",
+               c->session ? c->session->client_id : c->peer_ip, f->type, f->frame_len);
     if (c->state == CONN_NEW) {
         if (f->type == MQTT_CONNECT)
             handle_connect(c, f);

@@ -51,6 +51,8 @@ def test_version():
     (["--mqtt-tls-ca", "/nonexistent.pem"], "--mqtt-tls-ca"),
     (["--log-level", "loud"], "--log-level"),
     (["stray-argument"], "stray-argument"),
+    (["--host", "localhost"], "--host"),
+    (["--mqtt-port"], "--mqtt-port"),
 ])
 def test_bad_options_one_line_and_exit_2(args, names):
     p = _run(*args)
