@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -133,16 +134,54 @@ static size_t utf8_chars(const char *s, size_t n)
     return count;
 }
 
-/* The whole value must match (as the service's validators do), not just a part of it. */
-static int check_pattern(const char *pattern, const char *s, int *match_out)
-{
+/* Compiled patterns, kept for the life of the process: the patterns are the table's
+ * static strings, so their addresses identify them. regcomp costs microseconds; a call
+ * validating clientId should not pay it every time. */
+#define PATTERN_CACHE 16
+
+static struct {
+    const char *pattern;
     regex_t re;
+} pattern_cache[PATTERN_CACHE];
+static size_t pattern_count;
+static pthread_mutex_t pattern_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The whole value must match (as the service's validators do), not just a part of it. */
+static int compile_anchored(const char *pattern, regex_t *re_out)
+{
     struct buf anchored = BUF_INIT;
     if (buf_printf(&anchored, "^(%s)$", pattern) != 0)
         return -1;
-    int rc = regcomp(&re, buf_cstr(&anchored), REG_EXTENDED | REG_NOSUB);
+    int rc = regcomp(re_out, buf_cstr(&anchored), REG_EXTENDED | REG_NOSUB);
     buf_free(&anchored);
-    if (rc != 0)
+    return rc == 0 ? 0 : -1;
+}
+
+static const regex_t *cached_pattern(const char *pattern)
+{
+    const regex_t *found = NULL;
+    pthread_mutex_lock(&pattern_mu);
+    for (size_t i = 0; i < pattern_count && !found; i++)
+        if (pattern_cache[i].pattern == pattern)
+            found = &pattern_cache[i].re;
+    if (!found && pattern_count < PATTERN_CACHE &&
+        compile_anchored(pattern, &pattern_cache[pattern_count].re) == 0) {
+        pattern_cache[pattern_count].pattern = pattern;
+        found = &pattern_cache[pattern_count++].re;
+    }
+    pthread_mutex_unlock(&pattern_mu);
+    return found;
+}
+
+static int check_pattern(const char *pattern, const char *s, int *match_out)
+{
+    const regex_t *cached = cached_pattern(pattern);
+    if (cached) {
+        *match_out = regexec(cached, s, 0, NULL, 0) == 0;
+        return 0;
+    }
+    regex_t re;     /* cache full: compile for this check only */
+    if (compile_anchored(pattern, &re) != 0)
         return -1;
     *match_out = regexec(&re, s, 0, NULL, 0) == 0;
     regfree(&re);
