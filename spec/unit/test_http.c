@@ -763,6 +763,43 @@ static void test_quota_exhaustion(void)
     server_stop(&s);
 }
 
+
+static time_t ticking_clock(void *ctx)
+{
+    time_t *t = ctx;
+    return (*t)++;      /* one second later on every signature */
+}
+
+/* Every attempt is signed again at the clock's current time. */
+static void test_resigned_with_fresh_date(void)
+{
+    struct action script[] = {
+        {ACT_RESPOND, 503, NULL, "{}", 0},
+        {ACT_RESPOND, 200, NULL, "{}", 0},
+    };
+    struct server s;
+    server_start(&s, script, 2);
+    time_t clock = 1440938160;  /* 2015-08-30T12:36:00Z */
+    struct iot_engine_opts o = {0};
+    o.random = zero_random;
+    o.wall_clock = ticking_clock;
+    o.clock_ctx = &clock;
+    struct iot_error err;
+    struct iot_engine *e = iot_engine_new(&o, &err);
+    CHECK_REQUIRE(e != NULL);
+    struct iot_client *c = client_port(e, s.port, 3, 3000, 2000);
+    struct iot_result *r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->attempts, 2);
+    iot_result_free(r);
+    /* the server saw the second attempt, signed at the second tick */
+    CHECK_STR_CONTAINS(s.last.headers, "X-Amz-Date: 20150830T123601Z\r\n");
+    CHECK_STR_CONTAINS(s.last.headers, "Credential=" AKID "/20150830/us-east-1/iotdata/aws4_request");
+    CHECK_INT_EQ(clock, 1440938162);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
 static void test_refused(void)
 {
     int port;
@@ -1392,6 +1429,7 @@ int main(void)
     test_list_output();
     test_retries();
     test_quota_exhaustion();
+    test_resigned_with_fresh_date();
     test_refused();
     test_timeouts();
     test_broken_responses();
