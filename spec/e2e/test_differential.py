@@ -144,6 +144,17 @@ io.write(cjson.encode(out))
 CREDENTIALS = {"access_key_id": AKID, "secret_access_key": SECRET}
 
 
+def asan_preload():
+    """Stock lua5.4 loading a sanitizer build of iotlua.so needs the ASan runtime first."""
+    out = subprocess.run(["ldd", os.path.join(BUILD, "iotlua.so")], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        if "libasan" in line and "=>" in line:
+            return {"LD_PRELOAD": line.split("=>")[1].split("(")[0].strip(),
+                    "ASAN_OPTIONS": "detect_leaks=0"}
+    return {}
+
+
 def run_iotlua(url, method, params, options="max_attempts = 1", timeout=60,
                credentials=CREDENTIALS, times=1, runner="host"):
     """Runs a call (times times, one client) through build/iotlua (runner "host") or stock
@@ -161,6 +172,7 @@ def run_iotlua(url, method, params, options="max_attempts = 1", timeout=60,
             argv = [os.path.join(BUILD, "iotlua"), script]
         else:
             env["LUA_CPATH"] = os.path.join(BUILD, "?.so") + ";;"
+            env.update(asan_preload())
             argv = ["lua5.4", script]
         proc = subprocess.run(argv, env=env, capture_output=True, timeout=timeout)
     assert proc.returncode == 0, "iotlua failed (%d):\n%s\n%s" % (
