@@ -58,5 +58,28 @@ describe("scripts/demo", function()
     local s1 = out:match("%-%- sensor%-1\n(.-)\n%-%- ")
     assert.matches("cmd/hello {", s1)
     assert.matches("%(2 QoS 1 message%(s%) acknowledged", s1)
+
+    -- it stopped everything it started: no emulator with its ready file, no device on its port
+    local port = assert(out:match("MQTT broker mqtt://127%.0%.0%.1:(%d+)"))
+    local left = servers.run("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done")
+    for line in left:gmatch("[^\n]+") do
+      assert.is_nil(line:find("iotlua-demo.", 1, true), "left running: " .. line)
+      assert.is_falsy(line:find("mosquitto_sub", 1, true) and line:find("-p " .. port .. " ", 1, true),
+                      "left running: " .. line)
+    end
+  end)
+
+  it("runs examples/direct_message_roundtrip.lua on stock lua5.4 with the module too", function()
+    local emu = servers.emulator()
+    servers.device(emu, "stock-1", { topics = { "fleet/#" } })
+    local parts = { "env" }
+    for k, v in pairs(emu:env()) do parts[#parts + 1] = servers.shell_quote(k .. "=" .. v) end
+    local out, code = servers.run(table.concat(parts, " ") .. " lua5.4 " ..
+      servers.shell_quote(servers.source_dir .. "/examples/direct_message_roundtrip.lua") ..
+      " stock-1 fleet/alerts 2>&1")
+    assert.equals(0, code, out)
+    assert.matches("connected: true", out)
+    servers.stop_all()
+    emu:cleanup()
   end)
 end)
