@@ -411,6 +411,37 @@ def test_503_then_200_is_retried_and_resigned(srv):
     assert body_bytes(second) == body_bytes(first) == b"p"
 
 
+RETRY_DECISIONS = [
+    ("500", {"status": 500, "body": "{}"}),
+    ("503 ServiceUnavailable", {"status": 503, "body": "{}"}),
+    ("429 ThrottlingException", {"status": 429, "body": json.dumps({"message": "slow down"}),
+                                 "headers": {"x-amzn-ErrorType": "ThrottlingException"}}),
+    ("400 ThrottlingException", {"status": 400, "body": json.dumps(
+        {"__type": "ThrottlingException", "message": "slow down"})}),
+    ("400 InvalidRequestException", {"status": 400, "body": json.dumps(
+        {"__type": "InvalidRequestException", "message": "no"})}),
+    ("404 ResourceNotFoundException", {"status": 404, "body": json.dumps(
+        {"__type": "ResourceNotFoundException", "message": "no"})}),
+]
+
+
+@pytest.mark.parametrize("name,response", RETRY_DECISIONS, ids=[r[0] for r in RETRY_DECISIONS])
+def test_retry_decisions_match_boto3_standard_mode(srv, name, response):
+    """Against the same persistent failure, iotlua and boto3 (standard mode, 3 attempts)
+    make the same number of attempts."""
+    srv.set_default(response)
+    client = boto_client(srv.url, attempts=3)
+    with pytest.raises(client.exceptions.ClientError):
+        client.get_connection(clientId="c")
+    boto_attempts = len(srv.requests())
+    srv.clear()
+    out = run_iotlua(srv.url, "get_connection", {"clientId": "c"}, "max_attempts = 3")
+    assert not out["ok"]
+    assert out["err"]["attempts"] == len(srv.requests()) == boto_attempts
+    assert out["err"]["retryable"] is (boto_attempts > 1)
+    assert all(r["signature"]["verified"] for r in srv.requests())
+
+
 def test_file_payload_is_resent_whole_on_retry(srv):
     srv.script({"status": 500, "body": "{}"})
     out = run_iotlua(srv.url, "publish", {"topic": "t", "payload": File(b"abc" * 1000)},
