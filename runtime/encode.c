@@ -59,22 +59,34 @@ static int hex_value(unsigned char c)
     return -1;
 }
 
-int enc_uri_decode(struct buf *out, const char *s, size_t n)
+int enc_uri_decode_to(char *dst, const char *s, size_t n, unsigned flags, size_t *len_out)
 {
-    if (buf_reserve(out, n) != 0)
-        return -1;
+    size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
         if (s[i] == '%' && i + 2 < n &&
             (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
             (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
-            out->data[out->len++] = (char)(hi << 4 | lo);
+            dst[o++] = (char)(hi << 4 | lo);
             i += 2;
+        } else if (s[i] == '%' && (flags & ENC_DECODE_STRICT)) {
+            return -1;
         } else {
-            out->data[out->len++] = s[i];
+            dst[o++] = s[i];
         }
     }
-    out->data[out->len] = '\0';
+    dst[o] = '\0';
+    *len_out = o;
+    return 0;
+}
+
+int enc_uri_decode(struct buf *out, const char *s, size_t n)
+{
+    size_t len;
+    if (buf_reserve(out, n) != 0)
+        return -1;
+    enc_uri_decode_to(out->data + out->len, s, n, 0, &len);
+    out->len += len;
     return 0;
 }
 
@@ -352,6 +364,19 @@ int enc_utf8_valid(const char *s, size_t n)
         i += k;
     }
     return 1;
+}
+
+int enc_utf8_valid_text(const char *s, size_t n)
+{
+    return (n == 0 || !memchr(s, 0, n)) && enc_utf8_valid(s, n);
+}
+
+size_t enc_utf8_count(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return count;
 }
 
 size_t enc_utf8_seq_len(const char *s, size_t n)

@@ -36,6 +36,12 @@ int enc_uri_path_canonical(struct buf *out, const char *path, size_t n);
  * content, only on memory. */
 int enc_uri_decode(struct buf *out, const char *s, size_t n);
 
+/* The same decoding into dst, which needs room for n + 1 bytes; dst is NUL-terminated
+ * and *len_out gets the decoded length. With ENC_DECODE_STRICT a '%' not followed by two
+ * hex digits makes it return -1 (dst then holds garbage); otherwise it returns 0. */
+enum { ENC_DECODE_STRICT = 1 };
+int enc_uri_decode_to(char *dst, const char *s, size_t n, unsigned flags, size_t *len_out);
+
 /* True (1) when the byte is unreserved per RFC 3986 (A-Z a-z 0-9 - . _ ~). */
 int enc_is_unreserved(unsigned char c);
 
@@ -75,6 +81,12 @@ int enc_ct_streq(const char *a, const char *b);   /* NULL never equals anything 
 /* ---- UTF-8 ---------------------------------------------------------------------------
  * 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int enc_utf8_valid(const char *s, size_t n);
+/* The same, and without U+0000: text that can also be a C string, or an MQTT UTF-8
+ * string (MQTT forbids the null character). */
+int enc_utf8_valid_text(const char *s, size_t n);
+/* Code points in s[0..n), which must be well-formed UTF-8 (continuation bytes are not
+ * counted). */
+size_t enc_utf8_count(const char *s, size_t n);
 /* Length (1-4) of the well-formed sequence at s[0..n), 0 when malformed or n == 0. */
 size_t enc_utf8_seq_len(const char *s, size_t n);
 

@@ -1,6 +1,6 @@
 /*
  * test_encode.c — percent-encoding, hex, base64, SHA-256/HMAC (known vectors: FIPS 180-2
- * and RFC 4231), constant-time comparison, UTF-8 validation.
+ * and RFC 4231), constant-time comparison, UTF-8 validation and counting.
  */
 #include <string.h>
 
@@ -58,6 +58,35 @@ static void test_decode(void)
     check_decode("%00", "\0", 1);
     check_decode("%E1%88%B4", "\xe1\x88\xb4", 3);
     check_decode("", "", 0);
+}
+
+/* enc_uri_decode_to: the same decoding into a caller's array; strict mode rejects a
+ * '%' that does not start an escape (the emulator's path labels and query values). */
+static void check_decode_to(const char *in, unsigned flags, int want_rc, const char *want,
+                            size_t want_len)
+{
+    char dst[32];
+    size_t len = 99;
+    memset(dst, 'x', sizeof dst);
+    CHECK_INT_EQ(enc_uri_decode_to(dst, in, strlen(in), flags, &len), want_rc);
+    if (want_rc == 0) {
+        CHECK_MEM_EQ(dst, len, want, want_len);
+        CHECK_INT_EQ(dst[len], '\0');
+    }
+}
+
+static void test_decode_to(void)
+{
+    check_decode_to("a%2Fb%2f", 0, 0, "a/b/", 4);
+    check_decode_to("a%2Fb%2f", ENC_DECODE_STRICT, 0, "a/b/", 4);
+    check_decode_to("a+b~", ENC_DECODE_STRICT, 0, "a+b~", 4);
+    check_decode_to("%00x", ENC_DECODE_STRICT, 0, "\0x", 2);
+    check_decode_to("", ENC_DECODE_STRICT, 0, "", 0);
+    check_decode_to("100%", 0, 0, "100%", 4);                /* lenient: kept */
+    check_decode_to("%zz", 0, 0, "%zz", 3);
+    const char *bad[] = {"100%", "%", "%4", "a%4", "%zz", "%g0", "%0g", "x%%41"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        check_decode_to(bad[i], ENC_DECODE_STRICT, -1, NULL, 0);
 }
 
 static void test_hex(void)
@@ -179,12 +208,26 @@ static void test_utf8(void)
     CHECK_INT_EQ(enc_utf8_seq_len("\xe2\x82\xac", 3), 3);
     CHECK_INT_EQ(enc_utf8_seq_len("\xe2\x82\xac", 2), 0);
     CHECK_INT_EQ(enc_utf8_seq_len("", 0), 0);
+    /* text: well-formed and no NUL anywhere */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_INT_EQ(enc_utf8_valid_text(cases[i].s, cases[i].n),
+                     cases[i].ok && !memchr(cases[i].s, 0, cases[i].n));
+    CHECK_INT_EQ(enc_utf8_valid_text("a\0b", 3), 0);
+    CHECK_INT_EQ(enc_utf8_valid_text("\0", 1), 0);
+    CHECK_INT_EQ(enc_utf8_valid_text(NULL, 0), 1);
+    CHECK_INT_EQ(enc_utf8_valid_text("\xc3\xa9\xf0\x9f\x98\x80", 6), 1);
+    /* code points */
+    CHECK_INT_EQ(enc_utf8_count("", 0), 0);
+    CHECK_INT_EQ(enc_utf8_count("abc", 3), 3);
+    CHECK_INT_EQ(enc_utf8_count("\xc3\xa9t\xc3\xa9", 5), 3);
+    CHECK_INT_EQ(enc_utf8_count("\xe2\x82\xac\xf0\x9f\x98\x80", 7), 2);
 }
 
 int main(void)
 {
     test_percent();
     test_decode();
+    test_decode_to();
     test_hex();
     test_base64();
     test_digests();
