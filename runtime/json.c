@@ -535,43 +535,70 @@ const char *json_type_name(enum json_type t)
 
 /* ==== writer ========================================================================== */
 
-int json_write_string(struct buf *out, const char *s, size_t n)
+/* Appends the escape for an ASCII byte that JSON does not allow as is. */
+static int append_escape(struct buf *out, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
+    switch (c) {
+    case '"': return buf_append_str(out, "\\\"");
+    case '\\': return buf_append_str(out, "\\\\");
+    case '\n': return buf_append_str(out, "\\n");
+    case '\r': return buf_append_str(out, "\\r");
+    case '\t': return buf_append_str(out, "\\t");
+    case '\b': return buf_append_str(out, "\\b");
+    case '\f': return buf_append_str(out, "\\f");
+    default: {
+        char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+        return buf_append_str(out, u);
+    }
+    }
+}
+
+/* Writes s quoted and escaped, copying runs of plain bytes at once. A byte that does not
+ * start a well-formed UTF-8 sequence becomes U+FFFD (callers that must not get one check
+ * the whole string first). */
+static int write_string(struct buf *out, const char *s, size_t n)
+{
+    size_t run = 0;                     /* first byte not yet copied */
+    int rc = buf_reserve(out, n + 2) | buf_append_char(out, '"');
+    for (size_t i = 0; i < n && rc == 0;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c >= 0x80 ? enc_utf8_seq_len(s + i, n - i) : 1;
+        if (k && c >= 0x20 && c != '"' && c != '\\') {
+            i += k;
+            continue;
+        }
+        if (i > run)
+            rc |= buf_append(out, s + run, i - run);
+        rc |= k ? append_escape(out, c) : buf_append(out, "\xef\xbf\xbd", 3);
+        run = ++i;
+    }
+    if (n > run)
+        rc |= buf_append(out, s + run, n - run);
+    return rc | buf_append_char(out, '"');
+}
+
+static int write_string_or_undo(struct buf *out, const char *s, size_t n)
+{
     size_t mark = out->len;
-    int rc = 0;
+    if (write_string(out, s, n) == 0)
+        return 0;
+    out->len = mark;
+    if (out->data)
+        out->data[mark] = '\0';
+    return -1;
+}
+
+int json_write_string(struct buf *out, const char *s, size_t n)
+{
     if (!enc_utf8_valid(s, n))
         return -1;
-    rc |= buf_append_char(out, '"');
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default: break;
-        }
-        if (esc) {
-            rc |= buf_append_str(out, esc);
-        } else if (c < 0x20) {
-            char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-            rc |= buf_append_str(out, u);
-        } else {
-            rc |= buf_append_char(out, (char)c);
-        }
-    }
-    rc |= buf_append_char(out, '"');
-    if (rc) {
-        out->len = mark;
-        if (out->data)
-            out->data[mark] = '\0';
-    }
-    return rc ? -1 : 0;
+    return write_string_or_undo(out, s, n);
+}
+
+int json_write_string_lossy(struct buf *out, const char *s, size_t n)
+{
+    return write_string_or_undo(out, s, n);
 }
 
 void jw_init(struct json_writer *w, struct buf *out)

@@ -113,5 +113,9 @@ int jw_finish(struct json_writer *w);   /* 0 when well-formed and complete, else
 
 /* Appends s as a quoted, escaped JSON string. -1 on invalid UTF-8 or no memory. */
 int json_write_string(struct buf *out, const char *s, size_t n);
+/* The same for text that must reach the output whatever it holds (a server echoing what
+ * a peer sent): each byte that does not start a well-formed UTF-8 sequence is written as
+ * U+FFFD. -1 only when memory runs out. */
+int json_write_string_lossy(struct buf *out, const char *s, size_t n);
 
 #endif

@@ -332,6 +332,45 @@ static void test_writer(void)
     buf_free(&b);
 }
 
+/* json_write_string's escapes, and json_write_string_lossy: the same output for valid
+ * UTF-8, U+FFFD for each byte that does not start a well-formed sequence. */
+static void check_written(int lossy, const char *in, size_t n, const char *want)
+{
+    struct buf b = BUF_INIT;
+    CHECK_INT_EQ(buf_append_str(&b, "x"), 0);
+    CHECK_INT_EQ(lossy ? json_write_string_lossy(&b, in, n) : json_write_string(&b, in, n), 0);
+    CHECK_STR_EQ(buf_cstr(&b), want);
+    struct json_value *v = NULL;
+    CHECK_INT_EQ(json_parse(b.data + 1, b.len - 1, NULL, &v, NULL), 0);   /* reads back */
+    CHECK(v && v->type == JSON_STRING);
+    if (v && !lossy)
+        CHECK_MEM_EQ(v->u.str.ptr, v->u.str.len, in, n);
+    json_free(v);
+    buf_free(&b);
+}
+
+static void test_write_string(void)
+{
+    static const char all[] = "q\"b\\n\nr\rt\tb\bf\f\x01\x1f\x7f/\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    static const char all_json[] =
+        "x\"q\\\"b\\\\n\\nr\\rt\\tb\\bf\\f\\u0001\\u001f\x7f/\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"";
+    for (int lossy = 0; lossy < 2; lossy++) {
+        check_written(lossy, all, sizeof all - 1, all_json);
+        check_written(lossy, "", 0, "x\"\"");
+        check_written(lossy, "a\0b", 3, "x\"a\\u0000b\"");
+        check_written(lossy, "plain text, long enough to be one run", 37,
+                      "x\"plain text, long enough to be one run\"");
+    }
+    check_written(1, "a\xff" "b\xc3", 4, "x\"a\xef\xbf\xbd" "b\xef\xbf\xbd\"");
+    check_written(1, "\xed\xa0\x80\"", 4,        /* a surrogate: three bad bytes */
+                  "x\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\\\"\"");
+    check_written(1, "\xc0\xaf\xe2\x82\xac", 5, "x\"\xef\xbf\xbd\xef\xbf\xbd\xe2\x82\xac\"");
+    struct buf b = BUF_INIT;
+    CHECK_INT_EQ(json_write_string(&b, "a\xff" "b", 3), -1);      /* strict: refused */
+    CHECK_INT_EQ(b.len, 0);
+    buf_free(&b);
+}
+
 int main(void)
 {
     test_valid();
@@ -341,5 +380,6 @@ int main(void)
     test_truncation();
     test_lookups();
     test_writer();
+    test_write_string();
     return CHECK_SUMMARY();
 }
