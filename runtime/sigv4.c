@@ -3,7 +3,7 @@
  *
  * Layout: time → canonical URI → canonical query → canonical headers → canonical
  * request → string to sign → key and signature → sigv4_sign / sigv4_sign_url →
- * Authorization parsing → sigv4_verify.
+ * Authorization parsing → verification (sigv4_verifier, sigv4_verify).
  */
 #include "sigv4.h"
 
@@ -14,7 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "encode.h"
 
@@ -378,13 +381,20 @@ int sigv4_canonical_headers(struct buf *canon_out, struct buf *signed_out,
 
 /* ==== string to sign, key, signature ================================================== */
 
+/* The string to sign, given the hex SHA-256 of the canonical request. */
+static int string_to_sign_of(struct buf *out, const char *amz_date, const char *scope,
+                             const char *creq_hash)
+{
+    return buf_printf(out, "%s\n%s\n%s\n%s", SIGV4_ALGORITHM, amz_date, scope, creq_hash);
+}
+
 int sigv4_string_to_sign(struct buf *out, const char *amz_date, const char *scope,
                          const char *canonical_request)
 {
     char hash[SIGV4_HASH_HEX_LEN + 1];
     if (enc_sha256_hex(canonical_request, strlen(canonical_request), hash) != 0)
         return -1;
-    return buf_printf(out, "%s\n%s\n%s\n%s", SIGV4_ALGORITHM, amz_date, scope, hash);
+    return string_to_sign_of(out, amz_date, scope, hash);
 }
 
 int sigv4_signing_key(const char *secret, const char *date8, const char *region,
@@ -435,24 +445,24 @@ struct canon_input {
 };
 
 /* Builds the canonical request into creq_out and the signed-headers list into
- * signed_out. Returns 0, -1 (no memory), or -2 when a listed header is missing
- * (*missing_out then points at it). */
+ * signed_out, with headers_tmp (emptied first) for the header block. Returns 0, -1 (no
+ * memory), or -2 when a listed header is missing (*missing_out then points at it). */
 static int canonical_request(const struct canon_input *in, struct buf *creq_out,
-                             struct buf *signed_out, const char **missing_out)
+                             struct buf *signed_out, struct buf *headers_tmp,
+                             const char **missing_out)
 {
-    struct buf headers = BUF_INIT;
+    buf_reset(headers_tmp);
     int rc = buf_printf(creq_out, "%s\n", in->method);
     rc |= sigv4_canonical_uri(creq_out, in->path, in->flags);
     rc |= buf_append_char(creq_out, '\n');
     rc |= sigv4_canonical_query(creq_out, in->query);
     rc |= buf_append_char(creq_out, '\n');
-    if (rc == 0 && sigv4_canonical_headers(&headers, signed_out, in->headers, in->nheaders,
-                                           in->only_names, missing_out) != 0)
+    if (rc == 0 && sigv4_canonical_headers(headers_tmp, signed_out, in->headers,
+                                           in->nheaders, in->only_names, missing_out) != 0)
         rc = (missing_out && *missing_out) ? -2 : -1;
     if (rc == 0)
-        rc = buf_printf(creq_out, "%s\n%s\n%s", buf_cstr(&headers), buf_cstr(signed_out),
+        rc = buf_printf(creq_out, "%s\n%s\n%s", buf_cstr(headers_tmp), buf_cstr(signed_out),
                         in->payload_hash);
-    buf_free(&headers);
     return rc;
 }
 
@@ -598,7 +608,7 @@ static int sign_compute(const struct sigv4_request *req, const struct sigv4_para
                         struct sigv4_result *r)
 {
     struct buf creq = BUF_INIT, signed_h = BUF_INIT, scope = BUF_INIT, sts = BUF_INIT,
-               authz = BUF_INIT;
+               authz = BUF_INIT, headers = BUF_INIT;
     unsigned char key[32];
     size_t nh = 0;
     int rc = -1;
@@ -608,7 +618,7 @@ static int sign_compute(const struct sigv4_request *req, const struct sigv4_para
     char date8[9];
     memcpy(date8, r->amz_date, 8);
     date8[8] = '\0';
-    if (!h || canonical_request(&in, &creq, &signed_h, NULL) != 0 ||
+    if (!h || canonical_request(&in, &creq, &signed_h, &headers, NULL) != 0 ||
         buf_printf(&scope, "%s/%s/%s/aws4_request", date8, p->region, p->service) != 0 ||
         sigv4_string_to_sign(&sts, r->amz_date, buf_cstr(&scope), buf_cstr(&creq)) != 0 ||
         sigv4_signing_key(p->credentials.secret_access_key, date8, p->region, p->service,
@@ -637,6 +647,7 @@ fail:
     buf_free(&scope);
     buf_free(&sts);
     buf_free(&authz);
+    buf_free(&headers);
     return rc;
 }
 
@@ -909,6 +920,133 @@ void sigv4_verify_result_free(struct sigv4_verify_result *r)
     r->canonical_request = r->string_to_sign = NULL;
 }
 
+/* ---- the verifier's state ---- */
+
+/* One derived signing key and the HMAC context keyed with it. Empty while secret is
+ * NULL. */
+struct key_slot {
+    char access_key_id[129];
+    char date[9], region[64], service[64];
+    char *secret;                   /* copy: a changed secret must not match */
+    unsigned char key[32];
+    EVP_MAC_CTX *mac;
+};
+
+struct sigv4_verifier {
+    EVP_MD *sha256;                 /* fetched once: OpenSSL 3's one-shot calls fetch */
+    EVP_MD_CTX *md;                 /* every time they are used */
+    EVP_MAC *hmac;
+    struct buf creq, signed_h, headers, scope, sts;   /* reused by every request */
+    struct key_slot slots[SIGV4_VERIFIER_KEYS];
+    size_t next_slot;               /* the one replaced next (round robin) */
+};
+
+struct sigv4_verifier *sigv4_verifier_new(void)
+{
+    struct sigv4_verifier *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    v->md = EVP_MD_CTX_new();
+    v->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!v->sha256 || !v->md || !v->hmac) {
+        sigv4_verifier_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void slot_clear(struct key_slot *k)
+{
+    if (k->secret) {
+        OPENSSL_cleanse(k->secret, strlen(k->secret));
+        free(k->secret);
+        k->secret = NULL;
+    }
+    OPENSSL_cleanse(k->key, sizeof k->key);
+}
+
+void sigv4_verifier_free(struct sigv4_verifier *v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < SIGV4_VERIFIER_KEYS; i++) {
+        slot_clear(&v->slots[i]);
+        EVP_MAC_CTX_free(v->slots[i].mac);
+    }
+    EVP_MD_free(v->sha256);
+    EVP_MD_CTX_free(v->md);
+    EVP_MAC_free(v->hmac);
+    buf_free(&v->creq);
+    buf_free(&v->signed_h);
+    buf_free(&v->headers);
+    buf_free(&v->scope);
+    buf_free(&v->sts);
+    free(v);
+}
+
+static int v_sha256_hex(struct sigv4_verifier *v, const void *data, size_t n,
+                        char out[SIGV4_HASH_HEX_LEN + 1])
+{
+    unsigned char d[ENC_SHA256_LEN];
+    unsigned int len = 0;
+    if (!EVP_DigestInit_ex(v->md, v->sha256, NULL) ||
+        !EVP_DigestUpdate(v->md, data ? data : "", n) || !EVP_DigestFinal_ex(v->md, d, &len) ||
+        len != ENC_SHA256_LEN)
+        return -1;
+    enc_hex_to(out, d, sizeof d);
+    return 0;
+}
+
+/* The slot holding the signing key for this secret and scope, derived (four HMACs) when
+ * none does yet; NULL when OpenSSL or memory fails. */
+static struct key_slot *signing_key_slot(struct sigv4_verifier *v, const char *secret,
+                                         const struct sigv4_authz *a)
+{
+    for (size_t i = 0; i < SIGV4_VERIFIER_KEYS; i++) {
+        struct key_slot *k = &v->slots[i];
+        if (k->secret && strcmp(k->date, a->date) == 0 && strcmp(k->region, a->region) == 0 &&
+            strcmp(k->service, a->service) == 0 &&
+            strcmp(k->access_key_id, a->access_key_id) == 0 && enc_ct_streq(k->secret, secret))
+            return k;
+    }
+    struct key_slot *k = &v->slots[v->next_slot];
+    v->next_slot = (v->next_slot + 1) % SIGV4_VERIFIER_KEYS;
+    slot_clear(k);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if ((!k->mac && !(k->mac = EVP_MAC_CTX_new(v->hmac))) ||
+        sigv4_signing_key(secret, a->date, a->region, a->service, k->key) != 0 ||
+        !EVP_MAC_init(k->mac, k->key, sizeof k->key, params) || !(k->secret = strdup(secret))) {
+        slot_clear(k);
+        return NULL;
+    }
+    /* the sigv4_authz fields are at most as long as these */
+    memcpy(k->access_key_id, a->access_key_id, sizeof k->access_key_id);
+    memcpy(k->date, a->date, sizeof k->date);
+    memcpy(k->region, a->region, sizeof k->region);
+    memcpy(k->service, a->service, sizeof k->service);
+    return k;
+}
+
+/* HMAC-SHA256 with the slot's key (EVP_MAC_init without a key restarts with it). */
+static int slot_signature(struct key_slot *k, const struct buf *sts,
+                          char out[SIGV4_HASH_HEX_LEN + 1])
+{
+    unsigned char mac[ENC_SHA256_LEN];
+    size_t len = 0;
+    if (!EVP_MAC_init(k->mac, NULL, 0, NULL) ||
+        !EVP_MAC_update(k->mac, (const unsigned char *)buf_cstr(sts), sts->len) ||
+        !EVP_MAC_final(k->mac, mac, &len, sizeof mac) || len != ENC_SHA256_LEN)
+        return -1;
+    enc_hex_to(out, mac, sizeof mac);
+    return 0;
+}
+
+/* ---- the checks, in order ---- */
+
 static enum sigv4_verify_status vfail(struct sigv4_verify_result *r,
                                       enum sigv4_verify_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -945,6 +1083,26 @@ static int list_has(const char *list, const char *name)
     return 0;
 }
 
+/* A skew failure: "expired" (too old) or "not yet current" (too new). */
+static enum sigv4_verify_status skew_fail(const char *amz_date, time_t now, int skew,
+                                          struct sigv4_verify_result *r)
+{
+    char now_s[SIGV4_AMZ_DATE_LEN + 1] = "", lim[SIGV4_AMZ_DATE_LEN + 1] = "";
+    time_t t = 0;
+    sigv4_parse_time(amz_date, &t);
+    sigv4_format_time(now, now_s);
+    if (t < now - skew) {
+        sigv4_format_time(now - skew, lim);
+        return vfail(r, SIGV4_VERIFY_DATE_SKEW,
+                     "Signature expired: %s is now earlier than %s (%s - %d min.)", amz_date,
+                     lim, now_s, skew / 60);
+    }
+    sigv4_format_time(now + skew, lim);
+    return vfail(r, SIGV4_VERIFY_DATE_SKEW,
+                 "Signature not yet current: %s is still later than %s (%s + %d min.)",
+                 amz_date, lim, now_s, skew / 60);
+}
+
 /* Checks the request time against now and the credential scope. */
 static enum sigv4_verify_status check_time_scope(const struct sigv4_authz *a,
                                                  const char *amz_date,
@@ -952,24 +1110,12 @@ static enum sigv4_verify_status check_time_scope(const struct sigv4_authz *a,
                                                  struct sigv4_verify_result *r)
 {
     time_t t;
-    char now_s[SIGV4_AMZ_DATE_LEN + 1] = "", lim[SIGV4_AMZ_DATE_LEN + 1] = "";
     int skew = p->max_skew > 0 ? p->max_skew : 300;
     if (sigv4_parse_time(amz_date, &t) != 0)
         return vfail(r, SIGV4_VERIFY_BAD_DATE, "X-Amz-Date must be in the ISO-8601 basic "
                                                "format YYYYMMDDTHHMMSSZ");
-    sigv4_format_time(p->now, now_s);
-    if (t < p->now - skew) {
-        sigv4_format_time(p->now - skew, lim);
-        return vfail(r, SIGV4_VERIFY_DATE_SKEW,
-                     "Signature expired: %s is now earlier than %s (%s - %d min.)", amz_date,
-                     lim, now_s, skew / 60);
-    }
-    if (t > p->now + skew) {
-        sigv4_format_time(p->now + skew, lim);
-        return vfail(r, SIGV4_VERIFY_DATE_SKEW,
-                     "Signature not yet current: %s is still later than %s (%s + %d min.)",
-                     amz_date, lim, now_s, skew / 60);
-    }
+    if (t < p->now - skew || t > p->now + skew)
+        return skew_fail(amz_date, p->now, skew, r);
     if (strncmp(a->date, amz_date, 8) != 0)
         return vfail(r, SIGV4_VERIFY_BAD_SCOPE, "Date in Credential scope does not match "
                                                 "YYYYMMDD from ISO-8601 version of date from "
@@ -1000,62 +1146,84 @@ static enum sigv4_verify_status check_key(const struct sigv4_authz *a,
         return vfail(r, SIGV4_VERIFY_UNKNOWN_KEY,
                      "The security token included in the request is invalid "
                      "(unknown access key id '%s')", a->access_key_id);
-    if ((token && *token) ? !enc_ct_streq(sent, token) : (sent && *sent))
+    if (!(p->flags & SIGV4_VERIFY_ANY_TOKEN) &&
+        ((token && *token) ? !enc_ct_streq(sent, token) : (sent && *sent)))
         return vfail(r, SIGV4_VERIFY_BAD_TOKEN,
                      "The security token included in the request is invalid");
     *secret_out = secret;
     return SIGV4_VERIFY_OK;
 }
 
-/* Recomputes the signature over the received request; 1 when it matches. */
-static int recompute(const struct sigv4_request *req, const struct sigv4_authz *a,
-                     const char *amz_date, const char *secret, unsigned flags,
-                     struct sigv4_verify_result *r, const char **missing_out)
+/* The payload hash to sign: the caller's, or the body's SHA-256; with
+ * SIGV4_VERIFY_CONTENT_SHA256 an X-Amz-Content-Sha256 header must agree with it. */
+static enum sigv4_verify_status payload_hash(struct sigv4_verifier *v,
+                                             const struct sigv4_request *req,
+                                             const struct sigv4_verify_params *p,
+                                             struct sigv4_verify_result *r,
+                                             char out[SIGV4_HASH_HEX_LEN + 1])
 {
-    char hash[SIGV4_HASH_HEX_LEN + 1], sig[SIGV4_HASH_HEX_LEN + 1];
-    struct buf creq = BUF_INIT, signed_h = BUF_INIT, scope = BUF_INIT, sts = BUF_INIT;
-    unsigned char key[32];
-    int rc = -1;
     if (req->payload_hash)
-        snprintf(hash, sizeof hash, "%s", req->payload_hash);
-    else if (sigv4_payload_hash(req->body, req->body_len, hash) != 0)
-        goto fail;
-    struct canon_input in = {req->method, req->path, req->query, req->headers,
-                             req->nheaders, a->signed_headers, hash, flags};
-    int crc = canonical_request(&in, &creq, &signed_h, missing_out);
-    if (crc != 0) {
-        rc = crc == -2 ? -2 : -1;
-        goto fail;
-    }
-    if (buf_printf(&scope, "%s/%s/%s/%s", a->date, a->region, a->service, a->terminator) ||
-        sigv4_string_to_sign(&sts, amz_date, buf_cstr(&scope), buf_cstr(&creq)) ||
-        sigv4_signing_key(secret, a->date, a->region, a->service, key) ||
-        sigv4_signature(key, buf_cstr(&sts), sig))
-        goto fail;
-    rc = enc_ct_equal(sig, a->signature, SIGV4_HASH_HEX_LEN);
-    sigv4_verify_result_free(r);
-    r->canonical_request = buf_steal(&creq);
-    r->string_to_sign = buf_steal(&sts);
-fail:
-    OPENSSL_cleanse(key, sizeof key);
-    buf_free(&creq);
-    buf_free(&signed_h);
-    buf_free(&scope);
-    buf_free(&sts);
-    return rc;
+        snprintf(out, SIGV4_HASH_HEX_LEN + 1, "%s", req->payload_hash);
+    else if (v_sha256_hex(v, req->body, req->body_len, out) != 0)
+        return vfail(r, SIGV4_VERIFY_NOMEM, "out of memory while hashing the payload");
+    const char *claimed = (p->flags & SIGV4_VERIFY_CONTENT_SHA256)
+                              ? find_header(req, "x-amz-content-sha256")
+                              : NULL;
+    if (claimed && strcmp(claimed, "UNSIGNED-PAYLOAD") == 0)
+        snprintf(out, SIGV4_HASH_HEX_LEN + 1, "%s", claimed);
+    else if (claimed && strcasecmp(claimed, out) != 0)
+        return vfail(r, SIGV4_VERIFY_MISMATCH,
+                     "The provided 'x-amz-content-sha256' header does not match what was "
+                     "computed.");
+    return SIGV4_VERIFY_OK;
 }
 
-static enum sigv4_verify_status check_signature(const struct sigv4_request *req,
+/* Recomputes the signature over the received request; 1 when it matches, 0 when not,
+ * -1 out of memory, -2 a signed header is missing (*missing_out). */
+static int recompute(struct sigv4_verifier *v, const struct sigv4_request *req,
+                     const struct sigv4_authz *a, const char *amz_date, struct key_slot *key,
+                     const char *hash, unsigned flags, struct sigv4_verify_result *r,
+                     const char **missing_out)
+{
+    char creq_hash[SIGV4_HASH_HEX_LEN + 1], sig[SIGV4_HASH_HEX_LEN + 1];
+    struct canon_input in = {req->method, req->path, req->query, req->headers,
+                             req->nheaders, a->signed_headers, hash, flags};
+    buf_reset(&v->creq);
+    buf_reset(&v->signed_h);
+    buf_reset(&v->sts);
+    int crc = canonical_request(&in, &v->creq, &v->signed_h, &v->headers, missing_out);
+    if (crc != 0)
+        return crc == -2 ? -2 : -1;
+    if (v_sha256_hex(v, v->creq.data, v->creq.len, creq_hash) != 0 ||
+        string_to_sign_of(&v->sts, amz_date, buf_cstr(&v->scope), creq_hash) != 0 ||
+        slot_signature(key, &v->sts, sig) != 0)
+        return -1;
+    sigv4_verify_result_free(r);
+    r->canonical_request = strdup(buf_cstr(&v->creq));
+    r->string_to_sign = strdup(buf_cstr(&v->sts));
+    return enc_ct_equal(sig, a->signature, SIGV4_HASH_HEX_LEN);
+}
+
+static enum sigv4_verify_status check_signature(struct sigv4_verifier *v,
+                                                const struct sigv4_request *req,
                                                 const struct sigv4_authz *a,
                                                 const char *amz_date, const char *secret,
+                                                const char *hash,
                                                 const struct sigv4_verify_params *p,
                                                 struct sigv4_verify_result *r)
 {
     const char *missing = NULL;
     unsigned flags = p->flags & ~(unsigned)SIGV4_VERIFY_EITHER_PATH;
-    int ok = recompute(req, a, amz_date, secret, flags, r, &missing);
-    if (ok == 0 && (p->flags & SIGV4_VERIFY_EITHER_PATH))
-        ok = recompute(req, a, amz_date, secret, flags ^ SIGV4_NORMALIZE_PATH, r, &missing);
+    struct key_slot *key = signing_key_slot(v, secret, a);
+    int ok = -1;
+    buf_reset(&v->scope);
+    if (key && buf_printf(&v->scope, "%s/%s/%s/%s", a->date, a->region, a->service,
+                          a->terminator) == 0) {
+        ok = recompute(v, req, a, amz_date, key, hash, flags, r, &missing);
+        if (ok == 0 && (p->flags & SIGV4_VERIFY_EITHER_PATH))
+            ok = recompute(v, req, a, amz_date, key, hash, flags ^ SIGV4_NORMALIZE_PATH, r,
+                           &missing);
+    }
     if (ok == -2)
         return vfail(r, SIGV4_VERIFY_BAD_SIGNED_HEADERS,
                      "Signed header '%.*s' is not present in the request",
@@ -1070,12 +1238,14 @@ static enum sigv4_verify_status check_signature(const struct sigv4_request *req,
     return SIGV4_VERIFY_OK;
 }
 
-enum sigv4_verify_status sigv4_verify(const struct sigv4_request *req,
-                                      const struct sigv4_verify_params *p,
-                                      struct sigv4_verify_result *r)
+enum sigv4_verify_status sigv4_verifier_verify(struct sigv4_verifier *v,
+                                               const struct sigv4_request *req,
+                                               const struct sigv4_verify_params *p,
+                                               struct sigv4_verify_result *r)
 {
     struct sigv4_authz a;
     const char *secret = NULL;
+    char hash[SIGV4_HASH_HEX_LEN + 1];
     enum sigv4_verify_status s;
     memset(r, 0, sizeof *r);
     const char *authz = find_header(req, "authorization");
@@ -1094,7 +1264,22 @@ enum sigv4_verify_status sigv4_verify(const struct sigv4_request *req,
         return vfail(r, SIGV4_VERIFY_BAD_SIGNED_HEADERS,
                      "'Host' and 'X-Amz-Date' must be SignedHeaders in the AWS Authorization");
     if ((s = check_time_scope(&a, amz_date, p, r)) != SIGV4_VERIFY_OK ||
-        (s = check_key(&a, req, p, r, &secret)) != SIGV4_VERIFY_OK)
+        (s = check_key(&a, req, p, r, &secret)) != SIGV4_VERIFY_OK ||
+        (s = payload_hash(v, req, p, r, hash)) != SIGV4_VERIFY_OK)
         return s;
-    return check_signature(req, &a, amz_date, secret, p, r);
+    return check_signature(v, req, &a, amz_date, secret, hash, p, r);
+}
+
+enum sigv4_verify_status sigv4_verify(const struct sigv4_request *req,
+                                      const struct sigv4_verify_params *p,
+                                      struct sigv4_verify_result *r)
+{
+    struct sigv4_verifier *v = sigv4_verifier_new();
+    if (!v) {
+        memset(r, 0, sizeof *r);
+        return vfail(r, SIGV4_VERIFY_NOMEM, "out of memory");
+    }
+    enum sigv4_verify_status s = sigv4_verifier_verify(v, req, p, r);
+    sigv4_verifier_free(v);
+    return s;
 }
