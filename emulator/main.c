@@ -221,6 +221,8 @@ static SSL_CTX *tls_context(const char *cert, const char *key, const char *ca_fi
     if (!ctx)
         return NULL;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* idle connections give their read/write buffers back: thousands of devices */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         tls_error("cannot load certificate", cert);
         goto fail;
