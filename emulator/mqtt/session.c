@@ -148,12 +148,22 @@ void session_acknowledge(struct session *s, uint16_t packet_id)
     session_drain_queue(s);
 }
 
+/* Resends what was in flight (DUP set, same packet ids), dropping what expired while
+ * the client was away, then what was queued. */
 void session_resume(struct session *s)
 {
     int64_t now = broker_now_ms();
-    for (struct inflight *f = s->inflight; f; f = f->next) {
-        if (!msg_expired(f->msg, now))
-            send_publish(s->conn, f->msg, 1, f->packet_id, f->retain, true);
+    struct inflight **p = &s->inflight;
+    while (*p) {
+        struct inflight *f = *p;
+        if (msg_expired(f->msg, now) && !f->direct) {
+            *p = f->next;
+            s->inflight_count--;
+            inflight_free(f);
+            continue;
+        }
+        send_publish(s->conn, f->msg, 1, f->packet_id, f->retain, true);
+        p = &f->next;
     }
     session_drain_queue(s);
 }

@@ -77,6 +77,31 @@ def test_unacknowledged_qos1_redelivered_with_dup(emulator):
     w.close()
 
 
+def test_expired_message_in_flight_is_not_redelivered(emulator):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    raw = emulator.raw_device("inflight-exp", protocol=5, session_expiry=300)
+    raw.subscribe("inflight-exp/t", qos=1)
+    pub = emulator.device("inflight-exp-pub")
+    props = Properties(PacketTypes.PUBLISH)
+    props.MessageExpiryInterval = 1
+    pub.client.publish("inflight-exp/t", b"short-lived", qos=1,
+                       properties=props).wait_for_publish(5)
+    assert raw.wait_message("inflight-exp/t").payload == b"short-lived"   # never acked
+    raw.close()
+    _wait_for(_disconnected(emulator, "inflight-exp"), what="disconnect")
+    time.sleep(1.2)          # the message's expiry is what is tested
+    pub.publish("inflight-exp/t", b"fresh", qos=1)
+    # Receive Maximum 1: a stale slot still counted as in flight would block "fresh"
+    again = Wire(emulator.mqtt_host, emulator.mqtt_port)
+    ack = again.connect("inflight-exp", protocol=5, clean=False,
+                        props=b"\x11\x00\x00\x01\x2c\x21\x00\x01")
+    assert ack[0] == 1
+    first, body = again.read_packet()
+    assert first == 0x32 and body.endswith(b"fresh")      # QoS 1, no DUP
+    again.close()
+
+
 def test_clean_start_discards_the_session(emulator):
     dev = emulator.device("cleanstart", session_expiry=300)
     dev.subscribe("cleanstart/t")
