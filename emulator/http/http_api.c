@@ -10,6 +10,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,7 +23,7 @@
 #include <unistd.h>
 
 #include "http_internal.h"
-#include "http_sigv4.h"
+#include "sigv4.h"
 
 #define HTTP_IDLE_TIMEOUT_SECONDS 60
 #define HTTP_MAX_HEADERS_SIZE (64 * 1024)
@@ -254,7 +255,30 @@ static const char *method_name(enum evhttp_cmd_type m)
     }
 }
 
-/* 0 when the request is signed by a configured credential; else a 403 has been sent. */
+/* The configured secret for an access key id (sigv4_secret_lookup). No session token is
+ * required: the emulator has no token service. */
+static int lookup_secret(void *ud, const char *access_key_id, const char **secret_out,
+                         const char **token_out)
+{
+    const struct http_api *api = ud;
+    for (size_t i = 0; i < api->credential_count; i++)
+        if (strcmp(api->credentials[i].access_key_id, access_key_id) == 0) {
+            *secret_out = api->credentials[i].secret_access_key;
+            *token_out = NULL;
+            return 1;
+        }
+    return 0;
+}
+
+/* 0 when the request is signed by a configured credential; else a 403 has been sent.
+ *
+ * runtime/sigv4.h's verifier, as received: method, raw path and raw query (still
+ * percent-encoded, never normalised by us), headers in arrival order and the body. It
+ * caches the signing key per credential and day/region/service. Accepted: any region in
+ * the credential scope, service "iotdata", X-Amz-Date within 5 minutes of the clock, the
+ * path signed as sent or RFC 3986-normalised (as botocore signs it). x-amz-content-sha256,
+ * when sent, must be the SHA-256 of the body received (or UNSIGNED-PAYLOAD). A session
+ * token (X-Amz-Security-Token) is signed like any header but not checked. */
 static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
 {
     struct sigv4_header headers[HTTP_MAX_HEADERS];
@@ -268,25 +292,39 @@ static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
         headers[count].name = kv->key;
         headers[count++].value = kv->value;
     }
+    char path_z[4096];
+    if (path_len >= sizeof path_z) {
+        http_reply_error(ctx, 403, "ForbiddenException", "the request path is too long to verify");
+        return -1;
+    }
+    memcpy(path_z, path, path_len);
+    path_z[path_len] = '\0';
     struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
     size_t body_len = evbuffer_get_length(in);
-    struct hv_request hr = {
+    struct sigv4_request req = {
         .method = method_name(evhttp_request_get_command(ctx->req)),
-        .path = path,
-        .path_len = path_len,
+        .path = path_z,
         .query = ctx->query,
-        .query_len = ctx->query_len,
         .headers = headers,
-        .header_count = count,
+        .nheaders = count,
         .body = body_len ? evbuffer_pullup(in, -1) : NULL,
         .body_len = body_len,
-        .now = time(NULL),
     };
-    char why[512];
-    if (hv_verify(ctx->api->verifier, &hr, why, sizeof why) == HV_OK)
-        return 0;
-    http_reply_error(ctx, 403, "ForbiddenException", "%s", why);
-    return -1;
+    struct sigv4_verify_params params = {
+        .service = "iotdata",
+        .now = time(NULL),
+        .max_skew = 300,
+        .lookup = lookup_secret,
+        .lookup_ud = ctx->api,
+        .flags = SIGV4_VERIFY_EITHER_PATH | SIGV4_VERIFY_CONTENT_SHA256 | SIGV4_VERIFY_ANY_TOKEN,
+    };
+    struct sigv4_verify_result result;
+    enum sigv4_verify_status status =
+        sigv4_verifier_verify(ctx->api->verifier, &req, &params, &result);
+    if (status != SIGV4_VERIFY_OK)
+        http_reply_error(ctx, 403, "ForbiddenException", "%s", result.message);
+    sigv4_verify_result_free(&result);
+    return status == SIGV4_VERIFY_OK ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------ faults */
@@ -441,6 +479,36 @@ static int bind_listener(struct http_api *api, const struct http_api_options *o,
     return 0;
 }
 
+/* Copies the credentials (the caller's may go away). -1 when memory runs out. */
+static int copy_credentials(struct http_api *api, const struct http_api_options *o)
+{
+    api->credentials = calloc(o->credential_count ? o->credential_count : 1,
+                              sizeof *api->credentials);
+    if (!api->credentials)
+        return -1;
+    for (size_t i = 0; i < o->credential_count; i++) {
+        struct emulator_credential *c = &api->credentials[api->credential_count++];
+        c->access_key_id = strdup(o->credentials[i].access_key_id);
+        c->secret_access_key = strdup(o->credentials[i].secret_access_key);
+        if (!c->access_key_id || !c->secret_access_key)
+            return -1;
+    }
+    return 0;
+}
+
+static void free_credentials(struct http_api *api)
+{
+    for (size_t i = 0; i < api->credential_count; i++) {
+        char *secret = (char *)api->credentials[i].secret_access_key;
+        if (secret) {
+            OPENSSL_cleanse(secret, strlen(secret));
+            free(secret);
+        }
+        free((char *)api->credentials[i].access_key_id);
+    }
+    free(api->credentials);
+}
+
 static void seed(struct http_api *api)
 {
     if (getrandom(&api->rng, sizeof api->rng, 0) != sizeof api->rng)
@@ -464,11 +532,12 @@ struct http_api *http_api_new(struct event_base *base, struct broker *broker,
     api->tls = options->tls;
     api->verify = options->verify_signatures;
     seed(api);
-    api->verifier = hv_new(options->credentials, options->credential_count);
+    api->verifier = sigv4_verifier_new();
     api->qa = qa_new(api);
     api->http = evhttp_new(base);
     api->accept_retry = evtimer_new(base, accept_retry_cb, api);
-    if (!api->verifier || !api->qa || !api->http || !api->accept_retry)
+    if (copy_credentials(api, options) != 0 || !api->verifier || !api->qa || !api->http ||
+        !api->accept_retry)
         goto oom;
     api->next_api = live_apis;
     live_apis = api;
@@ -517,7 +586,8 @@ void http_api_free(struct http_api *api)
     if (api->http)
         evhttp_free(api->http);
     qa_free(api->qa);
-    hv_free(api->verifier);
+    sigv4_verifier_free(api->verifier);
+    free_credentials(api);
     buf_free(&api->out);
     buf_free(&api->arena);
     free(api);

@@ -45,7 +45,9 @@ struct http_api {
     struct broker *broker;
     struct evhttp *http;
     SSL_CTX *tls;
-    struct hv_verifier *verifier;
+    struct sigv4_verifier *verifier;    /* SigV4, with its signing-key cache */
+    struct emulator_credential *credentials;    /* owned copies */
+    size_t credential_count;
     bool verify;
     uint64_t rng;                   /* request ids */
     uint8_t token_key[16];          /* ListSubscriptions page tokens */
