@@ -99,6 +99,8 @@ struct session {
     struct broker *broker;
     struct mqtt_msg *pending_will;  /* MQTT 5 will delay: published when will_timer fires */
     struct event *will_timer;       /* allocated only while a will is pending */
+    uint64_t version_number;        /* lifecycle events: connections so far */
+    char session_identifier[33];    /* lifecycle events: this connection's id */
 };
 
 enum conn_state { CONN_NEW, CONN_CONNECTED, CONN_CLOSING };
@@ -174,6 +176,7 @@ struct broker {
     void *observer_arg;
     uint64_t route_stamp;
     uint64_t assigned_ids;
+    uint64_t event_serial;          /* lifecycle sessionIdentifier */
     int log_level;
 };
 
@@ -219,6 +222,10 @@ void session_free(struct session *s);
 void session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t delay);
 void session_cancel_will(struct session *s);
 void broker_sweep_sessions(struct broker *b, int64_t now_ms);
+
+/* AWS IoT lifecycle events (lifecycle.c). */
+void lifecycle_connected(struct broker *b, struct session *s, const struct conn *c);
+void lifecycle_disconnected(struct broker *b, struct session *s, const char *reason);
 
 /* Connections (conn.c). */
 void conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer_len);

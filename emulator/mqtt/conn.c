@@ -226,6 +226,7 @@ void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_
         broker_log(b, LOG_INFO, "%s disconnected: %s", s->client_id, reason);
         session_detach(b, s, reason);
         c->session = NULL;
+        lifecycle_disconnected(b, s, reason);
     }
     struct mqtt_msg *will = c->will;
     c->will = NULL;

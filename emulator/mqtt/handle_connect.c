@@ -137,4 +137,5 @@ void handle_connect(struct conn *c, const struct mqtt_frame *f)
                cn.keep_alive, present ? ", session resumed" : "");
     if (present)
         session_resume(s);
+    lifecycle_connected(c->broker, s, c);
 }

@@ -3,6 +3,7 @@
 start, session expiry, receive maximum, will messages, keep-alive enforcement (1.5x),
 client-id takeover, and what GetConnection / ListSubscriptions report afterwards."""
 
+import json
 import struct
 import time
 
@@ -325,3 +326,37 @@ def test_list_subscriptions_in_order_and_after_unsubscribe(emulator):
     with pytest.raises(Exception) as err:
         _subs(emulator, "lister")       # clean session: nothing left once offline
     assert "ResourceNotFound" in str(err.value)
+
+
+def test_lifecycle_presence_events(emulator):
+    """AWS IoT lifecycle events on $aws/events/presence/{connected,disconnected}/<id>."""
+    watch = emulator.device("lc-watch")
+    watch.subscribe("$aws/events/presence/+/lc-dev")
+    dev = emulator.device("lc-dev", protocol=4)
+    first = json.loads(watch.wait_message("$aws/events/presence/connected/lc-dev").payload)
+    assert first["clientId"] == "lc-dev" and first["eventType"] == "connected"
+    assert first["ipAddress"] == "127.0.0.1"
+    assert abs(first["timestamp"] / 1000 - time.time()) < 60
+    dev.drop()
+    gone = json.loads(watch.wait_message("$aws/events/presence/disconnected/lc-dev").payload)
+    assert gone["eventType"] == "disconnected"
+    assert gone["disconnectReason"] == "CONNECTION_LOST"
+    assert gone["clientInitiatedDisconnect"] is False
+    assert gone["sessionIdentifier"] == first["sessionIdentifier"]
+    again = emulator.device("lc-dev")
+    second = json.loads(watch.wait_message("$aws/events/presence/connected/lc-dev",
+                                           count=2).payload)
+    assert second["versionNumber"] == first["versionNumber"] + 1
+    assert second["sessionIdentifier"] != first["sessionIdentifier"]
+    again.disconnect()
+    bye = json.loads(watch.wait_message("$aws/events/presence/disconnected/lc-dev",
+                                        count=2).payload)
+    assert bye["clientInitiatedDisconnect"] is True
+    assert bye["disconnectReason"] == "CLIENT_INITIATED_DISCONNECT"
+    # a subscription to "#" does not see them ($ topics)
+    hashsub = emulator.device("lc-hash")
+    hashsub.subscribe("#")
+    emulator.device("lc-other").disconnect()      # its connected event precedes the marker
+    hashsub.publish("lc/marker", b"m", qos=1)
+    hashsub.wait_message("lc/marker")
+    assert not [m for m in hashsub.messages if m.topic.startswith("$aws/")]
