@@ -226,6 +226,10 @@ void broker_sweep_sessions(struct broker *b, int64_t now_ms);
 /* AWS IoT lifecycle events (lifecycle.c). */
 void lifecycle_connected(struct broker *b, struct session *s, const struct conn *c);
 void lifecycle_disconnected(struct broker *b, struct session *s, const char *reason);
+/* The filters a SUBSCRIBE (subscribed = true; codes: granted QoS or failure) or an
+ * UNSUBSCRIBE (codes: 0x00 removed, 0x11 none) changed. */
+void lifecycle_subscriptions(struct broker *b, struct session *s, bool subscribed,
+                             const struct mqtt_sub_list *list, const uint8_t *codes);
 
 /* Connections (conn.c). */
 void conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer_len);

@@ -94,6 +94,7 @@ void handle_subscribe(struct conn *c, const struct mqtt_frame *f)
     subscribe_all(c, &list, codes, existed);
     send_suback(c, list.packet_id, codes, list.count);
     send_retained(c, &list, codes, existed);
+    lifecycle_subscriptions(c->broker, c->session, true, &list, codes);
     free(codes);
     free(existed);
 }

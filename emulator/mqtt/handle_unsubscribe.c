@@ -27,5 +27,6 @@ void handle_unsubscribe(struct conn *c, const struct mqtt_frame *f)
         codes[i++] = removed ? 0x00 : 0x11;
     }
     send_unsuback(c, list.packet_id, codes, list.count);
+    lifecycle_subscriptions(c->broker, c->session, false, &list, codes);
     free(codes);
 }

@@ -3,8 +3,9 @@
  * message on `$aws/events/presence/connected/<clientId>` or
  * `$aws/events/presence/disconnected/<clientId>`, with the fields AWS documents
  * (clientId, timestamp, eventType, sessionIdentifier, versionNumber, and on disconnect
- * clientInitiatedDisconnect and disconnectReason). Client ids with `+` or `#` get none,
- * as on AWS.
+ * clientInitiatedDisconnect and disconnectReason); and on SUBSCRIBE / UNSUBSCRIBE a
+ * message on `$aws/events/subscriptions/{subscribed,unsubscribed}/<clientId>` listing the
+ * topics. Client ids with `+` or `#` get none, as on AWS.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,11 +27,11 @@ static int json_string(struct buf *b, const char *s)
     return rc ? -1 : buf_append_char(b, '"');
 }
 
-static void publish_event(struct broker *b, const char *kind, const char *client_id,
-                          const struct buf *json)
+static void publish_event(struct broker *b, const char *family, const char *kind,
+                          const char *client_id, const struct buf *json)
 {
     struct buf topic = BUF_INIT;
-    if (buf_printf(&topic, "$aws/events/presence/%s/%s", kind, client_id) == 0) {
+    if (buf_printf(&topic, "$aws/events/%s/%s/%s", family, kind, client_id) == 0) {
         struct broker_message m = {
             .topic = buf_cstr(&topic), .payload = (const uint8_t *)json->data,
             .payload_len = json->len, .qos = 1, .payload_format = -1, .message_expiry = -1,
@@ -72,7 +73,7 @@ void lifecycle_connected(struct broker *b, struct session *s, const struct conn 
     rc |= json_string(&j, c->peer_ip);
     rc |= buf_printf(&j, ",\"versionNumber\":%llu}", (unsigned long long)s->version_number);
     if (rc == 0)
-        publish_event(b, "connected", s->client_id, &j);
+        publish_event(b, "presence", "connected", s->client_id, &j);
     buf_free(&j);
 }
 
@@ -87,6 +88,35 @@ void lifecycle_disconnected(struct broker *b, struct session *s, const char *rea
                      strcmp(reason, REASON_CLIENT_INITIATED) == 0 ? "true" : "false", reason,
                      (unsigned long long)s->version_number);
     if (rc == 0)
-        publish_event(b, "disconnected", s->client_id, &j);
+        publish_event(b, "presence", "disconnected", s->client_id, &j);
+    buf_free(&j);
+}
+
+void lifecycle_subscriptions(struct broker *b, struct session *s, bool subscribed,
+                             const struct mqtt_sub_list *list, const uint8_t *codes)
+{
+    if (!has_events(s))
+        return;
+    const char *type = subscribed ? "subscribed" : "unsubscribed";
+    struct buf j = BUF_INIT, one = BUF_INIT;
+    int rc = event_head(&j, s, type);
+    rc |= buf_append_str(&j, ",\"topics\":[");
+    size_t offset = 0, i = 0, listed = 0;
+    struct mqtt_str filter;
+    uint8_t options;
+    while (rc == 0 && mqtt_sub_next(list, &offset, &filter, &options)) {
+        bool changed = subscribed ? codes[i] < 0x80 : codes[i] == 0x00;
+        i++;
+        if (!changed)
+            continue;
+        buf_reset(&one);
+        rc |= buf_append(&one, filter.p, filter.len);
+        rc |= listed++ ? buf_append_char(&j, ',') : 0;
+        rc |= json_string(&j, buf_cstr(&one));
+    }
+    rc |= buf_append_str(&j, "]}");
+    if (rc == 0 && listed > 0)
+        publish_event(b, "subscriptions", type, s->client_id, &j);
+    buf_free(&one);
     buf_free(&j);
 }

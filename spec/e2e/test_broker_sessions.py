@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from broker_support import Wire, connect_packet, packet, read_disconnect
+from broker_support import Wire, connect_packet, mstr, packet, read_disconnect
 
 
 def _get(emulator, client_id, sockets=False):
@@ -360,3 +360,23 @@ def test_lifecycle_presence_events(emulator):
     hashsub.publish("lc/marker", b"m", qos=1)
     hashsub.wait_message("lc/marker")
     assert not [m for m in hashsub.messages if m.topic.startswith("$aws/")]
+
+
+def test_lifecycle_subscription_events(emulator):
+    watch = emulator.device("lcs-watch")
+    watch.subscribe("$aws/events/subscriptions/+/lcs-dev")
+    w = Wire(emulator.mqtt_host, emulator.mqtt_port)
+    w.connect("lcs-dev", protocol=5)
+    body = (struct.pack("!H", 1) + b"\x00" + mstr("lc/a") + b"\x01" + mstr("$share/g/lc/b")
+            + b"\x00" + mstr("lc/#/bad") + b"\x00")
+    w.send(packet(8, 2, body))
+    assert w.read_packet() == (0x90, b"\x00\x01\x00\x01\x00\x8f")
+    sub = json.loads(watch.wait_message("$aws/events/subscriptions/subscribed/lcs-dev").payload)
+    assert sub["eventType"] == "subscribed" and sub["clientId"] == "lcs-dev"
+    assert sub["topics"] == ["lc/a", "$share/g/lc/b"]
+    w.send(packet(10, 2, struct.pack("!H", 2) + b"\x00" + mstr("lc/a") + mstr("never")))
+    assert w.read_packet() == (0xB0, b"\x00\x02\x00\x00\x11")
+    unsub = json.loads(
+        watch.wait_message("$aws/events/subscriptions/unsubscribed/lcs-dev").payload)
+    assert unsub["eventType"] == "unsubscribed" and unsub["topics"] == ["lc/a"]
+    w.close()
