@@ -92,6 +92,19 @@ static struct session *take_session(struct conn *c, const struct mqtt_connect *c
     return s;
 }
 
+/* What the CONNECT tells us about this connection. */
+static void adopt_options(struct conn *c, const struct mqtt_connect *cn)
+{
+    c->version = cn->version;
+    c->no_problem_info = cn->props.request_problem_info == 0;
+    c->will_delay = cn->has_will ? cn->will_props.will_delay : 0;
+    c->keep_alive = cn->keep_alive;
+    if (cn->props.has_receive_max)
+        c->client_receive_max = cn->props.receive_max;
+    if (cn->props.has_max_packet)
+        c->client_max_packet = cn->props.max_packet;
+}
+
 void handle_connect(struct conn *c, const struct mqtt_frame *f)
 {
     struct mqtt_connect cn;
@@ -102,14 +115,7 @@ void handle_connect(struct conn *c, const struct mqtt_frame *f)
         refuse(c, err, cn.version);
         return;
     }
-    c->version = cn.version;
-    c->no_problem_info = cn.props.request_problem_info == 0;
-    c->will_delay = cn.has_will ? cn.will_props.will_delay : 0;
-    c->keep_alive = cn.keep_alive;
-    if (cn.props.has_receive_max)
-        c->client_receive_max = cn.props.receive_max;
-    if (cn.props.has_max_packet)
-        c->client_max_packet = cn.props.max_packet;
+    adopt_options(c, &cn);
     char assigned[40] = "";
     const char *id = cn.client_id.p;
     size_t id_len = cn.client_id.len;
