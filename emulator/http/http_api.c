@@ -127,7 +127,7 @@ void http_reply_error(struct http_ctx *ctx, int status, const char *code, const 
     struct buf *out = &ctx->api->out;
     buf_reset(out);
     buf_append_str(out, "{\"message\":");
-    json_append_string(out, message, strlen(message));
+    json_write_string_lossy(out, message, strlen(message));
     buf_append_str(out, ",\"traceId\":\"");
     buf_append_str(out, ctx->request_id);
     buf_append_str(out, "\"}");

@@ -12,8 +12,10 @@
 
 #include "broker.h"
 #include "buf.h"
+#include "encode.h"
 #include "http_api.h"
 #include "http_parse.h"
+#include "json.h"
 
 struct evhttp;
 struct evhttp_request;
@@ -106,7 +108,6 @@ void http_call_finish(struct http_call *call);    /* unlinks and frees (no reply
  * -1 malformed (an error reply has been sent). */
 int http_query_get(struct http_ctx *ctx, const char *name, const char **value_out,
                    size_t *len_out);
-int json_append_string(struct buf *b, const char *s, size_t n);
 void http_run_op(struct http_ctx *ctx);
 
 /* ---- QA controls (http_qa.c) */

@@ -13,36 +13,6 @@
 
 /* ------------------------------------------------------------------ request helpers */
 
-int json_append_string(struct buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (buf_reserve(b, n + 2) != 0 || buf_append_char(b, '"') != 0)
-        return -1;
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (buf_append(b, s + start, i - start) != 0)
-            return -1;
-        char esc[7] = {'\\', (char)c, 0};
-        if (c == '\n')
-            esc[1] = 'n';
-        else if (c == '\r')
-            esc[1] = 'r';
-        else if (c == '\t')
-            esc[1] = 't';
-        else if (c < 0x20)
-            snprintf(esc, sizeof esc, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-        if (buf_append_str(b, esc) != 0)
-            return -1;
-        start = i + 1;
-    }
-    if (buf_append(b, s + start, n - start) != 0)
-        return -1;
-    return buf_append_char(b, '"');
-}
-
 /* The arena may move when it grows: values are handed out as offsets, and only turned
  * into pointers once every value of the request has been decoded. */
 static int query_get_off(struct http_ctx *ctx, const char *name, size_t *off_out,
@@ -66,8 +36,8 @@ static int query_get_off(struct http_ctx *ctx, const char *name, size_t *off_out
             return -1;
         }
         size_t len;
-        if (hp_percent_decode(params[i].value, params[i].value_len, a->data + a->len,
-                              &len) != 0) {
+        if (enc_uri_decode_to(a->data + a->len, params[i].value, params[i].value_len,
+                              ENC_DECODE_STRICT, &len) != 0) {
             http_reply_error(ctx, 400, INVALID, "bad percent-encoding in query parameter %s",
                              name);
             return -1;
@@ -94,7 +64,7 @@ int http_query_get(struct http_ctx *ctx, const char *name, const char **value_ou
 static int decode_label(struct http_ctx *ctx, char *out, size_t *len_out, const char *what)
 {
     if (ctx->label_len > HTTP_MAX_LABEL ||
-        hp_percent_decode(ctx->label, ctx->label_len, out, len_out) != 0) {
+        enc_uri_decode_to(out, ctx->label, ctx->label_len, ENC_DECODE_STRICT, len_out) != 0) {
         http_reply_error(ctx, 400, INVALID, "%s is malformed or too long", what);
         return -1;
     }
@@ -106,9 +76,9 @@ static int client_id_from_label(struct http_ctx *ctx, char *out)
     size_t len;
     if (decode_label(ctx, out, &len, "clientId") != 0)
         return -1;
-    const char *problem = hp_client_id_problem(out, len);
-    if (problem || strlen(out) != len) {
-        http_reply_error(ctx, 400, INVALID, "%s", problem ? problem : "clientId contains NUL");
+    const char *problem = hp_client_id_problem(out, len);   /* NUL included */
+    if (problem) {
+        http_reply_error(ctx, 400, INVALID, "%s", problem);
         return -1;
     }
     return 0;
@@ -137,21 +107,16 @@ static int opt_query(struct http_ctx *ctx, const char *name, size_t *off, size_t
 
 static int parse_user_properties(struct http_ctx *ctx, struct msg_fields *f, const char *hv)
 {
-    size_t n = strlen(hv);
     struct buf raw = BUF_INIT;
     int rc = -1;
-    if (buf_reserve(&raw, n / 4 * 3 + 1) != 0) {
-        http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
-        return -1;
-    }
-    size_t len;
-    const char *why = NULL;
-    if (hp_base64_decode(hv, n, (uint8_t *)raw.data, &len) != 0) {
+    char why[256];
+    if (enc_base64_decode(&raw, hv, strlen(hv)) != 0) {     /* or out of memory */
         http_reply_error(ctx, 400, INVALID, "x-amz-mqtt5-user-properties is not valid base64");
         goto done;
     }
-    f->prop_count = hp_user_properties_parse(raw.data, len, &ctx->api->arena, f->props,
-                                             HTTP_MAX_USER_PROPERTIES, &why);
+    f->prop_count = hp_user_properties_parse(buf_cstr(&raw), raw.len, &ctx->api->arena,
+                                             f->props, HTTP_MAX_USER_PROPERTIES, why,
+                                             sizeof why);
     if (f->prop_count < 0) {
         http_reply_error(ctx, 400, INVALID, "x-amz-mqtt5-user-properties: %s", why);
         goto done;
@@ -185,16 +150,13 @@ static int parse_mqtt5_headers(struct http_ctx *ctx, struct msg_fields *f)
     const char *cd = evhttp_find_header(h, "x-amz-mqtt5-correlation-data");
     if (cd) {
         struct buf *a = &ctx->api->arena;
-        size_t n = strlen(cd), len;
-        if (buf_reserve(a, n / 4 * 3 + 1) != 0 ||
-            hp_base64_decode(cd, n, (uint8_t *)a->data + a->len, &len) != 0) {
+        f->corr_off = a->len;
+        if (enc_base64_decode(a, cd, strlen(cd)) != 0) {    /* or out of memory */
             http_reply_error(ctx, 400, INVALID,
                              "x-amz-mqtt5-correlation-data must be base64-encoded");
             return -1;
         }
-        f->corr_off = a->len;
-        f->m.correlation_data_len = len;
-        a->len += len;
+        f->m.correlation_data_len = a->len - f->corr_off;
         f->m.correlation_data = (const uint8_t *)"";   /* set for real in finish_fields */
     }
     return 0;
@@ -206,7 +168,8 @@ static int parse_message_fields(struct http_ctx *ctx, struct msg_fields *f)
     size_t len;
     if (opt_query(ctx, "contentType", &f->content_type_off, &len, &f->has_content_type) != 0)
         return -1;
-    if (f->has_content_type && !hp_utf8_valid(ctx->api->arena.data + f->content_type_off, len)) {
+    if (f->has_content_type &&
+        !enc_utf8_valid_text(ctx->api->arena.data + f->content_type_off, len)) {
         http_reply_error(ctx, 400, INVALID, "contentType is not valid UTF-8");
         return -1;
     }
@@ -232,7 +195,7 @@ static int parse_message_fields(struct http_ctx *ctx, struct msg_fields *f)
     }
     f->m.payload = f->m.payload_len ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
     if (f->m.payload_format == 1 &&
-        !hp_utf8_valid((const char *)f->m.payload, f->m.payload_len)) {
+        !enc_utf8_valid_text((const char *)f->m.payload, f->m.payload_len)) {
         http_reply_error(ctx, 400, INVALID,
                          "the payload format indicator is UTF8_DATA but the payload is not "
                          "valid UTF-8");
@@ -434,10 +397,10 @@ static void connection_json(struct buf *o, const struct broker_connection_info *
                             bool socket_info)
 {
     buf_printf(o, "{\"connected\":%s,\"clientId\":", c->connected ? "true" : "false");
-    json_append_string(o, c->client_id, strlen(c->client_id));
+    json_write_string_lossy(o, c->client_id, strlen(c->client_id));
     if (c->thing_name[0]) {
         buf_append_str(o, ",\"thingName\":");
-        json_append_string(o, c->thing_name, strlen(c->thing_name));
+        json_write_string_lossy(o, c->thing_name, strlen(c->thing_name));
     }
     buf_printf(o, ",\"cleanSession\":%s,\"keepAliveDuration\":%d,\"connectedSince\":%lld,"
                   "\"sessionExpiry\":%lld",
@@ -446,13 +409,13 @@ static void connection_json(struct buf *o, const struct broker_connection_info *
     if (!c->connected) {
         buf_printf(o, ",\"disconnectedSince\":%lld,\"disconnectReason\":",
                    (long long)c->disconnected_since_ms);
-        json_append_string(o, c->disconnect_reason, strlen(c->disconnect_reason));
+        json_write_string_lossy(o, c->disconnect_reason, strlen(c->disconnect_reason));
     }
     if (socket_info) {
         buf_append_str(o, ",\"sourceIp\":");
-        json_append_string(o, c->source_ip, strlen(c->source_ip));
+        json_write_string_lossy(o, c->source_ip, strlen(c->source_ip));
         buf_printf(o, ",\"sourcePort\":%d,\"targetIp\":", c->source_port);
-        json_append_string(o, c->target_ip, strlen(c->target_ip));
+        json_write_string_lossy(o, c->target_ip, strlen(c->target_ip));
         buf_printf(o, ",\"targetPort\":%d", c->target_port);
     }
     buf_append_char(o, '}');
@@ -500,7 +463,7 @@ static void visit_subscription(void *arg, const char *topic_filter, int qos)
     if (p->any)
         buf_append_char(p->out, ',');
     buf_append_str(p->out, "{\"topicFilter\":");
-    json_append_string(p->out, topic_filter, strlen(topic_filter));
+    json_write_string_lossy(p->out, topic_filter, strlen(topic_filter));
     buf_printf(p->out, ",\"qos\":%d}", qos);
     p->any = true;
 }

@@ -139,31 +139,31 @@ static void render_message(struct buf *o, const struct broker_message *m, const 
     struct timeval tv;
     gettimeofday(&tv, NULL);
     buf_append_str(o, "{\"topic\":");
-    json_append_string(o, m->topic, strlen(m->topic));
+    json_write_string_lossy(o, m->topic, strlen(m->topic));
     buf_append_str(o, ",\"payload\":\"");
-    hp_base64_encode(o, m->payload, m->payload_len);
+    enc_base64(o, m->payload, m->payload_len);
     buf_append_char(o, '"');
-    if (hp_utf8_valid((const char *)m->payload, m->payload_len)) {
+    if (enc_utf8_valid_text((const char *)m->payload, m->payload_len)) {
         buf_append_str(o, ",\"payloadText\":");
-        json_append_string(o, (const char *)m->payload, m->payload_len);
+        json_write_string_lossy(o, (const char *)m->payload, m->payload_len);
     }
     buf_append_str(o, m->qos ? ",\"qos\":1,\"retain\":" : ",\"qos\":0,\"retain\":");
     buf_append_str(o, m->retain ? "true,\"origin\":" : "false,\"origin\":");
     if (origin)
-        json_append_string(o, origin, strlen(origin));
+        json_write_string_lossy(o, origin, strlen(origin));
     else
         buf_append_str(o, "\"http\"");
     if (m->content_type) {
         buf_append_str(o, ",\"contentType\":");
-        json_append_string(o, m->content_type, strlen(m->content_type));
+        json_write_string_lossy(o, m->content_type, strlen(m->content_type));
     }
     if (m->response_topic) {
         buf_append_str(o, ",\"responseTopic\":");
-        json_append_string(o, m->response_topic, strlen(m->response_topic));
+        json_write_string_lossy(o, m->response_topic, strlen(m->response_topic));
     }
     if (m->correlation_data) {
         buf_append_str(o, ",\"correlationData\":\"");
-        hp_base64_encode(o, m->correlation_data, m->correlation_data_len);
+        enc_base64(o, m->correlation_data, m->correlation_data_len);
         buf_append_char(o, '"');
     }
     if (m->payload_format >= 0)
@@ -175,10 +175,11 @@ static void render_message(struct buf *o, const struct broker_message *m, const 
         buf_append_str(o, ",\"userProperties\":[");
         for (size_t i = 0; i < m->user_property_count; i++) {
             buf_append_str(o, i ? ",{" : "{");
-            json_append_string(o, m->user_properties[i].key, strlen(m->user_properties[i].key));
+            json_write_string_lossy(o, m->user_properties[i].key,
+                                    strlen(m->user_properties[i].key));
             buf_append_char(o, ':');
-            json_append_string(o, m->user_properties[i].value,
-                               strlen(m->user_properties[i].value));
+            json_write_string_lossy(o, m->user_properties[i].value,
+                                    strlen(m->user_properties[i].value));
             buf_append_char(o, '}');
         }
         buf_append_char(o, ']');
@@ -308,9 +309,9 @@ static void fault_json(struct buf *o, const struct qa_fault *f)
                f->hit.latency_ms, f->hit.drop ? "true" : "false");
     if (f->hit.status) {
         buf_printf(o, ",\"status\":%d,\"errorCode\":", f->hit.status);
-        json_append_string(o, f->hit.code, strlen(f->hit.code));
+        json_write_string_lossy(o, f->hit.code, strlen(f->hit.code));
         buf_append_str(o, ",\"message\":");
-        json_append_string(o, f->hit.message, strlen(f->hit.message));
+        json_write_string_lossy(o, f->hit.message, strlen(f->hit.message));
     }
     buf_append_char(o, '}');
 }
@@ -406,7 +407,7 @@ static void get_published(struct http_ctx *ctx, struct qa_state *qa, const char 
     buf_reset(o);
     if (topic) {
         buf_append_str(o, "{\"topic\":");
-        json_append_string(o, topic, strlen(topic));
+        json_write_string_lossy(o, topic, strlen(topic));
         buf_append_str(o, ",\"messages\":[");
         struct qa_topic *t = find_topic(qa, topic);
         for (struct qa_record *r = t ? t->head : NULL; r; r = r->t_next) {
@@ -422,7 +423,7 @@ static void get_published(struct http_ctx *ctx, struct qa_state *qa, const char 
         for (int b = 0; b < QA_BUCKETS; b++)
             for (struct qa_topic *t = qa->buckets[b]; t; t = t->h_next) {
                 buf_append_str(o, first ? "{\"topic\":" : ",{\"topic\":");
-                json_append_string(o, t->name, strlen(t->name));
+                json_write_string_lossy(o, t->name, strlen(t->name));
                 buf_printf(o, ",\"count\":%zu}", t->count);
                 first = false;
             }
@@ -442,8 +443,8 @@ static void disconnect_client(struct http_ctx *ctx, const char *label, size_t n)
 {
     char id[HTTP_MAX_LABEL + 1];
     size_t len;
-    if (n > HTTP_MAX_LABEL || hp_percent_decode(label, n, id, &len) != 0 ||
-        hp_client_id_problem(id, len) != NULL || strlen(id) != len) {
+    if (n > HTTP_MAX_LABEL || enc_uri_decode_to(id, label, n, ENC_DECODE_STRICT, &len) != 0 ||
+        hp_client_id_problem(id, len) != NULL) {
         http_reply_error(ctx, 400, "InvalidRequestException", "bad client id");
         return;
     }
@@ -453,7 +454,7 @@ static void disconnect_client(struct http_ctx *ctx, const char *label, size_t n)
     }
     buf_reset(&ctx->api->out);
     buf_append_str(&ctx->api->out, "{\"disconnected\":true,\"clientId\":");
-    json_append_string(&ctx->api->out, id, len);
+    json_write_string_lossy(&ctx->api->out, id, len);
     buf_append_char(&ctx->api->out, '}');
     http_reply_json(ctx, 200, &ctx->api->out);
 }

@@ -87,6 +87,17 @@ def test_malformed_authorization_gets_403_and_the_emulator_keeps_serving(emu, au
     assert emu.control("GET", "/_emulator/health")[0] == 200
 
 
+def test_reply_is_valid_json_when_the_key_id_is_not_utf8(emu):
+    now = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
+    r = emu.signed_request("POST", "/topics/t", sign=False, headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKID\xff/" + now[:8] +
+                         "/us-east-1/iotdata/aws4_request, SignedHeaders=host;x-amz-date, "
+                         "Signature=" + "0" * 64,
+        "X-Amz-Date": now})
+    assert (r.status, r.error_type) == (403, "ForbiddenException"), r
+    assert "unknown access key id 'AKID\ufffd'" in r.json["message"]   # U+FFFD for 0xFF
+
+
 def test_clock_skew_window_is_five_minutes(emu):
     now = datetime.datetime.utcnow()
     ok = emu.signed_request("POST", "/topics/t", body=b"x",

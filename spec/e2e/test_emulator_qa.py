@@ -49,6 +49,16 @@ def test_reset_one_topic_or_all(fresh_emulator):
     assert emu.published("qa/b") == []
 
 
+def test_replies_stay_valid_json_when_a_fault_message_is_not_utf8(fresh_emulator):
+    emu = fresh_emulator
+    status, fault = emu.control(
+        "POST", "/_emulator/faults?operation=Publish&status=400&message=bad%FFbyte%22q%0A")
+    assert status == 201 and fault["message"] == 'bad\ufffdbyte"q\n'   # U+FFFD for 0xFF
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        emu.iot_data().publish(topic="qa/x", payload=b"1")
+    assert e.value.response["Error"]["Message"] == 'bad\ufffdbyte"q\n'
+
+
 def test_injected_error_for_the_next_n_calls(fresh_emulator):
     emu = fresh_emulator
     status, fault = emu.control(
