@@ -108,6 +108,10 @@ void http_call_finish(struct http_call *call);    /* unlinks and frees (no reply
  * -1 malformed (an error reply has been sent). */
 int http_query_get(struct http_ctx *ctx, const char *name, const char **value_out,
                    size_t *len_out);
+/* Reads integer query parameter `name` into *out (dflt when absent). 0, or -1 when it is
+ * malformed or outside [min, max] (an error reply has been sent). */
+int http_query_int(struct http_ctx *ctx, const char *name, int64_t min, int64_t max,
+                   int64_t dflt, int64_t *out);
 void http_run_op(struct http_ctx *ctx);
 
 /* ---- QA controls (http_qa.c) */

@@ -220,8 +220,19 @@ static void finish_fields(struct http_ctx *ctx, struct msg_fields *f)
     f->m.user_property_count = (size_t)f->prop_count;
 }
 
-static int int_query(struct http_ctx *ctx, const char *name, int64_t min, int64_t max,
-                     int64_t dflt, int64_t *out)
+/* The message fields Publish and SendDirectMessage share, into *f (pointing into the
+ * arena). 0, or -1 (replied). */
+static int read_message_fields(struct http_ctx *ctx, struct msg_fields *f)
+{
+    memset(f, 0, sizeof *f);
+    if (parse_message_fields(ctx, f) != 0)
+        return -1;
+    finish_fields(ctx, f);
+    return 0;
+}
+
+int http_query_int(struct http_ctx *ctx, const char *name, int64_t min, int64_t max,
+                   int64_t dflt, int64_t *out)
 {
     const char *v;
     size_t len;
@@ -277,14 +288,12 @@ static void op_publish(struct http_ctx *ctx)
     }
     int64_t qos, expiry;
     bool retain;
-    if (int_query(ctx, "qos", 0, 1, 0, &qos) != 0 || bool_query(ctx, "retain", &retain) != 0 ||
-        int_query(ctx, "messageExpiry", 0, 4294967295LL, -1, &expiry) != 0)
+    if (http_query_int(ctx, "qos", 0, 1, 0, &qos) != 0 || bool_query(ctx, "retain", &retain) != 0 ||
+        http_query_int(ctx, "messageExpiry", 0, 4294967295LL, -1, &expiry) != 0)
         return;
     struct msg_fields f;
-    memset(&f, 0, sizeof f);
-    if (parse_message_fields(ctx, &f) != 0)
+    if (read_message_fields(ctx, &f) != 0)
         return;
-    finish_fields(ctx, &f);
     f.m.topic = topic;
     f.m.qos = (int)qos;
     f.m.retain = retain;
@@ -367,13 +376,11 @@ static void op_send_direct_message(struct http_ctx *ctx)
     bool confirmation;
     int64_t timeout;
     if (bool_query(ctx, "confirmation", &confirmation) != 0 ||
-        int_query(ctx, "timeout", 1, 15, 5, &timeout) != 0)
+        http_query_int(ctx, "timeout", 1, 15, 5, &timeout) != 0)
         return;
     struct msg_fields f;
-    memset(&f, 0, sizeof f);
-    if (parse_message_fields(ctx, &f) != 0)
+    if (read_message_fields(ctx, &f) != 0)
         return;
-    finish_fields(ctx, &f);
     f.m.topic = ctx->api->arena.data + topic_off;
     f.m.qos = confirmation ? 1 : 0;
     f.m.retain = false;
@@ -474,7 +481,7 @@ static void op_list_subscriptions(struct http_ctx *ctx)
     if (client_id_from_label(ctx, client_id) != 0)
         return;
     int64_t max_results;
-    if (int_query(ctx, "maxResults", 1, 200, 20, &max_results) != 0)
+    if (http_query_int(ctx, "maxResults", 1, 200, 20, &max_results) != 0)
         return;
     const char *token;
     size_t token_len;

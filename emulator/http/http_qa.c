@@ -326,32 +326,15 @@ static int qstr(struct http_ctx *ctx, const char *name, const char **out)
     return r < 0 ? -1 : 0;
 }
 
-static int qint(struct http_ctx *ctx, const char *name, int64_t min, int64_t max,
-                int64_t dflt, int64_t *out)
-{
-    const char *v;
-    size_t len;
-    int r = http_query_get(ctx, name, &v, &len);
-    *out = dflt;
-    if (r < 0)
-        return -1;
-    if (r == 1 && hp_parse_int(v, len, min, max, out) != 0) {
-        http_reply_error(ctx, 400, "InvalidRequestException",
-                         "%s must be an integer from %lld to %lld", name, (long long)min,
-                         (long long)max);
-        return -1;
-    }
-    return 0;
-}
-
 static void add_fault(struct http_ctx *ctx, struct qa_state *qa)
 {
     const char *opname, *code, *message, *drop;
     int64_t count, status, latency;
     if (qstr(ctx, "operation", &opname) || qstr(ctx, "errorCode", &code) ||
         qstr(ctx, "message", &message) || qstr(ctx, "dropConnection", &drop) ||
-        qint(ctx, "count", 1, 1000000, 1, &count) || qint(ctx, "status", 0, 599, 0, &status) ||
-        qint(ctx, "latencyMs", 0, 60000, 0, &latency))
+        http_query_int(ctx, "count", 1, 1000000, 1, &count) ||
+        http_query_int(ctx, "status", 0, 599, 0, &status) ||
+        http_query_int(ctx, "latencyMs", 0, 60000, 0, &latency))
         return;
     enum http_op op = OP_NONE;
     if (!opname || (strcmp(opname, "*") != 0 && (op = http_op_from_name(opname)) == OP_NONE)) {
