@@ -1,7 +1,8 @@
 /*
  * fuzz_sigv4_verify.c — libFuzzer target for what a server parses of a signed request
  * (runtime/sigv4.c): the Authorization header parser, query and path canonicalization,
- * header canonicalization with the client's SignedHeaders list, and sigv4_verify.
+ * header canonicalization with the client's SignedHeaders list, sigv4_verify, and a
+ * long-lived sigv4_verifier (cached signing keys), which must give the same answers.
  *
  * The input is split on '\n' into: Authorization value, X-Amz-Date value, path, query,
  * then "Name:value" header lines up to an empty line, then the body.
@@ -74,10 +75,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sigv4_request req = {"POST", path, query, h, nh, p, (size_t)(end - p), NULL};
     struct sigv4_verify_params vp = {"us-east-1", "iotdata", 1440938160, 0, lookup, NULL,
                                      SIGV4_VERIFY_EITHER_PATH};
-    struct sigv4_verify_result r;
+    struct sigv4_verify_result r, r2;
     enum sigv4_verify_status s = sigv4_verify(&req, &vp, &r);
     if (s != SIGV4_VERIFY_OK && (!r.message[0] || !r.code))
         abort();                         /* every rejection has a reason and a code */
+    /* A long-lived verifier (its key cache kept across inputs) answers the same, with the
+     * CONTENT_SHA256 and ANY_TOKEN rules on too. */
+    static struct sigv4_verifier *v;
+    if (!v && !(v = sigv4_verifier_new()))
+        abort();
+    if (sigv4_verifier_verify(v, &req, &vp, &r2) != s || strcmp(r.message, r2.message) != 0)
+        abort();
+    sigv4_verify_result_free(&r2);
+    vp.flags |= SIGV4_VERIFY_CONTENT_SHA256 | SIGV4_VERIFY_ANY_TOKEN;
+    if (sigv4_verifier_verify(v, &req, &vp, &r2) != SIGV4_VERIFY_OK && !r2.message[0])
+        abort();
+    sigv4_verify_result_free(&r2);
     sigv4_verify_result_free(&r);
     free(copy);
     return 0;
