@@ -750,7 +750,8 @@ static void sign_extra(struct received *rx, const struct sigv4_header *extra, si
     struct sigv4_result r;
     memset(rx, 0, sizeof *rx);
     rx->h[0] = (struct sigv4_header){"Host", "h"};
-    memcpy(rx->h + 1, extra, nextra * sizeof *extra);
+    if (nextra)
+        memcpy(rx->h + 1, extra, nextra * sizeof *extra);
     req.nheaders = 1 + nextra;
     CHECK_REQUIRE(sigv4_sign(&req, &p, &r) == 0);
     rx->nh = req.nheaders;
