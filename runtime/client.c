@@ -18,6 +18,7 @@
 
 #include "encode.h"
 #include "http.h"
+#include "http_status.h"
 #include "json.h"
 #include "marshal.h"
 #include "response.h"
@@ -622,25 +623,6 @@ static int parse_output(struct result_impl *r)
 
 /* ---------------------------------------------------------------- service errors */
 
-static const char *status_text(long status)
-{
-    switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Request Entity Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
-    }
-}
-
 /* Code from "Prefix#Code:extra" forms: after the last '#', before the first ':'. */
 static void clean_code(char *dst, size_t dstlen, const char *s, size_t n)
 {
@@ -693,7 +675,9 @@ void iot_parse_service_error(long status, const char *error_type_header, const c
     if (!err->code[0] || (!json_ok && body_len > 0)) {
         char snip[200];
         snippet(snip, sizeof snip, body, body_len);
-        const char *text = status_text(status);
+        const char *text = http_status_text(status);
+        if (!text)
+            text = "";
         if (!err->code[0])
             snprintf(err->code, sizeof err->code, "UnknownError");
         if (!err->message[0]) {
@@ -742,16 +726,24 @@ static void call_destroy(struct iot_engine *e, struct eng_item *item)
     free(call);
 }
 
-static struct result_impl *result_new(struct iot_call *call)
+static struct result_impl *result_alloc(const struct iot_op *op)
 {
     struct result_impl *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->pub.op = iot_params_op(call->params);
-    r->pub.attempts = call->attempts;
+    r->pub.op = op;
     r->pub.request_id = "";
     r->pub.body = "";
-    r->pub.error.operation = r->pub.op->name;
+    r->pub.error.operation = op->name;
+    return r;
+}
+
+static struct result_impl *result_new(struct iot_call *call)
+{
+    struct result_impl *r = result_alloc(iot_params_op(call->params));
+    if (!r)
+        return NULL;
+    r->pub.attempts = call->attempts;
     r->pub.error.attempts = call->attempts;
     return r;
 }
@@ -1020,6 +1012,54 @@ static void backoff_fire(struct iot_engine *e, struct eng_timer *t)
     call_attempt(e, DL_CONTAINER(t, struct iot_call, backoff));
 }
 
+/* A received response (r->pub.status set, r->body holding the body; head: the raw
+ * header block) → headers, request id, and output or error. Returns the failure class
+ * for the retry policy (IOT_FAIL_NONE once a response was parsed, even an error one). */
+static enum iot_failure response_fill(struct result_impl *r, const struct buf *head)
+{
+    if (parse_headers(r, head) != 0) {
+        set_error(&r->pub.error, "InternalError", "out of memory");
+        return IOT_FAIL_PERMANENT;
+    }
+    r->pub.body = buf_cstr(&r->body);
+    r->pub.body_len = r->body.len;
+    const char *rid = header(&r->pub, "x-amzn-requestid");
+    if (!rid)
+        rid = header(&r->pub, "x-amz-request-id");
+    r->pub.request_id = rid ? rid : "";
+    if (r->pub.status >= 200 && r->pub.status < 300) {
+        if (parse_output(r) == 0) {
+            r->pub.ok = 1;
+            return IOT_FAIL_NONE;
+        }
+        if (!r->pub.error.code[0])
+            set_error(&r->pub.error, "InternalError", "out of memory");
+        return IOT_FAIL_PERMANENT;
+    }
+    iot_parse_service_error(r->pub.status, header(&r->pub, "x-amzn-errortype"), r->pub.body,
+                            r->pub.body_len, &r->pub.error);
+    return IOT_FAIL_NONE;
+}
+
+struct iot_result *iot_response_parse(const struct iot_op *op, long status, const char *head,
+                                      size_t head_len, const char *body, size_t body_len)
+{
+    struct result_impl *r = op ? result_alloc(op) : NULL;
+    struct buf h = BUF_INIT;
+    if (!r)
+        return NULL;
+    r->pub.status = status;
+    if (buf_append(&h, head ? head : "", head ? head_len : 0) != 0 ||
+        buf_append(&r->body, body ? body : "", body ? body_len : 0) != 0 ||
+        response_fill(r, &h) == IOT_FAIL_PERMANENT) {
+        if (!r->pub.error.code[0])
+            set_error(&r->pub.error, "InternalError", "out of memory");
+    }
+    r->pub.error.status = r->pub.ok ? 0 : status;
+    buf_free(&h);
+    return &r->pub;
+}
+
 /* Build the result of a finished attempt: r->pub.ok, error, output. Returns the
  * failure class for the retry policy. */
 static enum iot_failure attempt_outcome(struct iot_call *call, struct result_impl *r)
@@ -1036,31 +1076,10 @@ static enum iot_failure attempt_outcome(struct iot_call *call, struct result_imp
                                            x->timeout_ms, x->connect_timeout_ms};
         return iot_classify_transport(&tf, &r->pub.error);
     }
-    if (parse_headers(r, &x->head) != 0) {
-        set_error(&r->pub.error, "InternalError", "out of memory");
-        return IOT_FAIL_PERMANENT;
-    }
     /* Take the body over: the xfer's buffer is reused by the next attempt anyway. */
     r->body = x->body_in;
     memset(&x->body_in, 0, sizeof x->body_in);
-    r->pub.body = buf_cstr(&r->body);
-    r->pub.body_len = r->body.len;
-    const char *rid = header(&r->pub, "x-amzn-requestid");
-    if (!rid)
-        rid = header(&r->pub, "x-amz-request-id");
-    r->pub.request_id = rid ? rid : "";
-    if (x->status >= 200 && x->status < 300) {
-        if (parse_output(r) == 0) {
-            r->pub.ok = 1;
-            return IOT_FAIL_NONE;
-        }
-        if (!r->pub.error.code[0])
-            set_error(&r->pub.error, "InternalError", "out of memory");
-        return IOT_FAIL_PERMANENT;
-    }
-    iot_parse_service_error(x->status, header(&r->pub, "x-amzn-errortype"), r->pub.body,
-                            r->pub.body_len, &r->pub.error);
-    return IOT_FAIL_NONE;
+    return response_fill(r, &x->head);
 }
 
 static void call_xfer_done(struct iot_engine *e, struct http_xfer *x)

@@ -1,5 +1,6 @@
 /*
- * response.h — parsing of error responses (client.c), exposed for the unit tests.
+ * response.h — parsing of responses (client.c), exposed for the unit tests and the fuzz
+ * targets.
  */
 #ifndef IOTLUA_RESPONSE_H
 #define IOTLUA_RESPONSE_H
@@ -19,6 +20,17 @@
  */
 void iot_parse_service_error(long status, const char *error_type_header, const char *body,
                              size_t body_len, struct iot_error *err);
+
+/*
+ * A whole received response → a result, as a call's attempt builds it: the header block
+ * head[0..head_len) ("HTTP/1.1 200 OK\r\nName: value\r\n..."; lines without ':' are
+ * skipped, duplicate names joined with ", "), the request id from x-amzn-RequestId or
+ * x-amz-request-id, then for 2xx the output tree of op (InvalidResponse when the body is
+ * not the JSON object promised) and otherwise iot_parse_service_error. NULL only when
+ * memory runs out; free with iot_result_free.
+ */
+struct iot_result *iot_response_parse(const struct iot_op *op, long status, const char *head,
+                                      size_t head_len, const char *body, size_t body_len);
 
 /* How an attempt failed below HTTP (from libcurl). */
 struct iot_transport_failure {

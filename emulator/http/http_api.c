@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "http_internal.h"
+#include "http_status.h"
 #include "sigv4.h"
 
 #define HTTP_IDLE_TIMEOUT_SECONDS 60
@@ -90,26 +91,11 @@ static void send_reply(struct http_ctx *ctx, int status, const char *reason,
     evhttp_send_reply(ctx->req, status, reason, NULL);
 }
 
+/* The status line's text: the shared table, else a generic word. */
 static const char *reason_phrase(int status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Request Entity Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "OK" : "Error";
-    }
+    const char *text = http_status_text(status);
+    return text ? text : status < 400 ? "OK" : "Error";
 }
 
 void http_reply_json(struct http_ctx *ctx, int status, const struct buf *body)

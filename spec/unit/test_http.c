@@ -1367,6 +1367,53 @@ static void test_error_parsing(void)
     CHECK_STR_CONTAINS(err.message, "..<x>");
 }
 
+/* A whole response → result, without a server (the path the fuzz target takes). */
+static void test_response_parse(void)
+{
+    const struct iot_op *get = iot_op_find("GetRetainedMessage");
+    CHECK_REQUIRE(get != NULL);
+    const char *head = "HTTP/1.1 200 OK\r\nx-amzn-RequestId: rid-7\r\nX-A: 1\r\nx-a: 2\r\n";
+    const char *body = "{\"topic\":\"t\",\"payload\":\"aGk=\",\"qos\":1,\"extra\":true}";
+    struct iot_result *r = iot_response_parse(get, 200, head, strlen(head), body, strlen(body));
+    CHECK_REQUIRE(r != NULL && r->ok && r->output);
+    CHECK_STR_EQ(r->request_id, "rid-7");
+    CHECK_INT_EQ((int64_t)r->nheaders, 2);
+    CHECK_STR_EQ(r->headers[1].name, "x-a");
+    CHECK_STR_EQ(r->headers[1].value, "1, 2");
+    int saw_payload = 0;
+    for (size_t i = 0; i < r->output->n; i++) {
+        const struct iot_out *o = &r->output->items[i];
+        CHECK(strcmp(o->key, "extra") != 0);    /* not a modelled member */
+        if (strcmp(o->key, "payload") == 0) {
+            saw_payload = 1;
+            CHECK_MEM_EQ(o->str, o->len, "hi", 2);  /* blob: base64-decoded */
+        }
+    }
+    CHECK(saw_payload);
+    iot_result_free(r);
+
+    r = iot_response_parse(get, 200, "", 0, "{\"topic\":", 10);
+    CHECK_REQUIRE(r != NULL);
+    CHECK_INT_EQ(r->ok, 0);
+    CHECK_STR_EQ(r->error.code, "InvalidResponse");
+    CHECK_INT_EQ(r->error.status, 200);
+    iot_result_free(r);
+
+    head = "HTTP/1.1 415 x\r\nx-amz-request-id: r2\r\n";
+    r = iot_response_parse(get, 415, head, strlen(head), "", 0);
+    CHECK_REQUIRE(r != NULL);
+    CHECK_STR_EQ(r->error.code, "UnknownError");
+    CHECK_STR_EQ(r->error.message, "HTTP 415 Unsupported Media Type with an empty body");
+    CHECK_STR_EQ(r->request_id, "r2");
+    iot_result_free(r);
+
+    /* a status with no reason phrase in the table: none in the message either */
+    struct iot_error err;
+    memset(&err, 0, sizeof err);
+    iot_parse_service_error(418, NULL, "", 0, &err);
+    CHECK_STR_EQ(err.message, "HTTP 418 with an empty body");
+}
+
 
 static void test_transport_classification(void)
 {
@@ -1424,6 +1471,7 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);   /* the TLS server writes to clients that hung up */
     test_error_parsing();
+    test_response_parse();
     test_transport_classification();
     test_success_and_wire();
     test_list_output();
