@@ -48,7 +48,7 @@ int enc_uri_path_canonical(struct buf *out, const char *path, size_t n)
     return enc_uri(out, path, n, ENC_KEEP_SLASH);
 }
 
-static int hex_value(unsigned char c)
+int enc_hex_digit(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -65,8 +65,8 @@ int enc_uri_decode_to(char *dst, const char *s, size_t n, unsigned flags, size_t
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
         if (s[i] == '%' && i + 2 < n &&
-            (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
-            (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
+            (hi = enc_hex_digit((unsigned char)s[i + 1])) >= 0 &&
+            (lo = enc_hex_digit((unsigned char)s[i + 2])) >= 0) {
             dst[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else if (s[i] == '%' && (flags & ENC_DECODE_STRICT)) {
@@ -119,7 +119,7 @@ int enc_hex_decode(struct buf *out, const char *s, size_t n)
         return -1;
     size_t mark = out->len;
     for (size_t i = 0; i < n; i += 2) {
-        int hi = hex_value((unsigned char)s[i]), lo = hex_value((unsigned char)s[i + 1]);
+        int hi = enc_hex_digit((unsigned char)s[i]), lo = enc_hex_digit((unsigned char)s[i + 1]);
         if (hi < 0 || lo < 0) {
             out->len = mark;
             out->data[mark] = '\0';

@@ -51,6 +51,8 @@ void enc_hex_to(char *dst, const void *bytes, size_t n);
 int enc_hex(struct buf *out, const void *bytes, size_t n);
 /* Decodes hex (either case); -1 on an odd length or a non-hex char. */
 int enc_hex_decode(struct buf *out, const char *s, size_t n);
+/* The value (0-15) of one hex digit, either case; -1 for any other byte. */
+int enc_hex_digit(unsigned char c);
 
 /* ---- base64 (RFC 4648, standard alphabet, '=' padding) ------------------------------ */
 int enc_base64(struct buf *out, const void *bytes, size_t n);

@@ -125,15 +125,6 @@ static void quote_value(char *out, size_t outlen, const char *s, size_t n)
 
 /* ---------------------------------------------------------------- checks */
 
-static size_t utf8_chars(const char *s, size_t n)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            count++;
-    return count;
-}
-
 /* Compiled patterns, kept for the life of the process: the patterns are the table's
  * static strings, so their addresses identify them. regcomp costs microseconds; a call
  * validating clientId should not pay it every time. */
@@ -224,10 +215,11 @@ static int check_string(const struct iot_op *op, const struct iot_member *m, con
 {
     const struct iot_shape *sh = m->shape;
     char shown[64];
-    if (memchr(s, '\0', n))
-        return fail(msg, msglen, op, "parameter '%s' must not contain NUL bytes", m->name);
-    if (!enc_utf8_valid(s, n))
+    if (!enc_utf8_valid_text(s, n)) {
+        if (memchr(s, '\0', n))
+            return fail(msg, msglen, op, "parameter '%s' must not contain NUL bytes", m->name);
         return fail(msg, msglen, op, "parameter '%s' must be valid UTF-8", m->name);
+    }
     if (m->location == IOT_LOC_HEADER && !header_safe(s, n))
         return fail(msg, msglen, op,
                     "parameter '%s' must not contain control characters (it is sent as "
@@ -239,7 +231,7 @@ static int check_string(const struct iot_op *op, const struct iot_member *m, con
         return fail(msg, msglen, op, "parameter '%s' must be one of %s (got %s)", m->name,
                     list, shown);
     }
-    size_t chars = utf8_chars(s, n);
+    size_t chars = enc_utf8_count(s, n);
     if ((sh->has_min && (int64_t)chars < sh->min) || (sh->has_max && (int64_t)chars > sh->max)) {
         if (sh->has_min && sh->has_max)
             return fail(msg, msglen, op,
@@ -470,6 +462,22 @@ int iot_params_check(const struct iot_params *params, char *msg, size_t msglen)
 
 /* ================================================================ compact JSON */
 
+/*
+ * Why this is its own small scanner and not json.h's parser + writer: the header must be
+ * byte-identical to what botocore sends (json.dumps(v, separators=(',', ':'))), and the
+ * DOM loses what that needs. json.h turns numbers into int64/double, so integers beyond
+ * int64 would come back in another form, while this keeps a number's text; json.h
+ * rejects a lone surrogate escape ("\ud800"), which Python accepts and writes back as
+ * is; and json.h's writer keeps non-ASCII as UTF-8 where Python (ensure_ascii) writes
+ * \uXXXX. Only the checks are shared (encode.h: UTF-8 validation, hex digits), and
+ * fuzz/fuzz_json_compact.c holds it to json.h: whatever json.h accepts this accepts, and
+ * its output parses there too.
+ *
+ * Known difference from Python (unchanged, asserted by test_marshal): numbers keep their
+ * text, so "1.50" or "-1.5e3" stay so where Python prints 1.5 and -1500.0. User
+ * properties are string pairs, so this does not arise for them.
+ */
+
 struct jc {
     const unsigned char *s;
     size_t n, i;
@@ -492,24 +500,13 @@ static int jc_err(struct jc *j, const char *why)
     return -1;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int jc_hex4(struct jc *j, unsigned *cp_out)
 {
     if (j->n - j->i < 4)
         return jc_err(j, "truncated \\u escape");
     unsigned cp = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(j->s[j->i + (size_t)k]);
+        int h = enc_hex_digit(j->s[j->i + (size_t)k]);
         if (h < 0)
             return jc_err(j, "bad \\u escape");
         cp = cp * 16 + (unsigned)h;
