@@ -10,6 +10,8 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -460,6 +462,13 @@ static int bind_listener(struct http_api *api, const struct http_api_options *o,
         *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     else
         *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    /* Responses go out without waiting (Nagle + the client's delayed ACK held each
+     * HTTPS response ~40 ms: its TLS records leave in separate writes). Set on the
+     * listening socket, accepted connections inherit it (Linux copies the option). */
+    int one = 1;
+    if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof one) != 0)
+        perror("iotlua-emulator: TCP_NODELAY");
     api->listener = evhttp_bound_socket_get_listener(bound);
     evconnlistener_set_error_cb(api->listener, accept_error);
     return 0;
