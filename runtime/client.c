@@ -120,6 +120,7 @@ struct iot_client {
     char *ca_bundle;
     int verify_tls;
     struct iot_retry_quota quota;
+    struct sigv4_signer *signer;    /* cached signing keys, digests fetched once */
 };
 
 static char *dup_or_null(const char *s)
@@ -147,6 +148,7 @@ static void client_unref(struct iot_client *c)
     free_secret(c->secret);
     free_secret(c->token);
     free(c->ca_bundle);
+    sigv4_signer_free(c->signer);
     free(c);
 }
 
@@ -269,7 +271,8 @@ struct iot_client *iot_client_new(struct iot_engine *engine, const struct iot_cl
     c->token = cfg->credentials.session_token && *cfg->credentials.session_token
                    ? strdup(cfg->credentials.session_token) : NULL;
     c->ca_bundle = dup_or_null(cfg->ca_bundle);
-    if (!c->region || !c->signing_name || (cfg->credentials.access_key_id && !c->akid) ||
+    c->signer = sigv4_signer_new();
+    if (!c->region || !c->signing_name || !c->signer || (cfg->credentials.access_key_id && !c->akid) ||
         (cfg->credentials.secret_access_key && !c->secret) || (cfg->ca_bundle && !c->ca_bundle)) {
         set_error(err, "InternalError", "out of memory");
         goto fail;
@@ -936,7 +939,7 @@ static int sign_attempt(struct iot_call *call, struct iot_error *err)
     sp.region = c->region;
     sp.service = c->signing_name;
     sp.time = eng_wall_clock(c->engine);
-    if (rc != 0 || sigv4_sign(&sq, &sp, &sr) != 0) {
+    if (rc != 0 || sigv4_signer_sign(c->signer, &sq, &sp, &sr) != 0) {
         set_error(err, "InternalError", "signing failed: %s", rc ? "out of memory" : sr.error);
         goto fail;
     }

@@ -617,9 +617,19 @@ static int sign_prepare(const struct sigv4_request *req, const struct sigv4_para
     return 0;
 }
 
-/* Steps 3-6: canonical request, string to sign, signature, Authorization. */
-static int sign_compute(const struct sigv4_request *req, const struct sigv4_params *p,
-                        struct sigv4_result *r)
+struct sigv4_verifier;
+static int cached_string_to_sign(struct sigv4_verifier *v, struct buf *sts,
+                                 const char *amz_date, const char *scope,
+                                 const struct buf *creq);
+static int cached_signature(struct sigv4_verifier *v, const struct sigv4_params *p,
+                            const char *date8, const struct buf *sts,
+                            char out[SIGV4_HASH_HEX_LEN + 1]);
+
+/* Steps 3-6: canonical request, string to sign, signature, Authorization. With v (a
+ * sigv4_signer's state) the digests are v's and the signing key comes from its cache;
+ * the result is the same byte for byte. */
+static int sign_compute(struct sigv4_verifier *v, const struct sigv4_request *req,
+                        const struct sigv4_params *p, struct sigv4_result *r)
 {
     struct buf creq = BUF_INIT, signed_h = BUF_INIT, scope = BUF_INIT, sts = BUF_INIT,
                authz = BUF_INIT, headers = BUF_INIT;
@@ -632,12 +642,20 @@ static int sign_compute(const struct sigv4_request *req, const struct sigv4_para
     char date8[9];
     memcpy(date8, r->amz_date, 8);
     date8[8] = '\0';
-    if (!h || canonical_request(&in, &creq, &signed_h, &headers, NULL) != 0 ||
-        buf_printf(&scope, "%s/%s/%s/aws4_request", date8, p->region, p->service) != 0 ||
-        sigv4_string_to_sign(&sts, r->amz_date, buf_cstr(&scope), buf_cstr(&creq)) != 0 ||
-        sigv4_signing_key(p->credentials.secret_access_key, date8, p->region, p->service,
-                          key) != 0 ||
-        sigv4_signature(key, buf_cstr(&sts), r->signature) != 0 ||
+    int signed_ok = -1;
+    if (h && canonical_request(&in, &creq, &signed_h, &headers, NULL) == 0 &&
+        buf_printf(&scope, "%s/%s/%s/aws4_request", date8, p->region, p->service) == 0) {
+        if (v)
+            signed_ok = cached_string_to_sign(v, &sts, r->amz_date, buf_cstr(&scope), &creq) ||
+                        cached_signature(v, p, date8, &sts, r->signature);
+        else
+            signed_ok = sigv4_string_to_sign(&sts, r->amz_date, buf_cstr(&scope),
+                                             buf_cstr(&creq)) ||
+                        sigv4_signing_key(p->credentials.secret_access_key, date8, p->region,
+                                          p->service, key) ||
+                        sigv4_signature(key, buf_cstr(&sts), r->signature);
+    }
+    if (signed_ok != 0 ||
         buf_printf(&authz, "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s",
                    SIGV4_ALGORITHM, p->credentials.access_key_id, buf_cstr(&scope),
                    buf_cstr(&signed_h), r->signature) != 0) {
@@ -665,8 +683,8 @@ fail:
     return rc;
 }
 
-int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *params,
-               struct sigv4_result *out)
+static int sign_with(struct sigv4_verifier *v, const struct sigv4_request *req,
+                     const struct sigv4_params *params, struct sigv4_result *out)
 {
     memset(out, 0, sizeof *out);
     if (check_sign_input(req, params, out) != 0)
@@ -675,10 +693,16 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *param
         set_error(out->error, sizeof out->error, "sigv4: the request has no Host header");
         return -1;
     }
-    if (sign_prepare(req, params, out) != 0 || sign_compute(req, params, out) != 0)
+    if (sign_prepare(req, params, out) != 0 || sign_compute(v, req, params, out) != 0)
         return -1;
     fill_add(out, params->flags);
     return 0;
+}
+
+int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *params,
+               struct sigv4_result *out)
+{
+    return sign_with(NULL, req, params, out);
 }
 
 /* ==== signing a URL =================================================================== */
@@ -1296,4 +1320,73 @@ enum sigv4_verify_status sigv4_verify(const struct sigv4_request *req,
     enum sigv4_verify_status s = sigv4_verifier_verify(v, req, p, r);
     sigv4_verifier_free(v);
     return s;
+}
+
+/* ==== a signer for many requests ====================================================== */
+
+/* The signer is a verifier's state (fetched digests, the signing-key slots) used from
+ * the other side. */
+struct sigv4_signer {
+    struct sigv4_verifier *v;
+};
+
+struct sigv4_signer *sigv4_signer_new(void)
+{
+    struct sigv4_signer *s = calloc(1, sizeof *s);
+    if (s && !(s->v = sigv4_verifier_new())) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void sigv4_signer_free(struct sigv4_signer *s)
+{
+    if (!s)
+        return;
+    sigv4_verifier_free(s->v);
+    free(s);
+}
+
+int sigv4_signer_sign(struct sigv4_signer *s, const struct sigv4_request *req,
+                      const struct sigv4_params *params, struct sigv4_result *out)
+{
+    return sign_with(s ? s->v : NULL, req, params, out);
+}
+
+static int cached_string_to_sign(struct sigv4_verifier *v, struct buf *sts,
+                                 const char *amz_date, const char *scope,
+                                 const struct buf *creq)
+{
+    char hash[SIGV4_HASH_HEX_LEN + 1];
+    if (v_sha256_hex(v, creq->data, creq->len, hash) != 0)
+        return -1;
+    return string_to_sign_of(sts, amz_date, scope, hash);
+}
+
+/* The signature with the slot's key for this scope (derived once per access key id,
+ * secret, day, region and service). A scope too long for a slot's fields is signed
+ * with a key derived for this request alone. */
+static int cached_signature(struct sigv4_verifier *v, const struct sigv4_params *p,
+                            const char *date8, const struct buf *sts,
+                            char out[SIGV4_HASH_HEX_LEN + 1])
+{
+    struct sigv4_authz a;
+    const char *akid = p->credentials.access_key_id;
+    if (strlen(akid) >= sizeof a.access_key_id || strlen(p->region) >= sizeof a.region ||
+        strlen(p->service) >= sizeof a.service) {
+        unsigned char key[32];
+        int rc = sigv4_signing_key(p->credentials.secret_access_key, date8, p->region,
+                                   p->service, key) != 0 ||
+                 sigv4_signature(key, buf_cstr(sts), out) != 0;
+        OPENSSL_cleanse(key, sizeof key);
+        return rc ? -1 : 0;
+    }
+    memset(&a, 0, sizeof a);
+    strcpy(a.access_key_id, akid);
+    memcpy(a.date, date8, sizeof a.date);
+    strcpy(a.region, p->region);
+    strcpy(a.service, p->service);
+    struct key_slot *k = signing_key_slot(v, p->credentials.secret_access_key, &a);
+    return k && slot_signature(k, sts, out) == 0 ? 0 : -1;
 }

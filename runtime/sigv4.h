@@ -230,6 +230,18 @@ enum sigv4_verify_status sigv4_verifier_verify(struct sigv4_verifier *v,
                                                const struct sigv4_verify_params *params,
                                                struct sigv4_verify_result *out);
 
+/* ---- signing many requests (clients) ------------------------------------------------
+ * A signer keeps between calls what sigv4_sign redoes for every request: SHA-256 and
+ * HMAC fetched from OpenSSL once, and the signing keys derived so far (the last
+ * SIGV4_VERIFIER_KEYS, each for one access key id, secret, day, region and service; a
+ * changed secret derives a new key). sigv4_signer_sign gives exactly what sigv4_sign
+ * gives. Not thread-safe: one per thread (a client's engine runs on one). */
+struct sigv4_signer;
+struct sigv4_signer *sigv4_signer_new(void);           /* NULL when out of memory */
+void sigv4_signer_free(struct sigv4_signer *s);        /* cleanses the keys; NULL is fine */
+int sigv4_signer_sign(struct sigv4_signer *s, const struct sigv4_request *req,
+                      const struct sigv4_params *params, struct sigv4_result *out);
+
 /* The AWS error code for a status ("InvalidSignatureException", ...), NULL for OK. */
 const char *sigv4_verify_code(enum sigv4_verify_status s);
 

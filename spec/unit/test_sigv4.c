@@ -13,6 +13,9 @@
  *    all of it again through one long-lived sigv4_verifier (cached signing keys), whose
  *    cache must notice a changed secret and survive more scopes than it holds; the
  *    CONTENT_SHA256 and ANY_TOKEN verify flags.
+ * 7. sigv4_signer (the client's, with cached signing keys): the published suite again
+ *    through one long-lived signer, and the same bytes as sigv4_sign across secret
+ *    changes, more scopes than the cache holds, days and an over-long scope.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -148,6 +151,9 @@ static char *case_token(const char *dir, const char *name)
     return tok;
 }
 
+/* When set, run_case signs through this long-lived signer instead of sigv4_sign. */
+static struct sigv4_signer *shared_signer;
+
 static void run_case(const char *dir, const char *name, unsigned flags)
 {
     char path[1024];
@@ -168,7 +174,8 @@ static void run_case(const char *dir, const char *name, unsigned flags)
     struct sigv4_params p = {"us-east-1", "service", {SUITE_AKID, SUITE_SECRET, token}, t,
                              flags};
     struct sigv4_result res;
-    int rc = sigv4_sign(&sr, &p, &res);
+    int rc = shared_signer ? sigv4_signer_sign(shared_signer, &sr, &p, &res)
+                           : sigv4_sign(&sr, &p, &res);
     CHECK_INT_EQ(rc, 0);
     if (rc != 0)
         fprintf(stderr, "  case %s: %s\n", name, res.error);
@@ -823,6 +830,56 @@ static void test_verifier_cache(void)
     sigv4_verifier_free(NULL);
 }
 
+/* sigv4_signer_sign against sigv4_sign: the same bytes for one scope signed again and
+ * again, after the secret behind an access key id changed, across more scopes than the
+ * cache holds, across a day boundary, and for a scope too long for a cache slot. */
+static void signer_matches(struct sigv4_signer *s, const char *secret, const char *region,
+                           time_t t)
+{
+    struct sigv4_header h[] = {{"Host", "data-ats.iot.us-east-1.amazonaws.com"},
+                               {"x-amz-mqtt5-user-properties", "W3siYSI6IjEifV0="}};
+    struct sigv4_request req = {"POST", "/topics/a%2Fb", "qos=1", h, 2, "{}", 2, NULL};
+    struct sigv4_params p = {region, "iotdata", {"AKIDEXAMPLE", secret, NULL}, t, 0};
+    struct sigv4_result want, got;
+    CHECK_INT_EQ(sigv4_sign(&req, &p, &want), 0);
+    CHECK_INT_EQ(sigv4_signer_sign(s, &req, &p, &got), 0);
+    CHECK_STR_EQ(got.authorization, want.authorization);
+    CHECK_STR_EQ(got.string_to_sign, want.string_to_sign);
+    sigv4_result_free(&want);
+    sigv4_result_free(&got);
+}
+
+static void test_signer_cache(void)
+{
+    const time_t t = 1440938160;       /* 2015-08-30T12:36:00Z */
+    struct sigv4_signer *s = sigv4_signer_new();
+    CHECK_REQUIRE(s != NULL);
+    for (int i = 0; i < 3; i++)
+        signer_matches(s, SUITE_SECRET, "us-east-1", t + i);
+    signer_matches(s, "rotatedSecretKey/EXAMPLE0000000000000000", "us-east-1", t);
+    signer_matches(s, SUITE_SECRET, "us-east-1", t);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < SIGV4_VERIFIER_KEYS * 2; i++) {
+            char region[16];
+            snprintf(region, sizeof region, "xx-test-%d", i);
+            signer_matches(s, SUITE_SECRET, region, t);
+        }
+    signer_matches(s, SUITE_SECRET, "us-east-1", t + 12 * 3600);   /* the next day */
+    char long_region[100];
+    memset(long_region, 'r', sizeof long_region - 1);
+    long_region[sizeof long_region - 1] = '\0';
+    signer_matches(s, SUITE_SECRET, long_region, t);
+    /* a bad input fails as sigv4_sign fails */
+    struct sigv4_request req = {"GET", "/", NULL, NULL, 0, NULL, 0, NULL};
+    struct sigv4_params p = {"us-east-1", "iotdata", {"AKIDEXAMPLE", "", NULL}, t, 0};
+    struct sigv4_result r;
+    CHECK_INT_EQ(sigv4_signer_sign(s, &req, &p, &r), -1);
+    CHECK_STR_CONTAINS(r.error, "secret access key is missing");
+    sigv4_result_free(&r);
+    sigv4_signer_free(s);
+    sigv4_signer_free(NULL);
+}
+
 /* SIGV4_VERIFY_CONTENT_SHA256: X-Amz-Content-Sha256 must be the body's hash or
  * UNSIGNED-PAYLOAD. SIGV4_VERIFY_ANY_TOKEN: the security token is not checked. */
 static void test_verify_flags(void)
@@ -884,6 +941,13 @@ static void test_verify_flags(void)
 int main(void)
 {
     test_published_suite();
+    shared_signer = sigv4_signer_new();          /* the same bytes from one signer */
+    CHECK_REQUIRE(shared_signer != NULL);
+    suite_cases = 0;
+    test_published_suite();
+    sigv4_signer_free(shared_signer);
+    shared_signer = NULL;
+    test_signer_cache();
     test_time();
     test_canonical_uri();
     test_canonical_query();
