@@ -23,12 +23,7 @@ EMU="$BUILD_DIR/iotlua-emulator"
 command -v wrk >/dev/null || { echo "http_publish.sh: wrk is not installed" >&2; exit 1; }
 
 TMP=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/emulator.sh"    # start NAME ARGS..., cleanup on exit
 
 # cpu PID — the process's user+system CPU time so far, in clock ticks.
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -45,22 +40,6 @@ run_wrk() {
         END { if (n > 0 && ticks > 0) {
                 us = ticks / hz * 1e6 / n
                 printf "emulator CPU: %.1f s for %d requests = %.1f us/request = %.0f requests/s per core\n", ticks / hz, n, us, 1e6 / us } }' "$TMP/wrk.out"
-}
-
-# start NAME ARGS... — starts an emulator, waits for its ready file, sets $URL and $EPID.
-start() {
-    name=$1; shift
-    "$EMU" --http-port 0 --mqtt-port 0 --ready-file "$TMP/$name.json" "$@" \
-        2>"$TMP/$name.err" &
-    EPID=$!
-    PIDS="$PIDS $EPID"
-    i=0
-    while [ ! -s "$TMP/$name.json" ]; do
-        i=$((i + 1))
-        [ $i -lt 500 ] || { echo "emulator did not start:" >&2; cat "$TMP/$name.err" >&2; exit 1; }
-        sleep 0.01
-    done
-    URL=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$TMP/$name.json")
 }
 
 cat > "$TMP/publish.lua" <<'LUA'

@@ -22,30 +22,10 @@ AKID=AKIAIOSFODNN7EXAMPLE
 SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 
 TMP=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/emulator.sh"    # start NAME ARGS..., cleanup on exit
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" \
     -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
-
-# start NAME ARGS... — starts an emulator, waits for its ready file, sets $URL.
-start() {
-    name=$1; shift
-    "$EMU" --http-port 0 --mqtt-port 0 --ready-file "$TMP/$name.json" "$@" \
-        2>"$TMP/$name.err" &
-    PIDS="$PIDS $!"
-    i=0
-    while [ ! -s "$TMP/$name.json" ]; do
-        i=$((i + 1))
-        [ $i -lt 500 ] || { echo "emulator did not start:" >&2; cat "$TMP/$name.err" >&2; exit 1; }
-        sleep 0.01
-    done
-    URL=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$TMP/$name.json")
-}
 
 # stats LABEL — reads seconds per request (one a line) on stdin, prints mean and median ms.
 stats() {

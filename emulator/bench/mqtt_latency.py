@@ -21,25 +21,14 @@ import ssl
 import statistics
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
-
-
-def mstr(s):
-    b = s.encode()
-    return struct.pack("!H", len(b)) + b
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b, n = n % 128, n // 128
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+sys.path.insert(0, HERE)
+from idle_connections import connect_bytes, mstr, varint  # noqa: E402  (same folder)
 
 
 def packet(first, body):
@@ -84,8 +73,7 @@ def start_emulator(binary, tmp, extra):
 
 
 def round_trips(sock, count, payload):
-    sock.sendall(packet(0x10, mstr("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60)
-                        + mstr("latency-probe")))
+    sock.sendall(connect_bytes("latency-probe", 4))
     assert read_packet(sock)[0] >> 4 == 2, "no CONNACK"
     sock.sendall(packet(0x82, struct.pack("!H", 1) + mstr("probe/t") + b"\x01"))
     assert read_packet(sock)[0] >> 4 == 9, "no SUBACK"
