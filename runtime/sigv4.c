@@ -644,7 +644,7 @@ static int sign_compute(struct sigv4_verifier *v, const struct sigv4_request *re
     date8[8] = '\0';
     int signed_ok = -1;
     if (h && canonical_request(&in, &creq, &signed_h, &headers, NULL) == 0 &&
-        buf_printf(&scope, "%s/%s/%s/aws4_request", date8, p->region, p->service) == 0) {
+        append_all(&scope, date8, "/", p->region, "/", p->service, "/aws4_request", NULL) == 0) {
         if (v)
             signed_ok = cached_string_to_sign(v, &sts, r->amz_date, buf_cstr(&scope), &creq) ||
                         cached_signature(v, p, date8, &sts, r->signature);
@@ -656,9 +656,9 @@ static int sign_compute(struct sigv4_verifier *v, const struct sigv4_request *re
                         sigv4_signature(key, buf_cstr(&sts), r->signature);
     }
     if (signed_ok != 0 ||
-        buf_printf(&authz, "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-                   SIGV4_ALGORITHM, p->credentials.access_key_id, buf_cstr(&scope),
-                   buf_cstr(&signed_h), r->signature) != 0) {
+        append_all(&authz, SIGV4_ALGORITHM " Credential=", p->credentials.access_key_id, "/",
+                   buf_cstr(&scope), ", SignedHeaders=", buf_cstr(&signed_h), ", Signature=",
+                   r->signature, NULL) != 0) {
         set_error(r->error, sizeof r->error, "sigv4: out of memory or OpenSSL failure");
         goto fail;
     }
