@@ -201,6 +201,15 @@ describe("the iotlua host", function()
       assert.matches("\nstack traceback:\n[^\n]*in function 'assert'", err)
     end)
 
+    it("a traceback through the embedded module names its files and lines", function()
+      -- The module is embedded precompiled (bindings/CMakeLists.txt): its debug
+      -- information must survive, or this reads "?" instead of a file and line.
+      local status, _, err = run{ "-e", "require('iotlua').map({ 1 }, 5)" }
+      assert.equals(1, status)
+      assert.matches("bad argument #2 to 'map' %(function expected, got number%)", err)
+      assert.matches("\n%s+iotlua/api%.lua:%d+: in ", err)
+    end)
+
     it("a missing script file is one line and status 1", function()
       local status, _, err = run{ "/nonexistent/script.lua" }
       assert.equals(1, status)
@@ -264,6 +273,42 @@ describe("the iotlua host", function()
       assert.matches("line\t1\nline\t2\n", out, 1, true)
       assert.matches("stdin:1: oops\n", out, 1, true)
       assert.matches("still here\n", out, 1, true)
+    end)
+  end)
+
+  describe("over HTTPS", function()
+    -- The host may link its own libcurl and OpenSSL (cmake/host_static_curl.cmake):
+    -- certificate checks and their error messages must work there as in iotlua.so.
+    local emu, dir, cert
+    setup(function()
+      dir = servers.tmpdir()
+      cert = dir .. "/cert.pem"
+      local out, code = servers.run(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 " ..
+        "-nodes -keyout %s -out %s -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1")
+        :format(q(dir .. "/key.pem"), q(cert)))
+      assert(code == 0, out)
+      emu = servers.emulator{ args = { "--http-tls-cert", cert, "--http-tls-key", dir .. "/key.pem" } }
+    end)
+    teardown(function()
+      servers.stop_all()
+      os.execute("rm -rf " .. q(dir))
+    end)
+
+    it("rejects an unknown CA with a TLSError naming the certificate, then publishes with ca_bundle", function()
+      local status, out = run{ script([[
+local iotlua = require("iotlua")
+local o = { endpoint = arg[1], region = arg[2], max_attempts = 1,
+            credentials = { access_key_id = arg[3], secret_access_key = arg[4] } }
+local r, err = assert(iotlua.client(o)):publish{ topic = "tls/host", payload = "x" }
+print(r, err and err.code, err and err.message)
+o.ca_bundle = arg[5]
+r, err = assert(iotlua.client(o)):publish{ topic = "tls/host", payload = "x" }
+print(r and r.ResponseMetadata.HTTPStatusCode, err)
+]]), emu.http, servers.region, servers.access_key_id, servers.secret_access_key, cert }
+      assert.equals(0, status)
+      local first, second = out:match("^([^\n]*)\n([^\n]*)\n$")
+      assert.matches("^nil\tTLSError\t.*certificate", first)
+      assert.equals("200\tnil", second)
     end)
   end)
 end)
