@@ -8,6 +8,8 @@
 # reaches (LDAP, RTMP, SCP/SFTP, GSS-API). Only the host: iotlua.so, the emulator and the
 # tests keep the shared libraries. When an archive is missing, or the trial link fails
 # (another libcurl.a), the host links the shared libcurl as before and says so.
+# The price: a security update of Debian's libcurl or OpenSSL reaches the host only when it
+# is rebuilt (-DIOTLUA_STATIC_CURL=OFF links the shared libraries).
 #
 # Sets IOTLUA_HOST_STATIC_LIBS (empty when off) and adds the stubs and -Wl,--as-needed
 # to the target iotlua.
