@@ -23,7 +23,7 @@ struct iot_engine {
     int max_connections, max_inflight, http2;
     int inflight_fixed;         /* max_inflight was given: it does not follow the cap */
     int inflight;
-    CURL **pool;                /* idle easy handles */
+    struct http_handle *pool;        /* idle easy handles */
     size_t npool;
     struct dl waiting;          /* http_xfer.queue */
     struct eng_timer **heap;    /* min-heap on (due_ms, seq) */
@@ -427,75 +427,105 @@ static CURLcode set_method(CURL *c, struct http_xfer *x)
     return rc;
 }
 
-static CURLcode xfer_setup(struct iot_engine *e, struct http_xfer *x, CURL *c)
+/* The options that stay the same for every transfer of the engine. */
+static CURLcode setup_constant(CURL *c, const struct easy_cfg *cfg)
 {
     CURLcode rc = CURLE_OK;
-    int https = strncasecmp(x->url, "https:", 6) == 0;
-    curl_easy_reset(c);
-    rc |= curl_easy_setopt(c, CURLOPT_URL, x->url);
-    rc |= curl_easy_setopt(c, CURLOPT_PRIVATE, x);
     rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(c, CURLOPT_USERAGENT, iot_user_agent());
-    rc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
-    rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
     rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
     rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-    rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->timeout_ms);
-    rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms);
     rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, x->verify_tls ? 1L : 0L);
-    rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, x->verify_tls ? 2L : 0L);
-    if (x->ca_bundle)
-        rc |= curl_easy_setopt(c, CURLOPT_CAINFO, x->ca_bundle);
-    if (https && e->http2 > 0) {
+    rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, cfg->verify_tls ? 1L : 0L);
+    rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, cfg->verify_tls ? 2L : 0L);
+    if (cfg->ca_bundle)
+        rc |= curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_bundle);
+    if (cfg->http2) {
         rc |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         rc |= curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
     } else {
         rc |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     }
-    rc |= set_method(c, x);
     return rc;
 }
 
-static CURL *pool_get(struct iot_engine *e)
+static CURLcode xfer_setup(struct iot_engine *e, struct http_xfer *x, struct http_handle *h)
 {
-    if (e->npool > 0)
-        return e->pool[--e->npool];
-    return curl_easy_init();
+    CURLcode rc = CURLE_OK;
+    CURL *c = h->easy;
+    struct easy_cfg cfg = {x->ca_bundle, x->verify_tls,
+                           strncasecmp(x->url, "https:", 6) == 0 && e->http2 > 0,
+                           x->has_body && x->file != NULL};
+    /* Same settings as last time (and no read callback to clear): only the options of
+     * this transfer change. Otherwise start over from a clean handle. A CA bundle always
+     * starts over: the client that named it may be gone and its address reused. */
+    if (!h->set_up || h->cfg.streamed || cfg.streamed || h->cfg.ca_bundle || cfg.ca_bundle ||
+        h->cfg.verify_tls != cfg.verify_tls || h->cfg.http2 != cfg.http2) {
+        h->set_up = 0;
+        curl_easy_reset(c);
+        rc |= setup_constant(c, &cfg);
+        if (rc != CURLE_OK)
+            return rc;
+        h->cfg = cfg;
+        h->set_up = 1;
+    }
+    rc |= curl_easy_setopt(c, CURLOPT_URL, x->url);
+    rc |= curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+    rc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
+    rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+    rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->timeout_ms);
+    rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms);
+    /* set_method sets CUSTOMREQUEST only for other methods: clear the last one's. */
+    rc |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    rc |= set_method(c, x);
+    if (rc != CURLE_OK)
+        h->set_up = 0;      /* unknown state: the next transfer starts over */
+    return rc;
 }
 
-static void pool_put(struct iot_engine *e, CURL *c)
+static int pool_get(struct iot_engine *e, struct http_handle *out)
+{
+    if (e->npool > 0) {
+        *out = e->pool[--e->npool];
+        return 0;
+    }
+    out->easy = curl_easy_init();
+    out->set_up = 0;
+    return out->easy ? 0 : -1;
+}
+
+static void pool_put(struct iot_engine *e, const struct http_handle *h)
 {
     if (e->npool < (size_t)e->max_inflight)
-        e->pool[e->npool++] = c;
+        e->pool[e->npool++] = *h;
     else
-        curl_easy_cleanup(c);
+        curl_easy_cleanup(h->easy);
 }
 
 static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode result)
 {
     x->result = result;
-    if (x->easy) {
-        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
-        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &x->os_errno);
+    if (x->handle.easy) {
+        curl_easy_getinfo(x->handle.easy, CURLINFO_RESPONSE_CODE, &x->status);
+        curl_easy_getinfo(x->handle.easy, CURLINFO_OS_ERRNO, &x->os_errno);
         /* Request bytes went out only once connected (TCP and, for https, TLS). */
         long sent = 0;
-        curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+        curl_easy_getinfo(x->handle.easy, CURLINFO_REQUEST_SIZE, &sent);
         x->connected = sent > 0;
         long version = 0, nconn = 0;
-        curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
-        curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
+        curl_easy_getinfo(x->handle.easy, CURLINFO_HTTP_VERSION, &version);
+        curl_easy_getinfo(x->handle.easy, CURLINFO_NUM_CONNECTS, &nconn);
         x->http_version = version == CURL_HTTP_VERSION_2_0 ? 20
                           : version == CURL_HTTP_VERSION_1_1 ? 11
                           : version == CURL_HTTP_VERSION_1_0 ? 10 : 0;
         x->new_connection = nconn > 0;
-        curl_multi_remove_handle(e->multi, x->easy);
-        pool_put(e, x->easy);
-        x->easy = NULL;
+        curl_multi_remove_handle(e->multi, x->handle.easy);
+        pool_put(e, &x->handle);
+        x->handle.easy = NULL;
         e->inflight--;
     }
     x->active = 0;
@@ -509,19 +539,20 @@ static void start_waiting(struct iot_engine *e)
         dl_remove(&x->queue);
         if (x->prepare && x->prepare(e, x) != 0)
             continue;
-        CURL *c = pool_get(e);
+        struct http_handle h;
         /* xfer_setup ORs the setopt results: any failure is reported as FAILED_INIT. */
-        CURLcode rc = !c ? CURLE_OUT_OF_MEMORY
-                      : xfer_setup(e, x, c) != CURLE_OK ? CURLE_FAILED_INIT : CURLE_OK;
-        if (rc == CURLE_OK && curl_multi_add_handle(e->multi, c) != CURLM_OK)
+        int got = pool_get(e, &h) == 0;
+        CURLcode rc = !got ? CURLE_OUT_OF_MEMORY
+                      : xfer_setup(e, x, &h) != CURLE_OK ? CURLE_FAILED_INIT : CURLE_OK;
+        if (rc == CURLE_OK && curl_multi_add_handle(e->multi, h.easy) != CURLM_OK)
             rc = CURLE_OUT_OF_MEMORY;
         if (rc != CURLE_OK) {
-            if (c)
-                pool_put(e, c);
+            if (got)
+                pool_put(e, &h);
             xfer_finish(e, x, rc);
             continue;
         }
-        x->easy = c;
+        x->handle = h;
         x->active = 1;
         e->inflight++;
     }
@@ -539,10 +570,10 @@ void http_abort(struct iot_engine *e, struct http_xfer *x)
 {
     if (dl_linked(&x->queue))
         dl_remove(&x->queue);
-    if (x->active && x->easy) {
-        curl_multi_remove_handle(e->multi, x->easy);
-        pool_put(e, x->easy);
-        x->easy = NULL;
+    if (x->active && x->handle.easy) {
+        curl_multi_remove_handle(e->multi, x->handle.easy);
+        pool_put(e, &x->handle);
+        x->handle.easy = NULL;
         e->inflight--;
     }
     x->active = 0;
@@ -573,12 +604,12 @@ static void apply_limits(struct iot_engine *e)
 
 static int set_pool_size(struct iot_engine *e, int max_inflight)
 {
-    CURL **pool = realloc(e->pool, (size_t)max_inflight * sizeof *pool);
+    struct http_handle *pool = realloc(e->pool, (size_t)max_inflight * sizeof *pool);
     if (!pool)
         return -1;
     e->pool = pool;
     while (e->npool > (size_t)max_inflight)
-        curl_easy_cleanup(e->pool[--e->npool]);
+        curl_easy_cleanup(e->pool[--e->npool].easy);
     e->max_inflight = max_inflight;
     return 0;
 }
@@ -652,7 +683,7 @@ void iot_engine_free(struct iot_engine *e)
         iot_engine_cancel(e, item->id);
     }
     while (e->npool > 0)
-        curl_easy_cleanup(e->pool[--e->npool]);
+        curl_easy_cleanup(e->pool[--e->npool].easy);
     free(e->pool);
     free(e->heap);
     curl_multi_cleanup(e->multi);

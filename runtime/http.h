@@ -54,6 +54,22 @@ struct eng_item {
     void (*destroy)(struct iot_engine *engine, struct eng_item *item); /* cancel / popped */
 };
 
+/* An easy handle of the engine's pool, with what it was last set up with beyond the
+ * options every transfer sets: a transfer with the same settings skips curl_easy_reset
+ * and the constant options (a reset frees them all and they are copied in again). */
+struct easy_cfg {
+    const char *ca_bundle;  /* only compared with NULL (it may dangle) */
+    int verify_tls;
+    int http2;          /* CURL_HTTP_VERSION_2TLS + PIPEWAIT rather than 1.1 */
+    int streamed;       /* a read callback was set (file body) */
+};
+
+struct http_handle {
+    CURL *easy;
+    struct easy_cfg cfg;
+    int set_up;         /* cfg holds what the handle is set up with */
+};
+
 /* One HTTP exchange (one attempt). The owner sets the request fields, then submits. */
 struct http_xfer {
     /* request */
@@ -80,7 +96,7 @@ struct http_xfer {
     int too_large;
     char errbuf[CURL_ERROR_SIZE];
     /* engine */
-    CURL *easy;
+    struct http_handle handle;          /* handle.easy: the pool's handle while active */
     struct dl queue;                    /* engine->waiting while queued */
     int active;                         /* added to the multi handle */
     void (*done)(struct iot_engine *engine, struct http_xfer *x);

@@ -1176,6 +1176,30 @@ static void test_file_payload(void)
     CHECK_MEM_EQ(s.last.body, s.last.body_len, big, sizeof big);
     CHECK_INT_EQ(s.last.signature_ok, 1);
     iot_result_free(r);
+    /* The pooled easy handle that streamed the file serves the next calls: an in-memory
+     * body, a GET, the file again, then an in-memory body (no read callback left over). */
+    r = wait_for(e, start_call(c, "publish", "topic", S("mem"), "payload", S("small"), NULL));
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_STR_EQ(s.last.method, "POST");
+    CHECK_MEM_EQ(s.last.body, s.last.body_len, "small", 5);
+    CHECK_INT_EQ(s.last.signature_ok, 1);
+    iot_result_free(r);
+    r = wait_for(e, start_call(c, "get_retained_message", "topic", S("t"), NULL, S(""), NULL));
+    CHECK_STR_EQ(s.last.method, "GET");
+    CHECK_INT_EQ((int)s.last.body_len, 0);
+    CHECK_INT_EQ(s.last.signature_ok, 1);
+    iot_result_free(r);
+    fseek(f, 4, SEEK_SET);
+    r = wait_for(e, start_call(c, "publish", "topic", S("files"), "payload", fv, NULL));
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_MEM_EQ(s.last.body, s.last.body_len, big, sizeof big);
+    iot_result_free(r);
+    r = wait_for(e, start_call(c, "publish", "topic", S("mem"), "payload", S("again"), NULL));
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_STR_EQ(s.last.method, "POST");
+    CHECK_MEM_EQ(s.last.body, s.last.body_len, "again", 5);
+    CHECK_INT_EQ(s.last.signature_ok, 1);
+    iot_result_free(r);
     fclose(f);
     iot_client_free(c);
     iot_engine_free(e);
