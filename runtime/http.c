@@ -451,6 +451,20 @@ static CURLcode setup_constant(CURL *c, const struct easy_cfg *cfg)
     return rc;
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static void handle_free(struct http_handle *h)
+{
+    curl_easy_cleanup(h->easy);
+    h->easy = NULL;
+    free(h->ca_copy);
+    h->ca_copy = NULL;
+    h->set_up = 0;
+}
+
 static CURLcode xfer_setup(struct iot_engine *e, struct http_xfer *x, struct http_handle *h)
 {
     CURLcode rc = CURLE_OK;
@@ -459,17 +473,20 @@ static CURLcode xfer_setup(struct iot_engine *e, struct http_xfer *x, struct htt
                            strncasecmp(x->url, "https:", 6) == 0 && e->http2 > 0,
                            x->has_body && x->file != NULL};
     /* Same settings as last time (and no read callback to clear): only the options of
-     * this transfer change. Otherwise start over from a clean handle. A CA bundle always
-     * starts over: the client that named it may be gone and its address reused. */
-    if (!h->set_up || h->cfg.streamed || cfg.streamed || h->cfg.ca_bundle || cfg.ca_bundle ||
-        h->cfg.verify_tls != cfg.verify_tls || h->cfg.http2 != cfg.http2) {
+     * this transfer change. Otherwise start over from a clean handle. The CA bundle is
+     * compared with the handle's own copy (the client that named it may be gone). */
+    if (!h->set_up || h->cfg.streamed || cfg.streamed || h->cfg.verify_tls != cfg.verify_tls ||
+        h->cfg.http2 != cfg.http2 || !same_text(h->ca_copy, cfg.ca_bundle)) {
         h->set_up = 0;
         curl_easy_reset(c);
         rc |= setup_constant(c, &cfg);
         if (rc != CURLE_OK)
             return rc;
+        free(h->ca_copy);
+        h->ca_copy = cfg.ca_bundle ? strdup(cfg.ca_bundle) : NULL;
         h->cfg = cfg;
-        h->set_up = 1;
+        h->cfg.ca_bundle = NULL;
+        h->set_up = !cfg.ca_bundle || h->ca_copy;   /* no copy: start over next time */
     }
     rc |= curl_easy_setopt(c, CURLOPT_URL, x->url);
     rc |= curl_easy_setopt(c, CURLOPT_PRIVATE, x);
@@ -494,16 +511,17 @@ static int pool_get(struct iot_engine *e, struct http_handle *out)
         return 0;
     }
     out->easy = curl_easy_init();
+    out->ca_copy = NULL;
     out->set_up = 0;
     return out->easy ? 0 : -1;
 }
 
-static void pool_put(struct iot_engine *e, const struct http_handle *h)
+static void pool_put(struct iot_engine *e, struct http_handle *h)
 {
     if (e->npool < (size_t)e->max_inflight)
         e->pool[e->npool++] = *h;
     else
-        curl_easy_cleanup(h->easy);
+        handle_free(h);
 }
 
 static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode result)
@@ -525,7 +543,7 @@ static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode resu
         x->new_connection = nconn > 0;
         curl_multi_remove_handle(e->multi, x->handle.easy);
         pool_put(e, &x->handle);
-        x->handle.easy = NULL;
+        memset(&x->handle, 0, sizeof x->handle);   /* the pool owns it now */
         e->inflight--;
     }
     x->active = 0;
@@ -573,7 +591,7 @@ void http_abort(struct iot_engine *e, struct http_xfer *x)
     if (x->active && x->handle.easy) {
         curl_multi_remove_handle(e->multi, x->handle.easy);
         pool_put(e, &x->handle);
-        x->handle.easy = NULL;
+        memset(&x->handle, 0, sizeof x->handle);   /* the pool owns it now */
         e->inflight--;
     }
     x->active = 0;
@@ -609,7 +627,7 @@ static int set_pool_size(struct iot_engine *e, int max_inflight)
         return -1;
     e->pool = pool;
     while (e->npool > (size_t)max_inflight)
-        curl_easy_cleanup(e->pool[--e->npool].easy);
+        handle_free(&e->pool[--e->npool]);
     e->max_inflight = max_inflight;
     return 0;
 }
@@ -683,7 +701,7 @@ void iot_engine_free(struct iot_engine *e)
         iot_engine_cancel(e, item->id);
     }
     while (e->npool > 0)
-        curl_easy_cleanup(e->pool[--e->npool].easy);
+        handle_free(&e->pool[--e->npool]);
     free(e->pool);
     free(e->heap);
     curl_multi_cleanup(e->multi);

@@ -58,7 +58,7 @@ struct eng_item {
  * options every transfer sets: a transfer with the same settings skips curl_easy_reset
  * and the constant options (a reset frees them all and they are copied in again). */
 struct easy_cfg {
-    const char *ca_bundle;  /* only compared with NULL (it may dangle) */
+    const char *ca_bundle;  /* the transfer's (http_handle keeps a copy instead) */
     int verify_tls;
     int http2;          /* CURL_HTTP_VERSION_2TLS + PIPEWAIT rather than 1.1 */
     int streamed;       /* a read callback was set (file body) */
@@ -67,7 +67,8 @@ struct easy_cfg {
 struct http_handle {
     CURL *easy;
     struct easy_cfg cfg;
-    int set_up;         /* cfg holds what the handle is set up with */
+    char *ca_copy;      /* owned copy of the CA bundle the handle is set up with */
+    int set_up;         /* cfg and ca_copy hold what the handle is set up with */
 };
 
 /* One HTTP exchange (one attempt). The owner sets the request fields, then submits. */
