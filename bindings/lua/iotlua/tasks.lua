@@ -178,22 +178,31 @@ local function finish(task, ok, results)
   end
 end
 
--- Resumes a ready task until it yields or ends.
-local function resume(task)
-  task.status = "running"
-  local r = pack(coroutine.resume(task.co, unpack(task.args or {}, 1, task.args and task.args.n or 0)))
-  task.args = nil
+-- What coroutine.resume returned, taken as varargs: a task that only yielded (every
+-- call it makes) costs no table.
+local function resumed(task, ok, ...)
   if coroutine.status(task.co) == "dead" then
-    if r[1] then
-      finish(task, true, pack(select(2, unpack(r, 1, r.n))))
+    if ok then
+      finish(task, true, pack(...))
     else
-      local err = task_error(r[2], task.co)
+      local err = task_error((...), task.co)
       coroutine.close(task.co)   -- runs the pending __close handlers of the dead task
       finish(task, false, err)
     end
-  elseif r[2] ~= WAIT then
+  elseif (...) ~= WAIT then
     make_ready(task)    -- a plain coroutine.yield(): give the others a turn
   end
+end
+
+-- Resumes a ready task until it yields or ends.
+local function resume(task)
+  task.status = "running"
+  local args = task.args
+  if args then
+    task.args = nil
+    return resumed(task, coroutine.resume(task.co, unpack(args, 1, args.n)))
+  end
+  return resumed(task, coroutine.resume(task.co))
 end
 
 function M.spawn(fn, ...)
