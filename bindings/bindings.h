@@ -41,6 +41,10 @@ void iotlua_request_set_id(lua_State *L, int idx, uint64_t id);
 int iotlua_request_complete(lua_State *L, int idx, struct iot_result *result);
 void iotlua_push_error(lua_State *L, const struct iot_error *e);
 
+/* iotlua.c: a new zero-filled userdata of `size` bytes with metatable `mt` (created on
+ * first use with `gc` as __gc), left on the stack. Raises on lack of memory. [-0, +1] */
+void *iotlua_push_gc_box(lua_State *L, size_t size, const char *mt, lua_CFunction gc);
+
 /* Registry key set to true by the host for --quiet. */
 #define IOTLUA_QUIET_KEY "iotlua.quiet"
 

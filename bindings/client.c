@@ -305,14 +305,7 @@ static int resolved_gc(lua_State *L)
 
 static struct resolved_box *push_resolved(lua_State *L)
 {
-    struct resolved_box *rb = lua_newuserdatauv(L, sizeof *rb, 0);
-    memset(rb, 0, sizeof *rb);
-    if (luaL_newmetatable(L, "iotlua.resolved")) {
-        lua_pushcfunction(L, resolved_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return rb;
+    return iotlua_push_gc_box(L, sizeof(struct resolved_box), "iotlua.resolved", resolved_gc);
 }
 
 /* Stack slot of the new client box in core_client_new. */
@@ -397,13 +390,7 @@ static int params_gc(lua_State *L)
 
 static struct params_box *push_params(lua_State *L, const struct iot_op *op)
 {
-    struct params_box *pb = lua_newuserdatauv(L, sizeof *pb, 0);
-    pb->params = NULL;
-    if (luaL_newmetatable(L, PARAMS_MT)) {
-        lua_pushcfunction(L, params_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    struct params_box *pb = iotlua_push_gc_box(L, sizeof *pb, PARAMS_MT, params_gc);
     pb->params = iot_params_new(op);
     if (pb->params == NULL)
         luaL_error(L, "not enough memory");

@@ -5,8 +5,22 @@
  * the table of C functions as package.loaded["iotlua.core"], then returns what the Lua
  * module "iotlua.api" returns: the public module table.
  */
+#include <string.h>
+
 #include "bindings.h"
 #include "lua_sources.h"
+
+void *iotlua_push_gc_box(lua_State *L, size_t size, const char *mt, lua_CFunction gc)
+{
+    void *box = lua_newuserdatauv(L, size, 0);
+    memset(box, 0, size);
+    if (luaL_newmetatable(L, mt)) {
+        lua_pushcfunction(L, gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return box;
+}
 
 /* package.preload loader: upvalue 1 is the index of the source. [-0, +1] */
 static int load_embedded(lua_State *L)

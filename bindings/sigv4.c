@@ -32,14 +32,7 @@ static int sign_box_gc(lua_State *L)
 
 static struct sign_box *push_sign_box(lua_State *L)
 {
-    struct sign_box *sb = lua_newuserdatauv(L, sizeof *sb, 0);
-    memset(sb, 0, sizeof *sb);
-    if (luaL_newmetatable(L, SIGN_RESULT_MT)) {
-        lua_pushcfunction(L, sign_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return sb;
+    return iotlua_push_gc_box(L, sizeof(struct sign_box), SIGN_RESULT_MT, sign_box_gc);
 }
 
 /* Field `name` of the table at idx as a string (anchored there); NULL when absent and
