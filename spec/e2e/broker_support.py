@@ -1,5 +1,5 @@
 """Helpers for the broker tests (spec/e2e/test_broker_*.py): exact-byte MQTT packets on
-plain sockets. Imported by the tests; not a test file itself.
+plain sockets. Imported by the tests and by conftest.py (RawMqtt); not a test file itself.
 """
 
 import socket
@@ -24,6 +24,30 @@ def mstr(s):
 
 def packet(ptype, flags, body):
     return bytes([(ptype << 4) | flags]) + varint(len(body)) + body
+
+
+def recv_exact(sock, n):
+    """Exactly n bytes from sock; EOFError when it closes first."""
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError(f"closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
+
+
+def recv_packet(sock):
+    """(first byte, body) of the next packet on sock."""
+    first = recv_exact(sock, 1)[0]
+    mult, length = 1, 0
+    while True:
+        b = recv_exact(sock, 1)[0]
+        length += (b & 0x7F) * mult
+        mult *= 128
+        if not b & 0x80:
+            break
+    return first, recv_exact(sock, length) if length else b""
 
 
 def connect_packet(client_id, protocol=5, clean=True, keepalive=60, props=b"",
@@ -70,25 +94,11 @@ class Wire:
         self.sock.sendall(data)
 
     def recv_exact(self, n):
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise EOFError(f"closed after {len(data)} of {n} bytes")
-            data += chunk
-        return data
+        return recv_exact(self.sock, n)
 
     def read_packet(self):
         """(first byte, body) of the next packet."""
-        first = self.recv_exact(1)[0]
-        mult, length = 1, 0
-        while True:
-            b = self.recv_exact(1)[0]
-            length += (b & 0x7F) * mult
-            mult *= 128
-            if not b & 0x80:
-                break
-        return first, self.recv_exact(length) if length else b""
+        return recv_packet(self.sock)
 
     def read_raw_packet(self):
         first, body = self.read_packet()

@@ -36,6 +36,8 @@ import urllib.request
 
 import pytest
 
+from broker_support import mstr, packet, recv_packet, varint
+
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 REGION = "us-east-1"
@@ -441,21 +443,6 @@ class Device:
 
 # --------------------------------------------------------------------------- raw MQTT
 
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n % 128
-        n //= 128
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _mqtt_str(s):
-    b = s.encode() if isinstance(s, str) else s
-    return struct.pack("!H", len(b)) + b
-
-
 def _read_varint(buf, pos):
     mult, val = 1, 0
     while True:
@@ -524,19 +511,19 @@ class RawMqtt:
         self.sock.sendall(data)
 
     def send_packet(self, ptype, flags, body):
-        self.sock.sendall(bytes([(ptype << 4) | flags]) + _varint(len(body)) + body)
+        self.sock.sendall(packet(ptype, flags, body))
 
     def connect(self, client_id, protocol=5, clean=True, keepalive=60, session_expiry=0,
                 timeout=5):
         self.protocol = protocol
         flags = 0x02 if clean else 0
-        body = _mqtt_str("MQTT") + bytes([protocol, flags]) + struct.pack("!H", keepalive)
+        body = mstr("MQTT") + bytes([protocol, flags]) + struct.pack("!H", keepalive)
         if protocol == 5:
             props = b""
             if session_expiry:
                 props = b"\x11" + struct.pack("!I", session_expiry)
-            body += _varint(len(props)) + props
-        body += _mqtt_str(client_id)
+            body += varint(len(props)) + props
+        body += mstr(client_id)
         self.send_packet(1, 0, body)
         ptype, _, ack = self.wait_packet(2, timeout)
         rc = ack[1]
@@ -548,7 +535,7 @@ class RawMqtt:
         body = struct.pack("!H", pid)
         if self.protocol == 5:
             body += b"\x00"
-        body += _mqtt_str(topic_filter) + bytes([qos])
+        body += mstr(topic_filter) + bytes([qos])
         self.send_packet(8, 2, body)
         _, _, ack = self.wait_packet(9, timeout, lambda b: struct.unpack_from("!H", b)[0] == pid)
         return ack
@@ -567,27 +554,10 @@ class RawMqtt:
         return pid
 
     # ---- receiving
-    def _recv_exact(self, n):
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise EOFError
-            data += chunk
-        return data
-
     def _read_loop(self):
         try:
             while True:
-                head = self._recv_exact(1)[0]
-                mult, length = 1, 0
-                while True:
-                    b = self._recv_exact(1)[0]
-                    length += (b & 0x7F) * mult
-                    mult *= 128
-                    if not b & 0x80:
-                        break
-                body = self._recv_exact(length) if length else b""
+                head, body = recv_packet(self.sock)
                 self._dispatch(head >> 4, head & 0x0F, body)
         except (EOFError, OSError):
             pass
