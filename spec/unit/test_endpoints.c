@@ -15,28 +15,8 @@
 
 #include "check.h"
 #include "endpoints.h"
+#include "fixture.h"
 #include "json.h"
-
-static const char *fixtures(void)
-{
-    const char *f = getenv("IOTLUA_FIXTURES");
-    return f ? f : "spec/fixtures";
-}
-
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    if (!f)
-        return NULL;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    *len_out = b.len;
-    return buf_steal(&b);
-}
 
 /* The published regex rewritten the way endpoints.c does (\w, \d, \-). */
 static void to_ere(const char *re, char *out, size_t cap)

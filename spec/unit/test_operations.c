@@ -7,25 +7,11 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "json.h"
 #include "operations.h"
 
 static const struct json_value *shapes;
-
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct buf b = BUF_INIT;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    *len_out = b.len;
-    return buf_steal(&b);
-}
 
 static const char *jstr(const struct json_value *obj, const char *key)
 {
@@ -165,10 +151,9 @@ static void check_operation(const char *name, const struct json_value *oj)
 
 static void test_against_model(void)
 {
-    const char *fixtures = getenv("IOTLUA_FIXTURES");
     char path[1024];
     snprintf(path, sizeof path, "%s/aws-models/iot-data/2015-05-28/service-2.json",
-             fixtures ? fixtures : "spec/fixtures");
+             fixtures());
     size_t len = 0;
     char *text = slurp(path, &len);
     CHECK_REQUIRE(text != NULL);

@@ -26,34 +26,12 @@
 
 #include "check.h"
 #include "encode.h"
+#include "fixture.h"
 #include "json.h"
 #include "sigv4.h"
 
 #define SUITE_AKID "AKIDEXAMPLE"
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-
-static const char *fixtures(void)
-{
-    const char *f = getenv("IOTLUA_FIXTURES");
-    return f ? f : "spec/fixtures";
-}
-
-/* Reads a whole file into a NUL-terminated malloc'd string; NULL when absent. */
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    if (!f)
-        return NULL;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    if (len_out)
-        *len_out = b.len;
-    return buf_steal(&b);
-}
 
 /* ---- the .req parser ------------------------------------------------------------------ */
 
