@@ -15,10 +15,7 @@ describe("error paths against the emulator", function()
     iot = assert(iotlua.client(emu:client_options{ max_attempts = 1 }))
   end)
 
-  teardown(function()
-    servers.stop_all()
-    if emu then emu:cleanup() end
-  end)
+  teardown(function() servers.cleanup(emu) end)
 
   it("an offline device gives ResourceNotFoundException, and the client stays usable", function()
     local r, err = iot:send_direct_message{ clientId = "nobody-home", topic = "cmd/x",

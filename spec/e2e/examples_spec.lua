@@ -6,10 +6,7 @@ describe("examples/qa_device_spec.lua", function()
   local emu
 
   setup(function() emu = servers.emulator() end)
-  teardown(function()
-    servers.stop_all()
-    if emu then emu:cleanup() end
-  end)
+  teardown(function() servers.cleanup(emu) end)
 
   it("passes all four steps against the emulator with a real device", function()
     local env = emu:env{ QA_MQTT_URL = emu.mqtt, QA_DEVICE_ID = "qa-example-1" }

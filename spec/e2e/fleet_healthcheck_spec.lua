@@ -30,11 +30,7 @@ describe("examples/fleet_healthcheck.lua", function()
     watcher = servers.device(emu, "hc-watcher", { topics = { "fleet/alerts" } })
   end)
 
-  teardown(function()
-    servers.stop_all()
-    if emu then emu:cleanup() end
-    if dir then os.execute("rm -rf " .. servers.shell_quote(dir)) end
-  end)
+  teardown(function() servers.cleanup(emu, dir) end)
 
   local function run(args)
     local argv = { fleet, "--lock", lock }

@@ -18,10 +18,7 @@ describe("iotlua against the emulator with real devices", function()
     v311 = servers.device(emu, "e2e-v311", { topics = { "fleet/alerts" }, mqtt = "311" })
   end)
 
-  teardown(function()
-    servers.stop_all()
-    if emu then emu:cleanup() end
-  end)
+  teardown(function() servers.cleanup(emu) end)
 
   it("resolves the endpoint and region it was given", function()
     assert.equals(emu.http, (iot.endpoint:gsub("/$", "")))

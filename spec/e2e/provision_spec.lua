@@ -27,11 +27,7 @@ describe("examples/provision.lua", function()
     }
   end)
 
-  teardown(function()
-    servers.stop_all()
-    if emu then emu:cleanup() end
-    if dir then os.execute("rm -rf " .. servers.shell_quote(dir)) end
-  end)
+  teardown(function() servers.cleanup(emu, dir) end)
 
   it("provisions every device of a JSON list and exits 0", function()
     local list = dir .. "/devices.json"

@@ -8,12 +8,9 @@ describe("iotlua.client over HTTPS", function()
   local emu, dir, cert
   setup(function()
     dir = servers.tmpdir()
-    cert = dir .. "/cert.pem"
-    local out, code = servers.run(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 " ..
-      "-nodes -keyout %s -out %s -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1")
-      :format(servers.shell_quote(dir .. "/key.pem"), servers.shell_quote(cert)))
-    assert(code == 0, out)
-    emu = servers.emulator{ args = { "--http-tls-cert", cert, "--http-tls-key", dir .. "/key.pem" } }
+    local key
+    cert, key = servers.self_signed_cert(dir)
+    emu = servers.emulator{ args = { "--http-tls-cert", cert, "--http-tls-key", key } }
   end)
   teardown(function()
     servers.stop_all()

@@ -57,6 +57,18 @@ function M.tmpdir()
   return (out:gsub("%s+$", ""))
 end
 
+-- A self-signed EC certificate for 127.0.0.1 (CN and IP subjectAltName), valid one day,
+-- written to dir/cert.pem and dir/key.pem; returns their paths. Raises with openssl's
+-- output when it fails.
+function M.self_signed_cert(dir)
+  local cert, key = dir .. "/cert.pem", dir .. "/key.pem"
+  local out, code = M.run(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 " ..
+    "-nodes -keyout %s -out %s -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1")
+    :format(q(key), q(cert)))
+  assert(code == 0, out)
+  return cert, key
+end
+
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -131,6 +143,14 @@ function M.stop_all()
   local list = {}
   for proc in pairs(started) do list[#list + 1] = proc end
   for _, proc in ipairs(list) do M.stop(proc) end
+end
+
+-- For a teardown: stop_all(), then emu:cleanup() and the removal of the temporary
+-- directory dir; either may be nil (a setup that failed half way).
+function M.cleanup(emu, dir)
+  M.stop_all()
+  if emu then emu:cleanup() end
+  if dir then os.execute("rm -rf " .. q(dir)) end
 end
 
 -- Waits for a ready file holding JSON; fails with the process's stderr if it died.
