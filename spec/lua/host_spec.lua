@@ -279,17 +279,12 @@ describe("the iotlua host", function()
   describe("over HTTPS", function()
     -- The host may link its own libcurl and OpenSSL (cmake/host_static_curl.cmake):
     -- certificate checks and their error messages must work there as in iotlua.so.
-    local emu, dir, cert
+    local emu, cert
     setup(function()
-      dir = servers.tmpdir()
-      local key
-      cert, key = servers.self_signed_cert(dir)
-      emu = servers.emulator{ args = { "--http-tls-cert", cert, "--http-tls-key", key } }
+      emu = servers.https_emulator()
+      cert = emu.cert
     end)
-    teardown(function()
-      servers.stop_all()
-      os.execute("rm -rf " .. q(dir))
-    end)
+    teardown(function() servers.cleanup(emu) end)
 
     it("rejects an unknown CA with a TLSError naming the certificate, then publishes with ca_bundle", function()
       local status, out = run{ script([[

@@ -5,17 +5,12 @@ local iotlua = require("iotlua")
 local servers = require("tools.servers")
 
 describe("iotlua.client over HTTPS", function()
-  local emu, dir, cert
+  local emu, cert
   setup(function()
-    dir = servers.tmpdir()
-    local key
-    cert, key = servers.self_signed_cert(dir)
-    emu = servers.emulator{ args = { "--http-tls-cert", cert, "--http-tls-key", key } }
+    emu = servers.https_emulator()
+    cert = emu.cert
   end)
-  teardown(function()
-    servers.stop_all()
-    os.execute("rm -rf " .. servers.shell_quote(dir))
-  end)
+  teardown(function() servers.cleanup(emu) end)
 
   local function client(extra)
     return assert(iotlua.client(emu:client_options(extra)))

@@ -299,6 +299,26 @@ end
 function Emulator:cleanup()
   self:stop()
   os.execute("rm -rf " .. q(self.dir))
+  if self.cert_dir then os.execute("rm -rf " .. q(self.cert_dir)) end
+end
+
+-- An emulator serving HTTPS with a fresh self-signed certificate (self_signed_cert);
+-- emu.cert is the certificate's path (the CA to trust). emu:cleanup() removes it.
+-- opts.args: more command-line arguments, as for M.emulator.
+function M.https_emulator(opts)
+  local dir = M.tmpdir()
+  local ok, emu = pcall(function()
+    local cert, key = M.self_signed_cert(dir)
+    local args = { "--http-tls-cert", cert, "--http-tls-key", key }
+    for _, a in ipairs(opts and opts.args or {}) do args[#args + 1] = a end
+    return M.emulator{ args = args }
+  end)
+  if not ok then
+    os.execute("rm -rf " .. q(dir))
+    error(emu, 0)
+  end
+  emu.cert, emu.cert_dir = dir .. "/cert.pem", dir
+  return emu
 end
 
 -- ------------------------------------------------------------------ devices
