@@ -11,49 +11,20 @@ Runs until killed or the connection closes."""
 
 import argparse
 import json
+import os
 import socket
 import struct
 import sys
 
 
-def varint(n):
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def mqtt_str(s):
-    data = s.encode()
-    return struct.pack("!H", len(data)) + data
-
-
-def packet(ptype, flags, body):
-    return bytes([(ptype << 4) | flags]) + varint(len(body)) + body
-
-
-def recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
+# The MQTT wire helpers of the broker tests (no pytest in them).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from broker_support import mstr as mqtt_str, packet, recv_packet  # noqa: E402
 
 
 def read_packet(sock):
-    first = recv_exact(sock, 1)[0]
-    length, shift = 0, 0
-    while True:
-        byte = recv_exact(sock, 1)[0]
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    return first >> 4, first & 0x0F, recv_exact(sock, length)
+    first, body = recv_packet(sock)
+    return first >> 4, first & 0x0F, body
 
 
 def emit(obj):
