@@ -37,18 +37,9 @@ def raise_fd_limit(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def mstr(s):
-    b = s.encode()
-    return struct.pack("!H", len(b)) + b
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b, n = n % 128, n // 128
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+# The MQTT wire helpers of the broker tests (spec/e2e/broker_support.py: no pytest in it).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "spec", "e2e"))
+from broker_support import mstr, recv_packet, varint  # noqa: E402,F401  (mstr, varint: also for mqtt_latency.py)
 
 
 def connect_bytes(cid, protocol):
@@ -62,20 +53,6 @@ def connect_bytes(cid, protocol):
 def subscribe_bytes(topic, protocol):
     body = struct.pack("!H", 1) + (b"\x00" if protocol == 5 else b"") + mstr(topic) + b"\x00"
     return b"\x82" + varint(len(body)) + body
-
-
-def recv_packet(sock):
-    head = sock.recv(2)
-    if len(head) < 2:
-        raise EOFError("connection closed")
-    n = head[1]     # every reply we wait for is short
-    body = b""
-    while len(body) < n:
-        chunk = sock.recv(n - len(body))
-        if not chunk:
-            raise EOFError("connection closed")
-        body += chunk
-    return head[0], body
 
 
 def start_emulator(binary, tmp):
