@@ -2,18 +2,23 @@
  * http.c — the engine: HTTP on one libcurl multi handle, timers and the event queue;
  * see client.h (public) and http.h (internal).
  *
+ * Plain http:// transfers go through the native HTTP/1.1 transport (http1.h) unless it
+ * declines them; the rest through libcurl. Both count against max_inflight.
+ *
  * Memory: a transfer waiting for a slot costs only its own struct; at most max_inflight
  * easy handles exist (pooled and reused, so their connection-independent state is
  * allocated once); the multi handle's connection cache keeps connections alive across
  * calls, tasks and clients.
  */
 #include "http.h"
+#include "http1.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <poll.h>
 #include <time.h>
 
 #define DEFAULT_MAX_CONNECTIONS 64
@@ -22,7 +27,9 @@ struct iot_engine {
     CURLM *multi;
     int max_connections, max_inflight, http2;
     int inflight_fixed;         /* max_inflight was given: it does not follow the cap */
-    int inflight;
+    int inflight;               /* both transports */
+    int curl_active;            /* of which on the curl multi handle */
+    struct h1_pool *h1;         /* the native HTTP/1.1 transport */
     struct http_handle *pool;        /* idle easy handles */
     size_t npool;
     struct dl waiting;          /* http_xfer.queue */
@@ -314,6 +321,7 @@ void http_xfer_init(struct http_xfer *x)
 {
     memset(x, 0, sizeof *x);
     dl_init(&x->queue);
+    eng_timer_init(&x->deadline, NULL);
 }
 
 void http_xfer_reset(struct http_xfer *x)
@@ -545,17 +553,45 @@ static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode resu
         pool_put(e, &x->handle);
         memset(&x->handle, 0, sizeof x->handle);   /* the pool owns it now */
         e->inflight--;
+        e->curl_active--;
     }
     x->active = 0;
     x->done(e, x);
+}
+
+void http_native_done(struct iot_engine *e, struct http_xfer *x)
+{
+    x->native = 0;
+    x->active = 0;
+    e->inflight--;
+    x->done(e, x);
+}
+
+/* Hand x to the native transport; 0 it took x, 1 it declined (libcurl's turn). */
+static int start_native(struct iot_engine *e, struct http_xfer *x)
+{
+    x->native = 1;
+    x->active = 1;
+    e->inflight++;
+    if (h1_start(e, e->h1, x) == 0)
+        return 0;
+    x->native = 0;
+    x->active = 0;
+    e->inflight--;
+    return 1;
 }
 
 static void start_waiting(struct iot_engine *e)
 {
     while (e->inflight < e->max_inflight && !dl_empty(&e->waiting)) {
         struct http_xfer *x = DL_CONTAINER(e->waiting.next, struct http_xfer, queue);
+        int native = h1_wants(e->h1, x);
+        if (native && !h1_slot_free(e->h1))
+            break;                      /* every native connection is busy: x waits */
         dl_remove(&x->queue);
         if (x->prepare && x->prepare(e, x) != 0)
+            continue;
+        if (native && start_native(e, x) == 0)
             continue;
         struct http_handle h;
         /* xfer_setup ORs the setopt results: any failure is reported as FAILED_INIT. */
@@ -573,6 +609,7 @@ static void start_waiting(struct iot_engine *e)
         x->handle = h;
         x->active = 1;
         e->inflight++;
+        e->curl_active++;
     }
 }
 
@@ -588,11 +625,16 @@ void http_abort(struct iot_engine *e, struct http_xfer *x)
 {
     if (dl_linked(&x->queue))
         dl_remove(&x->queue);
-    if (x->active && x->handle.easy) {
+    if (x->active && x->native) {
+        h1_abort(e, e->h1, x);
+        x->native = 0;
+        e->inflight--;
+    } else if (x->active && x->handle.easy) {
         curl_multi_remove_handle(e->multi, x->handle.easy);
         pool_put(e, &x->handle);
         memset(&x->handle, 0, sizeof x->handle);   /* the pool owns it now */
         e->inflight--;
+        e->curl_active--;
     }
     x->active = 0;
 }
@@ -663,7 +705,7 @@ struct iot_engine *iot_engine_new(const struct iot_engine_opts *opts, struct iot
      * connection with their timeout already running. With HTTP/2 they multiplex. */
     e->inflight_fixed = opts->max_inflight > 0;
     int inflight = e->inflight_fixed ? opts->max_inflight : e->max_connections;
-    if (set_pool_size(e, inflight) != 0)
+    if (set_pool_size(e, inflight) != 0 || !(e->h1 = h1_pool_new(e->max_connections)))
         goto fail;
     apply_limits(e);
     curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
@@ -677,6 +719,8 @@ struct iot_engine *iot_engine_new(const struct iot_engine_opts *opts, struct iot
 fail:
     if (e && e->multi)
         curl_multi_cleanup(e->multi);
+    if (e)
+        free(e->pool);
     free(e);
     engine_error(err_out, "InternalError", "out of memory creating the HTTP engine");
     return NULL;
@@ -688,6 +732,7 @@ void iot_engine_set_max_connections(struct iot_engine *e, int max_connections)
         return;
     e->max_connections = max_connections;
     apply_limits(e);
+    h1_pool_set_max(e->h1, max_connections);
     if (!e->inflight_fixed)
         set_pool_size(e, max_connections);  /* on failure the old size stays: still correct */
 }
@@ -700,6 +745,7 @@ void iot_engine_free(struct iot_engine *e)
         struct eng_item *item = DL_CONTAINER(e->items.next, struct eng_item, live);
         iot_engine_cancel(e, item->id);
     }
+    h1_pool_free(e->h1);
     while (e->npool > 0)
         handle_free(&e->pool[--e->npool]);
     free(e->pool);
@@ -737,11 +783,30 @@ static int run_once(struct iot_engine *e)
     int running = 0;
     fire_due_timers(e);
     start_waiting(e);
-    if (e->inflight > 0 && curl_multi_perform(e->multi, &running) != CURLM_OK)
+    if (e->curl_active > 0 && curl_multi_perform(e->multi, &running) != CURLM_OK)
         return -1;
     drain_completions(e);
+    h1_process(e, e->h1);
     fire_due_timers(e);
     start_waiting(e);
+    h1_flush(e, e->h1);
+    return 0;
+}
+
+/* Wait for I/O on either transport or for wait_ms to pass. */
+static int wait_for_io(struct iot_engine *e, int wait_ms)
+{
+    int h1_fd = h1_poll_fd(e->h1);
+    if (e->curl_active > 0) {
+        struct curl_waitfd extra = {h1_fd, CURL_WAIT_POLLIN, 0};
+        return curl_multi_poll(e->multi, &extra, h1_fd >= 0 ? 1 : 0, wait_ms, NULL) == CURLM_OK
+               ? 0 : -1;
+    }
+    if (h1_busy(e->h1) > 0) {
+        h1_wait(e->h1, wait_ms);
+        return 0;
+    }
+    poll(NULL, 0, wait_ms);             /* only timers pending */
     return 0;
 }
 
@@ -764,7 +829,7 @@ int iot_engine_poll(struct iot_engine *e, int timeout_ms)
         return (int)e->nevents;     /* nothing pending: never block forever */
     if (wait < 0)
         wait = 1000;
-    if (wait > 0 && curl_multi_poll(e->multi, NULL, 0, wait, NULL) != CURLM_OK)
+    if (wait > 0 && wait_for_io(e, wait) != 0)
         return -1;
     if (run_once(e) != 0)
         return -1;

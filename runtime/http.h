@@ -30,6 +30,7 @@ void dl_remove(struct dl *node);      /* node becomes a lone list (safe to remov
 int dl_linked(const struct dl *node); /* 1 when node is in some list */
 
 struct iot_engine;
+struct h1_conn;
 
 /* A timer owned by someone else (a call's backoff, a user timer). */
 struct eng_timer {
@@ -97,6 +98,10 @@ struct http_xfer {
     int too_large;
     char errbuf[CURL_ERROR_SIZE];
     /* engine */
+    int native;                         /* on the native HTTP/1.1 transport (http1.h) */
+    struct h1_conn *conn;               /* native: the connection while in flight */
+    struct eng_timer deadline;          /* native: connect or total timeout */
+    int64_t started_ms;                 /* native: when the exchange began */
     struct http_handle handle;          /* handle.easy: the pool's handle while active */
     struct dl queue;                    /* engine->waiting while queued */
     int active;                         /* added to the multi handle */
@@ -118,6 +123,9 @@ void http_xfer_free(struct http_xfer *x);
 int http_submit(struct iot_engine *engine, struct http_xfer *x);
 /* Abort x wherever it is (queued or in flight); x->done is not called. */
 void http_abort(struct iot_engine *engine, struct http_xfer *x);
+
+/* The native transport finished x (x->result and the response fields are set). */
+void http_native_done(struct iot_engine *engine, struct http_xfer *x);
 
 /* Event items. */
 uint64_t eng_next_id(struct iot_engine *engine);

@@ -1,0 +1,588 @@
+/*
+ * http1.c — the native HTTP/1.1 transport's connections (see http1.h): non-blocking
+ * sockets on one epoll set, kept alive and reused per host:port, at most
+ * max_connections open at once.
+ *
+ * One exchange at a time per connection. A transfer's deadline is an engine timer
+ * (connect timeout until connected, then the total timeout). Completed transfers wait on
+ * pool->completed and are handed to the engine by h1_flush, after the I/O batch that
+ * completed them: done callbacks never run while epoll events are being walked.
+ *
+ * Only IP literals and "localhost" are connected to here: a name that needs DNS goes
+ * through libcurl and its asynchronous resolver, so a slow resolver never stalls the loop.
+ */
+#define _GNU_SOURCE
+#include "http1.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "http.h"
+
+#define MAX_EVENTS 256
+#define RECV_CHUNK 16384
+#define IDLE_MAX_MS 118000              /* as libcurl's default CURLOPT_MAXAGE_CONN */
+#define DEFAULT_CONNECT_TIMEOUT_MS 300000
+
+struct h1_conn {
+    int fd;
+    struct h1_pool *pool;
+    struct dl link;                     /* pool->idle or pool->busy */
+    char host_port[270];                /* the origin: the reuse key */
+    struct http_xfer *x;                /* the exchange on it; NULL when idle */
+    struct buf out;                     /* the request being sent */
+    size_t out_sent;
+    struct h1_response resp;
+    int connecting;
+    int reused;                         /* carried an earlier exchange */
+    int got_bytes;                      /* this exchange has received bytes */
+    struct addrinfo *addrs, *next_addr; /* while connecting */
+    int64_t idle_since;
+};
+
+struct h1_pool {
+    int epfd;
+    int enabled;
+    int max_connections;
+    int nconns;                         /* open: busy + idle */
+    int nbusy;
+    struct dl idle;                     /* most recently used last */
+    struct dl busy;
+    struct dl completed;                /* http_xfer.queue: finished, not yet handed back */
+    struct epoll_event events[MAX_EVENTS];
+};
+
+/* ================================================================ the pool */
+
+static int proxy_configured(void)
+{
+    /* The variables libcurl reads for http:// URLs; it also applies no_proxy. */
+    static const char *const names[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v)
+            return 1;
+    }
+    return 0;
+}
+
+static int transport_is_curl(void)
+{
+    const char *v = getenv("IOTLUA_HTTP_TRANSPORT");
+    return v && strcasecmp(v, "curl") == 0;
+}
+
+struct h1_pool *h1_pool_new(int max_connections)
+{
+    struct h1_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->epfd = -1;
+    p->enabled = !transport_is_curl() && !proxy_configured();
+    p->max_connections = max_connections > 0 ? max_connections : 1;
+    dl_init(&p->idle);
+    dl_init(&p->busy);
+    dl_init(&p->completed);
+    return p;
+}
+
+void h1_pool_set_max(struct h1_pool *p, int max_connections)
+{
+    if (p && max_connections > 0)
+        p->max_connections = max_connections;
+}
+
+int h1_poll_fd(const struct h1_pool *p)
+{
+    return p ? p->epfd : -1;
+}
+
+int h1_busy(const struct h1_pool *p)
+{
+    return p ? p->nbusy : 0;
+}
+
+int h1_wants(const struct h1_pool *p, const struct http_xfer *x)
+{
+    return p && p->enabled && !x->file && strncasecmp(x->url, "http://", 7) == 0;
+}
+
+int h1_slot_free(const struct h1_pool *p)
+{
+    return p->nbusy < p->max_connections;
+}
+
+/* ================================================================ connections */
+
+static void conn_close(struct h1_conn *c)
+{
+    struct h1_pool *p = c->pool;
+    if (c->fd >= 0)
+        close(c->fd);
+    if (c->x)
+        p->nbusy--;
+    dl_remove(&c->link);
+    p->nconns--;
+    buf_free(&c->out);
+    if (c->addrs)
+        freeaddrinfo(c->addrs);
+    free(c);
+}
+
+static void set_socket_options(int fd)
+{
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+}
+
+/* Start connecting to the next address; 0 in progress or done, -1 (errno) none left. */
+static int connect_next(struct h1_conn *c)
+{
+    struct h1_pool *p = c->pool;
+    int err = ECONNREFUSED;
+    while (c->next_addr) {
+        struct addrinfo *a = c->next_addr;
+        c->next_addr = a->ai_next;
+        if (c->fd >= 0) {
+            close(c->fd);
+            c->fd = -1;
+        }
+        c->fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->fd < 0) {
+            err = errno;
+            continue;
+        }
+        set_socket_options(c->fd);
+        struct epoll_event ev = {EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, {.ptr = c}};
+        if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+            err = errno;
+            continue;
+        }
+        if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
+            c->connecting = 1;
+            return 0;
+        }
+        err = errno;
+    }
+    errno = err;
+    return -1;
+}
+
+static int is_local_name(const char *host)
+{
+    return strcasecmp(host, "localhost") == 0;
+}
+
+/* The addresses of an IP literal or localhost; -1 for a name that needs DNS. */
+static int resolve(const struct h1_url *u, struct addrinfo **out)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (is_local_name(u->host) ? 0 : AI_NUMERICHOST);
+    char port[8];
+    snprintf(port, sizeof port, "%d", u->port);
+    return getaddrinfo(u->host, port, &hints, out) == 0 ? 0 : -1;
+}
+
+static int ensure_epoll(struct h1_pool *p)
+{
+    if (p->epfd < 0)
+        p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    return p->epfd >= 0 ? 0 : -1;
+}
+
+static struct h1_conn *conn_open(struct h1_pool *p, const struct h1_url *u,
+                                 struct addrinfo *addrs)
+{
+    struct h1_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = -1;
+    c->pool = p;
+    c->addrs = c->next_addr = addrs;
+    snprintf(c->host_port, sizeof c->host_port, "%s", u->host_port);
+    dl_init(&c->link);
+    dl_push_back(&p->busy, &c->link);
+    p->nconns++;
+    return c;
+}
+
+/* 1 when an idle connection is still usable: nothing to read, not closed by the peer. */
+static int conn_alive(struct h1_conn *c, int64_t now)
+{
+    if (now - c->idle_since > IDLE_MAX_MS)
+        return 0;
+    char byte;
+    ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static struct h1_conn *take_idle(struct h1_pool *p, const char *host_port)
+{
+    int64_t now = eng_now_ms();
+    for (struct dl *n = p->idle.prev; n != &p->idle;) {
+        struct h1_conn *c = DL_CONTAINER(n, struct h1_conn, link);
+        n = n->prev;
+        if (strcmp(c->host_port, host_port) != 0)
+            continue;
+        if (!conn_alive(c, now)) {
+            conn_close(c);
+            continue;
+        }
+        dl_remove(&c->link);
+        dl_push_back(&p->busy, &c->link);
+        c->reused = 1;
+        return c;
+    }
+    return NULL;
+}
+
+/* Make room for one more connection by closing the least recently used idle ones. */
+static void make_room(struct h1_pool *p)
+{
+    while (p->nconns >= p->max_connections && !dl_empty(&p->idle))
+        conn_close(DL_CONTAINER(p->idle.next, struct h1_conn, link));
+}
+
+/* ================================================================ exchanges */
+
+static void deadline_fire(struct iot_engine *e, struct eng_timer *t);
+
+static void set_error(struct http_xfer *x, const char *text)
+{
+    snprintf(x->errbuf, sizeof x->errbuf, "%s", text);
+}
+
+/* x is finished: detach it from its connection (closed unless reusable) and queue it
+ * for h1_flush. */
+static void finish(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
+                   CURLcode result, int keep_conn)
+{
+    struct h1_conn *c = x->conn;
+    eng_timer_disarm(e, &x->deadline);
+    x->result = result;
+    x->conn = NULL;
+    if (c) {
+        c->x = NULL;
+        p->nbusy--;
+        if (keep_conn && c->fd >= 0) {
+            buf_reset(&c->out);
+            c->idle_since = eng_now_ms();
+            dl_remove(&c->link);
+            dl_push_back(&p->idle, &c->link);
+        } else {
+            conn_close(c);
+        }
+    }
+    dl_push_back(&p->completed, &x->queue);
+}
+
+static void fail_xfer(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
+                      CURLcode result, const char *text)
+{
+    if (text)
+        set_error(x, text);
+    finish(e, p, x, result, 0);
+}
+
+static void fail_errno(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
+                       CURLcode result, int err)
+{
+    x->os_errno = err;
+    set_error(x, strerror(err));
+    finish(e, p, x, result, 0);
+}
+
+static long connect_timeout(const struct http_xfer *x)
+{
+    long ms = x->connect_timeout_ms > 0 ? x->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    if (x->timeout_ms > 0 && x->timeout_ms < ms)
+        ms = x->timeout_ms;
+    return ms;
+}
+
+/* Arm the deadline that applies now: connect timeout while connecting, then the rest of
+ * the total timeout (none when timeout_ms is 0). */
+static void arm_deadline(struct iot_engine *e, struct http_xfer *x, int connecting)
+{
+    eng_timer_disarm(e, &x->deadline);
+    x->deadline.fire = deadline_fire;
+    if (connecting) {
+        eng_timer_arm(e, &x->deadline, connect_timeout(x));
+    } else if (x->timeout_ms > 0) {
+        int64_t left = x->started_ms + x->timeout_ms - eng_now_ms();
+        eng_timer_arm(e, &x->deadline, left > 0 ? (long)left : 0);
+    }
+}
+
+static void complete_response(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
+                              int leftover)
+{
+    struct http_xfer *x = c->x;
+    x->status = c->resp.status;
+    x->http_version = c->resp.version;
+    /* A reply that came before the whole request went out leaves the connection in an
+     * unknown state: close it. */
+    int reusable = c->resp.keep_alive && !leftover && c->out_sent == c->out.len;
+    finish(e, p, x, CURLE_OK, reusable);
+}
+
+static void parse_failed(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
+                         const struct h1_response *r)
+{
+    x->too_large = r->too_large;
+    fail_xfer(e, p, x, r->too_large ? CURLE_WRITE_ERROR : CURLE_WEIRD_SERVER_REPLY, r->error);
+}
+
+/* The peer closed the connection or reset it during the exchange. */
+static void peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c, int err)
+{
+    struct http_xfer *x = c->x;
+    if (!err && h1_response_eof(&c->resp) == 0) {
+        complete_response(e, p, c, 0);
+        return;
+    }
+    if (!c->got_bytes) {
+        if (err)
+            fail_errno(e, p, x, CURLE_RECV_ERROR, err);
+        else
+            fail_xfer(e, p, x, CURLE_GOT_NOTHING, "the server closed the connection without "
+                      "a response");
+        return;
+    }
+    if (err)
+        fail_errno(e, p, x, CURLE_RECV_ERROR, err);
+    else
+        fail_xfer(e, p, x, CURLE_PARTIAL_FILE, c->resp.error);
+}
+
+static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
+{
+    char chunk[RECV_CHUNK];
+    for (;;) {
+        ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            peer_closed(e, p, c, n < 0 ? errno : 0);
+            return;
+        }
+        c->got_bytes = 1;
+        size_t used = h1_response_feed(&c->resp, chunk, (size_t)n);
+        if (c->resp.state == H1_ERROR) {
+            parse_failed(e, p, c->x, &c->resp);
+            return;
+        }
+        if (c->resp.state == H1_DONE) {
+            complete_response(e, p, c, used < (size_t)n);
+            return;
+        }
+    }
+}
+
+/* Send what is left of the request; 0 sent or waiting for room, -1 x was finished. */
+static int send_request(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
+{
+    while (c->out_sent < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
+                         MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n < 0) {
+            fail_errno(e, p, c->x, CURLE_SEND_ERROR, errno);
+            return -1;
+        }
+        c->out_sent += (size_t)n;
+    }
+    return 0;
+}
+
+/* The non-blocking connect finished: on to the next address, or start the exchange. */
+static int connect_done(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == 0) {
+        c->connecting = 0;
+        freeaddrinfo(c->addrs);
+        c->addrs = c->next_addr = NULL;
+        c->x->connected = 1;
+        arm_deadline(e, c->x, 0);
+        return 0;
+    }
+    if (connect_next(c) == 0)
+        return 1;                       /* trying the next address */
+    fail_errno(e, p, c->x, CURLE_COULDNT_CONNECT, err);
+    return -1;
+}
+
+static void on_idle_event(struct h1_conn *c)
+{
+    /* An idle connection has nothing to say: data or a close ends it. */
+    conn_close(c);
+}
+
+static void on_event(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c, uint32_t ev)
+{
+    if (!c->x) {
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            on_idle_event(c);
+        return;
+    }
+    if (c->connecting) {
+        if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        int r = connect_done(e, p, c);
+        if (r != 0)
+            return;
+    }
+    if (send_request(e, p, c) != 0)
+        return;
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        read_response(e, p, c);
+}
+
+static void deadline_fire(struct iot_engine *e, struct eng_timer *t)
+{
+    struct http_xfer *x = DL_CONTAINER(t, struct http_xfer, deadline);
+    struct h1_conn *c = x->conn;
+    if (!c)
+        return;
+    fail_xfer(e, c->pool, x, CURLE_OPERATION_TIMEDOUT, x->connected
+              ? "no complete response in time" : "no connection in time");
+}
+
+/* Begin the exchange of x on c: write the request, arm the deadline, send. */
+static void begin_exchange(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
+                           struct http_xfer *x, const struct h1_url *u)
+{
+    c->x = x;
+    c->got_bytes = 0;
+    c->out_sent = 0;
+    p->nbusy++;
+    x->conn = c;
+    x->started_ms = eng_now_ms();
+    buf_reset(&c->out);
+    h1_response_init(&c->resp, &x->head, &x->body_in, HTTP_MAX_RESPONSE_BYTES,
+                     strcmp(x->method, "HEAD") == 0);
+    int rc = h1_write_request(&c->out, x->method, u->target, u->host_port, x->headers,
+                              iot_user_agent(), x->body, x->body_len, x->has_body);
+    if (rc != 0) {
+        fail_xfer(e, p, x, rc == -1 ? CURLE_OUT_OF_MEMORY : CURLE_BAD_FUNCTION_ARGUMENT,
+                  rc == -1 ? "out of memory" : "a request header holds a line break");
+        return;
+    }
+    arm_deadline(e, x, c->connecting);
+    if (!c->connecting)
+        send_request(e, p, c);
+}
+
+int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
+{
+    struct h1_url u;
+    if (h1_parse_url(x->url, &u) != 0)
+        return 2;
+    struct h1_conn *c = take_idle(p, u.host_port);
+    if (!c) {
+        struct addrinfo *addrs = NULL;
+        if (resolve(&u, &addrs) != 0)
+            return 2;                   /* a name that needs DNS: libcurl resolves it */
+        if (ensure_epoll(p) != 0 || !(c = (make_room(p), conn_open(p, &u, addrs)))) {
+            freeaddrinfo(addrs);
+            set_error(x, "cannot create a socket or an epoll set");
+            dl_push_back(&p->completed, &x->queue);
+            x->result = CURLE_OUT_OF_MEMORY;
+            return 0;
+        }
+        x->new_connection = 1;
+        c->x = x;                       /* so a failed connect is reported on x */
+        p->nbusy++;
+        x->conn = c;
+        if (connect_next(c) != 0) {
+            fail_errno(e, p, x, CURLE_COULDNT_CONNECT, errno);
+            return 0;
+        }
+        p->nbusy--;
+    }
+    begin_exchange(e, p, c, x, &u);
+    return 0;
+}
+
+void h1_abort(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
+{
+    eng_timer_disarm(e, &x->deadline);
+    if (dl_linked(&x->queue))
+        dl_remove(&x->queue);           /* finished, not yet handed back */
+    if (x->conn) {
+        struct h1_conn *c = x->conn;
+        x->conn = NULL;
+        c->x = NULL;
+        p->nbusy--;
+        conn_close(c);
+    }
+}
+
+/* ================================================================ the loop */
+
+void h1_wait(struct h1_pool *p, int timeout_ms)
+{
+    /* Only wait: the events are gathered by h1_process, after the timers and the queue
+     * have had their turn (they may close connections an earlier gather would name). */
+    if (p->epfd < 0)
+        return;
+    struct pollfd pfd = {p->epfd, POLLIN, 0};
+    poll(&pfd, 1, timeout_ms);
+}
+
+void h1_flush(struct iot_engine *e, struct h1_pool *p)
+{
+    while (!dl_empty(&p->completed)) {
+        struct http_xfer *x = DL_CONTAINER(p->completed.next, struct http_xfer, queue);
+        dl_remove(&x->queue);
+        http_native_done(e, x);
+    }
+}
+
+void h1_process(struct iot_engine *e, struct h1_pool *p)
+{
+    if (p->epfd >= 0 && p->nconns > 0) {
+        int n = epoll_wait(p->epfd, p->events, MAX_EVENTS, 0);
+        /* Each connection appears once per batch, and only its own event closes it. */
+        for (int i = 0; i < n; i++)
+            on_event(e, p, p->events[i].data.ptr, p->events[i].events);
+    }
+    h1_flush(e, p);
+}
+
+void h1_pool_free(struct h1_pool *p)
+{
+    if (!p)
+        return;
+    while (!dl_empty(&p->busy))
+        conn_close(DL_CONTAINER(p->busy.next, struct h1_conn, link));
+    while (!dl_empty(&p->idle))
+        conn_close(DL_CONTAINER(p->idle.next, struct h1_conn, link));
+    if (p->epfd >= 0)
+        close(p->epfd);
+    free(p);
+}

@@ -1,0 +1,130 @@
+/*
+ * http1.h — the native HTTP/1.1 transport: keep-alive connections the engine manages
+ * itself for plain http:// endpoints (the local emulator, a VPC proxy), where libcurl's
+ * per-request work (URL parsing, header assembly one byte at a time) would cost more CPU
+ * than everything else of a call together. https:// endpoints, proxies and streamed file
+ * bodies keep going through libcurl (HTTP/2, TLS verification, proxy rules).
+ *
+ * Two halves:
+ *   - a response parser and a request writer that never touch a socket (fuzzed by
+ *     fuzz/fuzz_http1_response.c, tested in spec/unit/test_http1.c);
+ *   - the connection pool (http1.c), driven by http.c through the h1_* functions.
+ *
+ * Errors are reported as the CURLcode libcurl would give for the same failure, so the
+ * client classifies both transports' failures with one table.
+ */
+#ifndef IOTLUA_HTTP1_H
+#define IOTLUA_HTTP1_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct iot_engine;
+struct http_xfer;
+
+/* ================================================================ response parser */
+
+enum h1_state {
+    H1_HEAD,            /* reading the status line and header lines */
+    H1_BODY_LENGTH,     /* Content-Length bytes to go */
+    H1_CHUNK_SIZE,      /* a chunk-size line */
+    H1_CHUNK_DATA,      /* chunk bytes to go */
+    H1_CHUNK_END,       /* the CRLF after a chunk's data */
+    H1_TRAILER,         /* trailer lines after the last chunk */
+    H1_BODY_CLOSE,      /* the body ends when the server closes the connection */
+    H1_DONE,
+    H1_ERROR
+};
+
+#define H1_MAX_HEAD_BYTES (1024u * 1024u)
+
+struct h1_response {
+    /* Output: the raw header block of the final (non-1xx) response, status line first,
+     * ending with its empty line, and the decoded body. Both are the caller's. */
+    struct buf *head;
+    struct buf *body;
+    size_t max_body;            /* larger bodies fail with too_large */
+    int no_body;                /* the request was HEAD: the response has no body */
+    enum h1_state state;
+    int status;                 /* 100..999 once the head is read */
+    int version;                /* 10 or 11 */
+    int keep_alive;             /* the connection may carry another request */
+    int too_large;              /* with H1_ERROR: a limit was hit */
+    const char *error;          /* with H1_ERROR: what was wrong (static text) */
+    /* internal */
+    int newline_seen;           /* the head's last line break, to find the empty line */
+    int chunked;
+    uint64_t remaining;         /* body or chunk bytes to go */
+    size_t trailer_bytes;
+    char line[128];             /* chunk-size or trailer line being read */
+    size_t line_len;
+};
+
+/* Ready to read one response into head and body (both reset here). */
+void h1_response_init(struct h1_response *r, struct buf *head, struct buf *body,
+                      size_t max_body, int no_body);
+/* Feed received bytes; returns how many were used. Afterwards r->state is H1_DONE (the
+ * rest, if any, is not part of this response), H1_ERROR, or a state wanting more. */
+size_t h1_response_feed(struct h1_response *r, const char *data, size_t len);
+/* The server closed the connection: a close-delimited body is complete (returns 0);
+ * any other unfinished response is truncated (returns -1). */
+int h1_response_eof(struct h1_response *r);
+
+/* ================================================================ request writer */
+
+struct curl_slist;
+
+/* Append the request head and body to out. headers holds libcurl-style lines: "Name:
+ * value" is sent, "Name:" (no value) suppresses a default header, "Name;" sends the
+ * header with an empty value. A Host header is added from host_port when headers has
+ * none, a User-Agent from user_agent likewise. Content-Length is added when has_body.
+ * Returns 0, -1 out of memory, -2 a header line carries CR or LF. */
+int h1_write_request(struct buf *out, const char *method, const char *target,
+                     const char *host_port, const struct curl_slist *headers,
+                     const char *user_agent, const char *body, size_t body_len, int has_body);
+
+/* Split an http:// URL into host (no brackets for IPv6), port (80 when absent) and the
+ * request target (path and query, "/" when absent). 0, or -1 for anything else. */
+struct h1_url {
+    char host[256];
+    char host_port[270];        /* as the Host header writes it */
+    int port;
+    const char *target;         /* points into the URL */
+};
+int h1_parse_url(const char *url, struct h1_url *out);
+
+/* ================================================================ connection pool */
+
+struct h1_pool;
+
+/* NULL when out of memory. max_connections caps open connections (busy and idle). */
+struct h1_pool *h1_pool_new(int max_connections);
+void h1_pool_free(struct h1_pool *pool);
+void h1_pool_set_max(struct h1_pool *pool, int max_connections);
+
+/* 1 when x should go through this transport (plain http://, no file body, the pool
+ * enabled: not turned off by IOTLUA_HTTP_TRANSPORT=curl or a proxy variable). */
+int h1_wants(const struct h1_pool *pool, const struct http_xfer *x);
+/* 1 when a connection slot is free (fewer than max_connections busy). */
+int h1_slot_free(const struct h1_pool *pool);
+/* Start x on a pooled or new connection. 0 started (or already failed: done will run
+ * from h1_flush); 2 x is not for this transport after all (a URL form or a host name
+ * it leaves to libcurl). */
+int h1_start(struct iot_engine *engine, struct h1_pool *pool, struct http_xfer *x);
+/* Abandon x (its connection is closed); done is not called. */
+void h1_abort(struct iot_engine *engine, struct h1_pool *pool, struct http_xfer *x);
+/* Advance every connection with I/O ready, without waiting; completed transfers are
+ * handed to http_native_done. */
+void h1_process(struct iot_engine *engine, struct h1_pool *pool);
+/* Hand finished transfers to the engine (http_native_done). */
+void h1_flush(struct iot_engine *engine, struct h1_pool *pool);
+/* Wait up to timeout_ms for I/O on the pool's connections. */
+void h1_wait(struct h1_pool *pool, int timeout_ms);
+/* A file descriptor readable when some connection has I/O ready (-1: none yet). */
+int h1_poll_fd(const struct h1_pool *pool);
+/* Transfers in flight on native connections. */
+int h1_busy(const struct h1_pool *pool);
+
+#endif

@@ -1,0 +1,549 @@
+/*
+ * http1_message.c — HTTP/1.1 messages without sockets: the response parser (status line,
+ * headers, Content-Length, chunked and close-delimited bodies, 1xx interim responses)
+ * and the request writer. See http1.h.
+ *
+ * The parser takes bytes in any split; it never reads past the end of the response it
+ * is parsing, so what is left over tells the caller the server sent something extra.
+ */
+#include "http1.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ================================================================ response parser */
+
+static void fail(struct h1_response *r, const char *error)
+{
+    r->state = H1_ERROR;
+    r->error = error;
+}
+
+static void fail_too_large(struct h1_response *r, const char *error)
+{
+    r->too_large = 1;
+    fail(r, error);
+}
+
+void h1_response_init(struct h1_response *r, struct buf *head, struct buf *body,
+                      size_t max_body, int no_body)
+{
+    memset(r, 0, sizeof *r);
+    r->head = head;
+    r->body = body;
+    r->max_body = max_body;
+    r->no_body = no_body;
+    r->state = H1_HEAD;
+    buf_reset(head);
+    buf_reset(body);
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The value of a header line "Name: value", trimmed; NULL when the name differs. */
+static const char *header_value(const char *line, size_t len, const char *name,
+                                size_t *vlen_out)
+{
+    size_t n = strlen(name);
+    if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
+        return NULL;
+    const char *v = line + n + 1, *end = line + len;
+    while (v < end && is_space(*v))
+        v++;
+    while (end > v && (is_space(end[-1]) || end[-1] == '\r'))
+        end--;
+    *vlen_out = (size_t)(end - v);
+    return v;
+}
+
+/* 1 when the comma-separated list value holds token (any case). */
+static int has_token(const char *v, size_t len, const char *token)
+{
+    size_t tlen = strlen(token);
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (is_space(v[i]) || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && v[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && is_space(v[end - 1]))
+            end--;
+        if (end - start == tlen && strncasecmp(v + start, token, tlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int parse_status_line(struct h1_response *r, const char *line, size_t len)
+{
+    /* "HTTP/1.1 200 OK": the reason phrase may be empty or missing. */
+    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') ||
+        line[8] != ' ')
+        return -1;
+    for (int i = 9; i < 12; i++)
+        if (line[i] < '0' || line[i] > '9')
+            return -1;
+    if (len > 12 && line[12] != ' ' && line[12] != '\r')
+        return -1;
+    r->version = line[7] == '1' ? 11 : 10;
+    r->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+    return r->status >= 100 ? 0 : -1;
+}
+
+static int parse_length(const char *v, size_t len, uint64_t *out)
+{
+    uint64_t n = 0;
+    if (len == 0 || len > 18)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
+struct framing {
+    int has_length, chunked, close, keep_alive;
+    uint64_t length;
+};
+
+static const char *read_header_line(struct framing *f, const char *line, size_t len)
+{
+    size_t vlen;
+    const char *v;
+    if (len == 0 || (len == 1 && line[0] == '\r'))
+        return NULL;
+    if (is_space(line[0]))
+        return NULL;                    /* obsolete line folding: part of the last value */
+    if (!memchr(line, ':', len))
+        return "a response header line has no colon";
+    if ((v = header_value(line, len, "Content-Length", &vlen)) != NULL) {
+        uint64_t n;
+        if (parse_length(v, vlen, &n) != 0)
+            return "the response has an invalid Content-Length";
+        if (f->has_length && n != f->length)
+            return "the response has conflicting Content-Length headers";
+        f->has_length = 1;
+        f->length = n;
+    } else if ((v = header_value(line, len, "Transfer-Encoding", &vlen)) != NULL) {
+        if (!has_token(v, vlen, "chunked"))
+            return "the response uses a transfer coding other than chunked";
+        f->chunked = 1;
+    } else if ((v = header_value(line, len, "Connection", &vlen)) != NULL) {
+        f->close |= has_token(v, vlen, "close");
+        f->keep_alive |= has_token(v, vlen, "keep-alive");
+    }
+    return NULL;
+}
+
+/* The head is complete in r->head: read the status and the framing headers. */
+static void parse_head(struct h1_response *r)
+{
+    const char *p = r->head->data, *end = p + r->head->len;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t first = (size_t)(nl - p);
+    if (parse_status_line(r, p, first > 0 && p[first - 1] == '\r' ? first - 1 : first) != 0) {
+        fail(r, "the server's reply is not an HTTP/1.x response");
+        return;
+    }
+    struct framing f = {0};
+    for (p = nl + 1; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        const char *error = read_header_line(&f, p, (size_t)(nl - p));
+        if (error) {
+            fail(r, error);
+            return;
+        }
+    }
+    if (r->status >= 100 && r->status < 200) {
+        if (r->status == 101) {
+            fail(r, "the server switched protocols (101), which was not asked for");
+            return;
+        }
+        buf_reset(r->head);             /* an interim response: the real one follows */
+        r->newline_seen = 0;
+        return;
+    }
+    r->keep_alive = r->version == 11 ? !f.close : f.keep_alive && !f.close;
+    if (r->no_body || r->status == 204 || r->status == 304) {
+        r->state = H1_DONE;
+    } else if (f.chunked) {
+        r->chunked = 1;
+        r->state = H1_CHUNK_SIZE;
+    } else if (f.has_length) {
+        if (f.length > r->max_body) {
+            fail_too_large(r, "the response body is larger than the limit");
+            return;
+        }
+        r->remaining = f.length;
+        r->state = f.length ? H1_BODY_LENGTH : H1_DONE;
+    } else {
+        r->keep_alive = 0;
+        r->state = H1_BODY_CLOSE;
+    }
+}
+
+/* Bytes of the head, up to and including its empty line. */
+static size_t feed_head(struct h1_response *r, const char *data, size_t len)
+{
+    size_t i = 0;
+    int end_found = 0;
+    for (; i < len; i++) {
+        char c = data[i];
+        if (c == '\n') {
+            if (r->newline_seen) {
+                end_found = 1;
+                i++;
+                break;
+            }
+            r->newline_seen = 1;
+        } else if (c != '\r') {
+            r->newline_seen = 0;
+        }
+    }
+    if (r->head->len + i > H1_MAX_HEAD_BYTES) {
+        fail_too_large(r, "the response headers are larger than 1 MiB");
+        return i;
+    }
+    if (r->head->len == 0 && i > 0 && data[0] != 'H') {
+        fail(r, "the server's reply is not an HTTP/1.x response");
+        return i;
+    }
+    if (buf_append(r->head, data, i) != 0) {
+        fail(r, "out of memory");
+        return i;
+    }
+    if (end_found)
+        parse_head(r);
+    return i;
+}
+
+static size_t feed_body_bytes(struct h1_response *r, const char *data, size_t len)
+{
+    size_t n = len;
+    if (r->state != H1_BODY_CLOSE && (uint64_t)n > r->remaining)
+        n = (size_t)r->remaining;
+    if (r->body->len + n > r->max_body) {
+        fail_too_large(r, "the response body is larger than the limit");
+        return n;
+    }
+    if (buf_append(r->body, data, n) != 0) {
+        fail(r, "out of memory");
+        return n;
+    }
+    if (r->state == H1_BODY_CLOSE)
+        return n;
+    r->remaining -= n;
+    if (r->remaining == 0)
+        r->state = r->state == H1_CHUNK_DATA ? H1_CHUNK_END : H1_DONE;
+    return n;
+}
+
+/* Collect one line into r->line; returns bytes used and sets *complete at its end. */
+static size_t feed_line(struct h1_response *r, const char *data, size_t len, int *complete)
+{
+    size_t i = 0;
+    *complete = 0;
+    while (i < len) {
+        char c = data[i++];
+        if (c == '\n') {
+            *complete = 1;
+            break;
+        }
+        if (r->line_len + 1 >= sizeof r->line) {
+            fail(r, "a chunk line of the response is too long");
+            return i;
+        }
+        r->line[r->line_len++] = c;
+    }
+    return i;
+}
+
+static void parse_chunk_size(struct h1_response *r)
+{
+    uint64_t n = 0;
+    size_t i = 0, digits = 0;
+    for (; i < r->line_len; i++, digits++) {
+        char c = r->line[i];
+        int v = c >= '0' && c <= '9' ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0)
+            break;
+        if (digits >= 15) {
+            fail_too_large(r, "a chunk of the response is larger than the limit");
+            return;
+        }
+        n = n * 16 + (uint64_t)v;
+    }
+    while (i < r->line_len && is_space(r->line[i]))
+        i++;
+    if (digits == 0 || (i < r->line_len && r->line[i] != ';' && r->line[i] != '\r')) {
+        fail(r, "the response has an invalid chunk-size line");
+        return;
+    }
+    r->remaining = n;
+    r->state = n ? H1_CHUNK_DATA : H1_TRAILER;
+}
+
+static size_t feed_chunk_line(struct h1_response *r, const char *data, size_t len)
+{
+    int complete;
+    size_t used = feed_line(r, data, len, &complete);
+    if (!complete || r->state == H1_ERROR)
+        return used;
+    if (r->state == H1_CHUNK_SIZE) {
+        parse_chunk_size(r);
+    } else if (!(r->line_len == 0 || (r->line_len == 1 && r->line[0] == '\r'))) {
+        fail(r, "a chunk of the response is longer than its size line says");
+    } else {
+        r->state = H1_CHUNK_SIZE;       /* the CRLF after a chunk's data */
+    }
+    r->line_len = 0;
+    return used;
+}
+
+static size_t feed_trailer(struct h1_response *r, const char *data, size_t len)
+{
+    /* Trailer lines may be longer than r->line: only the line's start is kept. */
+    size_t i = 0;
+    while (i < len && r->state == H1_TRAILER) {
+        char c = data[i++];
+        if (c == '\n') {
+            int empty = r->line_len == 0 || (r->line_len == 1 && r->line[0] == '\r');
+            r->line_len = 0;
+            if (empty)
+                r->state = H1_DONE;
+        } else if (++r->trailer_bytes > H1_MAX_HEAD_BYTES) {
+            fail_too_large(r, "the response trailers are larger than 1 MiB");
+        } else if (r->line_len < 2) {
+            r->line[r->line_len++] = c;
+        } else {
+            r->line_len = 2;            /* a long line: no longer an empty one */
+        }
+    }
+    return i;
+}
+
+size_t h1_response_feed(struct h1_response *r, const char *data, size_t len)
+{
+    size_t used = 0;
+    while (used < len) {
+        const char *p = data + used;
+        size_t n = len - used;
+        switch (r->state) {
+        case H1_HEAD:
+            used += feed_head(r, p, n);
+            break;
+        case H1_BODY_LENGTH:
+        case H1_CHUNK_DATA:
+        case H1_BODY_CLOSE:
+            used += feed_body_bytes(r, p, n);
+            break;
+        case H1_CHUNK_SIZE:
+        case H1_CHUNK_END:
+            used += feed_chunk_line(r, p, n);
+            break;
+        case H1_TRAILER:
+            used += feed_trailer(r, p, n);
+            break;
+        case H1_DONE:
+        case H1_ERROR:
+            return used;
+        }
+    }
+    return used;
+}
+
+int h1_response_eof(struct h1_response *r)
+{
+    if (r->state == H1_BODY_CLOSE) {
+        r->state = H1_DONE;
+        return 0;
+    }
+    if (r->state == H1_DONE)
+        return 0;
+    if (r->state != H1_ERROR)
+        fail(r, r->state == H1_HEAD ? "the connection closed in the middle of the response "
+                                      "headers"
+                                    : "the connection closed before the whole response body "
+                                      "arrived");
+    return -1;
+}
+
+/* ================================================================ request writer */
+
+static int has_line_break(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+/* The header name of a libcurl-style line, and what the line asks for. */
+enum line_kind { LINE_SEND, LINE_EMPTY_VALUE, LINE_SUPPRESS };
+
+static enum line_kind line_kind(const char *line, size_t *name_len_out)
+{
+    size_t n = strcspn(line, ":;");
+    *name_len_out = n;
+    if (line[n] == ';' && line[n + 1] == '\0')
+        return LINE_EMPTY_VALUE;
+    if (line[n] == ':') {
+        const char *v = line + n + 1;
+        while (is_space(*v))
+            v++;
+        if (*v == '\0')
+            return LINE_SUPPRESS;
+    }
+    return LINE_SEND;
+}
+
+static int names_header(const struct curl_slist *headers, const char *name)
+{
+    size_t len = strlen(name);
+    for (const struct curl_slist *h = headers; h; h = h->next) {
+        size_t n;
+        line_kind(h->data, &n);
+        if (n == len && strncasecmp(h->data, name, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int append_header(struct buf *out, const char *name, size_t name_len, const char *value,
+                         size_t value_len)
+{
+    int rc = buf_reserve(out, name_len + value_len + 4);
+    rc |= buf_append(out, name, name_len);
+    rc |= buf_append(out, ": ", 2);
+    rc |= buf_append(out, value, value_len);
+    rc |= buf_append(out, "\r\n", 2);
+    return rc ? -1 : 0;
+}
+
+static int append_listed_headers(struct buf *out, const struct curl_slist *headers)
+{
+    for (const struct curl_slist *h = headers; h; h = h->next) {
+        size_t n;
+        enum line_kind kind = line_kind(h->data, &n);
+        if (has_line_break(h->data))
+            return -2;
+        if (kind == LINE_SUPPRESS)
+            continue;
+        if (kind == LINE_EMPTY_VALUE) {
+            if (append_header(out, h->data, n, "", 0) != 0)
+                return -1;
+            continue;
+        }
+        const char *v = h->data + n + 1;
+        while (is_space(*v))
+            v++;
+        if (append_header(out, h->data, n, v, strlen(v)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int h1_write_request(struct buf *out, const char *method, const char *target,
+                     const char *host_port, const struct curl_slist *headers,
+                     const char *user_agent, const char *body, size_t body_len, int has_body)
+{
+    if (has_line_break(method) || has_line_break(target) || strchr(target, ' '))
+        return -2;
+    int rc = buf_reserve(out, 512 + body_len);
+    rc |= buf_append_str(out, method);
+    rc |= buf_append_char(out, ' ');
+    rc |= buf_append_str(out, target);
+    rc |= buf_append(out, " HTTP/1.1\r\n", 11);
+    if (rc != 0)
+        return -1;
+    if (!names_header(headers, "Host") &&
+        append_header(out, "Host", 4, host_port, strlen(host_port)) != 0)
+        return -1;
+    if (user_agent && !names_header(headers, "User-Agent") &&
+        append_header(out, "User-Agent", 10, user_agent, strlen(user_agent)) != 0)
+        return -1;
+    int listed = append_listed_headers(out, headers);
+    if (listed != 0)
+        return listed;
+    if (has_body) {
+        char len[24];
+        int n = snprintf(len, sizeof len, "%zu", body_len);
+        if (append_header(out, "Content-Length", 14, len, (size_t)n) != 0)
+            return -1;
+    }
+    rc = buf_append(out, "\r\n", 2);
+    if (rc == 0 && has_body && body_len)
+        rc = buf_append(out, body, body_len);
+    return rc ? -1 : 0;
+}
+
+/* ================================================================ URLs */
+
+static int parse_port(const char *p, size_t len, int *port_out)
+{
+    int port = 0;
+    if (len == 0 || len > 5)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        port = port * 10 + (p[i] - '0');
+    }
+    if (port < 1 || port > 65535)
+        return -1;
+    *port_out = port;
+    return 0;
+}
+
+int h1_parse_url(const char *url, struct h1_url *out)
+{
+    if (strncasecmp(url, "http://", 7) != 0)
+        return -1;
+    const char *auth = url + 7;
+    size_t auth_len = strcspn(auth, "/?#");
+    const char *host = auth, *port = NULL;
+    size_t host_len = auth_len;
+    if (memchr(auth, '@', auth_len))
+        return -1;                      /* user info: leave it to libcurl */
+    if (auth_len && auth[0] == '[') {
+        const char *close = memchr(auth, ']', auth_len);
+        if (!close)
+            return -1;
+        host = auth + 1;
+        host_len = (size_t)(close - host);
+        if (close + 1 < auth + auth_len) {
+            if (close[1] != ':')
+                return -1;
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(auth, ':', auth_len);
+        if (colon) {
+            host_len = (size_t)(colon - auth);
+            port = colon + 1;
+        }
+    }
+    if (host_len == 0 || host_len >= sizeof out->host || auth_len >= sizeof out->host_port)
+        return -1;
+    out->port = 80;
+    if (port && parse_port(port, (size_t)(auth + auth_len - port), &out->port) != 0)
+        return -1;
+    memcpy(out->host, host, host_len);
+    out->host[host_len] = '\0';
+    memcpy(out->host_port, auth, auth_len);
+    out->host_port[auth_len] = '\0';
+    out->target = auth[auth_len] == '/' ? auth + auth_len
+                  : auth[auth_len] == '?' ? NULL : "/";
+    if (!out->target || strchr(auth + auth_len, '#'))
+        return -1;                      /* "http://h?q" or a fragment: leave it to libcurl */
+    return 0;
+}
