@@ -43,7 +43,10 @@
 
 /* ================================================================ the server */
 
-enum act_mode { ACT_RESPOND, ACT_CLOSE, ACT_TRUNCATE };
+/* ACT_RESPOND_CLOSE answers, then closes the connection (as a server ending keep-alive);
+ * ACT_RAW sends body as the whole response, byte for byte; ACT_RAW_CLOSE then closes. */
+enum act_mode { ACT_RESPOND, ACT_CLOSE, ACT_TRUNCATE, ACT_RESPOND_CLOSE, ACT_RAW,
+                ACT_RAW_CLOSE };
 
 struct action {
     enum act_mode mode;
@@ -237,6 +240,12 @@ static void *conn_main(void *arg)
             sleep_ms(a.delay_ms);
         if (a.mode == ACT_CLOSE)
             break;
+        if (a.mode == ACT_RAW || a.mode == ACT_RAW_CLOSE) {
+            send_all(&io, a.body, strlen(a.body));
+            if (a.mode == ACT_RAW_CLOSE)
+                break;
+            continue;
+        }
         char head[2048];
         const char *body = a.body ? a.body : "";
         size_t blen = strlen(body);
@@ -253,7 +262,7 @@ static void *conn_main(void *arg)
             send_all(&io, head, hlen);
             send_all(&io, body, blen);
         }
-        if (a.mode == ACT_TRUNCATE)
+        if (a.mode == ACT_TRUNCATE || a.mode == ACT_RESPOND_CLOSE)
             break;
     }
     if (io.ssl) {
@@ -1243,6 +1252,106 @@ static void test_concurrency_and_cap(void)
     server_stop(&s);
 }
 
+/* The server ends keep-alive after each answer: the idle connection is found closed
+ * before it is reused, so every call succeeds on a fresh one, with one attempt. */
+static void test_server_closes_idle_connections(void)
+{
+    struct action ok = {ACT_RESPOND_CLOSE, 200, NULL, CONN_JSON, 0};
+    struct server s;
+    server_start(&s, &ok, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, s.port, 1, 3000, 2000);
+    for (int i = 0; i < 4; i++) {
+        struct iot_result *r = get_connection(e, c, "c1");
+        CHECK_INT_EQ(r->ok, 1);
+        CHECK_INT_EQ(r->attempts, 1);
+        iot_result_free(r);
+        sleep_ms(30);           /* the server's close reaches us (no signal to wait on) */
+    }
+    int requests = 0;
+    CHECK_INT_EQ(server_count(&s, &requests), 4);
+    CHECK_INT_EQ(requests, 4);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
+/* Responses framed in other ways than Content-Length, sent raw. */
+static void test_response_framings(void)
+{
+    struct action chunked = {ACT_RAW, 0, NULL,
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-amzn-RequestId: r1\r\n\r\n"
+        "5\r\n{\"con\r\n13\r\nnected\":true,\"x\":1}\r\n0\r\n\r\n", 0};
+    struct action interim = {ACT_RAW, 0, NULL,
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 18\r\n"
+        "x-amzn-RequestId: r2\r\n\r\n{\"connected\":true}", 0};
+    struct action script[] = {chunked, interim, chunked};
+    struct server s;
+    server_start(&s, script, 3);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, s.port, 1, 3000, 2000);
+    const char *ids[] = {"r1", "r2", "r1"};
+    for (int i = 0; i < 3; i++) {
+        struct iot_result *r = get_connection(e, c, "c1");
+        CHECK_INT_EQ(r->ok, 1);
+        CHECK_STR_EQ(r->request_id, ids[i]);
+        const struct iot_out *connected = field(r->output, "connected");
+        CHECK(connected && connected->kind == IOT_OUT_BOOLEAN && connected->b);
+        iot_result_free(r);
+    }
+    CHECK_INT_EQ(server_count(&s, NULL), 1);    /* all on one kept-alive connection */
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+
+    /* a close-delimited body (HTTP/1.0, no length) and a reply that is not HTTP */
+    struct action raw10 = {ACT_RAW_CLOSE, 0, NULL,
+                           "HTTP/1.0 200 OK\r\n\r\n{\"connected\":false}", 0};
+    struct action junk = {ACT_RAW, 0, NULL, "SSH-2.0-OpenSSH_9.2\r\n\r\n", 0};
+    struct action *cases[] = {&raw10, &junk};
+    for (int i = 0; i < 2; i++) {
+        struct action a = *cases[i];
+        server_start(&s, &a, 1);
+        e = engine_with(zero_random, NULL, 0);
+        c = client_port(e, s.port, 1, 1500, 2000);
+        struct iot_result *r = get_connection(e, c, "c1");
+        if (i == 0) {
+            CHECK_INT_EQ(r->ok, 1);
+            const struct iot_out *connected = field(r->output, "connected");
+            CHECK(connected && connected->kind == IOT_OUT_BOOLEAN && !connected->b);
+            CHECK_INT_EQ(r->http_version, 10);
+        } else if (!getenv("IOTLUA_HTTP_TRANSPORT")) {
+            CHECK_INT_EQ(r->ok, 0);
+            CHECK_STR_EQ(r->error.code, "NetworkError");
+            CHECK_STR_CONTAINS(r->error.message, "not an HTTP/1.x response");
+        } else {
+            CHECK_INT_EQ(r->ok, 0);     /* libcurl: "Received HTTP/0.9 when not allowed" */
+        }
+        iot_result_free(r);
+        iot_client_free(c);
+        iot_engine_free(e);
+        server_stop(&s);
+    }
+}
+
+/* "localhost" may name ::1 first, where nobody listens: the next address is tried. */
+static void test_localhost_tries_each_address(void)
+{
+    struct action ok = {ACT_RESPOND, 200, NULL, CONN_JSON, 0};
+    struct server s;
+    server_start(&s, &ok, 1);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://localhost:%d", s.port);
+    struct iot_client *c = client_for(e, url, 1, 3000, 2000);
+    struct iot_result *r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 1);
+    iot_result_free(r);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
 static void test_timers_and_cancel(void)
 {
     struct iot_engine *e = engine_with(NULL, NULL, 0);
@@ -1510,6 +1619,9 @@ int main(void)
     test_http2();
     test_file_payload();
     test_concurrency_and_cap();
+    test_server_closes_idle_connections();
+    test_response_framings();
+    test_localhost_tries_each_address();
     test_timers_and_cancel();
     test_misuse_is_synchronous();
     return CHECK_SUMMARY();
