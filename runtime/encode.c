@@ -4,36 +4,60 @@
  */
 #include "encode.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 static const char HEX_UPPER[] = "0123456789ABCDEF";
 static const char HEX_LOWER[] = "0123456789abcdef";
 
 /* ---- percent-encoding --------------------------------------------------------------- */
 
+/* 1 for the unreserved bytes A-Z a-z 0-9 - . _ ~ */
+static const unsigned char UNRESERVED[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 int enc_is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return UNRESERVED[c];
+}
+
+size_t enc_uri_to(char *dst, const char *s, size_t n, unsigned flags)
+{
+    char *d = dst;
+    int keep_slash = (flags & ENC_KEEP_SLASH) != 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (UNRESERVED[c] || (c == '/' && keep_slash)) {
+            *d++ = (char)c;
+        } else {
+            d[0] = '%';
+            d[1] = HEX_UPPER[c >> 4];
+            d[2] = HEX_UPPER[c & 15];
+            d += 3;
+        }
+    }
+    return (size_t)(d - dst);
 }
 
 int enc_uri(struct buf *out, const char *s, size_t n, unsigned flags)
 {
-    if (buf_reserve(out, n * 3) != 0)
+    if (n > (SIZE_MAX - 1) / 3 || buf_reserve(out, n * 3) != 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (enc_is_unreserved(c) || (c == '/' && (flags & ENC_KEEP_SLASH))) {
-            out->data[out->len++] = (char)c;
-        } else {
-            out->data[out->len++] = '%';
-            out->data[out->len++] = HEX_UPPER[c >> 4];
-            out->data[out->len++] = HEX_UPPER[c & 15];
-        }
-    }
+    out->len += enc_uri_to(out->data + out->len, s, n, flags);
     out->data[out->len] = '\0';
     return 0;
 }
@@ -224,10 +248,173 @@ int enc_base64_decode(struct buf *out, const char *s, size_t n)
 
 /* ---- digests ------------------------------------------------------------------------ */
 
+/* SHA-256 is fetched from the default provider once per process and kept (read-only, so
+ * threads share it): OpenSSL 3 looks EVP_sha256() up again at every use. Should the
+ * fetch fail, EVP_sha256() still works, only slower. */
+static CRYPTO_ONCE sha256_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_MD *sha256_fetched;
+
+static void fetch_sha256(void)
+{
+    sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256_md(void)
+{
+    if (!CRYPTO_THREAD_run_once(&sha256_once, fetch_sha256) || !sha256_fetched)
+        return EVP_sha256();
+    return sha256_fetched;
+}
+
+/* SHA-256 of a then b (either may be empty) on a reused context. */
+static int digest2(EVP_MD_CTX *c, const void *a, size_t an, const void *b, size_t bn,
+                   unsigned char out[ENC_SHA256_LEN])
+{
+    unsigned int len = 0;
+    return EVP_DigestInit_ex2(c, sha256_md(), NULL) == 1 &&
+                   EVP_DigestUpdate(c, a ? a : "", an) == 1 &&
+                   EVP_DigestUpdate(c, b ? b : "", bn) == 1 &&
+                   EVP_DigestFinal_ex(c, out, &len) == 1 && len == ENC_SHA256_LEN
+               ? 0
+               : -1;
+}
+
+struct enc_hasher {
+    EVP_MD_CTX *ctx;    /* re-initialised by every call */
+};
+
+struct enc_hasher *enc_hasher_new(void)
+{
+    struct enc_hasher *h = malloc(sizeof *h);
+    if (h && !(h->ctx = EVP_MD_CTX_new())) {
+        free(h);
+        h = NULL;
+    }
+    return h;
+}
+
+void enc_hasher_free(struct enc_hasher *h)
+{
+    if (!h)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    free(h);
+}
+
+int enc_hasher_sha256(struct enc_hasher *h, const void *data, size_t n,
+                      unsigned char out[ENC_SHA256_LEN])
+{
+    return digest2(h->ctx, data, n, NULL, 0, out);
+}
+
+int enc_hasher_sha256_hex(struct enc_hasher *h, const void *data, size_t n,
+                          char out[ENC_SHA256_HEX_LEN + 1])
+{
+    unsigned char md[ENC_SHA256_LEN];
+    if (enc_hasher_sha256(h, data, n, md) != 0)
+        return -1;
+    enc_hex_to(out, md, sizeof md);
+    return 0;
+}
+
+/* The HMAC key block (RFC 2104): the key, or its SHA-256 when longer than a block,
+ * zero-padded to 64 bytes. */
+static int hmac_block(EVP_MD_CTX *c, const void *key, size_t n, unsigned char block[64])
+{
+    memset(block, 0, 64);
+    if (n > 64)
+        return digest2(c, key, n, NULL, 0, block);
+    if (n)
+        memcpy(block, key, n);
+    return 0;
+}
+
+static void xor_pad(unsigned char pad[64], const unsigned char block[64], unsigned char x)
+{
+    for (size_t i = 0; i < 64; i++)
+        pad[i] = block[i] ^ x;
+}
+
+int enc_hasher_hmac(struct enc_hasher *h, const void *key, size_t key_len, const void *data,
+                    size_t n, unsigned char out[ENC_SHA256_LEN])
+{
+    unsigned char block[64], pad[64], inner[ENC_SHA256_LEN];
+    int rc = hmac_block(h->ctx, key, key_len, block);
+    xor_pad(pad, block, 0x36);
+    rc |= digest2(h->ctx, pad, 64, data, n, inner);
+    xor_pad(pad, block, 0x5c);
+    rc |= digest2(h->ctx, pad, 64, inner, sizeof inner, out);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    OPENSSL_cleanse(inner, sizeof inner);
+    return rc ? -1 : 0;
+}
+
+struct enc_hmac_key {
+    EVP_MD_CTX *inner;  /* after the key block ^ 0x36 */
+    EVP_MD_CTX *outer;  /* after the key block ^ 0x5c */
+};
+
+/* Starts c with the padded key block. */
+static int start_pad(EVP_MD_CTX *c, const unsigned char block[64], unsigned char x)
+{
+    unsigned char pad[64];
+    xor_pad(pad, block, x);
+    int ok = EVP_DigestInit_ex2(c, sha256_md(), NULL) == 1 && EVP_DigestUpdate(c, pad, 64) == 1;
+    OPENSSL_cleanse(pad, sizeof pad);
+    return ok ? 0 : -1;
+}
+
+struct enc_hmac_key *enc_hmac_key_new(struct enc_hasher *h, const void *key, size_t key_len)
+{
+    unsigned char block[64];
+    struct enc_hmac_key *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    int rc = hmac_block(h->ctx, key, key_len, block);
+    if (rc != 0 || !(k->inner = EVP_MD_CTX_new()) || !(k->outer = EVP_MD_CTX_new()) ||
+        start_pad(k->inner, block, 0x36) != 0 || start_pad(k->outer, block, 0x5c) != 0) {
+        enc_hmac_key_free(k);
+        k = NULL;
+    }
+    OPENSSL_cleanse(block, sizeof block);
+    return k;
+}
+
+void enc_hmac_key_free(struct enc_hmac_key *k)
+{
+    if (!k)
+        return;
+    EVP_MD_CTX_free(k->inner);      /* frees (and cleanses) the digest states */
+    EVP_MD_CTX_free(k->outer);
+    free(k);
+}
+
+/* Finishes a copy of the prepared state from on c with data. */
+static int finish_from(EVP_MD_CTX *c, const EVP_MD_CTX *from, const void *data, size_t n,
+                       unsigned char out[ENC_SHA256_LEN])
+{
+    unsigned int len = 0;
+    return EVP_MD_CTX_copy_ex(c, from) == 1 && EVP_DigestUpdate(c, data ? data : "", n) == 1 &&
+                   EVP_DigestFinal_ex(c, out, &len) == 1 && len == ENC_SHA256_LEN
+               ? 0
+               : -1;
+}
+
+int enc_hasher_hmac_with(struct enc_hasher *h, const struct enc_hmac_key *k, const void *data,
+                         size_t n, unsigned char out[ENC_SHA256_LEN])
+{
+    unsigned char inner[ENC_SHA256_LEN];
+    int rc = finish_from(h->ctx, k->inner, data, n, inner) ||
+             finish_from(h->ctx, k->outer, inner, sizeof inner, out);
+    OPENSSL_cleanse(inner, sizeof inner);
+    return rc ? -1 : 0;
+}
+
 int enc_sha256(const void *data, size_t n, unsigned char out[ENC_SHA256_LEN])
 {
     unsigned int len = 0;
-    return EVP_Digest(data ? data : "", n, out, &len, EVP_sha256(), NULL) == 1 &&
+    return EVP_Digest(data ? data : "", n, out, &len, sha256_md(), NULL) == 1 &&
                    len == ENC_SHA256_LEN
                ? 0
                : -1;
@@ -245,13 +432,10 @@ int enc_sha256_hex(const void *data, size_t n, char out[ENC_SHA256_HEX_LEN + 1])
 int enc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
                     unsigned char out[ENC_SHA256_LEN])
 {
-    unsigned int len = 0;
-    if (key_len > (size_t)0x7fffffff)
-        return -1;
-    if (!HMAC(EVP_sha256(), key ? key : "", (int)key_len, data ? data : (const void *)"", n,
-              out, &len))
-        return -1;
-    return len == ENC_SHA256_LEN ? 0 : -1;
+    struct enc_hasher h = {EVP_MD_CTX_new()};
+    int rc = h.ctx ? enc_hasher_hmac(&h, key, key_len, data, n, out) : -1;
+    EVP_MD_CTX_free(h.ctx);
+    return rc;
 }
 
 int enc_sha256_init(struct enc_sha256_ctx *ctx)
@@ -259,7 +443,7 @@ int enc_sha256_init(struct enc_sha256_ctx *ctx)
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md)
         return -1;
-    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+    if (EVP_DigestInit_ex2(md, sha256_md(), NULL) != 1) {
         EVP_MD_CTX_free(md);
         ctx->md_ctx = NULL;
         return -1;

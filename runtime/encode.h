@@ -26,6 +26,9 @@ enum { ENC_KEEP_SLASH = 1 };
 
 int enc_uri(struct buf *out, const char *s, size_t n, unsigned flags);
 int enc_uri_str(struct buf *out, const char *s, unsigned flags);   /* NUL-terminated s */
+/* The same encoding into dst, which needs room for 3 * n bytes; returns the length
+ * written (no NUL is added). */
+size_t enc_uri_to(char *dst, const char *s, size_t n, unsigned flags);
 
 /* The canonical URI of a path as sent on the wire: the path is encoded once more with
  * '/' kept, so "/topics/a%2Fb" becomes "/topics/a%252Fb" (SigV4 for non-S3 services). */
@@ -64,6 +67,32 @@ int enc_sha256(const void *data, size_t n, unsigned char out[ENC_SHA256_LEN]);
 int enc_sha256_hex(const void *data, size_t n, char out[ENC_SHA256_HEX_LEN + 1]);
 int enc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
                     unsigned char out[ENC_SHA256_LEN]);
+
+/* ---- a reusable SHA-256 / HMAC-SHA256 engine -----------------------------------------
+ * OpenSSL 3's one-shot calls (EVP_Digest, HMAC) look the algorithm up and allocate a
+ * context every time; a hasher keeps one digest context between calls and uses the
+ * SHA-256 implementation fetched once per process. Each call starts afresh: nothing of
+ * one input is left for the next. Not thread-safe: one hasher per thread. Calls return
+ * 0, or -1 when OpenSSL fails (the hasher stays usable). */
+struct enc_hasher;
+struct enc_hasher *enc_hasher_new(void);               /* NULL when out of memory */
+void enc_hasher_free(struct enc_hasher *h);            /* NULL is fine */
+int enc_hasher_sha256(struct enc_hasher *h, const void *data, size_t n,
+                      unsigned char out[ENC_SHA256_LEN]);
+int enc_hasher_sha256_hex(struct enc_hasher *h, const void *data, size_t n,
+                          char out[ENC_SHA256_HEX_LEN + 1]);
+/* HMAC-SHA256 (RFC 2104) with a key used once. */
+int enc_hasher_hmac(struct enc_hasher *h, const void *key, size_t key_len, const void *data,
+                    size_t n, unsigned char out[ENC_SHA256_LEN]);
+
+/* A key kept for many HMACs: the digest states after its padded inner and outer blocks,
+ * so each MAC skips hashing those two blocks. It holds no copy of the key itself. */
+struct enc_hmac_key;
+/* NULL when out of memory or OpenSSL fails. */
+struct enc_hmac_key *enc_hmac_key_new(struct enc_hasher *h, const void *key, size_t key_len);
+void enc_hmac_key_free(struct enc_hmac_key *k);        /* cleanses the states; NULL is fine */
+int enc_hasher_hmac_with(struct enc_hasher *h, const struct enc_hmac_key *k, const void *data,
+                         size_t n, unsigned char out[ENC_SHA256_LEN]);
 
 /* Incremental SHA-256 (e.g. a payload streamed from a file). The context owns an
  * OpenSSL EVP_MD_CTX: enc_sha256_final or enc_sha256_abort releases it, exactly once. */

@@ -3,49 +3,121 @@
  *
  * Layout: time → canonical URI → canonical query → canonical headers → canonical
  * request → string to sign → key and signature → sigv4_sign / sigv4_sign_url →
- * Authorization parsing → verification (sigv4_verifier, sigv4_verify).
+ * Authorization parsing → verification (sigv4_verifier, sigv4_verify) → sigv4_signer.
+ *
+ * Speed: a signature is mostly SHA-256 blocks, so the rest is kept small. The canonical
+ * request is written once into a buffer reserved piece by piece (no intermediate
+ * strings); header names are lowercased into stack scratch space for typical requests;
+ * the digests run on one reused OpenSSL context (encode.h's enc_hasher); a cached signing
+ * key keeps its HMAC pad states (enc_hmac_key); a result's strings share one allocation.
  */
 #include "sigv4.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "encode.h"
 
-/* Appends each NUL-terminated string given, up to a NULL (a request's worth of these is
- * far cheaper than the same through buf_printf). */
-static int append_all(struct buf *b, ...) __attribute__((sentinel));
-static int append_all(struct buf *b, ...)
+/* Typical requests fit these; larger ones use the heap. */
+#define STACK_HEADERS 32
+#define STACK_NAMES 1024
+#define STACK_QUERY 1024
+#define STACK_PAIRS 32
+
+static char *put(char *dst, const void *s, size_t n)
 {
-    va_list ap;
-    int rc = 0;
-    va_start(ap, b);
-    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
-        rc |= buf_append_str(b, s);
-    va_end(ap);
-    return rc;
+    memcpy(dst, s, n);
+    return dst + n;
+}
+
+#define PUT_LIT(dst, lit) put((dst), (lit), sizeof(lit) - 1)
+
+/* Appends n bytes to b: the room is reserved, *at_out gets where to write them. */
+static int grow(struct buf *b, size_t n, char **at_out)
+{
+    if (buf_reserve(b, n) != 0)
+        return -1;
+    *at_out = b->data + b->len;
+    return 0;
+}
+
+/* Ends a write started by grow at end. */
+static void grown(struct buf *b, char *end)
+{
+    b->len = (size_t)(end - b->data);
+    b->data[b->len] = '\0';
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');     /* \t \n \v \f \r */
+}
+
+static char ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
 /* ==== time ============================================================================ */
 
+/* Days since 1970-01-01 <-> proleptic Gregorian date. Counted in 400-year eras of 146097
+ * days whose years start on March 1st, so a leap day is the last day of its year. */
+static void civil_from_days(long long days, long long *y_out, int *m_out, int *d_out)
+{
+    long long z = days + 719468;                        /* days since 0000-03-01 */
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;                   /* day of the era, 0..146096 */
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;   /* 0..399 */
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);   /* from March 1st */
+    long long mp = (5 * doy + 2) / 153;                 /* March 0 .. February 11 */
+    *d_out = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m_out = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y_out = yoe + era * 400 + (*m_out <= 2);
+}
+
+static long long days_from_civil(long long y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static void put_digits(char *dst, long long v, int n)
+{
+    while (n--) {
+        dst[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 int sigv4_format_time(time_t t, char out[SIGV4_AMZ_DATE_LEN + 1])
 {
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+    long long s = (long long)t, days = s / 86400, sec = s % 86400, y;
+    int m, d;
+    if (sec < 0) {
+        sec += 86400;
+        days--;
+    }
+    civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
         return -1;
-    return strftime(out, SIGV4_AMZ_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm) ==
-                   SIGV4_AMZ_DATE_LEN
-               ? 0
-               : -1;
+    put_digits(out, y, 4);
+    put_digits(out + 4, m, 2);
+    put_digits(out + 6, d, 2);
+    out[8] = 'T';
+    put_digits(out + 9, sec / 3600, 2);
+    put_digits(out + 11, sec / 60 % 60, 2);
+    put_digits(out + 13, sec % 60, 2);
+    out[15] = 'Z';
+    out[16] = '\0';
+    return 0;
 }
 
 static int digits(const char *s, int n, int *v_out)
@@ -60,28 +132,25 @@ static int digits(const char *s, int n, int *v_out)
     return 0;
 }
 
+static int days_in_month(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return days[m - 1] + (m == 2 && leap);
+}
+
 int sigv4_parse_time(const char *s, time_t *t_out)
 {
-    struct tm tm = {0};
     int y, mo, d, h, mi, se;
     if (!s || strlen(s) != SIGV4_AMZ_DATE_LEN || s[8] != 'T' || s[15] != 'Z')
         return -1;
     if (digits(s, 4, &y) || digits(s + 4, 2, &mo) || digits(s + 6, 2, &d) ||
         digits(s + 9, 2, &h) || digits(s + 11, 2, &mi) || digits(s + 13, 2, &se))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    time_t t = timegm(&tm);
-    char again[SIGV4_AMZ_DATE_LEN + 1];
-    if (sigv4_format_time(t, again) != 0 || strcmp(again, s) != 0)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        se > 59)
         return -1;                          /* e.g. February 30th */
-    *t_out = t;
+    *t_out = (time_t)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se);
     return 0;
 }
 
@@ -155,111 +224,230 @@ fail:
 /* ==== canonical query ================================================================= */
 
 struct qpair {
-    char *key;      /* encoded once */
-    char *value;
+    const char *key;        /* encoded once; not NUL-terminated */
+    const char *value;
+    size_t klen, vlen;
 };
+
+/* Bytewise order of two byte strings (as strcmp on the encoded text, which has no NUL). */
+static int slice_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
 
 static int qpair_cmp(const void *a, const void *b)
 {
     const struct qpair *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : strcmp(x->value, y->value);
+    int c = slice_cmp(x->key, x->klen, y->key, y->klen);
+    return c ? c : slice_cmp(x->value, x->vlen, y->value, y->vlen);
 }
 
-/* Decodes s[0..n) as received and encodes it exactly once; returns a new string. */
-static char *reencode(const char *s, size_t n)
+/* Sorts small arrays by insertion (no qsort call), large ones with qsort. */
+static void sort_pairs(struct qpair *p, size_t n)
 {
-    struct buf dec = BUF_INIT, enc = BUF_INIT;
-    char *res = NULL;
-    if (enc_uri_decode(&dec, s, n) == 0 && enc_uri(&enc, buf_cstr(&dec), dec.len, 0) == 0)
-        res = buf_steal(&enc);
-    buf_free(&dec);
-    buf_free(&enc);
-    return res;
+    if (n > STACK_PAIRS) {
+        qsort(p, n, sizeof *p, qpair_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct qpair x = p[i];
+        size_t j = i;
+        for (; j > 0 && qpair_cmp(&p[j - 1], &x) > 0; j--)
+            p[j] = p[j - 1];
+        p[j] = x;
+    }
+}
+
+/* s[0..n) decoded as received and encoded exactly once. Text already in that form (only
+ * unreserved bytes) is used in place; otherwise the encoding is written at *room, which
+ * is advanced, with tmp (n + 1 bytes) for the decoded bytes. */
+static const char *reencode(const char *s, size_t n, char **room, char *tmp, size_t *len_out)
+{
+    size_t i = 0, dn;
+    while (i < n && enc_is_unreserved((unsigned char)s[i]))
+        i++;
+    if (i == n) {
+        *len_out = n;
+        return s;
+    }
+    enc_uri_decode_to(tmp, s, n, 0, &dn);
+    char *at = *room;
+    *len_out = enc_uri_to(at, tmp, dn, 0);
+    *room += *len_out;
+    return at;
+}
+
+/* Splits query into pairs (p has room for one per '&' plus one), each encoded once;
+ * room needs 3 * strlen(query) bytes, tmp strlen(query) + 1. Returns the count. */
+static size_t split_query(const char *query, size_t n, struct qpair *p, char *room, char *tmp)
+{
+    size_t np = 0;
+    for (const char *s = query; s <= query + n;) {
+        const char *amp = memchr(s, '&', (size_t)(query + n - s));
+        const char *end = amp ? amp : query + n;
+        if (end > s) {
+            const char *eq = memchr(s, '=', (size_t)(end - s));
+            p[np].key = reencode(s, (size_t)((eq ? eq : end) - s), &room, tmp, &p[np].klen);
+            p[np].value = eq ? reencode(eq + 1, (size_t)(end - eq - 1), &room, tmp, &p[np].vlen)
+                             : "";
+            if (!eq)
+                p[np].vlen = 0;
+            np++;
+        }
+        if (!amp)
+            break;
+        s = amp + 1;
+    }
+    return np;
+}
+
+/* Appends the sorted pairs as k=v&k=v. */
+static int put_pairs(struct buf *out, const struct qpair *p, size_t np)
+{
+    size_t need = 0;
+    char *d;
+    for (size_t i = 0; i < np; i++)
+        need += p[i].klen + p[i].vlen + 2;
+    if (grow(out, need, &d) != 0)
+        return -1;
+    for (size_t i = 0; i < np; i++) {
+        if (i)
+            *d++ = '&';
+        d = put(d, p[i].key, p[i].klen);
+        *d++ = '=';
+        d = put(d, p[i].value, p[i].vlen);
+    }
+    grown(out, d);
+    return 0;
 }
 
 int sigv4_canonical_query(struct buf *out, const char *query)
 {
-    size_t n = query ? strlen(query) : 0, np = 0;
-    struct qpair *pairs = NULL;
+    size_t n = query ? strlen(query) : 0, np = 1;
+    struct qpair stack_pairs[STACK_PAIRS], *pairs = stack_pairs;
+    char stack_room[STACK_QUERY], *room = stack_room;
     int rc = -1;
     if (n == 0)
         return 0;
-    pairs = calloc(n / 2 + 2, sizeof *pairs);   /* at most one pair per 2 bytes ("a&") */
-    if (!pairs)
+    for (const char *a = memchr(query, '&', n); a; a = memchr(a + 1, '&', n - (size_t)(a + 1 - query)))
+        np++;
+    if (n > (SIZE_MAX - 1) / 4 - 1)
         return -1;
-    for (const char *p = query; p <= query + n;) {
-        const char *amp = memchr(p, '&', (size_t)(query + n - p));
-        const char *end = amp ? amp : query + n;
-        if (end > p) {
-            const char *eq = memchr(p, '=', (size_t)(end - p));
-            pairs[np].key = reencode(p, (size_t)((eq ? eq : end) - p));
-            pairs[np].value = eq ? reencode(eq + 1, (size_t)(end - eq - 1)) : strdup("");
-            np++;
-            if (!pairs[np - 1].key || !pairs[np - 1].value)
-                goto fail;
-        }
-        if (!amp)
-            break;
-        p = amp + 1;
-    }
-    qsort(pairs, np, sizeof *pairs, qpair_cmp);
-    rc = 0;
-    for (size_t i = 0; i < np; i++)
-        rc |= append_all(out, i ? "&" : "", pairs[i].key, "=", pairs[i].value, NULL);
+    if (np > STACK_PAIRS && !(pairs = malloc(np * sizeof *pairs)))
+        goto fail;
+    if (4 * n + 1 > sizeof stack_room && !(room = malloc(4 * n + 1)))
+        goto fail;
+    np = split_query(query, n, pairs, room, room + 3 * n);
+    sort_pairs(pairs, np);
+    rc = put_pairs(out, pairs, np);
 fail:
-    for (size_t i = 0; i < np; i++) {
-        free(pairs[i].key);
-        free(pairs[i].value);
-    }
-    free(pairs);
-    return rc ? -1 : 0;
+    if (pairs != stack_pairs)
+        free(pairs);
+    if (room != stack_room)
+        free(room);
+    return rc;
 }
 
 /* ==== canonical headers =============================================================== */
 
 struct hentry {
-    char *name;          /* lowercased, trimmed */
+    const char *name;    /* lowercased, trimmed; not NUL-terminated */
+    size_t nlen;
     const char *value;
     size_t index;        /* position in the input: ties keep the given order */
 };
 
+/* Entries and their lowercased names: on the stack for typical requests. */
+struct hscratch {
+    struct hentry *e;
+    char *names;
+    struct hentry stack_e[STACK_HEADERS];
+    char stack_names[STACK_NAMES];
+};
+
+/* Room for n entries and names_len bytes of names. */
+static int hscratch_init(struct hscratch *s, size_t n, size_t names_len)
+{
+    s->e = n <= STACK_HEADERS ? s->stack_e : malloc(n * sizeof *s->e);
+    s->names = names_len <= STACK_NAMES ? s->stack_names : malloc(names_len);
+    return s->e && s->names ? 0 : -1;
+}
+
+static void hscratch_free(struct hscratch *s)
+{
+    if (s->e != s->stack_e)
+        free(s->e);
+    if (s->names != s->stack_names)
+        free(s->names);
+}
+
 static int hentry_cmp(const void *a, const void *b)
 {
     const struct hentry *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
+    int c = slice_cmp(x->name, x->nlen, y->name, y->nlen);
     if (c)
         return c;
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static int is_space(char c)
+/* By name, ties in input order: insertion sort (stable) for few, qsort for many. */
+static void sort_entries(struct hentry *e, size_t n)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+    if (n > STACK_HEADERS) {
+        qsort(e, n, sizeof *e, hentry_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct hentry x = e[i];
+        size_t j = i;
+        for (; j > 0 && slice_cmp(e[j - 1].name, e[j - 1].nlen, x.name, x.nlen) > 0; j--)
+            e[j] = e[j - 1];
+        e[j] = x;
+    }
 }
 
-/* Lowercased, trimmed copy of a header name. */
-static char *lower_name(const char *s, size_t n)
+/* Trims s[0..*n) of whitespace; returns the start, *n the trimmed length. */
+static const char *trim(const char *s, size_t *n)
 {
-    while (n && is_space(*s))
-        s++, n--;
-    while (n && is_space(s[n - 1]))
-        n--;
-    char *r = malloc(n + 1);
-    if (!r)
-        return NULL;
+    size_t len = *n;
+    while (len && is_space(*s))
+        s++, len--;
+    while (len && is_space(s[len - 1]))
+        len--;
+    *n = len;
+    return s;
+}
+
+/* Writes the lowercased, trimmed name s[0..n) at dst; returns its length. */
+static size_t lower_name_to(char *dst, const char *s, size_t n)
+{
+    s = trim(s, &n);
     for (size_t i = 0; i < n; i++)
-        r[i] = (char)tolower((unsigned char)s[i]);
-    r[n] = '\0';
-    return r;
+        dst[i] = ascii_lower(s[i]);
+    return n;
 }
 
-/* Appends v trimmed, with every run of whitespace collapsed to one space. */
-static int append_header_value(struct buf *out, const char *v)
+/* Headers never signed: user-agent, authorization, the hop-by-hop ones, and
+ * x-amzn-trace-id (botocore leaves it out too: tracing systems rewrite it). */
+static int unsignable(const char *lname, size_t n)
 {
-    int rc = 0, pending_space = 0;
+    static const char *const names[] = {"user-agent", "authorization", "connection",
+                                        "keep-alive", "te", "trailer", "transfer-encoding",
+                                        "upgrade", "expect", "x-amzn-trace-id", NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (strlen(names[i]) == n && memcmp(lname, names[i], n) == 0)
+            return 1;
+    return n >= 6 && memcmp(lname, "proxy-", 6) == 0;
+}
+
+/* Writes v trimmed, with every run of whitespace collapsed to one space (at most
+ * strlen(v) bytes). */
+static char *put_value(char *d, const char *v)
+{
     const char *p = v ? v : "";
-    while (*p && is_space(*p))
+    int pending_space = 0;
+    while (is_space(*p))
         p++;
     for (; *p; p++) {
         if (is_space(*p)) {
@@ -267,120 +455,155 @@ static int append_header_value(struct buf *out, const char *v)
             continue;
         }
         if (pending_space)
-            rc |= buf_append_char(out, ' ');
+            *d++ = ' ';
         pending_space = 0;
-        rc |= buf_append_char(out, *p);
+        *d++ = *p;
     }
-    return rc;
-}
-
-/* Headers never signed: user-agent, authorization, the hop-by-hop ones, and
- * x-amzn-trace-id (botocore leaves it out too: tracing systems rewrite it). */
-static int unsignable(const char *lname)
-{
-    static const char *const names[] = {"user-agent", "authorization", "connection",
-                                        "keep-alive", "te", "trailer", "transfer-encoding",
-                                        "upgrade", "expect", "x-amzn-trace-id", NULL};
-    for (size_t i = 0; names[i]; i++)
-        if (strcmp(lname, names[i]) == 0)
-            return 1;
-    return strncmp(lname, "proxy-", 6) == 0;
+    return d;
 }
 
 /* Appends "name:v1,v2\n" for the run of entries e[0..k) sharing one name. */
-static int append_header_line(struct buf *out, const struct hentry *e, size_t k)
+static int put_header_line(struct buf *out, const struct hentry *e, size_t k)
 {
-    int rc = append_all(out, e[0].name, ":", NULL);
+    size_t need = e[0].nlen + 1;
+    char *d;
+    for (size_t i = 0; i < k; i++)
+        need += (e[i].value ? strlen(e[i].value) : 0) + 1;
+    if (grow(out, need, &d) != 0)
+        return -1;
+    d = put(d, e[0].name, e[0].nlen);
+    *d++ = ':';
     for (size_t i = 0; i < k; i++) {
         if (i)
-            rc |= buf_append_char(out, ',');
-        rc |= append_header_value(out, e[i].value);
+            *d++ = ',';
+        d = put_value(d, e[i].value);
     }
-    return rc | buf_append_char(out, '\n');
+    *d++ = '\n';
+    grown(out, d);
+    return 0;
 }
 
-/* Canonicalizes the headers whose (lowercased) names are in `only` (NULL: all signable
- * ones), sorted by name. */
-static int canon_sorted(struct buf *canon_out, struct buf *signed_out,
-                        const struct sigv4_header *headers, size_t n)
+/* Collects the signable headers with lowercased names into s; *n_out gets the count. */
+static int collect_signable(struct hscratch *s, const struct sigv4_header *headers, size_t n,
+                            size_t *n_out)
 {
-    struct hentry *e = calloc(n ? n : 1, sizeof *e);
-    size_t ne = 0;
-    int rc = -1;
-    if (!e)
+    size_t names_len = 0, ne = 0;
+    for (size_t i = 0; i < n; i++)
+        names_len += headers[i].name ? strlen(headers[i].name) : 0;
+    if (hscratch_init(s, n, names_len) != 0)
         return -1;
+    char *room = s->names;
     for (size_t i = 0; i < n; i++) {
         if (!headers[i].name)
             continue;
-        char *ln = lower_name(headers[i].name, strlen(headers[i].name));
-        if (!ln)
-            goto fail;
-        if (unsignable(ln) || !*ln) {
-            free(ln);
+        size_t len = lower_name_to(room, headers[i].name, strlen(headers[i].name));
+        if (len == 0 || unsignable(room, len))
             continue;
-        }
-        e[ne].name = ln;
-        e[ne].value = headers[i].value;
-        e[ne].index = i;
-        ne++;
+        s->e[ne++] = (struct hentry){room, len, headers[i].value, i};
+        room += len;
     }
-    qsort(e, ne, sizeof *e, hentry_cmp);
-    rc = 0;
-    for (size_t i = 0; i < ne;) {
-        size_t k = 1;
-        while (i + k < ne && strcmp(e[i].name, e[i + k].name) == 0)
-            k++;
-        rc |= append_header_line(canon_out, e + i, k);
-        rc |= append_all(signed_out, signed_out->len ? ";" : "", e[i].name, NULL);
-        i += k;
-    }
-fail:
-    for (size_t i = 0; i < ne; i++)
-        free(e[i].name);
-    free(e);
-    return rc ? -1 : 0;
+    *n_out = ne;
+    return 0;
 }
 
-/* Canonical lines for exactly the listed names, in list order (verification). */
-static int canon_listed(struct buf *canon_out, struct buf *signed_out,
-                        const struct sigv4_header *headers, size_t n, const char *names,
-                        const char **missing_out)
+/* Appends the header lines of the sorted entries to lines, then (when sep) a newline to
+ * lines, then the ';'-list of their names to list (which may be lines itself), starting
+ * at *list_at_out. */
+static int put_sorted(struct buf *lines, struct buf *list, int sep, const struct hentry *e,
+                      size_t ne, size_t *list_at_out)
 {
-    struct hentry *e = calloc(n ? n : 1, sizeof *e);
-    int rc = 0;
-    if (!e)
+    size_t need = 0;
+    char *d;
+    for (size_t i = 0; i < ne;) {
+        size_t k = 1;
+        while (i + k < ne && slice_cmp(e[i].name, e[i].nlen, e[i + k].name, e[i + k].nlen) == 0)
+            k++;
+        if (put_header_line(lines, e + i, k) != 0)
+            return -1;
+        need += e[i].nlen + 1;
+        i += k;
+    }
+    if (sep && buf_append_char(lines, '\n') != 0)
         return -1;
+    if (grow(list, need, &d) != 0)
+        return -1;
+    *list_at_out = list->len;
+    for (size_t i = 0; i < ne; i++) {
+        if (i > 0 && slice_cmp(e[i - 1].name, e[i - 1].nlen, e[i].name, e[i].nlen) == 0)
+            continue;
+        if (i)
+            *d++ = ';';
+        d = put(d, e[i].name, e[i].nlen);
+    }
+    grown(list, d);
+    return 0;
+}
+
+/* The signable headers, sorted by name (see put_sorted). */
+static int canon_sorted(struct buf *lines, struct buf *list, int sep,
+                        const struct sigv4_header *headers, size_t n, size_t *list_at_out)
+{
+    struct hscratch s;
+    size_t ne = 0;
+    int rc = -1;
+    if (collect_signable(&s, headers, n, &ne) == 0) {
+        sort_entries(s.e, ne);
+        rc = put_sorted(lines, list, sep, s.e, ne, list_at_out);
+    }
+    hscratch_free(&s);
+    return rc;
+}
+
+/* True when header name h (trimmed, any case) is the lowercase name want[0..n). */
+static int name_is(const char *h, const char *want, size_t n)
+{
+    size_t len = strlen(h);
+    h = trim(h, &len);
+    if (len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower(h[i]) != want[i])
+            return 0;
+    return 1;
+}
+
+/* One line for the listed name p[0..len): every header of that name, in input order.
+ * Returns 0, -1 (memory) or -2 when no header has that name. */
+static int put_listed_line(struct buf *lines, struct hscratch *s,
+                           const struct sigv4_header *headers, size_t n, const char *p,
+                           size_t len)
+{
+    size_t wlen = lower_name_to(s->names, p, len), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (headers[i].name && name_is(headers[i].name, s->names, wlen))
+            s->e[k++] = (struct hentry){s->names, wlen, headers[i].value, i};
+    if (k == 0 || wlen == 0)
+        return -2;
+    return put_header_line(lines, s->e, k);
+}
+
+/* Lines for exactly the listed names, in list order (verification); the list itself is
+ * appended as given, at *list_at_out (see put_sorted). */
+static int canon_listed(struct buf *lines, struct buf *list, int sep,
+                        const struct sigv4_header *headers, size_t n, const char *names,
+                        const char **missing_out, size_t *list_at_out)
+{
+    struct hscratch s;
+    int rc = hscratch_init(&s, n ? n : 1, strlen(names) + 1);
     for (const char *p = names; rc == 0 && *p;) {
         const char *semi = strchr(p, ';');
-        size_t len = semi ? (size_t)(semi - p) : strlen(p), k = 0;
-        char *want = lower_name(p, len);
-        if (!want)
-            rc = -1;
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            if (!headers[i].name)
-                continue;
-            char *ln = lower_name(headers[i].name, strlen(headers[i].name));
-            if (!ln) {
-                rc = -1;
-                break;
-            }
-            if (strcmp(ln, want) == 0)
-                e[k++] = (struct hentry){want, headers[i].value, i};
-            free(ln);
-        }
-        if (rc == 0 && (k == 0 || !*want)) {
-            if (missing_out)
-                *missing_out = p;
-            rc = -1;
-        } else if (rc == 0) {
-            rc |= append_header_line(canon_out, e, k);
-        }
-        free(want);
+        size_t len = semi ? (size_t)(semi - p) : strlen(p);
+        rc = put_listed_line(lines, &s, headers, n, p, len);
+        if (rc == -2 && missing_out)
+            *missing_out = p;
         p = semi ? semi + 1 : p + len;
     }
-    free(e);
+    hscratch_free(&s);
+    if (rc == 0 && sep)
+        rc = buf_append_char(lines, '\n');
+    *list_at_out = list->len;
     if (rc == 0)
-        rc = buf_append_str(signed_out, names);
+        rc = buf_append_str(list, names);
     return rc;
 }
 
@@ -388,61 +611,11 @@ int sigv4_canonical_headers(struct buf *canon_out, struct buf *signed_out,
                             const struct sigv4_header *headers, size_t n,
                             const char *only_names, const char **missing_out)
 {
-    if (only_names)
-        return canon_listed(canon_out, signed_out, headers, n, only_names, missing_out);
-    return canon_sorted(canon_out, signed_out, headers, n);
-}
-
-/* ==== string to sign, key, signature ================================================== */
-
-/* The string to sign, given the hex SHA-256 of the canonical request. */
-static int string_to_sign_of(struct buf *out, const char *amz_date, const char *scope,
-                             const char *creq_hash)
-{
-    return append_all(out, SIGV4_ALGORITHM "\n", amz_date, "\n", scope, "\n", creq_hash, NULL);
-}
-
-int sigv4_string_to_sign(struct buf *out, const char *amz_date, const char *scope,
-                         const char *canonical_request)
-{
-    char hash[SIGV4_HASH_HEX_LEN + 1];
-    if (enc_sha256_hex(canonical_request, strlen(canonical_request), hash) != 0)
-        return -1;
-    return string_to_sign_of(out, amz_date, scope, hash);
-}
-
-int sigv4_signing_key(const char *secret, const char *date8, const char *region,
-                      const char *service, unsigned char key_out[32])
-{
-    struct buf k0 = BUF_INIT;
-    unsigned char k1[32], k2[32], k3[32];
-    int rc = -1;
-    if (buf_printf(&k0, "AWS4%s", secret) != 0)
-        goto fail;
-    if (enc_hmac_sha256(k0.data, k0.len, date8, strlen(date8), k1) != 0 ||
-        enc_hmac_sha256(k1, 32, region, strlen(region), k2) != 0 ||
-        enc_hmac_sha256(k2, 32, service, strlen(service), k3) != 0 ||
-        enc_hmac_sha256(k3, 32, "aws4_request", 12, key_out) != 0)
-        goto fail;
-    rc = 0;
-fail:
-    if (k0.data)
-        OPENSSL_cleanse(k0.data, k0.len);
-    buf_free(&k0);
-    OPENSSL_cleanse(k1, sizeof k1);
-    OPENSSL_cleanse(k2, sizeof k2);
-    OPENSSL_cleanse(k3, sizeof k3);
-    return rc;
-}
-
-int sigv4_signature(const unsigned char key[32], const char *string_to_sign,
-                    char out[SIGV4_HASH_HEX_LEN + 1])
-{
-    unsigned char mac[32];
-    if (enc_hmac_sha256(key, 32, string_to_sign, strlen(string_to_sign), mac) != 0)
-        return -1;
-    enc_hex_to(out, mac, sizeof mac);
-    return 0;
+    size_t list_at;
+    int rc = only_names ? canon_listed(canon_out, signed_out, 0, headers, n, only_names,
+                                       missing_out, &list_at)
+                        : canon_sorted(canon_out, signed_out, 0, headers, n, &list_at);
+    return rc ? -1 : 0;
 }
 
 /* ==== canonical request (shared by sign and verify) =================================== */
@@ -458,25 +631,117 @@ struct canon_input {
     unsigned flags;
 };
 
-/* Builds the canonical request into creq_out and the signed-headers list into
- * signed_out, with headers_tmp (emptied first) for the header block. Returns 0, -1 (no
- * memory), or -2 when a listed header is missing (*missing_out then points at it). */
-static int canonical_request(const struct canon_input *in, struct buf *creq_out,
-                             struct buf *signed_out, struct buf *headers_tmp,
-                             const char **missing_out)
+/* Appends the canonical request to creq; signed_out[0] and [1] get where its
+ * signed-headers list starts and its length. Returns 0, -1 (no memory), or -2 when a
+ * listed header is missing (*missing_out then points at it). */
+static int canonical_request(const struct canon_input *in, struct buf *creq,
+                             size_t signed_out[2], const char **missing_out)
 {
-    buf_reset(headers_tmp);
-    int rc = append_all(creq_out, in->method, "\n", NULL);
-    rc |= sigv4_canonical_uri(creq_out, in->path, in->flags);
-    rc |= buf_append_char(creq_out, '\n');
-    rc |= sigv4_canonical_query(creq_out, in->query);
-    rc |= buf_append_char(creq_out, '\n');
-    if (rc == 0 && sigv4_canonical_headers(headers_tmp, signed_out, in->headers,
-                                           in->nheaders, in->only_names, missing_out) != 0)
-        rc = (missing_out && *missing_out) ? -2 : -1;
-    if (rc == 0)
-        rc = append_all(creq_out, buf_cstr(headers_tmp), "\n", buf_cstr(signed_out), "\n",
-                        in->payload_hash, NULL);
+    int rc = buf_append_str(creq, in->method);
+    rc |= buf_append_char(creq, '\n');
+    rc |= rc ? 0 : sigv4_canonical_uri(creq, in->path, in->flags);
+    rc |= rc ? 0 : buf_append_char(creq, '\n');
+    rc |= rc ? 0 : sigv4_canonical_query(creq, in->query);
+    rc |= rc ? 0 : buf_append_char(creq, '\n');
+    if (rc)
+        return -1;
+    if (in->only_names)
+        rc = canon_listed(creq, creq, 1, in->headers, in->nheaders, in->only_names,
+                          missing_out, &signed_out[0]);
+    else
+        rc = canon_sorted(creq, creq, 1, in->headers, in->nheaders, &signed_out[0]);
+    if (rc)
+        return rc == -2 ? -2 : -1;
+    signed_out[1] = creq->len - signed_out[0];
+    rc = buf_append_char(creq, '\n');
+    return rc || buf_append_str(creq, in->payload_hash) ? -1 : 0;
+}
+
+/* ==== string to sign, key, signature ================================================== */
+
+/* Writes the string to sign at dst (room: sts_len); returns the end. */
+static char *put_sts(char *dst, const char *amz_date, const char *scope, size_t scope_len,
+                     const char *creq_hash)
+{
+    dst = PUT_LIT(dst, SIGV4_ALGORITHM "\n");
+    dst = put(dst, amz_date, SIGV4_AMZ_DATE_LEN);
+    *dst++ = '\n';
+    dst = put(dst, scope, scope_len);
+    *dst++ = '\n';
+    return put(dst, creq_hash, SIGV4_HASH_HEX_LEN);
+}
+
+static size_t sts_len(size_t scope_len)
+{
+    return sizeof(SIGV4_ALGORITHM "\n") - 1 + SIGV4_AMZ_DATE_LEN + 1 + scope_len + 1 +
+           SIGV4_HASH_HEX_LEN;
+}
+
+int sigv4_string_to_sign(struct buf *out, const char *amz_date, const char *scope,
+                         const char *canonical_request)
+{
+    char hash[SIGV4_HASH_HEX_LEN + 1], *d;
+    size_t n = strlen(scope);
+    if (strlen(amz_date) != SIGV4_AMZ_DATE_LEN ||
+        enc_sha256_hex(canonical_request, strlen(canonical_request), hash) != 0 ||
+        grow(out, sts_len(n), &d) != 0)
+        return -1;
+    grown(out, put_sts(d, amz_date, scope, n, hash));
+    return 0;
+}
+
+/* The four HMACs from "AWS4" + secret to the signing key. */
+static int derive_key(struct enc_hasher *h, const char *secret, const char *date8,
+                      const char *region, const char *service, unsigned char key_out[32])
+{
+    size_t n = strlen(secret);
+    char stack_k0[256], *k0 = n + 4 <= sizeof stack_k0 ? stack_k0 : malloc(n + 4);
+    unsigned char k1[32], k2[32], k3[32];
+    int rc = -1;
+    if (!k0)
+        return -1;
+    memcpy(k0, "AWS4", 4);
+    memcpy(k0 + 4, secret, n);
+    if (enc_hasher_hmac(h, k0, n + 4, date8, strlen(date8), k1) == 0 &&
+        enc_hasher_hmac(h, k1, 32, region, strlen(region), k2) == 0 &&
+        enc_hasher_hmac(h, k2, 32, service, strlen(service), k3) == 0 &&
+        enc_hasher_hmac(h, k3, 32, "aws4_request", 12, key_out) == 0)
+        rc = 0;
+    OPENSSL_cleanse(k0, n + 4);
+    if (k0 != stack_k0)
+        free(k0);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
+    OPENSSL_cleanse(k3, sizeof k3);
+    return rc;
+}
+
+int sigv4_signing_key(const char *secret, const char *date8, const char *region,
+                      const char *service, unsigned char key_out[32])
+{
+    struct enc_hasher *h = enc_hasher_new();
+    int rc = h ? derive_key(h, secret, date8, region, service, key_out) : -1;
+    enc_hasher_free(h);
+    return rc;
+}
+
+/* HMAC-SHA256 of data with key, as lowercase hex. */
+static int signature_hex(struct enc_hasher *h, const unsigned char key[32], const char *data,
+                         size_t n, char out[SIGV4_HASH_HEX_LEN + 1])
+{
+    unsigned char mac[32];
+    if (enc_hasher_hmac(h, key, 32, data, n, mac) != 0)
+        return -1;
+    enc_hex_to(out, mac, sizeof mac);
+    return 0;
+}
+
+int sigv4_signature(const unsigned char key[32], const char *string_to_sign,
+                    char out[SIGV4_HASH_HEX_LEN + 1])
+{
+    struct enc_hasher *h = enc_hasher_new();
+    int rc = h ? signature_hex(h, key, string_to_sign, strlen(string_to_sign), out) : -1;
+    enc_hasher_free(h);
     return rc;
 }
 
@@ -494,12 +759,8 @@ static void set_error(char *dst, size_t len, const char *fmt, ...)
 
 void sigv4_result_free(struct sigv4_result *r)
 {
-    free(r->canonical_request);
-    free(r->string_to_sign);
-    free(r->credential_scope);
-    free(r->signed_headers);
-    free(r->authorization);
-    free(r->security_token);
+    free(r->storage);   /* every string below lives in it */
+    r->storage = NULL;
     r->canonical_request = r->string_to_sign = r->credential_scope = NULL;
     r->signed_headers = r->authorization = r->security_token = NULL;
     r->nadd = 0;
@@ -552,22 +813,29 @@ static int has_header(const struct sigv4_header *h, size_t n, const char *lname)
     return 0;
 }
 
-/* The header list that gets signed: the caller's, minus the ones the signer owns, plus
- * X-Amz-Date, the token (unless added after signing) and the content hash (S3). */
-static struct sigv4_header *signing_headers(const struct sigv4_request *req,
-                                            const struct sigv4_params *p,
-                                            const struct sigv4_result *r, size_t *n_out)
+/* The session token, NULL when none. */
+static const char *token_of(const struct sigv4_params *p)
 {
-    struct sigv4_header *h = calloc(req->nheaders + 3, sizeof *h);
-    const char *token = r->security_token;
+    const char *t = p->credentials.session_token;
+    return t && *t ? t : NULL;
+}
+
+/* The header list that gets signed, into h (room for req->nheaders + 3): the caller's,
+ * minus the ones the signer owns, plus X-Amz-Date, the token (unless added after
+ * signing) and the content hash (S3). Returns the count. */
+static size_t signing_headers(const struct sigv4_request *req, const struct sigv4_params *p,
+                              const struct sigv4_result *r, struct sigv4_header *h)
+{
+    const char *token = token_of(p);
     size_t n = 0;
-    if (!h)
-        return NULL;
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct sigv4_header *x = &req->headers[i];
-        if (!x->name || header_is(x, "x-amz-date") ||
-            (token && header_is(x, "x-amz-security-token")) ||
-            ((p->flags & SIGV4_ADD_CONTENT_SHA256) && header_is(x, "x-amz-content-sha256")))
+        if (!x->name)
+            continue;
+        /* only names starting x-amz- can be one of the three (a cheap first test) */
+        if (strncasecmp(x->name, "x-amz-", 6) == 0 &&
+            (header_is(x, "x-amz-date") || (token && header_is(x, "x-amz-security-token")) ||
+             ((p->flags & SIGV4_ADD_CONTENT_SHA256) && header_is(x, "x-amz-content-sha256"))))
             continue;
         h[n++] = *x;
     }
@@ -576,8 +844,7 @@ static struct sigv4_header *signing_headers(const struct sigv4_request *req,
         h[n++] = (struct sigv4_header){"X-Amz-Security-Token", token};
     if (p->flags & SIGV4_ADD_CONTENT_SHA256)
         h[n++] = (struct sigv4_header){"X-Amz-Content-Sha256", r->payload_hash};
-    *n_out = n;
-    return h;
+    return n;
 }
 
 static void fill_add(struct sigv4_result *r, unsigned flags)
@@ -591,103 +858,156 @@ static void fill_add(struct sigv4_result *r, unsigned flags)
         r->add[r->nadd++] = (struct sigv4_header){"X-Amz-Content-Sha256", r->payload_hash};
 }
 
-/* Steps 1-2: the timestamp, the payload hash and the token copy. */
-static int sign_prepare(const struct sigv4_request *req, const struct sigv4_params *p,
-                        struct sigv4_result *r)
+/* What signing needs besides its input: the digest context, the buffer the canonical
+ * request is built in, and (a sigv4_signer's) the signing-key cache, or NULL to derive
+ * the key for this request alone. */
+struct sign_work {
+    struct enc_hasher *h;
+    struct buf *creq;
+    struct sigv4_verifier *keys;
+};
+
+/* Steps 1-2: the timestamp and the payload hash. */
+static int sign_prepare(struct sign_work *w, const struct sigv4_request *req,
+                        const struct sigv4_params *p, struct sigv4_result *r)
 {
     if (sigv4_format_time(p->time, r->amz_date) != 0) {
         set_error(r->error, sizeof r->error, "sigv4: time out of range");
         return -1;
     }
     if (req->payload_hash) {
-        if (strlen(req->payload_hash) > SIGV4_HASH_HEX_LEN) {
+        size_t n = strlen(req->payload_hash);
+        if (n > SIGV4_HASH_HEX_LEN) {
             set_error(r->error, sizeof r->error, "sigv4: payload hash is too long");
             return -1;
         }
-        strcpy(r->payload_hash, req->payload_hash);
-    } else if (sigv4_payload_hash(req->body, req->body_len, r->payload_hash) != 0) {
+        memcpy(r->payload_hash, req->payload_hash, n + 1);
+    } else if (enc_hasher_sha256_hex(w->h, req->body, req->body_len, r->payload_hash) != 0) {
         set_error(r->error, sizeof r->error, "sigv4: SHA-256 failed");
-        return -1;
-    }
-    const char *tok = p->credentials.session_token;
-    if (tok && *tok && !(r->security_token = strdup(tok))) {
-        set_error(r->error, sizeof r->error, "sigv4: out of memory");
         return -1;
     }
     return 0;
 }
 
-struct sigv4_verifier;
-static int cached_string_to_sign(struct sigv4_verifier *v, struct buf *sts,
-                                 const char *amz_date, const char *scope,
-                                 const struct buf *creq);
-static int cached_signature(struct sigv4_verifier *v, const struct sigv4_params *p,
-                            const char *date8, const struct buf *sts,
+/* Lengths of the strings a result holds (each without its NUL). */
+struct sign_lens {
+    size_t creq, sts, scope, signed_h, authz, token;
+};
+
+#define AUTHZ_CRED SIGV4_ALGORITHM " Credential="
+#define AUTHZ_SH ", SignedHeaders="
+#define AUTHZ_SIG ", Signature="
+
+/* Lays the result's strings out in one allocation (r->storage) and writes all but the
+ * string to sign's hash and the signature. */
+static int sign_layout(const struct sign_work *w, const struct sigv4_params *p,
+                       const size_t signed_h[2], struct sign_lens *n, struct sigv4_result *r)
+{
+    const char *akid = p->credentials.access_key_id, *token = token_of(p);
+    size_t rl = strlen(p->region), sl = strlen(p->service), al = strlen(akid);
+    n->creq = w->creq->len;
+    n->signed_h = signed_h[1];
+    n->scope = 8 + 1 + rl + 1 + sl + sizeof("/aws4_request") - 1;
+    n->sts = sts_len(n->scope);
+    n->authz = sizeof(AUTHZ_CRED) - 1 + al + 1 + n->scope + sizeof(AUTHZ_SH) - 1 +
+               n->signed_h + sizeof(AUTHZ_SIG) - 1 + SIGV4_HASH_HEX_LEN;
+    n->token = token ? strlen(token) : 0;
+    char *d = r->storage = malloc(n->creq + n->sts + n->scope + n->signed_h + n->authz +
+                                  n->token + 6);
+    if (!d)
+        return -1;
+    r->canonical_request = d;
+    d = put(d, w->creq->data, n->creq + 1);
+    r->credential_scope = d;
+    d = put(d, r->amz_date, 8);
+    *d++ = '/';
+    d = put(d, p->region, rl);
+    *d++ = '/';
+    d = put(d, p->service, sl);
+    d = put(d, "/aws4_request", sizeof "/aws4_request");
+    r->signed_headers = d;
+    d = put(d, w->creq->data + signed_h[0], n->signed_h);
+    *d++ = '\0';
+    r->string_to_sign = d;
+    d += n->sts + 1;
+    r->authorization = d;
+    d += n->authz + 1;
+    r->security_token = token ? memcpy(d, token, n->token + 1) : NULL;
+    return 0;
+}
+
+/* Writes the Authorization value (the signature is in r->signature). */
+static void put_authz(const struct sigv4_params *p, const struct sign_lens *n,
+                      struct sigv4_result *r)
+{
+    char *d = PUT_LIT(r->authorization, AUTHZ_CRED);
+    d = put(d, p->credentials.access_key_id, strlen(p->credentials.access_key_id));
+    *d++ = '/';
+    d = put(d, r->credential_scope, n->scope);
+    d = PUT_LIT(d, AUTHZ_SH);
+    d = put(d, r->signed_headers, n->signed_h);
+    d = PUT_LIT(d, AUTHZ_SIG);
+    d = put(d, r->signature, SIGV4_HASH_HEX_LEN);
+    *d = '\0';
+}
+
+static int cached_signature(struct sign_work *w, const struct sigv4_params *p,
+                            const char *date8, const char *sts, size_t n,
                             char out[SIGV4_HASH_HEX_LEN + 1]);
 
-/* Steps 3-6: canonical request, string to sign, signature, Authorization. With v (a
- * sigv4_signer's state) the digests are v's and the signing key comes from its cache;
- * the result is the same byte for byte. */
-static int sign_compute(struct sigv4_verifier *v, const struct sigv4_request *req,
+/* The signature of the string to sign, with a key derived for this request alone. */
+static int fresh_signature(struct sign_work *w, const struct sigv4_params *p,
+                           const char *date8, const char *sts, size_t n,
+                           char out[SIGV4_HASH_HEX_LEN + 1])
+{
+    unsigned char key[32];
+    int rc = derive_key(w->h, p->credentials.secret_access_key, date8, p->region, p->service,
+                        key) != 0 ||
+             signature_hex(w->h, key, sts, n, out) != 0;
+    OPENSSL_cleanse(key, sizeof key);
+    return rc ? -1 : 0;
+}
+
+/* Steps 3-6: canonical request, string to sign, signature, Authorization. The result is
+ * the same byte for byte with or without the signer's key cache. */
+static int sign_compute(struct sign_work *w, const struct sigv4_request *req,
                         const struct sigv4_params *p, struct sigv4_result *r)
 {
-    struct buf creq = BUF_INIT, signed_h = BUF_INIT, scope = BUF_INIT, sts = BUF_INIT,
-               authz = BUF_INIT, headers = BUF_INIT;
-    unsigned char key[32];
-    size_t nh = 0;
+    struct sigv4_header stack_h[STACK_HEADERS];
+    struct sigv4_header *h = req->nheaders + 3 <= STACK_HEADERS
+                                 ? stack_h
+                                 : malloc((req->nheaders + 3) * sizeof *h);
+    char creq_hash[SIGV4_HASH_HEX_LEN + 1], date8[9];
+    struct sign_lens n;
+    size_t signed_h[2] = {0, 0};
     int rc = -1;
-    struct sigv4_header *h = signing_headers(req, p, r, &nh);
-    struct canon_input in = {req->method, req->path, req->query, h, nh, NULL,
-                             r->payload_hash, p->flags};
-    char date8[9];
+    if (!h)
+        goto fail;
+    struct canon_input in = {req->method, req->path, req->query, h,
+                             signing_headers(req, p, r, h), NULL, r->payload_hash, p->flags};
+    buf_reset(w->creq);
     memcpy(date8, r->amz_date, 8);
     date8[8] = '\0';
-    int signed_ok = -1;
-    /* Room for a typical request at once (grown from 64 bytes these took ~15 reallocs);
-     * a failure here only leaves them to grow as they go. */
-    (void)(buf_reserve(&creq, 511) || buf_reserve(&headers, 255) || buf_reserve(&sts, 255) ||
-           buf_reserve(&authz, 255));
-    if (h && canonical_request(&in, &creq, &signed_h, &headers, NULL) == 0 &&
-        append_all(&scope, date8, "/", p->region, "/", p->service, "/aws4_request", NULL) == 0) {
-        if (v)
-            signed_ok = cached_string_to_sign(v, &sts, r->amz_date, buf_cstr(&scope), &creq) ||
-                        cached_signature(v, p, date8, &sts, r->signature);
-        else
-            signed_ok = sigv4_string_to_sign(&sts, r->amz_date, buf_cstr(&scope),
-                                             buf_cstr(&creq)) ||
-                        sigv4_signing_key(p->credentials.secret_access_key, date8, p->region,
-                                          p->service, key) ||
-                        sigv4_signature(key, buf_cstr(&sts), r->signature);
-    }
-    if (signed_ok != 0 ||
-        append_all(&authz, SIGV4_ALGORITHM " Credential=", p->credentials.access_key_id, "/",
-                   buf_cstr(&scope), ", SignedHeaders=", buf_cstr(&signed_h), ", Signature=",
-                   r->signature, NULL) != 0) {
-        set_error(r->error, sizeof r->error, "sigv4: out of memory or OpenSSL failure");
+    if (canonical_request(&in, w->creq, signed_h, NULL) != 0 ||
+        enc_hasher_sha256_hex(w->h, w->creq->data, w->creq->len, creq_hash) != 0 ||
+        sign_layout(w, p, signed_h, &n, r) != 0)
         goto fail;
-    }
-    r->canonical_request = buf_steal(&creq);
-    r->signed_headers = buf_steal(&signed_h);
-    r->credential_scope = buf_steal(&scope);
-    r->string_to_sign = buf_steal(&sts);
-    r->authorization = buf_steal(&authz);
-    rc = r->canonical_request && r->signed_headers && r->credential_scope &&
-                 r->string_to_sign && r->authorization
-             ? 0
-             : -1;
+    put_sts(r->string_to_sign, r->amz_date, r->credential_scope, n.scope, creq_hash)[0] = '\0';
+    rc = w->keys ? cached_signature(w, p, date8, r->string_to_sign, n.sts, r->signature)
+                 : fresh_signature(w, p, date8, r->string_to_sign, n.sts, r->signature);
+    if (rc == 0)
+        put_authz(p, &n, r);
 fail:
-    OPENSSL_cleanse(key, sizeof key);
-    free(h);
-    buf_free(&creq);
-    buf_free(&signed_h);
-    buf_free(&scope);
-    buf_free(&sts);
-    buf_free(&authz);
-    buf_free(&headers);
+    if (rc != 0) {
+        sigv4_result_free(r);
+        set_error(r->error, sizeof r->error, "sigv4: out of memory or OpenSSL failure");
+    }
+    if (h != stack_h)
+        free(h);
     return rc;
 }
 
-static int sign_with(struct sigv4_verifier *v, const struct sigv4_request *req,
+static int sign_with(struct sign_work *w, const struct sigv4_request *req,
                      const struct sigv4_params *params, struct sigv4_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -697,7 +1017,7 @@ static int sign_with(struct sigv4_verifier *v, const struct sigv4_request *req,
         set_error(out->error, sizeof out->error, "sigv4: the request has no Host header");
         return -1;
     }
-    if (sign_prepare(req, params, out) != 0 || sign_compute(v, req, params, out) != 0)
+    if (sign_prepare(w, req, params, out) != 0 || sign_compute(w, req, params, out) != 0)
         return -1;
     fill_add(out, params->flags);
     return 0;
@@ -706,7 +1026,19 @@ static int sign_with(struct sigv4_verifier *v, const struct sigv4_request *req,
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *params,
                struct sigv4_result *out)
 {
-    return sign_with(NULL, req, params, out);
+    struct buf creq = BUF_INIT;
+    struct sign_work w = {enc_hasher_new(), &creq, NULL};
+    int rc;
+    if (!w.h || buf_reserve(&creq, 1023) != 0) {   /* room for a typical request at once */
+        memset(out, 0, sizeof *out);
+        set_error(out->error, sizeof out->error, "sigv4: out of memory");
+        rc = -1;
+    } else {
+        rc = sign_with(&w, req, params, out);
+    }
+    enc_hasher_free(w.h);
+    buf_free(&creq);
+    return rc;
 }
 
 /* ==== signing a URL =================================================================== */
@@ -957,30 +1289,26 @@ const char *sigv4_verify_code(enum sigv4_verify_status s)
 
 void sigv4_verify_result_free(struct sigv4_verify_result *r)
 {
-    free(r->canonical_request);
-    free(r->string_to_sign);
+    free(r->canonical_request);     /* string_to_sign shares its allocation */
     r->canonical_request = r->string_to_sign = NULL;
 }
 
 /* ---- the verifier's state ---- */
 
-/* One derived signing key and the HMAC context keyed with it. Empty while secret is
- * NULL. */
+/* One derived signing key, kept as its HMAC pad states. Empty while secret is NULL. */
 struct key_slot {
     char access_key_id[129];
     char date[9], region[64], service[64];
     char *secret;                   /* copy: a changed secret must not match */
-    unsigned char key[32];
-    EVP_MAC_CTX *mac;
+    struct enc_hmac_key *mac;
 };
 
 struct sigv4_verifier {
-    EVP_MD *sha256;                 /* fetched once: OpenSSL 3's one-shot calls fetch */
-    EVP_MD_CTX *md;                 /* every time they are used */
-    EVP_MAC *hmac;
-    struct buf creq, signed_h, headers, scope, sts;   /* reused by every request */
+    struct enc_hasher *h;           /* SHA-256 on one reused context */
+    struct buf creq, sts;           /* reused by every request */
     struct key_slot slots[SIGV4_VERIFIER_KEYS];
     size_t next_slot;               /* the one replaced next (round robin) */
+    size_t last_hit;                /* looked at first */
 };
 
 struct sigv4_verifier *sigv4_verifier_new(void)
@@ -988,10 +1316,8 @@ struct sigv4_verifier *sigv4_verifier_new(void)
     struct sigv4_verifier *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
-    v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    v->md = EVP_MD_CTX_new();
-    v->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (!v->sha256 || !v->md || !v->hmac) {
+    v->h = enc_hasher_new();
+    if (!v->h || buf_reserve(&v->creq, 1023) != 0 || buf_reserve(&v->sts, 255) != 0) {
         sigv4_verifier_free(v);
         return NULL;
     }
@@ -1005,86 +1331,101 @@ static void slot_clear(struct key_slot *k)
         free(k->secret);
         k->secret = NULL;
     }
-    OPENSSL_cleanse(k->key, sizeof k->key);
+    enc_hmac_key_free(k->mac);
+    k->mac = NULL;
 }
 
 void sigv4_verifier_free(struct sigv4_verifier *v)
 {
     if (!v)
         return;
-    for (size_t i = 0; i < SIGV4_VERIFIER_KEYS; i++) {
+    for (size_t i = 0; i < SIGV4_VERIFIER_KEYS; i++)
         slot_clear(&v->slots[i]);
-        EVP_MAC_CTX_free(v->slots[i].mac);
-    }
-    EVP_MD_free(v->sha256);
-    EVP_MD_CTX_free(v->md);
-    EVP_MAC_free(v->hmac);
+    enc_hasher_free(v->h);
     buf_free(&v->creq);
-    buf_free(&v->signed_h);
-    buf_free(&v->headers);
-    buf_free(&v->scope);
     buf_free(&v->sts);
     free(v);
 }
 
-static int v_sha256_hex(struct sigv4_verifier *v, const void *data, size_t n,
-                        char out[SIGV4_HASH_HEX_LEN + 1])
+/* A signing scope: the strings a key is derived from besides the secret. */
+struct scope {
+    const char *akid, *date, *region, *service;
+};
+
+static int slot_matches(const struct key_slot *k, const char *secret, const struct scope *s)
 {
-    unsigned char d[ENC_SHA256_LEN];
-    unsigned int len = 0;
-    if (!EVP_DigestInit_ex(v->md, v->sha256, NULL) ||
-        !EVP_DigestUpdate(v->md, data ? data : "", n) || !EVP_DigestFinal_ex(v->md, d, &len) ||
-        len != ENC_SHA256_LEN)
-        return -1;
-    enc_hex_to(out, d, sizeof d);
-    return 0;
+    return k->secret && strcmp(k->date, s->date) == 0 && strcmp(k->region, s->region) == 0 &&
+           strcmp(k->service, s->service) == 0 && strcmp(k->access_key_id, s->akid) == 0 &&
+           enc_ct_streq(k->secret, secret);
 }
 
-/* The slot holding the signing key for this secret and scope, derived (four HMACs) when
- * none does yet; NULL when OpenSSL or memory fails. */
+/* True when the scope's parts fit a slot's fields. */
+static int scope_fits(const struct scope *s)
+{
+    return strlen(s->akid) < sizeof ((struct key_slot *)0)->access_key_id &&
+           strlen(s->date) < sizeof ((struct key_slot *)0)->date &&
+           strlen(s->region) < sizeof ((struct key_slot *)0)->region &&
+           strlen(s->service) < sizeof ((struct key_slot *)0)->service;
+}
+
+/* The slot holding the signing key for this secret and scope (which must fit a slot),
+ * derived (four HMACs) when none does yet; NULL when OpenSSL or memory fails. */
 static struct key_slot *signing_key_slot(struct sigv4_verifier *v, const char *secret,
-                                         const struct sigv4_authz *a)
+                                         const struct scope *s)
 {
     for (size_t i = 0; i < SIGV4_VERIFIER_KEYS; i++) {
-        struct key_slot *k = &v->slots[i];
-        if (k->secret && strcmp(k->date, a->date) == 0 && strcmp(k->region, a->region) == 0 &&
-            strcmp(k->service, a->service) == 0 &&
-            strcmp(k->access_key_id, a->access_key_id) == 0 && enc_ct_streq(k->secret, secret))
-            return k;
+        size_t j = (v->last_hit + i) % SIGV4_VERIFIER_KEYS;
+        if (slot_matches(&v->slots[j], secret, s)) {
+            v->last_hit = j;
+            return &v->slots[j];
+        }
     }
     struct key_slot *k = &v->slots[v->next_slot];
+    unsigned char key[32];
+    v->last_hit = v->next_slot;
     v->next_slot = (v->next_slot + 1) % SIGV4_VERIFIER_KEYS;
     slot_clear(k);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end(),
-    };
-    if ((!k->mac && !(k->mac = EVP_MAC_CTX_new(v->hmac))) ||
-        sigv4_signing_key(secret, a->date, a->region, a->service, k->key) != 0 ||
-        !EVP_MAC_init(k->mac, k->key, sizeof k->key, params) || !(k->secret = strdup(secret))) {
+    int rc = derive_key(v->h, secret, s->date, s->region, s->service, key);
+    if (rc != 0 || !(k->mac = enc_hmac_key_new(v->h, key, sizeof key)) ||
+        !(k->secret = strdup(secret))) {
+        OPENSSL_cleanse(key, sizeof key);
         slot_clear(k);
         return NULL;
     }
-    /* the sigv4_authz fields are at most as long as these */
-    memcpy(k->access_key_id, a->access_key_id, sizeof k->access_key_id);
-    memcpy(k->date, a->date, sizeof k->date);
-    memcpy(k->region, a->region, sizeof k->region);
-    memcpy(k->service, a->service, sizeof k->service);
+    OPENSSL_cleanse(key, sizeof key);
+    strcpy(k->access_key_id, s->akid);
+    strcpy(k->date, s->date);
+    strcpy(k->region, s->region);
+    strcpy(k->service, s->service);
     return k;
 }
 
-/* HMAC-SHA256 with the slot's key (EVP_MAC_init without a key restarts with it). */
-static int slot_signature(struct key_slot *k, const struct buf *sts,
-                          char out[SIGV4_HASH_HEX_LEN + 1])
+/* HMAC-SHA256 of data with the slot's key, as hex. */
+static int slot_signature(struct sigv4_verifier *v, const struct key_slot *k, const char *data,
+                          size_t n, char out[SIGV4_HASH_HEX_LEN + 1])
 {
     unsigned char mac[ENC_SHA256_LEN];
-    size_t len = 0;
-    if (!EVP_MAC_init(k->mac, NULL, 0, NULL) ||
-        !EVP_MAC_update(k->mac, (const unsigned char *)buf_cstr(sts), sts->len) ||
-        !EVP_MAC_final(k->mac, mac, &len, sizeof mac) || len != ENC_SHA256_LEN)
+    if (enc_hasher_hmac_with(v->h, k->mac, data, n, mac) != 0)
         return -1;
     enc_hex_to(out, mac, sizeof mac);
     return 0;
+}
+
+/* The signature of data for this scope: with a cached key, or with one derived for this
+ * call alone when the scope is too long for a slot. */
+static int scoped_signature(struct sigv4_verifier *v, const char *secret,
+                            const struct scope *s, const char *data, size_t n,
+                            char out[SIGV4_HASH_HEX_LEN + 1])
+{
+    if (!scope_fits(s)) {
+        unsigned char key[32];
+        int rc = derive_key(v->h, secret, s->date, s->region, s->service, key) != 0 ||
+                 signature_hex(v->h, key, data, n, out) != 0;
+        OPENSSL_cleanse(key, sizeof key);
+        return rc ? -1 : 0;
+    }
+    struct key_slot *k = signing_key_slot(v, secret, s);
+    return k ? slot_signature(v, k, data, n, out) : -1;
 }
 
 /* ---- the checks, in order ---- */
@@ -1206,7 +1547,7 @@ static enum sigv4_verify_status payload_hash(struct sigv4_verifier *v,
 {
     if (req->payload_hash)
         snprintf(out, SIGV4_HASH_HEX_LEN + 1, "%s", req->payload_hash);
-    else if (v_sha256_hex(v, req->body, req->body_len, out) != 0)
+    else if (enc_hasher_sha256_hex(v->h, req->body, req->body_len, out) != 0)
         return vfail(r, SIGV4_VERIFY_NOMEM, "out of memory while hashing the payload");
     const char *claimed = (p->flags & SIGV4_VERIFY_CONTENT_SHA256)
                               ? find_header(req, "x-amz-content-sha256")
@@ -1220,29 +1561,64 @@ static enum sigv4_verify_status payload_hash(struct sigv4_verifier *v,
     return SIGV4_VERIFY_OK;
 }
 
+/* Writes the string to sign for a received request into v->sts. */
+static int received_sts(struct sigv4_verifier *v, const struct sigv4_authz *a,
+                        const char *amz_date, const char *creq_hash)
+{
+    size_t dl = strlen(a->date), rl = strlen(a->region), sl = strlen(a->service),
+           tl = strlen(a->terminator);
+    char *d;
+    buf_reset(&v->sts);
+    if (grow(&v->sts, sts_len(dl + rl + sl + tl + 3), &d) != 0)
+        return -1;
+    d = PUT_LIT(d, SIGV4_ALGORITHM "\n");
+    d = put(d, amz_date, SIGV4_AMZ_DATE_LEN);    /* checked: exactly that long */
+    *d++ = '\n';
+    d = put(d, a->date, dl);
+    *d++ = '/';
+    d = put(d, a->region, rl);
+    *d++ = '/';
+    d = put(d, a->service, sl);
+    *d++ = '/';
+    d = put(d, a->terminator, tl);
+    *d++ = '\n';
+    grown(&v->sts, put(d, creq_hash, SIGV4_HASH_HEX_LEN));
+    return 0;
+}
+
+/* Keeps copies of what the server computed in r (one allocation for both). */
+static void keep_computed(const struct sigv4_verifier *v, struct sigv4_verify_result *r)
+{
+    sigv4_verify_result_free(r);
+    r->canonical_request = malloc(v->creq.len + v->sts.len + 2);
+    if (!r->canonical_request)
+        return;
+    memcpy(r->canonical_request, v->creq.data, v->creq.len + 1);
+    r->string_to_sign = r->canonical_request + v->creq.len + 1;
+    memcpy(r->string_to_sign, v->sts.data, v->sts.len + 1);
+}
+
 /* Recomputes the signature over the received request; 1 when it matches, 0 when not,
  * -1 out of memory, -2 a signed header is missing (*missing_out). */
 static int recompute(struct sigv4_verifier *v, const struct sigv4_request *req,
-                     const struct sigv4_authz *a, const char *amz_date, struct key_slot *key,
+                     const struct sigv4_authz *a, const char *amz_date, const char *secret,
                      const char *hash, unsigned flags, struct sigv4_verify_result *r,
                      const char **missing_out)
 {
     char creq_hash[SIGV4_HASH_HEX_LEN + 1], sig[SIGV4_HASH_HEX_LEN + 1];
     struct canon_input in = {req->method, req->path, req->query, req->headers,
                              req->nheaders, a->signed_headers, hash, flags};
+    struct scope s = {a->access_key_id, a->date, a->region, a->service};
+    size_t signed_h[2];
     buf_reset(&v->creq);
-    buf_reset(&v->signed_h);
-    buf_reset(&v->sts);
-    int crc = canonical_request(&in, &v->creq, &v->signed_h, &v->headers, missing_out);
+    int crc = canonical_request(&in, &v->creq, signed_h, missing_out);
     if (crc != 0)
         return crc == -2 ? -2 : -1;
-    if (v_sha256_hex(v, v->creq.data, v->creq.len, creq_hash) != 0 ||
-        string_to_sign_of(&v->sts, amz_date, buf_cstr(&v->scope), creq_hash) != 0 ||
-        slot_signature(key, &v->sts, sig) != 0)
+    if (enc_hasher_sha256_hex(v->h, v->creq.data, v->creq.len, creq_hash) != 0 ||
+        received_sts(v, a, amz_date, creq_hash) != 0 ||
+        scoped_signature(v, secret, &s, v->sts.data, v->sts.len, sig) != 0)
         return -1;
-    sigv4_verify_result_free(r);
-    r->canonical_request = strdup(buf_cstr(&v->creq));
-    r->string_to_sign = strdup(buf_cstr(&v->sts));
+    keep_computed(v, r);
     return enc_ct_equal(sig, a->signature, SIGV4_HASH_HEX_LEN);
 }
 
@@ -1256,16 +1632,10 @@ static enum sigv4_verify_status check_signature(struct sigv4_verifier *v,
 {
     const char *missing = NULL;
     unsigned flags = p->flags & ~(unsigned)SIGV4_VERIFY_EITHER_PATH;
-    struct key_slot *key = signing_key_slot(v, secret, a);
-    int ok = -1;
-    buf_reset(&v->scope);
-    if (key && append_all(&v->scope, a->date, "/", a->region, "/", a->service, "/",
-                          a->terminator, NULL) == 0) {
-        ok = recompute(v, req, a, amz_date, key, hash, flags, r, &missing);
-        if (ok == 0 && (p->flags & SIGV4_VERIFY_EITHER_PATH))
-            ok = recompute(v, req, a, amz_date, key, hash, flags ^ SIGV4_NORMALIZE_PATH, r,
-                           &missing);
-    }
+    int ok = recompute(v, req, a, amz_date, secret, hash, flags, r, &missing);
+    if (ok == 0 && (p->flags & SIGV4_VERIFY_EITHER_PATH))
+        ok = recompute(v, req, a, amz_date, secret, hash, flags ^ SIGV4_NORMALIZE_PATH, r,
+                       &missing);
     if (ok == -2)
         return vfail(r, SIGV4_VERIFY_BAD_SIGNED_HEADERS,
                      "Signed header '%.*s' is not present in the request",
@@ -1328,8 +1698,8 @@ enum sigv4_verify_status sigv4_verify(const struct sigv4_request *req,
 
 /* ==== a signer for many requests ====================================================== */
 
-/* The signer is a verifier's state (fetched digests, the signing-key slots) used from
- * the other side. */
+/* The signer is a verifier's state (the digest context, the working buffer, the
+ * signing-key slots) used from the other side. */
 struct sigv4_signer {
     struct sigv4_verifier *v;
 };
@@ -1355,42 +1725,18 @@ void sigv4_signer_free(struct sigv4_signer *s)
 int sigv4_signer_sign(struct sigv4_signer *s, const struct sigv4_request *req,
                       const struct sigv4_params *params, struct sigv4_result *out)
 {
-    return sign_with(s ? s->v : NULL, req, params, out);
+    if (!s)
+        return sigv4_sign(req, params, out);
+    struct sign_work w = {s->v->h, &s->v->creq, s->v};
+    return sign_with(&w, req, params, out);
 }
 
-static int cached_string_to_sign(struct sigv4_verifier *v, struct buf *sts,
-                                 const char *amz_date, const char *scope,
-                                 const struct buf *creq)
-{
-    char hash[SIGV4_HASH_HEX_LEN + 1];
-    if (v_sha256_hex(v, creq->data, creq->len, hash) != 0)
-        return -1;
-    return string_to_sign_of(sts, amz_date, scope, hash);
-}
-
-/* The signature with the slot's key for this scope (derived once per access key id,
- * secret, day, region and service). A scope too long for a slot's fields is signed
- * with a key derived for this request alone. */
-static int cached_signature(struct sigv4_verifier *v, const struct sigv4_params *p,
-                            const char *date8, const struct buf *sts,
+/* The signature with the signer's key for this scope (derived once per access key id,
+ * secret, day, region and service; see scoped_signature). */
+static int cached_signature(struct sign_work *w, const struct sigv4_params *p,
+                            const char *date8, const char *sts, size_t n,
                             char out[SIGV4_HASH_HEX_LEN + 1])
 {
-    struct sigv4_authz a;
-    const char *akid = p->credentials.access_key_id;
-    if (strlen(akid) >= sizeof a.access_key_id || strlen(p->region) >= sizeof a.region ||
-        strlen(p->service) >= sizeof a.service) {
-        unsigned char key[32];
-        int rc = sigv4_signing_key(p->credentials.secret_access_key, date8, p->region,
-                                   p->service, key) != 0 ||
-                 sigv4_signature(key, buf_cstr(sts), out) != 0;
-        OPENSSL_cleanse(key, sizeof key);
-        return rc ? -1 : 0;
-    }
-    memset(&a, 0, sizeof a);
-    strcpy(a.access_key_id, akid);
-    memcpy(a.date, date8, sizeof a.date);
-    strcpy(a.region, p->region);
-    strcpy(a.service, p->service);
-    struct key_slot *k = signing_key_slot(v, p->credentials.secret_access_key, &a);
-    return k && slot_signature(k, sts, out) == 0 ? 0 : -1;
+    struct scope s = {p->credentials.access_key_id, date8, p->region, p->service};
+    return scoped_signature(w->keys, p->credentials.secret_access_key, &s, sts, n, out);
 }

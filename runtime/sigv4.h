@@ -89,7 +89,8 @@ struct sigv4_params {
     unsigned flags;                    /* enum sigv4_flags */
 };
 
-/* Everything the pipeline produced. Owned strings; release with sigv4_result_free. */
+/* Everything the pipeline produced. The strings share one allocation (storage); release
+ * with sigv4_result_free, never free() a string alone. */
 struct sigv4_result {
     char amz_date[SIGV4_AMZ_DATE_LEN + 1];
     char payload_hash[SIGV4_HASH_HEX_LEN + 1];
@@ -105,6 +106,7 @@ struct sigv4_result {
                                           [X-Amz-Content-Sha256]; values point into this */
     size_t nadd;
     char error[SIGV4_ERROR_LEN];       /* why sigv4_sign failed */
+    void *storage;                     /* the allocation the strings above live in */
 };
 
 /* Signs req. Returns 0, or -1 with out->error set (bad input or out of memory); out must
@@ -205,7 +207,7 @@ struct sigv4_verify_result {
     char message[SIGV4_ERROR_LEN * 2]; /* precise reason; never contains a secret */
     char access_key_id[129];     /* as claimed by the request ("" if unparsed) */
     char *canonical_request;     /* what the server computed (owned, may be NULL) */
-    char *string_to_sign;
+    char *string_to_sign;        /* shares canonical_request's allocation */
 };
 
 /* Verifies a received request. Returns out->status. Free out with
