@@ -192,24 +192,36 @@ static void parse_head(struct h1_response *r)
     }
 }
 
+/* Where the head ends in data (just past its empty line), or 0 when it goes on. Lines
+ * end in LF or CRLF; r->newline_seen carries "at the start of a line" across calls. */
+static size_t find_head_end(struct h1_response *r, const char *data, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (r->newline_seen) {
+            if (data[i] == '\n')
+                return i + 1;
+            if (data[i] == '\r') {
+                i++;
+                continue;
+            }
+        }
+        const char *nl = memchr(data + i, '\n', len - i);
+        if (!nl) {
+            r->newline_seen = 0;
+            return 0;
+        }
+        i = (size_t)(nl - data) + 1;
+        r->newline_seen = 1;
+    }
+    return 0;
+}
+
 /* Bytes of the head, up to and including its empty line. */
 static size_t feed_head(struct h1_response *r, const char *data, size_t len)
 {
-    size_t i = 0;
-    int end_found = 0;
-    for (; i < len; i++) {
-        char c = data[i];
-        if (c == '\n') {
-            if (r->newline_seen) {
-                end_found = 1;
-                i++;
-                break;
-            }
-            r->newline_seen = 1;
-        } else if (c != '\r') {
-            r->newline_seen = 0;
-        }
-    }
+    size_t end = find_head_end(r, data, len);
+    size_t i = end ? end : len;
     if (r->head->len + i > H1_MAX_HEAD_BYTES) {
         fail_too_large(r, "the response headers are larger than 1 MiB");
         return i;
@@ -222,7 +234,7 @@ static size_t feed_head(struct h1_response *r, const char *data, size_t len)
         fail(r, "out of memory");
         return i;
     }
-    if (end_found)
+    if (end)
         parse_head(r);
     return i;
 }
@@ -382,108 +394,121 @@ int h1_response_eof(struct h1_response *r)
 
 /* ================================================================ request writer */
 
-static int has_line_break(const char *s)
-{
-    return strpbrk(s, "\r\n") != NULL;
-}
-
-/* The header name of a libcurl-style line, and what the line asks for. */
+/* What a libcurl-style header line asks for. */
 enum line_kind { LINE_SEND, LINE_EMPTY_VALUE, LINE_SUPPRESS };
 
-static enum line_kind line_kind(const char *line, size_t *name_len_out)
+struct header_line {
+    const char *name, *value;
+    size_t name_len, value_len;
+    enum line_kind kind;
+};
+
+static void read_line(const char *line, struct header_line *out)
 {
     size_t n = strcspn(line, ":;");
-    *name_len_out = n;
-    if (line[n] == ';' && line[n + 1] == '\0')
-        return LINE_EMPTY_VALUE;
-    if (line[n] == ':') {
-        const char *v = line + n + 1;
-        while (is_space(*v))
-            v++;
-        if (*v == '\0')
-            return LINE_SUPPRESS;
+    out->name = line;
+    out->name_len = n;
+    out->value = "";
+    out->value_len = 0;
+    out->kind = LINE_SEND;
+    if (line[n] == ';' && line[n + 1] == '\0') {
+        out->kind = LINE_EMPTY_VALUE;
+        return;
     }
-    return LINE_SEND;
-}
-
-static int names_header(const struct curl_slist *headers, const char *name)
-{
-    size_t len = strlen(name);
-    for (const struct curl_slist *h = headers; h; h = h->next) {
-        size_t n;
-        line_kind(h->data, &n);
-        if (n == len && strncasecmp(h->data, name, len) == 0)
-            return 1;
+    if (line[n] != ':') {
+        out->name_len = strlen(line);  /* no separator: sent as it is, like libcurl */
+        return;
     }
-    return 0;
+    const char *v = line + n + 1;
+    while (is_space(*v))
+        v++;
+    out->value = v;
+    out->value_len = strlen(v);
+    if (out->value_len == 0)
+        out->kind = LINE_SUPPRESS;
 }
 
-static int append_header(struct buf *out, const char *name, size_t name_len, const char *value,
-                         size_t value_len)
+static int is_header(const struct header_line *h, const char *name, size_t len)
 {
-    int rc = buf_reserve(out, name_len + value_len + 4);
-    rc |= buf_append(out, name, name_len);
-    rc |= buf_append(out, ": ", 2);
-    rc |= buf_append(out, value, value_len);
-    rc |= buf_append(out, "\r\n", 2);
-    return rc ? -1 : 0;
+    return h->name_len == len && strncasecmp(h->name, name, len) == 0;
 }
 
-static int append_listed_headers(struct buf *out, const struct curl_slist *headers)
+static char *put(char *p, const void *bytes, size_t n)
 {
-    for (const struct curl_slist *h = headers; h; h = h->next) {
-        size_t n;
-        enum line_kind kind = line_kind(h->data, &n);
-        if (has_line_break(h->data))
-            return -2;
-        if (kind == LINE_SUPPRESS)
-            continue;
-        if (kind == LINE_EMPTY_VALUE) {
-            if (append_header(out, h->data, n, "", 0) != 0)
-                return -1;
-            continue;
-        }
-        const char *v = h->data + n + 1;
-        while (is_space(*v))
-            v++;
-        if (append_header(out, h->data, n, v, strlen(v)) != 0)
+    memcpy(p, bytes, n);
+    return p + n;
+}
+
+static char *put_header(char *p, const char *name, size_t name_len, const char *value,
+                        size_t value_len)
+{
+    p = put(p, name, name_len);
+    p = put(p, ": ", 2);
+    p = put(p, value, value_len);
+    return put(p, "\r\n", 2);
+}
+
+/* Size of the head, with *has_host / *has_agent telling whether the list names them;
+ * -1 when a line holds CR or LF. */
+static long measure_headers(const struct curl_slist *headers, int *has_host, int *has_agent)
+{
+    long total = 0;
+    for (const struct curl_slist *l = headers; l; l = l->next) {
+        struct header_line h;
+        if (strpbrk(l->data, "\r\n"))
             return -1;
+        read_line(l->data, &h);
+        *has_host |= is_header(&h, "Host", 4);
+        *has_agent |= is_header(&h, "User-Agent", 10);
+        if (h.kind != LINE_SUPPRESS)
+            total += (long)(h.name_len + h.value_len + 4);
     }
-    return 0;
+    return total;
 }
 
 int h1_write_request(struct buf *out, const char *method, const char *target,
                      const char *host_port, const struct curl_slist *headers,
                      const char *user_agent, const char *body, size_t body_len, int has_body)
 {
-    if (has_line_break(method) || has_line_break(target) || strchr(target, ' '))
+    if (strpbrk(method, "\r\n ") || strpbrk(target, "\r\n "))
         return -2;
-    int rc = buf_reserve(out, 512 + body_len);
-    rc |= buf_append_str(out, method);
-    rc |= buf_append_char(out, ' ');
-    rc |= buf_append_str(out, target);
-    rc |= buf_append(out, " HTTP/1.1\r\n", 11);
-    if (rc != 0)
+    int has_host = 0, has_agent = 0;
+    long listed = measure_headers(headers, &has_host, &has_agent);
+    if (listed < 0)
+        return -2;
+    char length[24];
+    size_t length_len = has_body ? (size_t)snprintf(length, sizeof length, "%zu", body_len) : 0;
+    size_t method_len = strlen(method), target_len = strlen(target);
+    size_t host_len = has_host ? 0 : strlen(host_port);
+    size_t agent_len = has_agent || !user_agent ? 0 : strlen(user_agent);
+    size_t need = method_len + target_len + 12 + (size_t)listed + (has_host ? 0 : host_len + 8) +
+                  (agent_len ? agent_len + 14 : 0) + (has_body ? length_len + 18 : 0) + 2 +
+                  (has_body ? body_len : 0);
+    if (buf_reserve(out, need) != 0)
         return -1;
-    if (!names_header(headers, "Host") &&
-        append_header(out, "Host", 4, host_port, strlen(host_port)) != 0)
-        return -1;
-    if (user_agent && !names_header(headers, "User-Agent") &&
-        append_header(out, "User-Agent", 10, user_agent, strlen(user_agent)) != 0)
-        return -1;
-    int listed = append_listed_headers(out, headers);
-    if (listed != 0)
-        return listed;
-    if (has_body) {
-        char len[24];
-        int n = snprintf(len, sizeof len, "%zu", body_len);
-        if (append_header(out, "Content-Length", 14, len, (size_t)n) != 0)
-            return -1;
+    char *p = out->data + out->len;
+    p = put(p, method, method_len);
+    p = put(p, " ", 1);
+    p = put(p, target, target_len);
+    p = put(p, " HTTP/1.1\r\n", 11);
+    if (!has_host)
+        p = put_header(p, "Host", 4, host_port, host_len);
+    if (agent_len)
+        p = put_header(p, "User-Agent", 10, user_agent, agent_len);
+    for (const struct curl_slist *l = headers; l; l = l->next) {
+        struct header_line h;
+        read_line(l->data, &h);
+        if (h.kind != LINE_SUPPRESS)
+            p = put_header(p, h.name, h.name_len, h.value, h.value_len);
     }
-    rc = buf_append(out, "\r\n", 2);
-    if (rc == 0 && has_body && body_len)
-        rc = buf_append(out, body, body_len);
-    return rc ? -1 : 0;
+    if (has_body)
+        p = put_header(p, "Content-Length", 14, length, length_len);
+    p = put(p, "\r\n", 2);
+    if (has_body && body_len)
+        p = put(p, body, body_len);
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 /* ================================================================ URLs */
