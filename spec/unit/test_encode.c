@@ -1,6 +1,7 @@
 /*
  * test_encode.c — percent-encoding, hex, base64, SHA-256/HMAC (known vectors: FIPS 180-2
- * and RFC 4231), constant-time comparison, UTF-8 validation and counting.
+ * and RFC 4231), the reusable hasher and prepared HMAC keys (the same vectors through one
+ * hasher, interleaved), constant-time comparison, UTF-8 validation and counting.
  */
 #include <string.h>
 
@@ -175,6 +176,116 @@ static void test_digests(void)
     CHECK_STR_EQ(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+/* RFC 4231 HMAC-SHA256 cases 1-4, 6 and 7 (6 and 7 have a key longer than a block). */
+struct hmac_case {
+    unsigned char key[131];
+    size_t key_len;
+    const char *data;
+    size_t data_len;
+    const char *mac;
+};
+
+static void hmac_cases(struct hmac_case *c)
+{
+    static char dd[50], cd[50];
+    memset(dd, 0xdd, sizeof dd);
+    memset(cd, 0xcd, sizeof cd);
+    memset(c, 0, 6 * sizeof *c);
+    memset(c[0].key, 0x0b, c[0].key_len = 20);
+    c[0].data = "Hi There";
+    c[0].mac = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+    memcpy(c[1].key, "Jefe", c[1].key_len = 4);
+    c[1].data = "what do ya want for nothing?";
+    c[1].mac = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    memset(c[2].key, 0xaa, c[2].key_len = 20);
+    c[2].data = dd;
+    c[2].data_len = sizeof dd;
+    c[2].mac = "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe";
+    for (size_t i = 0; i < 25; i++)
+        c[3].key[i] = (unsigned char)(i + 1);
+    c[3].key_len = 25;
+    c[3].data = cd;
+    c[3].data_len = sizeof cd;
+    c[3].mac = "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b";
+    memset(c[4].key, 0xaa, c[4].key_len = 131);
+    c[4].data = "Test Using Larger Than Block-Size Key - Hash Key First";
+    c[4].mac = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+    memset(c[5].key, 0xaa, c[5].key_len = 131);
+    c[5].data = "This is a test using a larger than block-size key and a larger than "
+                "block-size data. The key needs to be hashed before being used by the HMAC "
+                "algorithm.";
+    c[5].mac = "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2";
+    for (int i = 0; i < 6; i++)
+        if (!c[i].data_len)
+            c[i].data_len = strlen(c[i].data);
+}
+
+/* One hasher (and prepared keys) reused across inputs gives each its own answer. */
+static void test_hasher(void)
+{
+    struct enc_hasher *h = enc_hasher_new();
+    struct hmac_case c[6];
+    unsigned char mac[32];
+    char hex[65];
+    CHECK_REQUIRE(h != NULL);
+    for (int round = 0; round < 2; round++) {
+        CHECK_INT_EQ(enc_hasher_sha256_hex(h, "abc", 3, hex), 0);
+        CHECK_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        CHECK_INT_EQ(enc_hasher_sha256_hex(h, NULL, 0, hex), 0);
+        CHECK_STR_EQ(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        CHECK_INT_EQ(enc_hasher_sha256_hex(
+                         h, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex),
+                     0);                                    /* two blocks */
+        CHECK_STR_EQ(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    }
+    hmac_cases(c);
+    struct enc_hmac_key *k[6];
+    for (int i = 0; i < 6; i++) {
+        CHECK_INT_EQ(enc_hasher_hmac(h, c[i].key, c[i].key_len, c[i].data, c[i].data_len, mac),
+                     0);
+        enc_hex_to(hex, mac, 32);
+        CHECK_STR_EQ(hex, c[i].mac);
+        CHECK_INT_EQ(enc_hmac_sha256(c[i].key, c[i].key_len, c[i].data, c[i].data_len, mac), 0);
+        enc_hex_to(hex, mac, 32);
+        CHECK_STR_EQ(hex, c[i].mac);
+        k[i] = enc_hmac_key_new(h, c[i].key, c[i].key_len);
+        CHECK_REQUIRE(k[i] != NULL);
+    }
+    /* prepared keys, interleaved and each used twice: the states are copied, not used up */
+    for (int round = 0; round < 2; round++)
+        for (int i = 5; i >= 0; i--) {
+            CHECK_INT_EQ(enc_hasher_hmac_with(h, k[i], c[i].data, c[i].data_len, mac), 0);
+            enc_hex_to(hex, mac, 32);
+            CHECK_STR_EQ(hex, c[i].mac);
+            CHECK_INT_EQ(enc_hasher_sha256_hex(h, "abc", 3, hex), 0);   /* in between */
+            CHECK_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        }
+    CHECK_INT_EQ(enc_hasher_hmac_with(h, k[1], NULL, 0, mac), 0);       /* empty message */
+    unsigned char want[32];
+    CHECK_INT_EQ(enc_hmac_sha256("Jefe", 4, "", 0, want), 0);
+    CHECK(memcmp(mac, want, 32) == 0);
+    for (int i = 0; i < 6; i++)
+        enc_hmac_key_free(k[i]);
+    enc_hmac_key_free(NULL);
+    enc_hasher_free(h);
+    enc_hasher_free(NULL);
+}
+
+static void test_uri_to(void)
+{
+    char dst[32];
+    memset(dst, 'Z', sizeof dst);
+    CHECK_INT_EQ(enc_uri_to(dst, "a/b c~", 6, ENC_KEEP_SLASH), 8);
+    CHECK_MEM_EQ(dst, 9, "a/b%20c~Z", 9);                      /* no NUL written */
+    CHECK_INT_EQ(enc_uri_to(dst, "a/\xff", 3, 0), 7);
+    CHECK_MEM_EQ(dst, 7, "a%2F%FF", 7);
+    CHECK_INT_EQ(enc_uri_to(dst, "", 0, 0), 0);
+    for (int c = 0; c < 256; c++)
+        CHECK_INT_EQ(enc_is_unreserved((unsigned char)c),
+                     (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                         c == '-' || c == '.' || c == '_' || c == '~');
+}
+
 static void test_ct(void)
 {
     CHECK(enc_ct_equal("abc", "abc", 3));
@@ -231,6 +342,8 @@ int main(void)
     test_hex();
     test_base64();
     test_digests();
+    test_hasher();
+    test_uri_to();
     test_ct();
     test_utf8();
     return CHECK_SUMMARY();

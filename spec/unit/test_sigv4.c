@@ -16,6 +16,11 @@
  * 7. sigv4_signer (the client's, with cached signing keys): the published suite again
  *    through one long-lived signer, and the same bytes as sigv4_sign across secret
  *    changes, more scopes than the cache holds, days and an over-long scope.
+ * 8. Reuse: the time formatter against gmtime_r/strftime over years 0-9999; one signer
+ *    signing requests of every shape back to back (more headers and a longer query than
+ *    its stack room, tokens, S3 flags) with the expected canonical parts; a secret too
+ *    long for the key derivation's stack room; one verifier through 600 good and 600
+ *    tampered requests.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -916,6 +921,223 @@ static void test_verify_flags(void)
     sigv4_verifier_free(v);
 }
 
+/* ---- 8. reuse: one signer and one verifier across many different requests ------------- */
+
+/* sigv4_format_time against gmtime_r + strftime, and parse(format(t)) == t, from year 0
+ * to 9999 (every 7th day, a different time of day each), and just outside. */
+static void test_time_sweep(void)
+{
+    const long long first = -62167219200LL, last = 253402300799LL;   /* 0000-01-01, 9999 */
+    char got[SIGV4_AMZ_DATE_LEN + 1], want[SIGV4_AMZ_DATE_LEN + 1];
+    long long bad = 0;
+    for (long long t = first, i = 0; t <= last; t += 7 * 86400LL + 3613, i++) {
+        time_t tt = (time_t)t, back = 0;
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm) ||
+            strftime(want, sizeof want, "%Y%m%dT%H%M%SZ", &tm) != SIGV4_AMZ_DATE_LEN) {
+            /* glibc prints years below 1000 without padding: compare the rest */
+            continue;
+        }
+        if (tm.tm_year + 1900 < 1000)
+            continue;
+        if (sigv4_format_time(tt, got) != 0 || strcmp(got, want) != 0 ||
+            sigv4_parse_time(got, &back) != 0 || back != tt)
+            bad++;
+    }
+    CHECK_INT_EQ(bad, 0);
+    CHECK_INT_EQ(sigv4_format_time((time_t)first, got), 0);
+    CHECK_STR_EQ(got, "00000101T000000Z");
+    time_t back = 1;
+    CHECK_INT_EQ(sigv4_parse_time(got, &back), 0);
+    CHECK_INT_EQ((long long)back, first);
+    CHECK_INT_EQ(sigv4_format_time((time_t)last, got), 0);
+    CHECK_STR_EQ(got, "99991231T235959Z");
+    CHECK_INT_EQ(sigv4_format_time((time_t)(first - 1), got), -1);
+    CHECK_INT_EQ(sigv4_format_time((time_t)(last + 1), got), -1);
+    CHECK_INT_EQ(sigv4_format_time((time_t)-1, got), 0);
+    CHECK_STR_EQ(got, "19691231T235959Z");
+    CHECK_INT_EQ(sigv4_parse_time("20000229T120000Z", &back), 0);      /* leap: by 400 */
+    CHECK_INT_EQ(sigv4_parse_time("19000229T120000Z", &back), -1);     /* not: by 100 */
+    CHECK_INT_EQ(sigv4_parse_time("20231231T235959Z", &back), 0);
+    CHECK_INT_EQ((long long)back, 1704067199LL);
+}
+
+/* A request with many headers (past the signer's stack room: sorted by qsort) and a long
+ * query (past its stack room), with what its canonical parts must be. */
+struct big_request {
+    struct sigv4_header h[48];
+    char names[48][16], values[48][24];
+    char query[2200], want_query[2600], want_signed[1024];
+};
+
+static void make_big(struct big_request *b)
+{
+    size_t nq = 0, nw = 0;
+    b->h[0] = (struct sigv4_header){"Host", "example.com"};
+    for (int i = 0; i < 40; i++) {                  /* given in reverse, mixed case */
+        snprintf(b->names[i], sizeof b->names[i], " X-H%02d ", 39 - i);
+        snprintf(b->values[i], sizeof b->values[i], "  v  %d ", 39 - i);
+        b->h[i + 1] = (struct sigv4_header){b->names[i], b->values[i]};
+    }
+    nw = (size_t)snprintf(b->want_signed, sizeof b->want_signed, "host;x-amz-date");
+    for (int i = 0; i < 40; i++)
+        nw += (size_t)snprintf(b->want_signed + nw, sizeof b->want_signed - nw, ";x-h%02d", i);
+    for (int i = 99; i >= 0; i--)                   /* 100 pairs, reversed, to encode */
+        nq += (size_t)snprintf(b->query + nq, sizeof b->query - nq, "%sk%02d=a+b%%2f~%d",
+                               i == 99 ? "" : "&", i, i);
+    nw = 0;
+    for (int i = 0; i < 100; i++)
+        nw += (size_t)snprintf(b->want_query + nw, sizeof b->want_query - nw,
+                               "%sk%02d=a%%2Bb%%2F~%d", i ? "&" : "", i, i);
+}
+
+/* Signs req with s and with sigv4_sign; both must give the same bytes. */
+static void same_as_sign(struct sigv4_signer *s, const struct sigv4_request *req,
+                         const struct sigv4_params *p, struct sigv4_result *got)
+{
+    struct sigv4_result want;
+    CHECK_INT_EQ(sigv4_sign(req, p, &want), 0);
+    CHECK_INT_EQ(sigv4_signer_sign(s, req, p, got), 0);
+    CHECK_STR_EQ(got->canonical_request, want.canonical_request);
+    CHECK_STR_EQ(got->string_to_sign, want.string_to_sign);
+    CHECK_STR_EQ(got->authorization, want.authorization);
+    if (want.security_token)
+        CHECK_STR_EQ(got->security_token, want.security_token);
+    else
+        CHECK(got->security_token == NULL);
+    sigv4_result_free(&want);
+}
+
+/* One signer, requests of every shape back to back: nothing of one is left in the
+ * next (a big request, then a small one, then the big one again). */
+static void test_signer_reuse(void)
+{
+    static struct big_request big;
+    struct sigv4_signer *s = sigv4_signer_new();
+    struct sigv4_result r;
+    CHECK_REQUIRE(s != NULL);
+    make_big(&big);
+    struct sigv4_header small_h[] = {{"Host", "h"}};
+    struct sigv4_request small = {"GET", "/", NULL, small_h, 1, NULL, 0, NULL};
+    struct sigv4_request large = {"PUT", "/a b/c%2Fd", big.query, big.h, 41, "{}", 2, NULL};
+    struct sigv4_params p = {"us-east-1", "iotdata", {"AKIDEXAMPLE", SUITE_SECRET, NULL},
+                             1440938160, 0};
+    for (int round = 0; round < 3; round++) {
+        same_as_sign(s, &large, &p, &r);
+        CHECK_STR_EQ(r.signed_headers, big.want_signed);
+        CHECK_STR_CONTAINS(r.canonical_request, big.want_query);
+        CHECK_STR_CONTAINS(r.canonical_request, "\nx-h00:v 0\nx-h01:v 1\n");
+        CHECK(strncmp(r.canonical_request, "PUT\n/a%20b/c%252Fd\nk00=", 23) == 0);
+        sigv4_result_free(&r);
+        same_as_sign(s, &small, &p, &r);
+        char want[200];
+        snprintf(want, sizeof want, "GET\n/\n\nhost:h\nx-amz-date:%s\n\nhost;x-amz-date\n"
+                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                 round == 0 ? "20150830T123600Z" : round == 1 ? "20150831T123600Z"
+                                                              : "20150901T123600Z");
+        CHECK_STR_EQ(r.canonical_request, want);
+        CHECK(r.security_token == NULL && r.nadd == 2);
+        sigv4_result_free(&r);
+        /* a token, S3's flags, another method and payload hash on the same signer */
+        struct sigv4_params ps = p;
+        ps.credentials.session_token = "token/+=";
+        ps.flags = SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256;
+        struct sigv4_request s3 = {"DELETE", "/a%2Fb", "x", small_h, 1, NULL, 0,
+                                   "UNSIGNED-PAYLOAD"};
+        same_as_sign(s, &s3, &ps, &r);
+        CHECK_STR_EQ(r.signed_headers,
+                     "host;x-amz-content-sha256;x-amz-date;x-amz-security-token");
+        CHECK(strncmp(r.canonical_request, "DELETE\n/a%2Fb\nx=\n", 17) == 0);
+        CHECK_STR_EQ(r.security_token, "token/+=");
+        CHECK_INT_EQ(r.nadd, 4);
+        sigv4_result_free(&r);
+        p.time += 86400;                           /* a new day: a new key each round */
+    }
+    sigv4_signer_free(s);
+}
+
+/* A secret too long for the stack room of the key derivation: the key is still the
+ * four-HMAC chain from "AWS4" + secret. */
+static void test_long_secret(void)
+{
+    char secret[400], k0[404];
+    unsigned char k[32], want[32];
+    memset(secret, 'S', sizeof secret - 1);
+    secret[sizeof secret - 1] = '\0';
+    memcpy(k0, "AWS4", 4);
+    memcpy(k0 + 4, secret, sizeof secret);
+    CHECK_REQUIRE(enc_hmac_sha256(k0, strlen(k0), "20150830", 8, want) == 0);
+    CHECK_REQUIRE(enc_hmac_sha256(want, 32, "us-east-1", 9, want) == 0);
+    CHECK_REQUIRE(enc_hmac_sha256(want, 32, "iotdata", 7, want) == 0);
+    CHECK_REQUIRE(enc_hmac_sha256(want, 32, "aws4_request", 12, want) == 0);
+    CHECK_INT_EQ(sigv4_signing_key(secret, "20150830", "us-east-1", "iotdata", k), 0);
+    CHECK(memcmp(k, want, 32) == 0);
+    struct sigv4_signer *s = sigv4_signer_new();
+    struct sigv4_header h[] = {{"Host", "h"}};
+    struct sigv4_request req = {"GET", "/", NULL, h, 1, NULL, 0, NULL};
+    struct sigv4_params p = {"us-east-1", "iotdata", {"AKIDEXAMPLE", secret, NULL},
+                             1440938160, 0};
+    struct sigv4_result r;
+    char sig[65];
+    CHECK_REQUIRE(s != NULL);
+    same_as_sign(s, &req, &p, &r);
+    CHECK_INT_EQ(sigv4_signature(want, r.string_to_sign, sig), 0);
+    CHECK_STR_EQ(r.signature, sig);
+    sigv4_result_free(&r);
+    sigv4_signer_free(s);
+}
+
+/* One verifier, 600 requests in turn: each good one accepted with exactly the canonical
+ * request the signer made, each tampered one rejected, across scopes and sizes. */
+static void test_verifier_many(void)
+{
+    static struct big_request big;
+    struct sigv4_verifier *v = sigv4_verifier_new();
+    struct keyring k = {NULL, NULL};
+    int accepted = 0, rejected = 0, same_creq = 0;
+    CHECK_REQUIRE(v != NULL);
+    make_big(&big);
+    for (int i = 0; i < 600; i++) {
+        const time_t t = 1440938160 + i * 3600;     /* 25 days: new keys as it goes */
+        char region[16], topic[40];
+        snprintf(region, sizeof region, "xx-test-%d", i % 5);   /* cached across days */
+        snprintf(topic, sizeof topic, "/topics/t%d%s", i, i % 3 ? "" : "%2Fsub");
+        int use_big = i % 5 == 0;
+        struct sigv4_header h[52];
+        size_t nh = use_big ? 41 : 2;
+        if (use_big)
+            memcpy(h, big.h, 41 * sizeof *h);
+        else
+            h[0] = (struct sigv4_header){"Host", "h"}, h[1] = (struct sigv4_header){"X-I", topic};
+        struct sigv4_request req = {"POST", topic, use_big ? big.query : "qos=1", h, nh,
+                                    "{}", 2, NULL};
+        struct sigv4_params p = {region, "iotdata", {EX_AKID, EX_SECRET, NULL}, t, 0};
+        struct sigv4_result r;
+        CHECK_REQUIRE(sigv4_sign(&req, &p, &r) == 0);
+        for (size_t j = 0; j < r.nadd; j++)
+            h[nh++] = r.add[j];
+        req.nheaders = nh;
+        struct sigv4_verify_params vp = {region, "iotdata", t, 0, lookup, &k, 0};
+        struct sigv4_verify_result out;
+        if (sigv4_verifier_verify(v, &req, &vp, &out) == SIGV4_VERIFY_OK)
+            accepted++;
+        same_creq += out.canonical_request &&
+                     strcmp(out.canonical_request, r.canonical_request) == 0 &&
+                     strcmp(out.string_to_sign, r.string_to_sign) == 0;
+        sigv4_verify_result_free(&out);
+        req.body = i % 2 ? "{ }" : "[]";            /* tampered: another body */
+        req.body_len = strlen(req.body);
+        if (sigv4_verifier_verify(v, &req, &vp, &out) == SIGV4_VERIFY_MISMATCH)
+            rejected++;
+        sigv4_verify_result_free(&out);
+        sigv4_result_free(&r);
+    }
+    CHECK_INT_EQ(accepted, 600);
+    CHECK_INT_EQ(rejected, 600);
+    CHECK_INT_EQ(same_creq, 600);
+    sigv4_verifier_free(v);
+}
+
 int main(void)
 {
     test_published_suite();
@@ -943,5 +1165,9 @@ int main(void)
     shared_verifier = NULL;
     test_verifier_cache();
     test_verify_flags();
+    test_time_sweep();
+    test_signer_reuse();
+    test_long_secret();
+    test_verifier_many();
     return CHECK_SUMMARY();
 }
