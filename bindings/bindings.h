@@ -23,7 +23,7 @@ void iotlua_core_loop(lua_State *L);     /* now, poll, pending, isatty, quiet (l
 void iotlua_core_sigv4(lua_State *L);    /* sigv4_sign (sigv4.c) */
 void iotlua_core_client(lua_State *L);   /* client_new, operations (client.c) */
 
-void iotlua_core_request(lua_State *L); /* result (request.c) */
+void iotlua_core_request(lua_State *L); /* result, done (request.c) */
 
 #include <stdint.h>
 struct iot_engine;
@@ -32,11 +32,17 @@ struct iot_error;
 
 /* loop.c: the state's engine (created on first use), pushed as its box. Raises on failure. */
 struct iot_engine *iotlua_push_engine(lua_State *L);
-/* loop.c: records the request handle at idx as the receiver of call `id`'s event. */
-void iotlua_track_call(lua_State *L, uint64_t id, int idx);
+/* loop.c: anchors the request handle at idx while its call is in flight; returns the
+ * slot to pass to iot_call_start as `user` (core.poll finds the handle by it). */
+void *iotlua_anchor_call(lua_State *L, int idx);
+/* loop.c: releases a slot from iotlua_anchor_call whose call did not start. */
+void iotlua_unanchor_call(lua_State *L, void *slot);
 
 /* request.c: request handles and results. */
-void iotlua_push_request(lua_State *L);
+struct iot_op;
+struct iot_params;
+struct iot_params *iotlua_push_request(lua_State *L, const struct iot_op *op);
+void iotlua_request_release_params(lua_State *L, int idx);
 void iotlua_request_set_id(lua_State *L, int idx, uint64_t id);
 int iotlua_request_complete(lua_State *L, int idx, struct iot_result *result);
 void iotlua_push_error(lua_State *L, const struct iot_error *e);

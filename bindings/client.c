@@ -29,7 +29,6 @@
 #include "config.h"
 
 #define CLIENT_MT "iotlua.client"
-#define PARAMS_MT "iotlua.params"
 
 static const char methods_key = 'm';
 
@@ -38,10 +37,6 @@ struct client_box {
     struct cfg_provider *provider;    /* freed by __gc only (in-flight retries use it) */
     struct cfg_credentials creds;     /* the last credentials handed to the runtime */
     int has_creds;
-};
-
-struct params_box {
-    struct iot_params *params;        /* NULL once handed to iot_call_start */
 };
 
 /* ---- the environment used for resolution ----------------------------------------- */
@@ -109,6 +104,14 @@ static int credentials_cb(void *ctx, struct iot_credentials *creds_out, struct i
 {
     struct client_box *box = ctx;
     char msg[CFG_ERROR_LEN];
+    if (box->has_creds && box->provider != NULL && box->creds.expiration == 0) {
+        /* Credentials that never expire are never refreshed by the provider either: the
+         * copy made for the last attempt is what it would hand out again. */
+        creds_out->access_key_id = box->creds.access_key_id;
+        creds_out->secret_access_key = box->creds.secret_access_key;
+        creds_out->session_token = box->creds.session_token;
+        return 0;
+    }
     if (box->has_creds) {
         cfg_credentials_free(&box->creds);
         box->has_creds = 0;
@@ -380,23 +383,6 @@ static int core_client_new(lua_State *L)
 
 /* ---- calls ----------------------------------------------------------------------- */
 
-static int params_gc(lua_State *L)
-{
-    struct params_box *pb = lua_touserdata(L, 1);
-    iot_params_free(pb->params);
-    pb->params = NULL;
-    return 0;
-}
-
-static struct params_box *push_params(lua_State *L, const struct iot_op *op)
-{
-    struct params_box *pb = iotlua_push_gc_box(L, sizeof *pb, PARAMS_MT, params_gc);
-    pb->params = iot_params_new(op);
-    if (pb->params == NULL)
-        luaL_error(L, "not enough memory");
-    return pb;
-}
-
 /* The value at the top of the stack as an iot_value; a file is anchored in req. */
 static void to_value(lua_State *L, int req, int is_json, struct iot_value *v)
 {
@@ -460,39 +446,55 @@ static int fill_params(lua_State *L, struct iot_params *params, const struct iot
     return 0;
 }
 
-/* core.call(client, opname, params, json_names) -> request | nil, misuse message */
+/* The operation named by the argument at idx: its index in core.operations() (what the
+ * generated methods pass: no lookup by name) or its model name. Raises if unknown. */
+static const struct iot_op *check_op(lua_State *L, int idx)
+{
+    int isnum = 0;
+    lua_Integer i = lua_tointegerx(L, idx, &isnum);
+    if (isnum) {
+        if (i < 1 || (lua_Unsigned)i > iot_op_count())
+            luaL_error(L, "unknown operation %I", i);
+        return iot_op_at((size_t)i - 1);
+    }
+    const char *opname = luaL_checkstring(L, idx);
+    const struct iot_op *op = iot_op_find(opname);
+    if (op == NULL)
+        luaL_error(L, "unknown operation '%s'", opname);
+    return op;
+}
+
+/* core.call(client, op, params, json_names) -> request | nil, misuse message
+ * op: the operation's index in core.operations(), or its model name. */
 static int core_call(lua_State *L)
 {
     struct client_box *box = check_client(L, 1);
-    const char *opname = luaL_checkstring(L, 2);
+    const struct iot_op *op = check_op(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
     if (lua_type(L, 4) != LUA_TTABLE) {
         lua_settop(L, 3);
         lua_newtable(L);
     }
     lua_settop(L, 4);
-    const struct iot_op *op = iot_op_find(opname);
-    if (op == NULL)
-        return luaL_error(L, "unknown operation '%s'", opname);
     if (box->client == NULL) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s: the client is closed", op->method_name);
         return 2;
     }
-    iotlua_push_request(L);                                 /* 5 */
+    struct iot_params *params = iotlua_push_request(L, op);    /* 5, owns params */
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, 5, 1);
-    struct params_box *pb = push_params(L, op);             /* 6 */
     char msg[512];
     uint64_t id = 0;
-    if (fill_params(L, pb->params, op, 5, msg, sizeof msg) != 0)
+    if (fill_params(L, params, op, 5, msg, sizeof msg) != 0)
         goto misuse;
-    struct iot_params *params = pb->params;
-    pb->params = NULL;                                      /* iot_call_start owns it */
-    if (iot_call_start(box->client, params, NULL, &id, msg, sizeof msg) != 0)
+    void *slot = iotlua_anchor_call(L, 5);
+    iotlua_request_release_params(L, 5);                       /* iot_call_start owns them */
+    if (iot_call_start(box->client, params, slot, &id, msg, sizeof msg) != 0) {
+        iotlua_unanchor_call(L, slot);
         goto misuse;
+    }
     iotlua_request_set_id(L, 5, id);
-    iotlua_track_call(L, id, 5);
     lua_pushvalue(L, 5);
     return 1;
 misuse:
@@ -506,7 +508,7 @@ misuse:
 /* Pushes { name = "Publish", method = "publish", input = { member = {...} }, ... }. */
 static void push_operation(lua_State *L, const struct iot_op *op)
 {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     lua_pushstring(L, op->name);
     lua_setfield(L, -2, "name");
     lua_pushstring(L, op->method_name);
@@ -535,6 +537,8 @@ static int core_operations(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         push_operation(L, iot_op_at(i));
+        lua_pushinteger(L, (lua_Integer)i + 1);
+        lua_setfield(L, -2, "index");      /* what core.call takes instead of the name */
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;

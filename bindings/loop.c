@@ -3,9 +3,11 @@
  *
  * One iot_engine per Lua state, created on first use (so start-up costs nothing) and
  * kept in a userdata box in the registry under the address of `engine_key`. The box's
- * user value is a table mapping call ids to the request handles in flight, which keeps
- * each handle alive until its event arrives; the handles get their results from
- * core.poll, the only place events are popped. The scheduler (iotlua/tasks.lua) calls
+ * user value is a table holding the request handles in flight (luaL_ref slots: an array
+ * with a free list, so anchoring and releasing never rehash), which keeps each handle
+ * alive until its event arrives; the slot number travels with the call as its `user`
+ * pointer. The handles get their results from core.poll, the only place events are
+ * popped. The scheduler (iotlua/tasks.lua) calls
  * core.poll with the timeout of its nearest timer; no Lua code ever runs beneath it.
  */
 #include <math.h>
@@ -68,14 +70,25 @@ static struct iot_engine *existing_engine(lua_State *L)
     return engine;
 }
 
-/* Records `id` as in flight for the request handle at index idx. [-0, +0] */
-void iotlua_track_call(lua_State *L, uint64_t id, int idx)
+/* Anchors the request handle at idx in the engine's in-flight table; returns its slot
+ * as a pointer-sized value. Raises only when memory runs out. [-0, +0] */
+void *iotlua_anchor_call(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     iotlua_push_engine(L);
     lua_getiuservalue(L, -1, 1);
     lua_pushvalue(L, idx);
-    lua_rawseti(L, -2, (lua_Integer)id);
+    int ref = luaL_ref(L, -2);
+    lua_pop(L, 2);
+    return (void *)(intptr_t)ref;
+}
+
+/* Releases a slot of iotlua_anchor_call. [-0, +0] */
+void iotlua_unanchor_call(lua_State *L, void *slot)
+{
+    iotlua_push_engine(L);
+    lua_getiuservalue(L, -1, 1);
+    luaL_unref(L, -1, (int)(intptr_t)slot);
     lua_pop(L, 2);
 }
 
@@ -97,15 +110,17 @@ static void sleep_seconds(double s)
 static int core_poll(lua_State *L)
 {
     double timeout = luaL_checknumber(L, 1);
-    lua_newtable(L);
     struct iot_engine *engine = existing_engine(L);
     if (engine == NULL || iot_engine_pending(engine) == 0) {
         sleep_seconds(timeout);
+        lua_newtable(L);
         return 1;
     }
     int ms = timeout < 0 ? -1 : timeout > 86400.0 ? 86400000 : (int)ceil(timeout * 1000.0);
-    if (iot_engine_poll(engine, ms) < 0)
+    int ready = iot_engine_poll(engine, ms);
+    if (ready < 0)
         return luaL_error(L, "the event loop failed (libcurl)");
+    lua_createtable(L, ready, 0);   /* sized once: one slot per event ready */
     iotlua_push_engine(L);
     lua_getiuservalue(L, -1, 1);
     lua_Integer n = 0;
@@ -113,15 +128,15 @@ static int core_poll(lua_State *L)
     while (iot_engine_next_event(engine, &ev)) {
         if (ev.kind != IOT_EV_CALL)
             continue;
-        lua_rawgeti(L, -1, (lua_Integer)ev.id);
+        int ref = (int)(intptr_t)ev.user;
+        lua_rawgeti(L, -1, ref);
         if (!iotlua_request_complete(L, -1, ev.result)) {
             iot_result_free(ev.result);
             lua_pop(L, 1);
             continue;
         }
-        lua_pushnil(L);
-        lua_rawseti(L, -3, (lua_Integer)ev.id);
-        lua_rawseti(L, -4, ++n);
+        luaL_unref(L, -2, ref);
+        lua_rawseti(L, -4, ++n);    /* results[n] = req */
     }
     lua_pop(L, 2);
     return 1;

@@ -1,7 +1,8 @@
 /*
  * request.c — request handles: one per call in flight, and its result as Lua values.
  *
- * A request handle is a userdata ("iotlua.request") that owns the iot_result of its call
+ * A request handle is a userdata ("iotlua.request") that owns the parameters of its call
+ * while core.call fills them (until iot_call_start takes them over) and the iot_result
  * once core.poll delivers it; its user values keep the client and the payload file alive
  * while the call runs. core.result(req) turns the result into the Lua values of the API
  * contract (a table with the model's member names and ResponseMetadata, or nil and an
@@ -16,6 +17,7 @@
 
 struct request_box {
     uint64_t id;
+    struct iot_params *params;  /* owned while being filled; NULL once the call started */
     struct iot_result *result;  /* owned; NULL until completed and after core.result */
     int completed;
 };
@@ -23,6 +25,8 @@ struct request_box {
 static int request_gc(lua_State *L)
 {
     struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    iot_params_free(box->params);
+    box->params = NULL;
     iot_result_free(box->result);
     box->result = NULL;
     return 0;
@@ -36,25 +40,41 @@ static int request_tostring(lua_State *L)
     return 1;
 }
 
-/* Pushes a new request handle with no call yet; user values: client, payload file. */
-void iotlua_push_request(lua_State *L)
+/* Pushes a new request handle with no call yet, owning fresh parameters for op (raises
+ * when memory runs out); user values: client, payload file. Returns the parameters. */
+struct iot_params *iotlua_push_request(lua_State *L, const struct iot_op *op)
 {
     struct request_box *box = lua_newuserdatauv(L, sizeof *box, 2);
     box->id = 0;
+    box->params = NULL;
     box->result = NULL;
     box->completed = 0;
-    if (luaL_newmetatable(L, REQUEST_MT)) {
+    if (luaL_getmetatable(L, REQUEST_MT) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        luaL_newmetatable(L, REQUEST_MT);
         lua_pushcfunction(L, request_gc);
         lua_setfield(L, -2, "__gc");
         lua_pushcfunction(L, request_tostring);
         lua_setfield(L, -2, "__tostring");
     }
     lua_setmetatable(L, -2);
+    box->params = iot_params_new(op);
+    if (box->params == NULL)
+        luaL_error(L, "not enough memory");
+    return box->params;
 }
 
+/* The request at idx hands its parameters over (to iot_call_start); it owns none after. */
+void iotlua_request_release_params(lua_State *L, int idx)
+{
+    struct request_box *box = lua_touserdata(L, idx);
+    box->params = NULL;
+}
+
+/* The request at idx (made by iotlua_push_request) started as call `id`. */
 void iotlua_request_set_id(lua_State *L, int idx, uint64_t id)
 {
-    struct request_box *box = luaL_checkudata(L, idx, REQUEST_MT);
+    struct request_box *box = lua_touserdata(L, idx);
     box->id = id;
 }
 
@@ -97,6 +117,22 @@ static void push_out(lua_State *L, const struct iot_out *o)
         break;
     case IOT_OUT_NULL:
     default: lua_pushnil(L); break;
+    }
+}
+
+/* Pushes the result table: the output members, with room for ResponseMetadata. */
+static void push_output(lua_State *L, const struct iot_out *o)
+{
+    if (o == NULL || o->kind != IOT_OUT_MAP) {
+        lua_createtable(L, 0, 1);
+        return;
+    }
+    lua_createtable(L, 0, (int)o->n + 1);
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->items[i].key == NULL || o->items[i].kind == IOT_OUT_NULL)
+            continue;
+        push_out(L, &o->items[i]);
+        lua_setfield(L, -2, o->items[i].key);
     }
 }
 
@@ -164,14 +200,7 @@ static int core_result(lua_State *L)
         lua_pushnil(L);
         iotlua_push_error(L, &r->error);
     } else {
-        if (r->output)
-            push_out(L, r->output);
-        else
-            lua_newtable(L);
-        if (!lua_istable(L, -1)) {
-            lua_pop(L, 1);
-            lua_newtable(L);
-        }
+        push_output(L, r->output);
         push_metadata(L, r);
         lua_setfield(L, -2, "ResponseMetadata");
     }
@@ -180,8 +209,18 @@ static int core_result(lua_State *L)
     return nret;
 }
 
+/* core.done(req) -> true once the request's event was delivered by core.poll. */
+static int core_done(lua_State *L)
+{
+    struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    lua_pushboolean(L, box->completed);
+    return 1;
+}
+
 void iotlua_core_request(lua_State *L)
 {
     lua_pushcfunction(L, core_result);
     lua_setfield(L, -2, "result");
+    lua_pushcfunction(L, core_done);
+    lua_setfield(L, -2, "done");
 }

@@ -354,68 +354,75 @@ void iot_result_free(struct iot_result *result)
 static size_t count_lines(const char *s, size_t n)
 {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += s[i] == '\n';
+    for (const char *p = s, *e = s + n; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+        k++;
     return k;
 }
 
-static void trim(const char **s, const char **e)
+static int is_blank(char c)
 {
-    while (*s < *e && (**s == ' ' || **s == '\t'))
-        (*s)++;
-    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r' || (*e)[-1] == '\n'))
-        (*e)--;
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Add or join (", ") one header into r's array. */
-static int add_header(struct result_impl *r, struct iot_header *hs, size_t *n, const char *name,
-                      size_t nlen, const char *val, size_t vlen)
+/* One "Name: value" line text[0..n) of the copied header block, cut in place: the name
+ * is lower-cased and NUL-terminated, so is the trimmed value. Adds it to hs (or joins
+ * it to an earlier header of the same name with ", ", like botocore). 0, or -1 (OOM). */
+static int take_header_line(struct result_impl *r, struct iot_header *hs, size_t *n,
+                            char *text, size_t len)
 {
-    char *lname = res_strdup(r, name, nlen);
-    if (!lname)
-        return -1;
-    for (size_t i = 0; i < nlen; i++)
-        lname[i] = (char)tolower((unsigned char)lname[i]);
+    char *colon = memchr(text, ':', len), *end = text + len;
+    if (!colon || (len >= 5 && memcmp(text, "HTTP/", 5) == 0))
+        return 0;
+    char *ns = text, *ne = colon, *vs = colon + 1, *ve = end;
+    while (ns < ne && (*ns == ' ' || *ns == '\t'))
+        ns++;
+    while (ne > ns && is_blank(ne[-1]))
+        ne--;
+    while (vs < ve && (*vs == ' ' || *vs == '\t'))
+        vs++;
+    while (ve > vs && is_blank(ve[-1]))
+        ve--;
+    if (ne == ns)
+        return 0;
+    for (char *c = ns; c < ne; c++)
+        *c = (char)tolower((unsigned char)*c);
+    *ne = '\0';
+    *ve = '\0';
     for (size_t i = 0; i < *n; i++) {
-        if (strcmp(hs[i].name, lname) != 0)
+        if (strcmp(hs[i].name, ns) != 0)
             continue;
-        size_t old = strlen(hs[i].value);
+        size_t old = strlen(hs[i].value), vlen = (size_t)(ve - vs);
         char *joined = res_alloc(r, old + 2 + vlen + 1);
         if (!joined)
             return -1;
         memcpy(joined, hs[i].value, old);
         memcpy(joined + old, ", ", 2);
-        memcpy(joined + old + 2, val, vlen);
+        memcpy(joined + old + 2, vs, vlen);
         hs[i].value = joined;
         return 0;
     }
-    char *v = res_strdup(r, val, vlen);
-    if (!v)
-        return -1;
-    hs[*n].name = lname;
-    hs[*n].value = v;
+    hs[*n].name = ns;
+    hs[*n].value = vs;
     (*n)++;
     return 0;
 }
 
+/* The header block, copied once into the result and cut into names and values in place
+ * (lines without ':' and the status line are skipped). 0, or -1 when memory runs out. */
 static int parse_headers(struct result_impl *r, const struct buf *head)
 {
-    const char *p = buf_cstr(head), *end = p + head->len;
-    struct iot_header *hs = res_alloc(r, (count_lines(p, head->len) + 1) * sizeof *hs);
+    size_t len = head->len;
+    char *text = res_strdup(r, buf_cstr(head), len);
+    struct iot_header *hs = res_alloc(r, (count_lines(buf_cstr(head), len) + 1) * sizeof *hs);
     size_t n = 0;
-    if (!hs)
+    if (!text || !hs)
         return -1;
+    char *p = text, *end = text + len;
     while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = eol ? eol : end;
-        const char *colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon && !(line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
-            const char *ns = p, *ne = colon, *vs = colon + 1, *ve = line_end;
-            trim(&ns, &ne);
-            trim(&vs, &ve);
-            if (ne > ns && add_header(r, hs, &n, ns, (size_t)(ne - ns), vs, (size_t)(ve - vs)))
-                return -1;
-        }
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        char *line_end = eol ? eol : end;
+        if (take_header_line(r, hs, &n, p, (size_t)(line_end - p)) != 0)
+            return -1;
         p = eol ? eol + 1 : end;
     }
     r->pub.headers = hs;
@@ -1144,7 +1151,9 @@ int iot_call_start(struct iot_client *client, struct iot_params *params, void *u
     if (iot_marshal(call->params, &call->req, msg, msglen) != 0)
         goto fail;
     struct buf url = BUF_INIT;
-    if (buf_printf(&url, "%s%s", client->base_url, buf_cstr(&call->req.target)) != 0) {
+    if (buf_reserve(&url, strlen(client->base_url) + call->req.target.len + 1) != 0 ||
+        buf_append_str(&url, client->base_url) != 0 ||
+        buf_append(&url, buf_cstr(&call->req.target), call->req.target.len) != 0) {
         buf_free(&url);
         goto oom;
     }

@@ -214,7 +214,7 @@ static int check_string(const struct iot_op *op, const struct iot_member *m, con
                         size_t n, char *msg, size_t msglen)
 {
     const struct iot_shape *sh = m->shape;
-    char shown[64];
+    char shown[64];     /* the value as quoted in a message: made only for one */
     if (!enc_utf8_valid_text(s, n)) {
         if (memchr(s, '\0', n))
             return fail(msg, msglen, op, "parameter '%s' must not contain NUL bytes", m->name);
@@ -224,10 +224,10 @@ static int check_string(const struct iot_op *op, const struct iot_member *m, con
         return fail(msg, msglen, op,
                     "parameter '%s' must not contain control characters (it is sent as "
                     "the header %s)", m->name, m->location_name);
-    quote_value(shown, sizeof shown, s, n);
     if (sh->enum_values && !check_enum(sh, s, n)) {
         char list[256];
         enum_list(list, sizeof list, sh);
+        quote_value(shown, sizeof shown, s, n);
         return fail(msg, msglen, op, "parameter '%s' must be one of %s (got %s)", m->name,
                     list, shown);
     }
@@ -250,6 +250,7 @@ static int check_string(const struct iot_op *op, const struct iot_member *m, con
         if (check_pattern(sh->pattern, s, &match) != 0)
             return fail(msg, msglen, op, "internal error: bad pattern for '%s'", m->name);
         if (!match) {
+            quote_value(shown, sizeof shown, s, n);
             if (strcmp(sh->pattern, "^[^$].*") == 0)
                 return fail(msg, msglen, op,
                             "parameter '%s' must not start with '$' (pattern %s, got %s)",

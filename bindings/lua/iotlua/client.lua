@@ -200,7 +200,7 @@ local function check_self(self, method)
 end
 
 local function make_method(op)
-  local method, members = op.method, table_members(op)
+  local method, members, index = op.method, table_members(op), op.index
   return function(self, params)
     check_self(self, method)
     if type(params) ~= "table" then
@@ -208,7 +208,7 @@ local function make_method(op)
             type(params) .. ")", 2)
     end
     local given, json_names = prepare(op, members, params)
-    local req, msg = core.call(self, op.name, given, json_names)
+    local req, msg = core.call(self, index, given, json_names)
     if not req then error(msg, 2) end
     tasks.await(req)
     local result, err = core.result(req)

@@ -21,7 +21,7 @@ local core = require("iotlua.core")
 
 local coroutine, debug, io, setmetatable, getmetatable, select, table, tostring, type, error =
       coroutine, debug, io, setmetatable, getmetatable, select, table, tostring, type, error
-local now, poll, pending = core.now, core.poll, core.pending
+local now, poll, pending, request_done = core.now, core.poll, core.pending, core.done
 local pack, unpack = table.pack, table.unpack
 
 local M = {}
@@ -29,13 +29,16 @@ local M = {}
 -- The token a task yields when it has registered itself as waiting for something.
 local WAIT = setmetatable({}, { __name = "iotlua.wait" })
 
+-- No weak tables: an ephemeron table costs the collector a pass over all its entries in
+-- every cycle (repeated until nothing changes), which grew with the number of tasks
+-- alive. Entries are removed explicitly instead: by_co when a task finishes, requests
+-- when the request completes (its handle knows it completed: core.done).
 local state = {
   ready = {},        -- tasks to resume, in order
   timers = {},       -- binary heap of { at = deadline, task = t | nil, seq = n }
   timer_seq = 0,
-  by_co = setmetatable({}, { __mode = "k" }),   -- coroutine -> task
+  by_co = {},        -- coroutine -> task, for the tasks not finished
   requests = {},     -- request handle -> task waiting for it (or true when waited outside)
-  done = setmetatable({}, { __mode = "k" }),    -- request handle -> true once completed
   live = 0,          -- tasks not finished
   unhandled = 0,     -- failed tasks whose error nobody has retrieved
   next_id = 0,
@@ -178,12 +181,15 @@ local function finish(task, ok, results)
   end
 end
 
+-- The results of a task that returned nothing (shared: results are never modified).
+local NO_RESULTS = { n = 0 }
+
 -- What coroutine.resume returned, taken as varargs: a task that only yielded (every
--- call it makes) costs no table.
+-- call it makes) costs no table, nor does one that returned nothing.
 local function resumed(task, ok, ...)
   if coroutine.status(task.co) == "dead" then
     if ok then
-      finish(task, true, pack(...))
+      finish(task, true, select("#", ...) == 0 and NO_RESULTS or pack(...))
     else
       local err = task_error((...), task.co)
       coroutine.close(task.co)   -- runs the pending __close handlers of the dead task
@@ -215,10 +221,13 @@ function M.spawn(fn, ...)
     fn = function(...) return callable(...) end
   end
   state.next_id = state.next_id + 1
-  local task = setmetatable({ id = state.next_id, status = "ready" }, Task)
-  task.co = coroutine.create(fn)
-  task.args = pack(...)
-  state.by_co[task.co] = task
+  local co = coroutine.create(fn)
+  -- Every field a task gets in its life is named here, so the table is made at its final
+  -- size once (the nil ones only reserve room: growing a table rehashes it).
+  local task = setmetatable({ id = state.next_id, status = "ready", co = co,
+                              args = select("#", ...) > 0 and pack(...) or nil,
+                              results = nil, observed = nil, waiters = nil, err = nil }, Task)
+  state.by_co[co] = task
   state.live = state.live + 1
   make_ready(task)
   return task
@@ -245,12 +254,14 @@ local function fire_timers(t)
 end
 
 local function wake_requests(completed)
+  local requests = state.requests
   for i = 1, #completed do
     local req = completed[i]
-    state.done[req] = true
-    local waiter = state.requests[req]
-    state.requests[req] = nil
-    if type(waiter) == "table" and waiter.status == "waiting" then make_ready(waiter) end
+    local waiter = requests[req]
+    if waiter ~= nil then
+      requests[req] = nil
+      if waiter ~= true and waiter.status == "waiting" then make_ready(waiter) end
+    end
   end
 end
 
@@ -278,7 +289,7 @@ local function step(deadline)
     end
   end
   wake_requests(poll(timeout))
-  fire_timers(now())
+  if timers[1] then fire_timers(now()) end
   return true
 end
 
@@ -302,14 +313,14 @@ end
 
 -- Waits for a request handle of the C engine to complete.
 function M.await(req)
-  if state.done[req] then return end
-  local task = current()
+  if request_done(req) then return end
+  local task = state.by_co[coroutine.running()]
   if task then
     state.requests[req] = task
     suspend(task)
   else
     state.requests[req] = true
-    drive(function() return state.done[req] end, "a request")
+    drive(function() return request_done(req) end, "a request")
   end
 end
 
