@@ -174,6 +174,26 @@ describe("tasks", function()
     assert.is_true((peak - before) / 1024 < 64, "KiB used: " .. (peak - before))
   end)
 
+  it("many tasks finishing in scrambled order: each wait returns its own results", function()
+    local tasks = {}
+    for i = 1, 3000 do
+      tasks[i] = iotlua.spawn(function(a, b)
+        iotlua.sleep((i * 7919 % 13) / 1000)   -- finish order unrelated to start order
+        return a, nil, b, i    -- a nil inside the results is kept too
+      end, i, "v" .. i)
+    end
+    local results, errors = iotlua.wait_all(tasks)
+    assert.same({}, errors)
+    for i = 1, 3000 do
+      assert.equals(i, results[i])
+      local got = table.pack(tasks[i]:wait())
+      assert.is_true(got.n == 4 and got[1] == i and got[2] == nil and got[3] == "v" .. i
+                     and got[4] == i, "task " .. i)
+      assert.equals("done", tasks[i].status)
+    end
+    assert.equals(0, select("#", iotlua.spawn(function() end):wait()))   -- no results
+  end)
+
   it("checks its arguments", function()
     assert.matches("bad argument #1 to 'spawn' %(function expected, got nil%)",
                    select(2, pcall(iotlua.spawn)))
@@ -382,6 +402,34 @@ describe("calls inside tasks", function()
     assert.equals(3, #reqs)
     assert.equals(reqs[1].connection, reqs[2].connection)
     assert.equals(reqs[1].connection, reqs[3].connection)
+  end)
+
+  it("many concurrent calls: every caller gets the response to its own request", function()
+    local n = 300
+    local items = {}
+    for i = 1, n do items[i] = i end
+    local results, errors = iotlua.map(items, function(i)
+      local r, err = iot:publish{ topic = "many/" .. i, payload = tostring(i) }
+      if not r then return nil, err end
+      return r.ResponseMetadata.RequestId
+    end, { concurrency = n })
+    assert.same({}, errors)
+    local path_of = {}
+    for _, req in ipairs(rec:requests()) do path_of["rec-" .. math.tointeger(req.id)] = req.path end
+    for i = 1, n do
+      assert.equals("/topics/many%2F" .. i, path_of[results[i]], "item " .. i)
+    end
+  end)
+
+  it("a request awaited again after it completed returns at once", function()
+    local tasks_mod = require("iotlua.tasks")
+    local req = assert(core.call(iot, "Publish", { topic = "again" }))
+    assert.is_false(core.done(req))
+    tasks_mod.await(req)
+    assert.is_true(core.done(req))
+    tasks_mod.await(req)    -- no second wait, no deadlock
+    local r = assert(core.result(req))
+    assert.equals(200, r.ResponseMetadata.HTTPStatusCode)
   end)
 
   it("a failed call in one task leaves the others and the client working", function()
