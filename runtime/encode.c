@@ -11,7 +11,6 @@
 #include <openssl/evp.h>
 
 static const char HEX_UPPER[] = "0123456789ABCDEF";
-static const char HEX_LOWER[] = "0123456789abcdef";
 
 /* ---- percent-encoding --------------------------------------------------------------- */
 
@@ -116,13 +115,22 @@ int enc_uri_decode(struct buf *out, const char *s, size_t n)
 
 /* ---- hex ---------------------------------------------------------------------------- */
 
+/* The two lowercase hex digits of every byte value. */
+static const char HEX_PAIRS[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 void enc_hex_to(char *dst, const void *bytes, size_t n)
 {
     const unsigned char *p = bytes;
-    for (size_t i = 0; i < n; i++) {
-        dst[2 * i] = HEX_LOWER[p[i] >> 4];
-        dst[2 * i + 1] = HEX_LOWER[p[i] & 15];
-    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(dst + 2 * i, HEX_PAIRS + 2 * p[i], 2);
     dst[2 * n] = '\0';
 }
 
@@ -338,15 +346,16 @@ static void xor_pad(unsigned char pad[64], const unsigned char block[64], unsign
 int enc_hasher_hmac(struct enc_hasher *h, const void *key, size_t key_len, const void *data,
                     size_t n, unsigned char out[ENC_SHA256_LEN])
 {
-    unsigned char block[64], pad[64], inner[ENC_SHA256_LEN];
-    int rc = hmac_block(h->ctx, key, key_len, block);
-    xor_pad(pad, block, 0x36);
-    rc |= digest2(h->ctx, pad, 64, data, n, inner);
-    xor_pad(pad, block, 0x5c);
-    rc |= digest2(h->ctx, pad, 64, inner, sizeof inner, out);
-    OPENSSL_cleanse(block, sizeof block);
-    OPENSSL_cleanse(pad, sizeof pad);
-    OPENSSL_cleanse(inner, sizeof inner);
+    struct {
+        unsigned char pad[64];              /* the key block ^ 0x36, then ^ 0x5c */
+        unsigned char inner[ENC_SHA256_LEN];
+    } s;
+    int rc = hmac_block(h->ctx, key, key_len, s.pad);  /* key is not read after this */
+    xor_pad(s.pad, s.pad, 0x36);
+    rc |= digest2(h->ctx, s.pad, 64, data, n, s.inner);
+    xor_pad(s.pad, s.pad, 0x36 ^ 0x5c);
+    rc |= digest2(h->ctx, s.pad, 64, s.inner, sizeof s.inner, out);
+    OPENSSL_cleanse(&s, sizeof s);
     return rc ? -1 : 0;
 }
 

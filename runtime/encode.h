@@ -81,7 +81,7 @@ int enc_hasher_sha256(struct enc_hasher *h, const void *data, size_t n,
                       unsigned char out[ENC_SHA256_LEN]);
 int enc_hasher_sha256_hex(struct enc_hasher *h, const void *data, size_t n,
                           char out[ENC_SHA256_HEX_LEN + 1]);
-/* HMAC-SHA256 (RFC 2104) with a key used once. */
+/* HMAC-SHA256 (RFC 2104) with a key used once; out may be the key itself. */
 int enc_hasher_hmac(struct enc_hasher *h, const void *key, size_t key_len, const void *data,
                     size_t n, unsigned char out[ENC_SHA256_LEN]);
 

@@ -391,6 +391,11 @@ static int hentry_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static int same_name(const struct hentry *a, const struct hentry *b)
+{
+    return a->nlen == b->nlen && memcmp(a->name, b->name, a->nlen) == 0;
+}
+
 /* By name, ties in input order: insertion sort (stable) for few, qsort for many. */
 static void sort_entries(struct hentry *e, size_t n)
 {
@@ -429,37 +434,40 @@ static size_t lower_name_to(char *dst, const char *s, size_t n)
 }
 
 /* Headers never signed: user-agent, authorization, the hop-by-hop ones, and
- * x-amzn-trace-id (botocore leaves it out too: tracing systems rewrite it). */
+ * x-amzn-trace-id (botocore leaves it out too: tracing systems rewrite it). Looked up by
+ * length first: most headers match none. */
 static int unsignable(const char *lname, size_t n)
 {
-    static const char *const names[] = {"user-agent", "authorization", "connection",
-                                        "keep-alive", "te", "trailer", "transfer-encoding",
-                                        "upgrade", "expect", "x-amzn-trace-id", NULL};
-    for (size_t i = 0; names[i]; i++)
-        if (strlen(names[i]) == n && memcmp(lname, names[i], n) == 0)
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[] = {{"te", 2},          {"expect", 6},      {"trailer", 7},
+                 {"upgrade", 7},     {"user-agent", 10}, {"connection", 10},
+                 {"keep-alive", 10}, {"authorization", 13}, {"x-amzn-trace-id", 15},
+                 {"transfer-encoding", 17}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].len == n && lname[0] == names[i].name[0] &&
+            memcmp(lname, names[i].name, n) == 0)
             return 1;
     return n >= 6 && memcmp(lname, "proxy-", 6) == 0;
 }
 
 /* Writes v trimmed, with every run of whitespace collapsed to one space (at most
- * strlen(v) bytes). */
+ * strlen(v) bytes); the words between are copied whole. */
 static char *put_value(char *d, const char *v)
 {
     const char *p = v ? v : "";
-    int pending_space = 0;
-    while (is_space(*p))
-        p++;
-    for (; *p; p++) {
-        if (is_space(*p)) {
-            pending_space = 1;
-            continue;
-        }
-        if (pending_space)
+    for (int first = 1;; first = 0) {
+        while (is_space(*p))
+            p++;
+        size_t run = strcspn(p, " \t\n\v\f\r");
+        if (run == 0)
+            return d;                       /* the end: trailing space is dropped */
+        if (!first)
             *d++ = ' ';
-        pending_space = 0;
-        *d++ = *p;
+        d = put(d, p, run);
+        p += run;
     }
-    return d;
 }
 
 /* Appends "name:v1,v2\n" for the run of entries e[0..k) sharing one name. */
@@ -516,7 +524,7 @@ static int put_sorted(struct buf *lines, struct buf *list, int sep, const struct
     char *d;
     for (size_t i = 0; i < ne;) {
         size_t k = 1;
-        while (i + k < ne && slice_cmp(e[i].name, e[i].nlen, e[i + k].name, e[i + k].nlen) == 0)
+        while (i + k < ne && same_name(&e[i], &e[i + k]))
             k++;
         if (put_header_line(lines, e + i, k) != 0)
             return -1;
@@ -529,7 +537,7 @@ static int put_sorted(struct buf *lines, struct buf *list, int sep, const struct
         return -1;
     *list_at_out = list->len;
     for (size_t i = 0; i < ne; i++) {
-        if (i > 0 && slice_cmp(e[i - 1].name, e[i - 1].nlen, e[i].name, e[i].nlen) == 0)
+        if (i > 0 && same_name(&e[i - 1], &e[i]))
             continue;
         if (i)
             *d++ = ';';
@@ -696,23 +704,21 @@ static int derive_key(struct enc_hasher *h, const char *secret, const char *date
 {
     size_t n = strlen(secret);
     char stack_k0[256], *k0 = n + 4 <= sizeof stack_k0 ? stack_k0 : malloc(n + 4);
-    unsigned char k1[32], k2[32], k3[32];
+    unsigned char k[32];            /* each step's key, replaced by the next (in place) */
     int rc = -1;
     if (!k0)
         return -1;
     memcpy(k0, "AWS4", 4);
     memcpy(k0 + 4, secret, n);
-    if (enc_hasher_hmac(h, k0, n + 4, date8, strlen(date8), k1) == 0 &&
-        enc_hasher_hmac(h, k1, 32, region, strlen(region), k2) == 0 &&
-        enc_hasher_hmac(h, k2, 32, service, strlen(service), k3) == 0 &&
-        enc_hasher_hmac(h, k3, 32, "aws4_request", 12, key_out) == 0)
+    if (enc_hasher_hmac(h, k0, n + 4, date8, strlen(date8), k) == 0 &&
+        enc_hasher_hmac(h, k, 32, region, strlen(region), k) == 0 &&
+        enc_hasher_hmac(h, k, 32, service, strlen(service), k) == 0 &&
+        enc_hasher_hmac(h, k, 32, "aws4_request", 12, key_out) == 0)
         rc = 0;
     OPENSSL_cleanse(k0, n + 4);
     if (k0 != stack_k0)
         free(k0);
-    OPENSSL_cleanse(k1, sizeof k1);
-    OPENSSL_cleanse(k2, sizeof k2);
-    OPENSSL_cleanse(k3, sizeof k3);
+    OPENSSL_cleanse(k, sizeof k);
     return rc;
 }
 
