@@ -498,15 +498,12 @@ int enc_ct_streq(const char *a, const char *b)
 {
     if (!a || !b)
         return 0;
-    size_t la = strlen(a), lb = strlen(b);
-    /* Compare over the longer length so the time depends on lengths only. */
-    size_t n = la > lb ? la : lb;
+    size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
+    /* Every byte of the shorter length is compared, whatever differs: the time depends
+     * on the lengths only. */
     unsigned char diff = (unsigned char)(la != lb);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = i < la ? (unsigned char)a[i] : 0;
-        unsigned char y = i < lb ? (unsigned char)b[i] : 0;
-        diff |= x ^ y;
-    }
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
     return diff == 0;
 }
 

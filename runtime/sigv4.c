@@ -873,11 +873,15 @@ struct sign_work {
     struct sigv4_verifier *keys;
 };
 
+static int cached_time(struct sigv4_verifier *v, time_t t,
+                       char out[SIGV4_AMZ_DATE_LEN + 1]);
+
 /* Steps 1-2: the timestamp and the payload hash. */
 static int sign_prepare(struct sign_work *w, const struct sigv4_request *req,
                         const struct sigv4_params *p, struct sigv4_result *r)
 {
-    if (sigv4_format_time(p->time, r->amz_date) != 0) {
+    if ((w->keys ? cached_time(w->keys, p->time, r->amz_date)
+                 : sigv4_format_time(p->time, r->amz_date)) != 0) {
         set_error(r->error, sizeof r->error, "sigv4: time out of range");
         return -1;
     }
@@ -1227,7 +1231,9 @@ enum sigv4_verify_status sigv4_parse_authorization(const char *value, size_t len
 {
     const char *p = value, *end = value + len, *why = NULL;
     unsigned seen = 0;
-    memset(out, 0, sizeof *out);
+    /* every field empty (the first byte is enough: they are read as strings) */
+    out->algorithm[0] = out->access_key_id[0] = out->date[0] = out->region[0] = '\0';
+    out->service[0] = out->terminator[0] = out->signed_headers[0] = out->signature[0] = '\0';
     while (p < end && is_space(*p))
         p++;
     const char *alg = p;
@@ -1315,6 +1321,8 @@ struct sigv4_verifier {
     struct key_slot slots[SIGV4_VERIFIER_KEYS];
     size_t next_slot;               /* the one replaced next (round robin) */
     size_t last_hit;                /* looked at first */
+    time_t amz_time;                /* the last time formatted (a client signs many */
+    char amz_date[SIGV4_AMZ_DATE_LEN + 1];  /* requests in the same second); "" = none */
 };
 
 struct sigv4_verifier *sigv4_verifier_new(void)
@@ -1328,6 +1336,20 @@ struct sigv4_verifier *sigv4_verifier_new(void)
         return NULL;
     }
     return v;
+}
+
+/* sigv4_format_time, remembering the last answer. */
+static int cached_time(struct sigv4_verifier *v, time_t t, char out[SIGV4_AMZ_DATE_LEN + 1])
+{
+    if (!v->amz_date[0] || v->amz_time != t) {
+        if (sigv4_format_time(t, v->amz_date) != 0) {
+            v->amz_date[0] = '\0';
+            return -1;
+        }
+        v->amz_time = t;
+    }
+    memcpy(out, v->amz_date, sizeof v->amz_date);
+    return 0;
 }
 
 static void slot_clear(struct key_slot *k)
@@ -1451,12 +1473,30 @@ static enum sigv4_verify_status vfail(struct sigv4_verify_result *r,
     return s;
 }
 
-static const char *find_header(const struct sigv4_request *req, const char *lname)
+/* The headers verification reads: the first of each name, NULL when absent, "" for a
+ * NULL value. Found in one pass (most names are ruled out by their first byte). */
+struct seen_headers {
+    const char *authz, *date, *token, *content_sha256;
+};
+
+static void seen_headers_of(const struct sigv4_request *req, struct seen_headers *s)
 {
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (header_is(&req->headers[i], lname))
-            return req->headers[i].value ? req->headers[i].value : "";
-    return NULL;
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct sigv4_header *h = &req->headers[i];
+        const char **slot = NULL;
+        char c = h->name ? ascii_lower(h->name[0]) : '\0';
+        if (c == 'a' && header_is(h, "authorization"))
+            slot = &s->authz;
+        else if (c == 'x' && header_is(h, "x-amz-date"))
+            slot = &s->date;
+        else if (c == 'x' && header_is(h, "x-amz-security-token"))
+            slot = &s->token;
+        else if (c == 'x' && header_is(h, "x-amz-content-sha256"))
+            slot = &s->content_sha256;
+        if (slot && !*slot)
+            *slot = h->value ? h->value : "";
+    }
 }
 
 /* True when the ';'-list contains name exactly (names are compared lowercased). */
@@ -1525,12 +1565,12 @@ static enum sigv4_verify_status check_time_scope(const struct sigv4_authz *a,
 
 /* Checks the key id and the session token that must go with it. */
 static enum sigv4_verify_status check_key(const struct sigv4_authz *a,
-                                          const struct sigv4_request *req,
+                                          const struct seen_headers *seen,
                                           const struct sigv4_verify_params *p,
                                           struct sigv4_verify_result *r,
                                           const char **secret_out)
 {
-    const char *secret = NULL, *token = NULL, *sent = find_header(req, "x-amz-security-token");
+    const char *secret = NULL, *token = NULL, *sent = seen->token;
     if (!p->lookup || !p->lookup(p->lookup_ud, a->access_key_id, &secret, &token) || !secret)
         return vfail(r, SIGV4_VERIFY_UNKNOWN_KEY,
                      "The security token included in the request is invalid "
@@ -1547,6 +1587,7 @@ static enum sigv4_verify_status check_key(const struct sigv4_authz *a,
  * SIGV4_VERIFY_CONTENT_SHA256 an X-Amz-Content-Sha256 header must agree with it. */
 static enum sigv4_verify_status payload_hash(struct sigv4_verifier *v,
                                              const struct sigv4_request *req,
+                                             const struct seen_headers *seen,
                                              const struct sigv4_verify_params *p,
                                              struct sigv4_verify_result *r,
                                              char out[SIGV4_HASH_HEX_LEN + 1])
@@ -1555,9 +1596,8 @@ static enum sigv4_verify_status payload_hash(struct sigv4_verifier *v,
         snprintf(out, SIGV4_HASH_HEX_LEN + 1, "%s", req->payload_hash);
     else if (enc_hasher_sha256_hex(v->h, req->body, req->body_len, out) != 0)
         return vfail(r, SIGV4_VERIFY_NOMEM, "out of memory while hashing the payload");
-    const char *claimed = (p->flags & SIGV4_VERIFY_CONTENT_SHA256)
-                              ? find_header(req, "x-amz-content-sha256")
-                              : NULL;
+    const char *claimed = (p->flags & SIGV4_VERIFY_CONTENT_SHA256) ? seen->content_sha256
+                                                                    : NULL;
     if (claimed && strcmp(claimed, "UNSIGNED-PAYLOAD") == 0)
         snprintf(out, SIGV4_HASH_HEX_LEN + 1, "%s", claimed);
     else if (claimed && strcasecmp(claimed, out) != 0)
@@ -1662,19 +1702,20 @@ enum sigv4_verify_status sigv4_verifier_verify(struct sigv4_verifier *v,
                                                struct sigv4_verify_result *r)
 {
     struct sigv4_authz a;
+    struct seen_headers seen;
     const char *secret = NULL;
     char hash[SIGV4_HASH_HEX_LEN + 1];
     enum sigv4_verify_status s;
     memset(r, 0, sizeof *r);
-    const char *authz = find_header(req, "authorization");
+    seen_headers_of(req, &seen);
+    const char *authz = seen.authz, *amz_date = seen.date;
     if (!authz)
         return vfail(r, SIGV4_VERIFY_MISSING, "Missing Authentication Token");
     char why[SIGV4_ERROR_LEN];
     s = sigv4_parse_authorization(authz, strlen(authz), &a, why, sizeof why);
     if (s != SIGV4_VERIFY_OK)
         return vfail(r, s, "%s", why);
-    memcpy(r->access_key_id, a.access_key_id, sizeof r->access_key_id);   /* same size */
-    const char *amz_date = find_header(req, "x-amz-date");
+    strcpy(r->access_key_id, a.access_key_id);      /* the same size */
     if (!amz_date)
         return vfail(r, SIGV4_VERIFY_MISSING_DATE,
                      "Authorization header requires existence of a 'X-Amz-Date' header");
@@ -1682,8 +1723,8 @@ enum sigv4_verify_status sigv4_verifier_verify(struct sigv4_verifier *v,
         return vfail(r, SIGV4_VERIFY_BAD_SIGNED_HEADERS,
                      "'Host' and 'X-Amz-Date' must be SignedHeaders in the AWS Authorization");
     if ((s = check_time_scope(&a, amz_date, p, r)) != SIGV4_VERIFY_OK ||
-        (s = check_key(&a, req, p, r, &secret)) != SIGV4_VERIFY_OK ||
-        (s = payload_hash(v, req, p, r, hash)) != SIGV4_VERIFY_OK)
+        (s = check_key(&a, &seen, p, r, &secret)) != SIGV4_VERIFY_OK ||
+        (s = payload_hash(v, req, &seen, p, r, hash)) != SIGV4_VERIFY_OK)
         return s;
     return check_signature(v, req, &a, amz_date, secret, hash, p, r);
 }

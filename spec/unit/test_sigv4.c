@@ -1053,6 +1053,21 @@ static void test_signer_reuse(void)
         sigv4_result_free(&r);
         p.time += 86400;                           /* a new day: a new key each round */
     }
+    /* the signer remembers the last time formatted: same second, another, out of range */
+    const time_t times[] = {1440938160, 1440938160, 1440938161, (time_t)-62167219201LL,
+                            1440938161, 1440938160};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        struct sigv4_result want;
+        p.time = times[i];
+        int rc = sigv4_sign(&small, &p, &want);
+        CHECK_INT_EQ(sigv4_signer_sign(s, &small, &p, &r), rc);
+        if (rc == 0)
+            CHECK_STR_EQ(r.amz_date, want.amz_date);
+        else
+            CHECK_STR_CONTAINS(r.error, "time out of range");
+        sigv4_result_free(&want);
+        sigv4_result_free(&r);
+    }
     sigv4_signer_free(s);
 }
 
