@@ -71,11 +71,16 @@ int enc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
 /* ---- a reusable SHA-256 / HMAC-SHA256 engine -----------------------------------------
  * OpenSSL 3's one-shot calls (EVP_Digest, HMAC) look the algorithm up and allocate a
  * context every time; a hasher keeps one digest context between calls and uses the
- * SHA-256 implementation fetched once per process. Each call starts afresh: nothing of
- * one input is left for the next. Not thread-safe: one hasher per thread. Calls return
- * 0, or -1 when OpenSSL fails (the hasher stays usable). */
+ * SHA-256 implementation fetched once per process, calling its provider functions
+ * directly when it can (see encode.c). Each call starts afresh: nothing of one input is
+ * left for the next. Not thread-safe: one hasher per thread. Calls return 0, or -1 when
+ * OpenSSL fails (the hasher stays usable). */
 struct enc_hasher;
 struct enc_hasher *enc_hasher_new(void);               /* NULL when out of memory */
+/* The same, always through EVP (enc_hasher_new calls the implementation directly when it
+ * can; tests compare the two). */
+struct enc_hasher *enc_hasher_new_evp(void);
+int enc_hasher_direct(const struct enc_hasher *h);     /* 1 when it calls it directly */
 void enc_hasher_free(struct enc_hasher *h);            /* NULL is fine */
 int enc_hasher_sha256(struct enc_hasher *h, const void *data, size_t n,
                       unsigned char out[ENC_SHA256_LEN]);
@@ -86,7 +91,8 @@ int enc_hasher_hmac(struct enc_hasher *h, const void *key, size_t key_len, const
                     size_t n, unsigned char out[ENC_SHA256_LEN]);
 
 /* A key kept for many HMACs: the digest states after its padded inner and outer blocks,
- * so each MAC skips hashing those two blocks. It holds no copy of the key itself. */
+ * so each MAC skips hashing those two blocks. It holds no copy of the key itself and may
+ * be used with any hasher. */
 struct enc_hmac_key;
 /* NULL when out of memory or OpenSSL fails. */
 struct enc_hmac_key *enc_hmac_key_new(struct enc_hasher *h, const void *key, size_t key_len);

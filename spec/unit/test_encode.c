@@ -220,14 +220,14 @@ static void hmac_cases(struct hmac_case *c)
             c[i].data_len = strlen(c[i].data);
 }
 
-/* One hasher (and prepared keys) reused across inputs gives each its own answer. */
-static void test_hasher(void)
+/* One hasher (and prepared keys) reused across inputs gives each its own answer; the
+ * direct hasher (provider functions) and the EVP one agree, and keys made by one work
+ * with the other. */
+static void hasher_cases(struct enc_hasher *h, struct enc_hasher *other)
 {
-    struct enc_hasher *h = enc_hasher_new();
     struct hmac_case c[6];
     unsigned char mac[32];
     char hex[65];
-    CHECK_REQUIRE(h != NULL);
     for (int round = 0; round < 2; round++) {
         CHECK_INT_EQ(enc_hasher_sha256_hex(h, "abc", 3, hex), 0);
         CHECK_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -254,7 +254,8 @@ static void test_hasher(void)
     /* prepared keys, interleaved and each used twice: the states are copied, not used up */
     for (int round = 0; round < 2; round++)
         for (int i = 5; i >= 0; i--) {
-            CHECK_INT_EQ(enc_hasher_hmac_with(h, k[i], c[i].data, c[i].data_len, mac), 0);
+            CHECK_INT_EQ(enc_hasher_hmac_with(round ? other : h, k[i], c[i].data,
+                                              c[i].data_len, mac), 0);
             enc_hex_to(hex, mac, 32);
             CHECK_STR_EQ(hex, c[i].mac);
             CHECK_INT_EQ(enc_hasher_sha256_hex(h, "abc", 3, hex), 0);   /* in between */
@@ -266,8 +267,19 @@ static void test_hasher(void)
     CHECK(memcmp(mac, want, 32) == 0);
     for (int i = 0; i < 6; i++)
         enc_hmac_key_free(k[i]);
+}
+
+static void test_hasher(void)
+{
+    struct enc_hasher *h = enc_hasher_new(), *evp = enc_hasher_new_evp();
+    CHECK_REQUIRE(h != NULL && evp != NULL);
+    CHECK_INT_EQ(enc_hasher_direct(h), 1);        /* OpenSSL 3's default provider */
+    CHECK_INT_EQ(enc_hasher_direct(evp), 0);
+    hasher_cases(h, evp);
+    hasher_cases(evp, h);
     enc_hmac_key_free(NULL);
     enc_hasher_free(h);
+    enc_hasher_free(evp);
     enc_hasher_free(NULL);
 }
 
