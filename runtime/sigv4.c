@@ -37,7 +37,7 @@ static char *put(char *dst, const void *s, size_t n)
 
 #define PUT_LIT(dst, lit) put((dst), (lit), sizeof(lit) - 1)
 
-/* Appends n bytes to b: the room is reserved, *at_out gets where to write them. */
+/* Reserves room for n more bytes in b; *at_out gets where they go (see grown). */
 static int grow(struct buf *b, size_t n, char **at_out)
 {
     if (buf_reserve(b, n) != 0)

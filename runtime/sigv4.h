@@ -218,11 +218,12 @@ enum sigv4_verify_status sigv4_verify(const struct sigv4_request *req,
 void sigv4_verify_result_free(struct sigv4_verify_result *r);
 
 /* A verifier for a busy server: it keeps between calls what sigv4_verify would redo for
- * every request — SHA-256 and HMAC fetched from OpenSSL once, the working buffers, and
+ * every request — a SHA-256 context (encode.h's enc_hasher), the working buffers, and
  * the signing keys derived so far (the last SIGV4_VERIFIER_KEYS, each for one access
- * key id, secret, date, region and service, as AWS SDKs cache theirs; a request then
- * costs one HMAC instead of five). sigv4_verifier_verify answers exactly as sigv4_verify
- * does (sigv4_verify is a verifier used once). Not thread-safe: one per thread. */
+ * key id, secret, date, region and service, as AWS SDKs cache theirs, kept as HMAC pad
+ * states; a request then costs one HMAC without its key blocks instead of five HMACs).
+ * sigv4_verifier_verify answers exactly as sigv4_verify does (sigv4_verify is a verifier
+ * used once). Not thread-safe: one per thread. */
 #define SIGV4_VERIFIER_KEYS 8
 struct sigv4_verifier;
 struct sigv4_verifier *sigv4_verifier_new(void);       /* NULL when out of memory */
@@ -233,11 +234,12 @@ enum sigv4_verify_status sigv4_verifier_verify(struct sigv4_verifier *v,
                                                struct sigv4_verify_result *out);
 
 /* ---- signing many requests (clients) ------------------------------------------------
- * A signer keeps between calls what sigv4_sign redoes for every request: SHA-256 and
- * HMAC fetched from OpenSSL once, and the signing keys derived so far (the last
- * SIGV4_VERIFIER_KEYS, each for one access key id, secret, day, region and service; a
- * changed secret derives a new key). sigv4_signer_sign gives exactly what sigv4_sign
- * gives. Not thread-safe: one per thread (a client's engine runs on one). */
+ * A signer keeps between calls what sigv4_sign redoes for every request: a SHA-256
+ * context, the buffer the canonical request is built in, the last X-Amz-Date formatted,
+ * and the signing keys derived so far (the last SIGV4_VERIFIER_KEYS, each for one access
+ * key id, secret, day, region and service; a changed secret derives a new key).
+ * sigv4_signer_sign gives exactly what sigv4_sign gives. Not thread-safe: one per thread
+ * (a client's engine runs on one). */
 struct sigv4_signer;
 struct sigv4_signer *sigv4_signer_new(void);           /* NULL when out of memory */
 void sigv4_signer_free(struct sigv4_signer *s);        /* cleanses the keys; NULL is fine */
