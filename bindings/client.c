@@ -432,9 +432,12 @@ static int fill_params(lua_State *L, struct iot_params *params, const struct iot
             return -1;
         }
         const char *name = lua_tostring(L, -2);
-        lua_pushvalue(L, -2);
-        int is_json = lua_rawget(L, 4) != LUA_TNIL && lua_toboolean(L, -1);
-        lua_pop(L, 1);
+        int is_json = 0;
+        if (lua_type(L, 4) == LUA_TTABLE) {     /* json_names, usually nil */
+            lua_pushvalue(L, -2);
+            is_json = lua_rawget(L, 4) != LUA_TNIL && lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        }
         struct iot_value v;
         to_value(L, req, is_json, &v);
         if (iot_params_set(params, name, &v, msg, msglen) != 0) {
@@ -471,11 +474,7 @@ static int core_call(lua_State *L)
     struct client_box *box = check_client(L, 1);
     const struct iot_op *op = check_op(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
-    if (lua_type(L, 4) != LUA_TTABLE) {
-        lua_settop(L, 3);
-        lua_newtable(L);
-    }
-    lua_settop(L, 4);
+    lua_settop(L, 4);   /* 4: json_names, a table or nil */
     if (box->client == NULL) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s: the client is closed", op->method_name);

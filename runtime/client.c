@@ -121,6 +121,7 @@ struct iot_client {
     int verify_tls;
     struct iot_retry_quota quota;
     struct sigv4_signer *signer;    /* cached signing keys, digests fetched once */
+    struct enc_hasher *hasher;      /* payload hashes (one OpenSSL context for every call) */
 };
 
 static char *dup_or_null(const char *s)
@@ -149,6 +150,7 @@ static void client_unref(struct iot_client *c)
     free_secret(c->token);
     free(c->ca_bundle);
     sigv4_signer_free(c->signer);
+    enc_hasher_free(c->hasher);
     free(c);
 }
 
@@ -272,7 +274,8 @@ struct iot_client *iot_client_new(struct iot_engine *engine, const struct iot_cl
                    ? strdup(cfg->credentials.session_token) : NULL;
     c->ca_bundle = dup_or_null(cfg->ca_bundle);
     c->signer = sigv4_signer_new();
-    if (!c->region || !c->signing_name || !c->signer || (cfg->credentials.access_key_id && !c->akid) ||
+    c->hasher = enc_hasher_new();
+    if (!c->region || !c->signing_name || !c->signer || !c->hasher || (cfg->credentials.access_key_id && !c->akid) ||
         (cfg->credentials.secret_access_key && !c->secret) || (cfg->ca_bundle && !c->ca_bundle)) {
         set_error(err, "InternalError", "out of memory");
         goto fail;
@@ -1148,7 +1151,7 @@ int iot_call_start(struct iot_client *client, struct iot_params *params, void *u
     call->x.done = call_xfer_done;
     call->x.prepare = call_prepare;
     eng_timer_init(&call->backoff, backoff_fire);
-    if (iot_marshal(call->params, &call->req, msg, msglen) != 0)
+    if (iot_marshal_hashed(call->params, client->hasher, &call->req, msg, msglen) != 0)
         goto fail;
     struct buf url = BUF_INIT;
     if (buf_reserve(&url, strlen(client->base_url) + call->req.target.len + 1) != 0 ||

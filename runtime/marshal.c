@@ -878,8 +878,8 @@ fail:
     return -1;
 }
 
-static int build_body(const struct iot_params *p, struct iot_request *req, char *msg,
-                      size_t msglen)
+static int build_body(const struct iot_params *p, struct enc_hasher *hasher,
+                      struct iot_request *req, char *msg, size_t msglen)
 {
     const struct iot_member *m = iot_op_payload(p->op);
     const struct pslot *s = m ? &p->slots[m - p->op->input] : NULL;
@@ -900,7 +900,10 @@ static int build_body(const struct iot_params *p, struct iot_request *req, char 
     if (!req->has_body && strcmp(p->op->http_method, "GET") != 0 &&
         strcmp(p->op->http_method, "DELETE") != 0 && strcmp(p->op->http_method, "HEAD") != 0)
         req->has_body = 1;
-    if (enc_sha256_hex(req->body ? req->body : "", req->body_len, req->payload_hash) != 0) {
+    const char *body = req->body ? req->body : "";
+    int rc = hasher ? enc_hasher_sha256_hex(hasher, body, req->body_len, req->payload_hash)
+                    : enc_sha256_hex(body, req->body_len, req->payload_hash);
+    if (rc != 0) {
         if (msg && msglen)
             snprintf(msg, msglen, "SHA-256 failed");
         return -1;
@@ -911,6 +914,12 @@ static int build_body(const struct iot_params *p, struct iot_request *req, char 
 int iot_marshal(const struct iot_params *params, struct iot_request *req_out, char *msg,
                 size_t msglen)
 {
+    return iot_marshal_hashed(params, NULL, req_out, msg, msglen);
+}
+
+int iot_marshal_hashed(const struct iot_params *params, struct enc_hasher *hasher,
+                       struct iot_request *req_out, char *msg, size_t msglen)
+{
     struct iot_request init = IOT_REQUEST_INIT;
     *req_out = init;
     req_out->method = params->op->http_method;
@@ -919,7 +928,7 @@ int iot_marshal(const struct iot_params *params, struct iot_request *req_out, ch
     req_out->path_len = req_out->target.len;
     if (build_query(params, &req_out->target) != 0 || build_headers(params, req_out) != 0)
         goto oom;
-    if (build_body(params, req_out, msg, msglen) != 0)
+    if (build_body(params, hasher, req_out, msg, msglen) != 0)
         return -1;
     return 0;
 oom:

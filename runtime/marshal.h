@@ -41,6 +41,11 @@ struct iot_request {
  * left freeable. */
 int iot_marshal(const struct iot_params *params, struct iot_request *req_out, char *msg,
                 size_t msglen);
+/* The same, hashing an in-memory body with `hasher` (encode.h; reused across calls,
+ * so no OpenSSL context is made per call). hasher NULL: as iot_marshal. */
+struct enc_hasher;
+int iot_marshal_hashed(const struct iot_params *params, struct enc_hasher *hasher,
+                       struct iot_request *req_out, char *msg, size_t msglen);
 void iot_request_free(struct iot_request *req);
 
 /* The query string part of the target (after '?'), "" when none. */

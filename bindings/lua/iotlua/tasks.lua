@@ -23,6 +23,7 @@ local coroutine, debug, io, setmetatable, getmetatable, select, table, tostring,
       coroutine, debug, io, setmetatable, getmetatable, select, table, tostring, type, error
 local now, poll, pending, request_done = core.now, core.poll, core.pending, core.done
 local pack, unpack = table.pack, table.unpack
+local running, yield = coroutine.running, coroutine.yield
 
 local M = {}
 
@@ -187,6 +188,8 @@ local NO_RESULTS = { n = 0 }
 -- What coroutine.resume returned, taken as varargs: a task that only yielded (every
 -- call it makes) costs no table, nor does one that returned nothing.
 local function resumed(task, ok, ...)
+  if ok and (...) == WAIT then return end   -- the usual case: it waits (WAIT is private,
+                                            -- so a task's function cannot return it)
   if coroutine.status(task.co) == "dead" then
     if ok then
       finish(task, true, select("#", ...) == 0 and NO_RESULTS or pack(...))
@@ -314,10 +317,11 @@ end
 -- Waits for a request handle of the C engine to complete.
 function M.await(req)
   if request_done(req) then return end
-  local task = state.by_co[coroutine.running()]
+  local task = state.by_co[running()]
   if task then
     state.requests[req] = task
-    suspend(task)
+    task.status = "waiting"     -- suspend(task), inline: one frame less on the task's stack
+    yield(WAIT)
   else
     state.requests[req] = true
     drive(function() return request_done(req) end, "a request")
