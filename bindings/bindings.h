@@ -51,6 +51,13 @@ void iotlua_push_error(lua_State *L, const struct iot_error *e);
  * first use with `gc` as __gc), left on the stack. Raises on lack of memory. [-0, +1] */
 void *iotlua_push_gc_box(lua_State *L, size_t size, const char *mt, lua_CFunction gc);
 
+/* iotlua.c: typed boxes checked by metatable identity. iotlua_push_metatable pushes the
+ * metatable named tname, kept at registry[key] too, creating it on first use (returns 1
+ * then: fill it in). [-0, +1] iotlua_test_box: the userdata at idx if its metatable is
+ * the one at registry[key], else NULL. [-0, +0] */
+int iotlua_push_metatable(lua_State *L, const void *key, const char *tname);
+void *iotlua_test_box(lua_State *L, int idx, const void *key);
+
 /* Registry key set to true by the host for --quiet. */
 #define IOTLUA_QUIET_KEY "iotlua.quiet"
 

@@ -31,6 +31,7 @@
 #define CLIENT_MT "iotlua.client"
 
 static const char methods_key = 'm';
+static const char client_mt_key = 'c';     /* registry[&client_mt_key]: the metatable */
 
 struct client_box {
     struct iot_client *client;        /* NULL once closed */
@@ -131,7 +132,8 @@ static int credentials_cb(void *ctx, struct iot_credentials *creds_out, struct i
 
 static struct client_box *check_client(lua_State *L, int idx)
 {
-    return luaL_checkudata(L, idx, CLIENT_MT);
+    struct client_box *box = iotlua_test_box(L, idx, &client_mt_key);
+    return box ? box : luaL_checkudata(L, idx, CLIENT_MT);
 }
 
 static int client_close(lua_State *L)
@@ -185,7 +187,7 @@ static struct client_box *push_client(lua_State *L)
 {
     struct client_box *box = lua_newuserdatauv(L, sizeof *box, 2);
     memset(box, 0, sizeof *box);
-    if (luaL_newmetatable(L, CLIENT_MT)) {
+    if (iotlua_push_metatable(L, &client_mt_key, CLIENT_MT)) {
         static const luaL_Reg mt[] = {
             {"__gc", client_gc},       {"__close", client_close}, {"__index", client_index},
             {"__tostring", client_tostring}, {NULL, NULL},

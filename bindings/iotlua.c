@@ -22,6 +22,33 @@ void *iotlua_push_gc_box(lua_State *L, size_t size, const char *mt, lua_CFunctio
     return box;
 }
 
+/* The metatable registered under the name tname, also kept at registry[key] (a static
+ * address: looked up by pointer, no string hashing). Creates it on first use; returns 1
+ * when it was just created (fill it in). [-0, +1] */
+int iotlua_push_metatable(lua_State *L, const void *key, const char *tname)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE)
+        return 0;
+    lua_pop(L, 1);
+    int fresh = luaL_newmetatable(L, tname);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+    return fresh;
+}
+
+/* The userdata at idx when its metatable is the one kept at registry[key], else NULL:
+ * luaL_testudata without looking the metatable up by name. [-0, +0] */
+void *iotlua_test_box(lua_State *L, int idx, const void *key)
+{
+    void *p = lua_touserdata(L, idx);
+    if (p == NULL || !lua_getmetatable(L, idx))
+        return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? p : NULL;
+}
+
 /* package.preload loader: upvalue 1 is the index of the source. [-0, +1] */
 static int load_embedded(lua_State *L)
 {

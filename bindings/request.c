@@ -15,6 +15,8 @@
 
 #define REQUEST_MT "iotlua.request"
 
+static const char request_mt_key = 'r';    /* registry[&request_mt_key]: the metatable */
+
 struct request_box {
     uint64_t id;
     struct iot_params *params;  /* owned while being filled; NULL once the call started */
@@ -22,9 +24,16 @@ struct request_box {
     int completed;
 };
 
+/* The request handle at idx; raises the usual "bad argument" error for anything else. */
+static struct request_box *check_request(lua_State *L, int idx)
+{
+    struct request_box *box = iotlua_test_box(L, idx, &request_mt_key);
+    return box ? box : luaL_checkudata(L, idx, REQUEST_MT);
+}
+
 static int request_gc(lua_State *L)
 {
-    struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    struct request_box *box = check_request(L, 1);
     iot_params_free(box->params);
     box->params = NULL;
     iot_result_free(box->result);
@@ -34,7 +43,7 @@ static int request_gc(lua_State *L)
 
 static int request_tostring(lua_State *L)
 {
-    struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    struct request_box *box = check_request(L, 1);
     lua_pushfstring(L, "iotlua request %I (%s)", (lua_Integer)box->id,
                     box->completed ? "completed" : "in flight");
     return 1;
@@ -49,9 +58,7 @@ struct iot_params *iotlua_push_request(lua_State *L, const struct iot_op *op)
     box->params = NULL;
     box->result = NULL;
     box->completed = 0;
-    if (luaL_getmetatable(L, REQUEST_MT) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        luaL_newmetatable(L, REQUEST_MT);
+    if (iotlua_push_metatable(L, &request_mt_key, REQUEST_MT)) {
         lua_pushcfunction(L, request_gc);
         lua_setfield(L, -2, "__gc");
         lua_pushcfunction(L, request_tostring);
@@ -81,7 +88,7 @@ void iotlua_request_set_id(lua_State *L, int idx, uint64_t id)
 /* Hands `result` to the request handle at idx; 0 (nothing taken) if idx is not one. */
 int iotlua_request_complete(lua_State *L, int idx, struct iot_result *result)
 {
-    struct request_box *box = luaL_testudata(L, idx, REQUEST_MT);
+    struct request_box *box = iotlua_test_box(L, idx, &request_mt_key);
     if (box == NULL || box->completed)
         return 0;
     box->result = result;
@@ -189,7 +196,7 @@ void iotlua_push_error(lua_State *L, const struct iot_error *e)
  */
 static int core_result(lua_State *L)
 {
-    struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    struct request_box *box = check_request(L, 1);
     if (!box->completed)
         return luaL_error(L, "request %I has not completed", (lua_Integer)box->id);
     if (box->result == NULL)
@@ -212,7 +219,7 @@ static int core_result(lua_State *L)
 /* core.done(req) -> true once the request's event was delivered by core.poll. */
 static int core_done(lua_State *L)
 {
-    struct request_box *box = luaL_checkudata(L, 1, REQUEST_MT);
+    struct request_box *box = check_request(L, 1);
     lua_pushboolean(L, box->completed);
     return 1;
 }
