@@ -783,10 +783,14 @@ static int add_uri_label(const struct iot_params *p, const char *label, size_t l
         if (m->location != IOT_LOC_URI || strlen(m->location_name) != name_len ||
             memcmp(m->location_name, label, name_len) != 0)
             continue;
+        const struct pslot *s = &p->slots[i];
+        int flags = greedy ? ENC_KEEP_SLASH : 0;
+        if (s->kind == PK_BYTES && !m->jsonvalue && m->shape->type != IOT_T_BLOB)
+            return enc_uri(out, slot_bytes(p, s), s->len, flags);    /* text as stored */
         struct buf text = BUF_INIT;
-        int rc = scalar_text(p, m, &p->slots[i], &text);
+        int rc = scalar_text(p, m, s, &text);
         if (rc == 0)
-            rc = enc_uri(out, buf_cstr(&text), text.len, greedy ? ENC_KEEP_SLASH : 0);
+            rc = enc_uri(out, buf_cstr(&text), text.len, flags);
         buf_free(&text);
         return rc;
     }
