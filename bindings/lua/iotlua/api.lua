@@ -96,11 +96,9 @@ function M.map(items, fn, opts)
   for w = 1, math.min(opts.concurrency or DEFAULT_CONCURRENCY, n) do
     workers[w] = tasks.spawn(worker)
   end
-  local _, werrs = tasks.wait_all(workers)
+  local werr = tasks.join(workers)
   if bar then bar:finish() end
-  for w = 1, #workers do
-    if werrs[w] ~= nil then error(werrs[w], 2) end
-  end
+  if werr ~= nil then error(werr, 2) end
   return results, errs
 end
 

@@ -434,6 +434,22 @@ function M.wait_all(tasks)
   return results, errors
 end
 
+-- For iotlua.map: waits for every task of `list` (all made by spawn: no checks, no result
+-- arrays, unlike wait_all) and returns the first error one of them raised, or nil.
+function M.join(list)
+  for i = 1, #list do list[i].observed = true end
+  local first
+  for i = 1, #list do
+    local task = list[i]
+    wait_for(task)
+    if task.status ~= "done" then
+      local _, err = outcome(task)
+      if first == nil then first = err end
+    end
+  end
+  return first
+end
+
 -- Runs until every task has finished. Returns true when no task error went unretrieved.
 function M.run()
   if current() then error("iotlua.run cannot be called inside a task", 2) end
