@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "http_internal.h"
+#include "http_server.h"
 #include "http_status.h"
 #include "sigv4.h"
 
@@ -82,10 +83,18 @@ static void make_request_id(struct http_api *api, char out[40])
     out[k] = '\0';
 }
 
+/* One answer, on whichever transport carries the request. */
 static void send_reply(struct http_ctx *ctx, int status, const char *reason,
-                       const struct buf *body)
+                       const char *error_type, const struct buf *body)
 {
+    if (ctx->conn) {
+        hs_reply(ctx->conn, status, reason, error_type, ctx->request_id, body->data,
+                 body->len);
+        return;
+    }
     struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+    if (error_type)
+        evhttp_add_header(h, "x-amzn-ErrorType", error_type);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "x-amzn-RequestId", ctx->request_id);
     if (body->len)
@@ -102,7 +111,7 @@ static const char *reason_phrase(int status)
 
 void http_reply_json(struct http_ctx *ctx, int status, const struct buf *body)
 {
-    send_reply(ctx, status, reason_phrase(status), body);
+    send_reply(ctx, status, reason_phrase(status), NULL, body);
 }
 
 void http_reply_error(struct http_ctx *ctx, int status, const char *code, const char *fmt, ...)
@@ -119,14 +128,17 @@ void http_reply_error(struct http_ctx *ctx, int status, const char *code, const 
     buf_append_str(out, ",\"traceId\":\"");
     buf_append_str(out, ctx->request_id);
     buf_append_str(out, "\"}");
-    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "x-amzn-ErrorType", code);
-    send_reply(ctx, status, reason_phrase(status), out);
+    send_reply(ctx, status, reason_phrase(status), code, out);
 }
 
 /* QA fault: the client sees its connection closed with no reply. The socket is shut
  * down first; the reply evhttp then fails to write frees the connection its usual way. */
 void http_drop_connection(struct http_ctx *ctx)
 {
+    if (ctx->conn) {
+        hs_drop(ctx->conn);
+        return;
+    }
     struct evhttp_connection *evcon = evhttp_request_get_connection(ctx->req);
     if (evcon) {
         struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
@@ -135,7 +147,7 @@ void http_drop_connection(struct http_ctx *ctx)
             shutdown(fd, SHUT_RDWR);
     }
     struct buf empty = BUF_INIT;
-    send_reply(ctx, 500, "Dropped", &empty);
+    send_reply(ctx, 500, "Dropped", NULL, &empty);
 }
 
 /* ------------------------------------------------------------------ waiting requests */
@@ -269,16 +281,27 @@ static int lookup_secret(void *ud, const char *access_key_id, const char **secre
  * token (X-Amz-Security-Token) is signed like any header but not checked. */
 static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
 {
-    struct sigv4_header headers[HTTP_MAX_HEADERS];
+    struct sigv4_header scratch[HTTP_MAX_HEADERS];
+    const struct sigv4_header *headers = scratch;
     size_t count = 0;
-    struct evkeyval *kv;
-    for (kv = evhttp_request_get_input_headers(ctx->req)->tqh_first; kv; kv = kv->next.tqe_next) {
-        if (count == HTTP_MAX_HEADERS) {
-            http_reply_error(ctx, 400, "InvalidRequestException", "too many headers");
-            return -1;
+    if (ctx->wire) {
+        headers = ctx->wire->headers;
+        count = ctx->wire->nheaders;
+    } else {
+        struct evkeyval *kv;
+        for (kv = evhttp_request_get_input_headers(ctx->req)->tqh_first; kv;
+             kv = kv->next.tqe_next) {
+            if (count == HTTP_MAX_HEADERS) {
+                count++;
+                break;
+            }
+            scratch[count].name = kv->key;
+            scratch[count++].value = kv->value;
         }
-        headers[count].name = kv->key;
-        headers[count++].value = kv->value;
+    }
+    if (count > HTTP_MAX_HEADERS) {
+        http_reply_error(ctx, 400, "InvalidRequestException", "too many headers");
+        return -1;
     }
     char path_z[4096];
     if (path_len >= sizeof path_z) {
@@ -287,16 +310,14 @@ static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
     }
     memcpy(path_z, path, path_len);
     path_z[path_len] = '\0';
-    struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
-    size_t body_len = evbuffer_get_length(in);
     struct sigv4_request req = {
-        .method = method_name(evhttp_request_get_command(ctx->req)),
+        .method = ctx->wire ? ctx->wire->method_name : method_name(ctx->method),
         .path = path_z,
         .query = ctx->query,
         .headers = headers,
         .nheaders = count,
-        .body = body_len ? evbuffer_pullup(in, -1) : NULL,
-        .body_len = body_len,
+        .body = ctx->body_len ? ctx->body : NULL,
+        .body_len = ctx->body_len,
     };
     struct sigv4_verify_params params = {
         .service = "iotdata",
@@ -365,12 +386,20 @@ static int inject_fault(struct http_ctx *ctx)
 
 /* ------------------------------------------------------------------ the callback */
 
-static void on_request(struct evhttp_request *req, void *arg)
+const char *http_header(const struct http_ctx *ctx, const char *name)
 {
-    struct http_api *api = arg;
-    struct http_ctx ctx = {.api = api, .req = req};
+    if (ctx->wire)
+        return hw_header(ctx->wire, name);
+    return evhttp_find_header(evhttp_request_get_input_headers(ctx->req), name);
+}
+
+/* Routes, verifies and serves one request, whichever transport brought it. */
+static void serve(struct http_ctx *ctx_in)
+{
+    struct http_ctx ctx = *ctx_in;
+    struct http_api *api = ctx.api;
     make_request_id(api, ctx.request_id);
-    const char *uri = evhttp_request_get_uri(req);
+    const char *uri = ctx.uri;
     const char *q = strchr(uri, '?');
     size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
     if (q) {
@@ -386,13 +415,33 @@ static void on_request(struct evhttp_request *req, void *arg)
         qa_handle(&ctx, uri, path_len);
         return;
     }
-    if (route(&ctx, uri, path_len, evhttp_request_get_command(req)) != 0)
+    if (route(&ctx, uri, path_len, (enum evhttp_cmd_type)ctx.method) != 0)
         return;
     if (api->verify && authenticate(&ctx, uri, path_len) != 0)
         return;
     if (inject_fault(&ctx))
         return;
     http_run_op(&ctx);
+}
+
+/* HTTPS: a request from evhttp. */
+static void on_evhttp_request(struct evhttp_request *req, void *arg)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    struct http_ctx ctx = {.api = arg, .req = req, .method = evhttp_request_get_command(req),
+                           .uri = evhttp_request_get_uri(req),
+                           .body_len = evbuffer_get_length(in)};
+    ctx.body = ctx.body_len ? evbuffer_pullup(in, -1) : NULL;
+    serve(&ctx);
+}
+
+/* Plain HTTP: a request from http_server.c. */
+static void on_native_request(void *arg, struct hs_conn *conn, const struct hw_request *r)
+{
+    struct http_ctx ctx = {.api = arg, .conn = conn, .wire = r, .method = r->method,
+                           .uri = r->target, .body = (const uint8_t *)r->body,
+                           .body_len = r->body_len};
+    serve(&ctx);
 }
 
 /* ------------------------------------------------------------------ lifetime */
@@ -404,7 +453,7 @@ static struct http_api *live_apis;
 static struct http_api *api_of_http(void *http)
 {
     for (struct http_api *a = live_apis; a; a = a->next_api)
-        if ((void *)a->http == http)
+        if ((void *)a->http == http || (void *)a->server == http)
             return a;
     return NULL;
 }
@@ -443,9 +492,36 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
                                           BEV_OPT_CLOSE_ON_FREE);
 }
 
-static int bind_listener(struct http_api *api, const struct http_api_options *o, int *port_out)
+/* Responses go out without waiting (Nagle + the client's delayed ACK held each HTTPS
+ * response ~40 ms: its TLS records leave in separate writes). Set on the listening
+ * socket, accepted connections inherit it (Linux copies the option). */
+static void listener_ready(struct http_api *api, struct evconnlistener *listener)
+{
+    int one = 1;
+    if (setsockopt(evconnlistener_get_fd(listener), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof one) != 0)
+        perror("iotlua-emulator: TCP_NODELAY");
+    api->listener = listener;
+    evconnlistener_set_error_cb(listener, accept_error);
+}
+
+/* HTTPS: evhttp on a bufferevent_openssl per connection. */
+static int bind_evhttp(struct http_api *api, const struct http_api_options *o, int *port_out)
 {
     const char *host = o->host ? o->host : "127.0.0.1";
+    api->http = evhttp_new(api->base);
+    if (!api->http) {
+        fprintf(stderr, "iotlua-emulator: out of memory starting the HTTP API\n");
+        return -1;
+    }
+    evhttp_set_gencb(api->http, on_evhttp_request, api);
+    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_headers_size(api->http, HTTP_MAX_HEADERS_SIZE);
+    evhttp_set_max_body_size(api->http, HTTP_MAX_BODY_SIZE);
+    evhttp_set_timeout(api->http, HTTP_IDLE_TIMEOUT_SECONDS);
+    evhttp_set_bevcb(api->http, tls_bevcb, api);
     struct evhttp_bound_socket *bound =
         evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)o->port);
     if (!bound) {
@@ -462,15 +538,18 @@ static int bind_listener(struct http_api *api, const struct http_api_options *o,
         *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     else
         *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    /* Responses go out without waiting (Nagle + the client's delayed ACK held each
-     * HTTPS response ~40 ms: its TLS records leave in separate writes). Set on the
-     * listening socket, accepted connections inherit it (Linux copies the option). */
-    int one = 1;
-    if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
-                   sizeof one) != 0)
-        perror("iotlua-emulator: TCP_NODELAY");
-    api->listener = evhttp_bound_socket_get_listener(bound);
-    evconnlistener_set_error_cb(api->listener, accept_error);
+    listener_ready(api, evhttp_bound_socket_get_listener(bound));
+    return 0;
+}
+
+/* Plain HTTP: the emulator's own server (http_server.h). */
+static int bind_native(struct http_api *api, const struct http_api_options *o, int *port_out)
+{
+    api->server = hs_new(api->base, o->host ? o->host : "127.0.0.1", o->port,
+                         on_native_request, api, port_out);
+    if (!api->server)
+        return -1;
+    listener_ready(api, hs_listener(api->server));
     return 0;
 }
 
@@ -529,24 +608,14 @@ struct http_api *http_api_new(struct event_base *base, struct broker *broker,
     seed(api);
     api->verifier = sigv4_verifier_new();
     api->qa = qa_new(api);
-    api->http = evhttp_new(base);
     api->accept_retry = evtimer_new(base, accept_retry_cb, api);
-    if (copy_credentials(api, options) != 0 || !api->verifier || !api->qa || !api->http ||
+    if (copy_credentials(api, options) != 0 || !api->verifier || !api->qa ||
         !api->accept_retry)
         goto oom;
     api->next_api = live_apis;
     live_apis = api;
-    evhttp_set_gencb(api->http, on_request, api);
-    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-    evhttp_set_max_headers_size(api->http, HTTP_MAX_HEADERS_SIZE);
-    evhttp_set_max_body_size(api->http, HTTP_MAX_BODY_SIZE);
-    evhttp_set_timeout(api->http, HTTP_IDLE_TIMEOUT_SECONDS);
-    if (api->tls)
-        evhttp_set_bevcb(api->http, tls_bevcb, api);
     int port = 0;
-    if (bind_listener(api, options, &port) != 0)
+    if ((api->tls ? bind_evhttp(api, options, &port) : bind_native(api, options, &port)) != 0)
         goto fail;
     if (bound_port_out)
         *bound_port_out = port;
@@ -580,6 +649,7 @@ void http_api_free(struct http_api *api)
         event_free(api->accept_retry);
     if (api->http)
         evhttp_free(api->http);
+    hs_free(api->server);
     qa_free(api->qa);
     sigv4_verifier_free(api->verifier);
     free_credentials(api);

@@ -19,6 +19,9 @@
 
 struct evhttp;
 struct evhttp_request;
+struct hs_conn;
+struct hs_server;
+struct hw_request;
 struct evconnlistener;
 struct event;
 
@@ -45,7 +48,8 @@ struct qa_state;
 struct http_api {
     struct event_base *base;
     struct broker *broker;
-    struct evhttp *http;
+    struct evhttp *http;            /* HTTPS */
+    struct hs_server *server;       /* plain HTTP (http_server.h) */
     SSL_CTX *tls;
     struct sigv4_verifier *verifier;    /* SigV4, with its signing-key cache */
     struct emulator_credential *credentials;    /* owned copies */
@@ -67,7 +71,13 @@ struct http_api {
  * pointer is into the evhttp request, which stays valid until the reply. */
 struct http_ctx {
     struct http_api *api;
-    struct evhttp_request *req;
+    struct evhttp_request *req;     /* HTTPS: the evhttp request; else NULL */
+    struct hs_conn *conn;           /* plain HTTP: http_server.c's connection; else NULL */
+    const struct hw_request *wire;  /* plain HTTP: the parsed request (in conn) */
+    int method;                     /* enum evhttp_cmd_type */
+    const char *uri;                /* request target as sent, NUL-terminated */
+    const uint8_t *body;
+    size_t body_len;
     char request_id[40];
     enum http_op op;
     const char *label;              /* raw path label (topic or clientId) */
@@ -102,6 +112,9 @@ void http_reply_error(struct http_ctx *ctx, int status, const char *code, const 
 void http_drop_connection(struct http_ctx *ctx);
 struct http_call *http_call_new(struct http_ctx *ctx);
 void http_call_finish(struct http_call *call);    /* unlinks and frees (no reply) */
+
+/* The value of request header `name` (any case), or NULL. */
+const char *http_header(const struct http_ctx *ctx, const char *name);
 
 /* ---- request helpers (http_ops.c) */
 /* Finds query parameter `name`, percent-decoded into api->arena. 1 found, 0 absent,

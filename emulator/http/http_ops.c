@@ -129,11 +129,10 @@ done:
 
 static int parse_mqtt5_headers(struct http_ctx *ctx, struct msg_fields *f)
 {
-    struct evkeyvalq *h = evhttp_request_get_input_headers(ctx->req);
-    const char *up = evhttp_find_header(h, "x-amz-mqtt5-user-properties");
+    const char *up = http_header(ctx, "x-amz-mqtt5-user-properties");
     if (up && parse_user_properties(ctx, f, up) != 0)
         return -1;
-    const char *pfi = evhttp_find_header(h, "x-amz-mqtt5-payload-format-indicator");
+    const char *pfi = http_header(ctx, "x-amz-mqtt5-payload-format-indicator");
     f->m.payload_format = -1;
     if (pfi) {
         if (strcmp(pfi, "UNSPECIFIED_BYTES") == 0)
@@ -147,7 +146,7 @@ static int parse_mqtt5_headers(struct http_ctx *ctx, struct msg_fields *f)
             return -1;
         }
     }
-    const char *cd = evhttp_find_header(h, "x-amz-mqtt5-correlation-data");
+    const char *cd = http_header(ctx, "x-amz-mqtt5-correlation-data");
     if (cd) {
         struct buf *a = &ctx->api->arena;
         f->corr_off = a->len;
@@ -185,15 +184,14 @@ static int parse_message_fields(struct http_ctx *ctx, struct msg_fields *f)
     }
     if (parse_mqtt5_headers(ctx, f) != 0)
         return -1;
-    struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
-    f->m.payload_len = evbuffer_get_length(in);
+    f->m.payload_len = ctx->body_len;
     if (f->m.payload_len > HTTP_MAX_PAYLOAD) {
         http_reply_error(ctx, 413, "RequestEntityTooLargeException",
                          "the payload is %zu bytes; the limit is %d bytes (128 KiB)",
                          f->m.payload_len, HTTP_MAX_PAYLOAD);
         return -1;
     }
-    f->m.payload = f->m.payload_len ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
+    f->m.payload = f->m.payload_len ? ctx->body : (const uint8_t *)"";
     if (f->m.payload_format == 1 &&
         !enc_utf8_valid_text((const char *)f->m.payload, f->m.payload_len)) {
         http_reply_error(ctx, 400, INVALID,

@@ -445,7 +445,7 @@ static void disconnect_client(struct http_ctx *ctx, const char *label, size_t n)
 void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
 {
     struct qa_state *qa = ctx->api->qa;
-    enum evhttp_cmd_type m = evhttp_request_get_command(ctx->req);
+    enum evhttp_cmd_type m = (enum evhttp_cmd_type)ctx->method;
     const char *p = path + strlen("/_emulator");
     size_t n = path_len - strlen("/_emulator");
     /* Room for every decoded query value, so pointers into the arena stay valid. */

@@ -1,0 +1,49 @@
+/*
+ * http_server.h — the emulator's own HTTP/1.1 server for plain-HTTP connections, on the
+ * emulator's libevent loop. It replaces evhttp there because evhttp's per-request work
+ * (a malloc per header, printf per response line, four epoll_ctl and an ioctl per
+ * request) cost more than the operations it served. HTTPS stays on evhttp.
+ *
+ * One request per connection is served at a time, in arrival order (pipelined requests
+ * wait in the buffer). The request handed to the callback (its target, headers and body
+ * point into the connection's buffer) stays valid until hs_reply or hs_drop, which must
+ * be called exactly once for it, now or later from another callback. Answers to
+ * pipelined requests go out in one write. Malformed input gets evhttp's HTML error
+ * answers (see http_wire.h) and the connection closes; a connection idle for
+ * HS_IDLE_SECONDS with no request being served is closed.
+ */
+#ifndef IOTLUA_EMULATOR_HTTP_SERVER_H
+#define IOTLUA_EMULATOR_HTTP_SERVER_H
+
+#include <stddef.h>
+
+#include "http_wire.h"
+
+#define HS_IDLE_SECONDS 60
+
+struct event_base;
+struct evconnlistener;
+struct hs_server;
+struct hs_conn;
+
+typedef void (*hs_request_cb)(void *arg, struct hs_conn *conn, const struct hw_request *r);
+
+/* Listens on host:port (port 0: an ephemeral one, written to *port_out). NULL on failure,
+ * with a message on stderr. */
+struct hs_server *hs_new(struct event_base *base, const char *host, int port,
+                         hs_request_cb on_request, void *arg, int *port_out);
+/* Closes every connection and the listener. Requests still waiting for hs_reply must
+ * have been answered first. Safe with NULL. */
+void hs_free(struct hs_server *s);
+/* The listening socket's listener (its callback argument is the struct hs_server). */
+struct evconnlistener *hs_listener(struct hs_server *s);
+
+/* The answer to the request conn is serving: status line, the x-amzn-ErrorType header
+ * when error_type is not NULL, Content-Type application/json, x-amzn-RequestId, then
+ * what evhttp would add (Date, Content-Length, Connection) and the body. */
+void hs_reply(struct hs_conn *conn, int status, const char *reason, const char *error_type,
+              const char *request_id, const char *body, size_t body_len);
+/* Closes the connection without an answer (QA fault). */
+void hs_drop(struct hs_conn *conn);
+
+#endif
