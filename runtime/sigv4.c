@@ -1254,9 +1254,8 @@ enum sigv4_verify_status sigv4_parse_authorization(const char *value, size_t len
             p++;
         if (p == end)
             break;
-        const char *c = p;
-        while (p < end && *p != ',')
-            p++;
+        const char *c = p, *comma = memchr(p, ',', (size_t)(end - p));
+        p = comma ? comma : end;
         const char *ce = p;
         while (ce > c && is_space(ce[-1]))
             ce--;
