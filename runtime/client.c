@@ -304,7 +304,12 @@ struct result_impl {
     struct chunk *chunks;       /* every allocation hanging off the result */
     struct json_value *json;
     struct buf body;
+    struct chunk *inline_chunk; /* the first chunk, allocated with the result (not freed
+                                   on its own); NULL when the result was made without */
 };
+
+/* Room for a typical response's headers and output in the result's own allocation. */
+#define INLINE_CHUNK_SIZE 1024
 
 /* n zeroed bytes, aligned for any type, living as long as the result. */
 static void *res_alloc(struct result_impl *r, size_t n)
@@ -345,7 +350,8 @@ void iot_result_free(struct iot_result *result)
     while (r->chunks) {
         struct chunk *c = r->chunks;
         r->chunks = c->next;
-        free(c);
+        if (c != r->inline_chunk)
+            free(c);
     }
     json_free(r->json);
     buf_free(&r->body);
@@ -717,7 +723,8 @@ struct iot_call {
     struct iot_client *client;
     struct iot_params *params;
     struct iot_request req;
-    char *url;
+    char *url;                  /* "URL\0path as signed\0", one allocation */
+    const char *sign_path;      /* into url: the endpoint's base path + the request path */
     int attempts;
     int connections_opened;
     int quota_acquired;
@@ -739,11 +746,21 @@ static void call_destroy(struct iot_engine *e, struct eng_item *item)
     free(call);
 }
 
+/* A result with an empty inline chunk: one allocation for the result and the pieces of a
+ * typical response (res_alloc zeroes what it hands out, so the chunk's data is not). */
 static struct result_impl *result_alloc(const struct iot_op *op)
 {
-    struct result_impl *r = calloc(1, sizeof *r);
+    const size_t align = sizeof(max_align_t);
+    size_t head = (sizeof(struct result_impl) + align - 1) / align * align;
+    struct result_impl *r = malloc(head + sizeof(struct chunk) + INLINE_CHUNK_SIZE);
     if (!r)
         return NULL;
+    memset(r, 0, sizeof *r);
+    struct chunk *c = (struct chunk *)((char *)r + head);
+    c->next = NULL;
+    c->size = INLINE_CHUNK_SIZE;
+    c->used = 0;
+    r->chunks = r->inline_chunk = c;
     r->pub.op = op;
     r->pub.request_id = "";
     r->pub.body = "";
@@ -940,17 +957,13 @@ static int sign_attempt(struct iot_call *call, struct iot_error *err)
     hs[n++].value = c->host_header;
     for (size_t i = 0; i < call->req.nhdrs && n < sizeof hs / sizeof hs[0]; i++, n++)
         iot_request_header(&call->req, i, &hs[n].name, &hs[n].value);
-    struct buf path = BUF_INIT;
-    const char *base_path = strchr(strstr(c->base_url, "://") + 3, '/');
-    int rc = buf_append_str(&path, base_path ? base_path : "");
-    rc |= buf_append(&path, call->req.target.data, call->req.path_len);
-    struct sigv4_request sq = {call->req.method, buf_cstr(&path), iot_request_query(&call->req),
+    struct sigv4_request sq = {call->req.method, call->sign_path, iot_request_query(&call->req),
                                hs, n, NULL, 0, call->req.payload_hash};
     sp.region = c->region;
     sp.service = c->signing_name;
     sp.time = eng_wall_clock(c->engine);
-    if (rc != 0 || sigv4_signer_sign(c->signer, &sq, &sp, &sr) != 0) {
-        set_error(err, "InternalError", "signing failed: %s", rc ? "out of memory" : sr.error);
+    if (sigv4_signer_sign(c->signer, &sq, &sp, &sr) != 0) {
+        set_error(err, "InternalError", "signing failed: %s", sr.error);
         goto fail;
     }
     for (size_t i = 0; i < n; i++)
@@ -965,13 +978,11 @@ static int sign_attempt(struct iot_call *call, struct iot_error *err)
         !curl_slist_append(call->x.headers, "Expect:"))
         goto oom;
     sigv4_result_free(&sr);
-    buf_free(&path);
     return 0;
 oom:
     set_error(err, "InternalError", "out of memory");
 fail:
     sigv4_result_free(&sr);
-    buf_free(&path);
     return -1;
 }
 
@@ -1128,6 +1139,31 @@ static void call_xfer_done(struct iot_engine *e, struct http_xfer *x)
     call_complete(e, call, r);
 }
 
+/* The call's URL (base URL + target) and, after its NUL, the path it is signed with (the
+ * endpoint's base path + the request path), made once for every attempt. 0 or -1 (OOM). */
+static int call_urls(struct iot_call *call, const struct iot_client *client)
+{
+    const char *base_path = strchr(strstr(client->base_url, "://") + 3, '/');
+    if (!base_path)
+        base_path = "";
+    const struct iot_request *req = &call->req;
+    size_t base_len = strlen(client->base_url), base_path_len = strlen(base_path);
+    struct buf b = BUF_INIT;
+    if (buf_reserve(&b, base_len + req->target.len + 1 + base_path_len + req->path_len) != 0 ||
+        buf_append(&b, client->base_url, base_len) != 0 ||
+        buf_append(&b, buf_cstr(&req->target), req->target.len) != 0 ||
+        buf_append_char(&b, '\0') != 0 ||
+        buf_append(&b, base_path, base_path_len) != 0 ||
+        buf_append(&b, buf_cstr(&req->target), req->path_len) != 0) {
+        buf_free(&b);
+        return -1;
+    }
+    size_t path_off = base_len + req->target.len + 1;
+    call->url = buf_steal(&b);
+    call->sign_path = call->url + path_off;
+    return 0;
+}
+
 int iot_call_start(struct iot_client *client, struct iot_params *params, void *user,
                    uint64_t *id_out, char *msg, size_t msglen)
 {
@@ -1153,14 +1189,8 @@ int iot_call_start(struct iot_client *client, struct iot_params *params, void *u
     eng_timer_init(&call->backoff, backoff_fire);
     if (iot_marshal_hashed(call->params, client->hasher, &call->req, msg, msglen) != 0)
         goto fail;
-    struct buf url = BUF_INIT;
-    if (buf_reserve(&url, strlen(client->base_url) + call->req.target.len + 1) != 0 ||
-        buf_append_str(&url, client->base_url) != 0 ||
-        buf_append(&url, buf_cstr(&call->req.target), call->req.target.len) != 0) {
-        buf_free(&url);
+    if (call_urls(call, client) != 0)
         goto oom;
-    }
-    call->url = buf_steal(&url);
     call->client = client;
     client->refs++;
     call->item.id = eng_next_id(client->engine);
