@@ -94,7 +94,7 @@ function M.map(items, fn, opts)
   end
   local workers = {}
   for w = 1, math.min(opts.concurrency or DEFAULT_CONCURRENCY, n) do
-    workers[w] = tasks.spawn(worker)
+    workers[w] = tasks.start(worker)
   end
   local werr = tasks.join(workers)
   if bar then bar:finish() end

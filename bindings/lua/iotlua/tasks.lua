@@ -214,6 +214,23 @@ local function resume(task)
   return resumed(task, coroutine.resume(task.co))
 end
 
+-- A ready task running fn (a function) with the packed args (or none).
+local function new_task(fn, args)
+  state.next_id = state.next_id + 1
+  local co = coroutine.create(fn)
+  -- Every field a task gets in its life is named here, so the table is made at its final
+  -- size once (the nil ones only reserve room: growing a table rehashes it).
+  local task = setmetatable({ id = state.next_id, status = "ready", co = co, args = args,
+                              results = nil, observed = nil, waiters = nil, err = nil }, Task)
+  state.by_co[co] = task
+  state.live = state.live + 1
+  make_ready(task)
+  return task
+end
+
+-- For iotlua.map: spawn(fn) for a function known to be one, with no arguments.
+M.start = function(fn) return new_task(fn, nil) end
+
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then
     local mt = getmetatable(fn)
@@ -223,17 +240,7 @@ function M.spawn(fn, ...)
     local callable = fn
     fn = function(...) return callable(...) end
   end
-  state.next_id = state.next_id + 1
-  local co = coroutine.create(fn)
-  -- Every field a task gets in its life is named here, so the table is made at its final
-  -- size once (the nil ones only reserve room: growing a table rehashes it).
-  local task = setmetatable({ id = state.next_id, status = "ready", co = co,
-                              args = select("#", ...) > 0 and pack(...) or nil,
-                              results = nil, observed = nil, waiters = nil, err = nil }, Task)
-  state.by_co[co] = task
-  state.live = state.live + 1
-  make_ready(task)
-  return task
+  return new_task(fn, select("#", ...) > 0 and pack(...) or nil)
 end
 
 ------------------------------------------------------------------------------------------
