@@ -242,6 +242,22 @@ describe("client methods", function()
     assert.equals("application/json", r.ResponseMetadata.HTTPHeaders["content-type"])
   end)
 
+  it("an endpoint with a base path: every attempt goes to and is signed for base path + request path", function()
+    local based = client_for(rec.url .. "/base/", { max_attempts = 2 })
+    rec:script{ { status = 503, body = '{"message":"busy"}' } }
+    local r, err = based:publish{ topic = "a/b", payload = "x", qos = 1 }
+    assert.is_nil(err)
+    assert.equals(1, r.ResponseMetadata.RetryAttempts)
+    local reqs = rec:requests()
+    assert.equals(2, #reqs)
+    for _, req in ipairs(reqs) do
+      assert.equals("/base/topics/a%2Fb", req.path)
+      assert.same({ { "qos", "1" } }, req.query_pairs)
+      assert.is_true(req.signature.verified, req.signature.reason)
+    end
+    based:close()
+  end)
+
   it("publish: a table payload is sent as JSON", function()
     assert(iot:publish{ topic = "t", payload = { n = 42, list = { 1, 2 } } })
     local body = rec:requests()[1].body
