@@ -46,6 +46,7 @@ struct qa_state {
     struct qa_fault faults[QA_MAX_FAULTS];
     int fault_count;
     unsigned next_fault_id;
+    struct buf scratch;             /* observe renders here (kept between publishes) */
 };
 
 /* ------------------------------------------------------------------ record */
@@ -192,20 +193,22 @@ static void render_message(struct buf *o, const struct broker_message *m, const 
 static void observe(void *arg, const struct broker_message *m, const char *origin_client_id)
 {
     struct qa_state *qa = arg;
-    struct buf json = BUF_INIT;
-    render_message(&json, m, origin_client_id);
-    struct qa_topic *t = json.data ? get_topic(qa, m->topic) : NULL;
-    struct qa_record *r = t ? malloc(sizeof *r + json.len + 1) : NULL;
+    struct buf *json = &qa->scratch;
+    buf_reset(json);
+    render_message(json, m, origin_client_id);
+    struct qa_topic *t = json->data ? get_topic(qa, m->topic) : NULL;
+    struct qa_record *r = t ? malloc(sizeof *r + json->len + 1) : NULL;
     if (!r) {
-        buf_free(&json);
+        buf_free(json);
         if (t)
             drop_topic_if_empty(qa, t);
         return;
     }
     qa->total_seen++;
-    memcpy(r->json, json.data, json.len + 1);
-    r->json_len = json.len;
-    buf_free(&json);
+    memcpy(r->json, json->data, json->len + 1);
+    r->json_len = json->len;
+    if (json->cap > 64 * 1024)
+        buf_free(json);             /* a big payload's room is not kept */
     r->topic = t;
     r->t_next = NULL;
     r->t_prev = t->tail;
@@ -264,6 +267,7 @@ void qa_free(struct qa_state *qa)
     if (qa->api->broker)
         broker_set_publish_observer(qa->api->broker, NULL, NULL);
     clear_records(qa, NULL);
+    buf_free(&qa->scratch);
     free(qa);
 }
 

@@ -12,6 +12,7 @@
 /* A header line as found, before anything is written into the buffer. */
 struct raw_header {
     size_t name, name_len, value, value_len;
+    bool folded;                    /* continued on further lines */
 };
 
 struct head {
@@ -86,8 +87,10 @@ static int header_line(const char *b, size_t off, size_t n, struct head *h)
         size_t end = off + n;
         while (end > off && is_space(b[end - 1]))
             end--;
-        if (end > off)
+        if (end > off) {
             prev->value_len = end - prev->value;
+            prev->folded = true;
+        }
         return 0;
     }
     const char *colon = memchr(p, ':', n);
@@ -105,6 +108,7 @@ static int header_line(const char *b, size_t off, size_t n, struct head *h)
         v_end--;
     x->value = v;
     x->value_len = v_end - v;
+    x->folded = false;
     return 0;
 }
 
@@ -326,12 +330,13 @@ static void finish(char *buf, const struct head *h, struct hw_request *r)
         const struct raw_header *x = &h->h[i];
         buf[x->name + x->name_len] = '\0';
         char *v = buf + x->value;
-        for (size_t k = 0; k < x->value_len; k++)      /* folded lines become spaces */
+        for (size_t k = 0; x->folded && k < x->value_len; k++)  /* line breaks to spaces */
             if (v[k] == '\r' || v[k] == '\n')
                 v[k] = ' ';
         v[x->value_len] = '\0';
         r->headers[i].name = buf + x->name;
         r->headers[i].value = v;
+        r->name_len[i] = x->name_len;
     }
     r->nheaders = h->n;
 }
@@ -356,8 +361,9 @@ enum hw_result hw_parse(char *buf, size_t len, struct hw_request *r)
 
 const char *hw_header(const struct hw_request *r, const char *name)
 {
+    size_t n = strlen(name);
     for (size_t i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].name, name) == 0)
+        if (r->name_len[i] == n && strncasecmp(r->headers[i].name, name, n) == 0)
             return r->headers[i].value;
     return NULL;
 }

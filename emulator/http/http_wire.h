@@ -35,6 +35,7 @@ struct hw_request {
     char *target;                       /* NUL-terminated, as sent */
     int minor;                          /* HTTP/1.minor */
     struct sigv4_header headers[HW_MAX_HEADERS];    /* NUL-terminated, arrival order */
+    size_t name_len[HW_MAX_HEADERS];                /* strlen of each header name */
     size_t nheaders;
     char *body;                         /* body_len bytes (chunks joined); not terminated */
     size_t body_len;
