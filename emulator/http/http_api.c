@@ -29,9 +29,10 @@
 #include "http_status.h"
 #include "sigv4.h"
 
-#define HTTP_IDLE_TIMEOUT_SECONDS 60
-#define HTTP_MAX_HEADERS_SIZE (64 * 1024)
-#define HTTP_MAX_BODY_SIZE (1024 * 1024)   /* beyond this evhttp itself answers 413 */
+/* The same limits on both transports (http_wire.h, http_server.h). */
+#define HTTP_IDLE_TIMEOUT_SECONDS HS_IDLE_SECONDS
+#define HTTP_MAX_HEADERS_SIZE HW_MAX_HEAD
+#define HTTP_MAX_BODY_SIZE HW_MAX_BODY     /* beyond this evhttp itself answers 413 */
 
 static const char *const op_names[OP_COUNT] = {
     [OP_NONE] = "",

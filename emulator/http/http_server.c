@@ -25,6 +25,7 @@
 #define HS_READ_ROOM 4096
 #define HS_MAX_BUFFER (HW_MAX_HEAD + HW_MAX_CHUNKED + HS_READ_ROOM)
 #define HS_SWEEP_SECONDS 5
+#define HS_KEEP_BUFFER (64 * 1024)     /* larger buffers are given back once empty */
 
 struct hs_conn {
     struct hs_server *srv;
@@ -257,6 +258,13 @@ static void process(struct hs_conn *c)
         c->in_len -= c->pos;
         c->pos = 0;
     }
+    if (!c->busy && c->in_len == 0 && c->in_cap > HS_KEEP_BUFFER) {
+        char *p = realloc(c->in, HS_READ_ROOM);
+        if (p) {
+            c->in = p;
+            c->in_cap = HS_READ_ROOM;
+        }
+    }
 }
 
 /* Sends what is queued; arms the write event when the socket is full. */
@@ -278,6 +286,8 @@ static void flush(struct hs_conn *c)
     }
     bool pending = c->sent < c->out.len;
     if (!pending) {
+        if (c->out.cap > HS_KEEP_BUFFER)
+            buf_free(&c->out);
         buf_reset(&c->out);
         c->sent = 0;
     }
