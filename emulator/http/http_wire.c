@@ -2,8 +2,9 @@
  * http_wire.h. Where evhttp (which served plain HTTP before) had a particular answer for
  * odd input, the same answer is kept: unknown or lower-case methods 501, a version other
  * than 1.x 400, a head over 64 KiB 400, a body over 1 MiB 413, an Expect other than
- * 100-continue 417, a Transfer-Encoding other than chunked 400, the first Content-Length
- * wins, "Connection" compared as a whole value. */
+ * 100-continue 417, a Transfer-Encoding other than chunked 400, a chunk size line that
+ * is not hex digits (optionally followed by spaces: no extensions) 413, the first
+ * Content-Length wins, "Connection" compared as a whole value. */
 #include "http_wire.h"
 
 #include <string.h>
@@ -206,10 +207,8 @@ static enum hw_result scan_chunks(const char *b, size_t n, size_t *decoded_out,
             if (size > HW_MAX_BODY)
                 goto too_large;
         }
-        if (digits == 0 || (digits < text && b[pos + digits] != ';' && !is_space(b[pos + digits]))) {
-            *status_out = 400;
-            return HW_ERROR;
-        }
+        if (digits == 0 || (digits < text && b[pos + digits] != ' '))
+            goto corrupt;               /* evhttp: no chunk extensions either */
         pos = (size_t)(nl + 1 - b);
         if (size == 0)
             break;
@@ -222,10 +221,8 @@ static enum hw_result scan_chunks(const char *b, size_t n, size_t *decoded_out,
             pos++;
         if ((size_t)(end - b) <= pos)
             goto more;
-        if (b[pos++] != '\n') {
-            *status_out = 400;
-            return HW_ERROR;
-        }
+        if (b[pos++] != '\n')
+            goto corrupt;
     }
     for (;;) {                      /* trailers, up to the empty line */
         const char *nl = line_end(b + pos, end, &text);
@@ -243,6 +240,7 @@ more:
         goto too_large;
     return HW_MORE;
 too_large:
+corrupt:                            /* evhttp answered a corrupt chunk as too large */
     *status_out = 413;
     return HW_ERROR;
 }
