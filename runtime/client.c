@@ -887,33 +887,6 @@ enum iot_failure iot_classify_transport(const struct iot_transport_failure *x,
 
 /* ---------------------------------------------------------------- attempts */
 
-static int add_header_line(struct curl_slist **list, const char *name, const char *value)
-{
-    char small[512];
-    struct buf line = BUF_INIT;
-    size_t nlen = strlen(name), vlen = strlen(value);
-    char *text = small;
-    if (nlen + vlen + 3 > sizeof small) {
-        if (buf_reserve(&line, nlen + vlen + 3) != 0)
-            return -1;
-        text = line.data;
-    }
-    /* "Name;" sends an empty header; "Name:" would remove it. */
-    memcpy(text, name, nlen);
-    if (vlen) {
-        memcpy(text + nlen, ": ", 2);
-        memcpy(text + nlen + 2, value, vlen + 1);
-    } else {
-        memcpy(text + nlen, ";", 2);
-    }
-    struct curl_slist *l = curl_slist_append(*list, text);
-    buf_free(&line);
-    if (!l)
-        return -1;
-    *list = l;
-    return 0;
-}
-
 static int get_credentials(struct iot_call *call, struct sigv4_credentials *out,
                            struct iot_error *err)
 {
@@ -966,17 +939,17 @@ static int sign_attempt(struct iot_call *call, struct iot_error *err)
         set_error(err, "InternalError", "signing failed: %s", sr.error);
         goto fail;
     }
-    for (size_t i = 0; i < n; i++)
-        if (add_header_line(&call->x.headers, hs[i].name, hs[i].value) != 0)
+    for (size_t i = 0; i < n + sr.nadd; i++) {
+        const struct sigv4_header *h = i < n ? &hs[i] : &sr.add[i - n];
+        int rc = http_xfer_add_header(&call->x, h->name, h->value);
+        if (rc == -1)
             goto oom;
-    for (size_t i = 0; i < sr.nadd; i++)
-        if (add_header_line(&call->x.headers, sr.add[i].name, sr.add[i].value) != 0)
-            goto oom;
-    /* botocore sends none of these; libcurl would add them by default. */
-    if (!curl_slist_append(call->x.headers, "Content-Type:") ||
-        !curl_slist_append(call->x.headers, "Accept:") ||
-        !curl_slist_append(call->x.headers, "Expect:"))
-        goto oom;
+        if (rc != 0) {
+            set_error(err, "ValidationError", "header %s: not a valid HTTP header (a name "
+                      "must be a token, a value must not hold CR or LF)", h->name);
+            goto fail;
+        }
+    }
     sigv4_result_free(&sr);
     return 0;
 oom:

@@ -326,8 +326,9 @@ void http_xfer_init(struct http_xfer *x)
 
 void http_xfer_reset(struct http_xfer *x)
 {
-    curl_slist_free_all(x->headers);
-    x->headers = NULL;
+    h1_headers_reset(&x->headers);
+    curl_slist_free_all(x->curl_headers);
+    x->curl_headers = NULL;
     x->result = CURLE_OK;
     x->status = 0;
     x->os_errno = 0;
@@ -343,10 +344,73 @@ void http_xfer_reset(struct http_xfer *x)
 
 void http_xfer_free(struct http_xfer *x)
 {
-    curl_slist_free_all(x->headers);
-    x->headers = NULL;
+    h1_headers_free(&x->headers);
+    curl_slist_free_all(x->curl_headers);
+    x->curl_headers = NULL;
     buf_free(&x->head);
     buf_free(&x->body_in);
+}
+
+int http_xfer_add_header(struct http_xfer *x, const char *name, const char *value)
+{
+    return h1_headers_add(&x->headers, name, value);
+}
+
+/* Headers libcurl adds on its own unless the list says "Name:"; the native transport
+ * sends none of them either. */
+static const char *const curl_default_headers[] = {"Accept", "Content-Type", "Expect"};
+#define N_CURL_DEFAULTS (sizeof curl_default_headers / sizeof curl_default_headers[0])
+
+/* One line for libcurl's list: "Name: value", or "Name;" for an empty value (libcurl
+ * drops a header written "Name:"). */
+static struct curl_slist *append_curl_line(struct curl_slist *list, struct buf *line,
+                                           const char *name, size_t name_len,
+                                           const char *value, size_t value_len)
+{
+    buf_reset(line);
+    if (buf_append(line, name, name_len) != 0 ||
+        buf_append(line, value_len ? ": " : ";", value_len ? 2 : 1) != 0 ||
+        buf_append(line, value, value_len) != 0)
+        return NULL;
+    return curl_slist_append(list, buf_cstr(line));
+}
+
+/* x->curl_headers made from x->headers, plus "Name:" for each of libcurl's default
+ * headers the request does not set itself. 0, or -1 out of memory. */
+static int make_curl_headers(struct http_xfer *x)
+{
+    const struct h1_headers *h = &x->headers;
+    struct curl_slist *list = NULL, *l;
+    struct buf line = BUF_INIT;
+    int named[N_CURL_DEFAULTS] = {0};
+    size_t name_len, value_len;
+    const char *value;
+    for (const char *at = h->lines.data, *next;
+         (next = h1_headers_next(h, at, &name_len, &value, &value_len)) != NULL; at = next) {
+        for (size_t i = 0; i < N_CURL_DEFAULTS; i++)
+            named[i] |= strlen(curl_default_headers[i]) == name_len &&
+                        strncasecmp(curl_default_headers[i], at, name_len) == 0;
+        if (!(l = append_curl_line(list, &line, at, name_len, value, value_len)))
+            goto oom;
+        list = l;
+    }
+    for (size_t i = 0; i < N_CURL_DEFAULTS; i++) {
+        if (named[i])
+            continue;
+        buf_reset(&line);
+        if (buf_printf(&line, "%s:", curl_default_headers[i]) != 0 ||
+            !(l = curl_slist_append(list, buf_cstr(&line))))
+            goto oom;
+        list = l;
+    }
+    buf_free(&line);
+    curl_slist_free_all(x->curl_headers);
+    x->curl_headers = list;
+    return 0;
+oom:
+    buf_free(&line);
+    curl_slist_free_all(list);
+    return -1;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
@@ -498,7 +562,9 @@ static CURLcode xfer_setup(struct iot_engine *e, struct http_xfer *x, struct htt
     }
     rc |= curl_easy_setopt(c, CURLOPT_URL, x->url);
     rc |= curl_easy_setopt(c, CURLOPT_PRIVATE, x);
-    rc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
+    if (make_curl_headers(x) != 0)
+        return CURLE_OUT_OF_MEMORY;
+    rc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->curl_headers);
     rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
     rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
     rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, x);

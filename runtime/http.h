@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "client.h"
+#include "http1.h"
 
 /* Intrusive circular doubly-linked list; a head is a node pointing at itself. */
 struct dl {
@@ -77,7 +78,8 @@ struct http_xfer {
     /* request */
     const char *url;
     const char *method;
-    struct curl_slist *headers;         /* owned: freed by http_xfer_reset */
+    struct h1_headers headers;          /* added with http_xfer_add_header; besides them
+                                         * only Host, User-Agent and Content-Length go */
     const char *body;                   /* in-memory body, body_len bytes */
     size_t body_len;
     int has_body;                       /* send a body (possibly empty) */
@@ -103,6 +105,7 @@ struct http_xfer {
     struct eng_timer deadline;          /* native: connect or total timeout */
     int64_t started_ms;                 /* native: when the exchange began */
     struct http_handle handle;          /* handle.easy: the pool's handle while active */
+    struct curl_slist *curl_headers;    /* libcurl: the list made from headers */
     struct dl queue;                    /* engine->waiting while queued */
     int active;                         /* added to the multi handle */
     void (*done)(struct iot_engine *engine, struct http_xfer *x);
@@ -115,9 +118,12 @@ struct http_xfer {
 #define HTTP_MAX_RESPONSE_BYTES (64u * 1024u * 1024u)
 
 void http_xfer_init(struct http_xfer *x);
-/* Back to the state after init, keeping the buffers' memory; frees the header list. */
+/* Back to the state after init (no headers), keeping the buffers' memory. */
 void http_xfer_reset(struct http_xfer *x);
 void http_xfer_free(struct http_xfer *x);
+/* Add a request header. 0; -1 out of memory; -2 a name that is not an HTTP token or a
+ * value holding CR or LF (nothing is added). */
+int http_xfer_add_header(struct http_xfer *x, const char *name, const char *value);
 
 /* Queue x; it starts when a slot is free; x->done runs on completion. 0 / -1 (OOM). */
 int http_submit(struct iot_engine *engine, struct http_xfer *x);

@@ -485,11 +485,11 @@ static void begin_exchange(struct iot_engine *e, struct h1_pool *p, struct h1_co
     buf_reset(&c->out);
     h1_response_init(&c->resp, &x->head, &x->body_in, HTTP_MAX_RESPONSE_BYTES,
                      strcmp(x->method, "HEAD") == 0);
-    int rc = h1_write_request(&c->out, x->method, u->target, u->host_port, x->headers,
+    int rc = h1_write_request(&c->out, x->method, u->target, u->host_port, &x->headers,
                               iot_user_agent(), x->body, x->body_len, x->has_body);
     if (rc != 0) {
         fail_xfer(e, p, x, rc == -1 ? CURLE_OUT_OF_MEMORY : CURLE_BAD_FUNCTION_ARGUMENT,
-                  rc == -1 ? "out of memory" : "a request header holds a line break");
+                  rc == -1 ? "out of memory" : "the request method or target holds a space or line break");
         return;
     }
     arm_deadline(e, x, c->connecting);

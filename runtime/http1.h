@@ -74,15 +74,32 @@ int h1_response_eof(struct h1_response *r);
 
 /* ================================================================ request writer */
 
-struct curl_slist;
+/* The header lines of one request, kept as they go on the wire ("Name: value\r\n" each,
+ * in the order added) so the writer copies them in one piece; the libcurl path makes its
+ * list from them (http.c). h1_headers_reset keeps the memory for the next request. */
+struct h1_headers {
+    struct buf lines;
+    size_t count;
+    int has_host, has_user_agent;
+};
 
-/* Append the request head and body to out. headers holds libcurl-style lines: "Name:
- * value" is sent, "Name:" (no value) suppresses a default header, "Name;" sends the
- * header with an empty value. A Host header is added from host_port when headers has
- * none, a User-Agent from user_agent likewise. Content-Length is added when has_body.
- * Returns 0, -1 out of memory, -2 a header line carries CR or LF. */
+void h1_headers_reset(struct h1_headers *h);
+void h1_headers_free(struct h1_headers *h);
+/* Add one header (an empty value is allowed). 0; -1 out of memory; -2 when the name is
+ * not an HTTP token (empty, spaces, separators such as ':') or the value holds CR or LF. */
+int h1_headers_add(struct h1_headers *h, const char *name, const char *value);
+/* Walk the lines: start with at = h->lines.data; returns where the next line starts,
+ * NULL once past the last. The name starts at the at given (name_len bytes), the value
+ * is value_len bytes; neither is NUL-terminated. */
+const char *h1_headers_next(const struct h1_headers *h, const char *at, size_t *name_len,
+                            const char **value, size_t *value_len);
+
+/* Append the request head and body to out: the request line, Host from host_port unless
+ * headers has one, User-Agent from user_agent (when not NULL) unless headers has one, the
+ * header lines (headers may be NULL), Content-Length when has_body, the body.
+ * Returns 0, -1 out of memory, -2 the method or target holds a space, CR or LF. */
 int h1_write_request(struct buf *out, const char *method, const char *target,
-                     const char *host_port, const struct curl_slist *headers,
+                     const char *host_port, const struct h1_headers *headers,
                      const char *user_agent, const char *body, size_t body_len, int has_body);
 
 /* Split an http:// URL into host (no brackets for IPv6), port (80 when absent) and the

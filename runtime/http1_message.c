@@ -8,7 +8,7 @@
  */
 #include "http1.h"
 
-#include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -394,45 +394,6 @@ int h1_response_eof(struct h1_response *r)
 
 /* ================================================================ request writer */
 
-/* What a libcurl-style header line asks for. */
-enum line_kind { LINE_SEND, LINE_EMPTY_VALUE, LINE_SUPPRESS };
-
-struct header_line {
-    const char *name, *value;
-    size_t name_len, value_len;
-    enum line_kind kind;
-};
-
-static void read_line(const char *line, struct header_line *out)
-{
-    size_t n = strcspn(line, ":;");
-    out->name = line;
-    out->name_len = n;
-    out->value = "";
-    out->value_len = 0;
-    out->kind = LINE_SEND;
-    if (line[n] == ';' && line[n + 1] == '\0') {
-        out->kind = LINE_EMPTY_VALUE;
-        return;
-    }
-    if (line[n] != ':') {
-        out->name_len = strlen(line);  /* no separator: sent as it is, like libcurl */
-        return;
-    }
-    const char *v = line + n + 1;
-    while (is_space(*v))
-        v++;
-    out->value = v;
-    out->value_len = strlen(v);
-    if (out->value_len == 0)
-        out->kind = LINE_SUPPRESS;
-}
-
-static int is_header(const struct header_line *h, const char *name, size_t len)
-{
-    return h->name_len == len && strncasecmp(h->name, name, len) == 0;
-}
-
 static char *put(char *p, const void *bytes, size_t n)
 {
     memcpy(p, bytes, n);
@@ -448,40 +409,81 @@ static char *put_header(char *p, const char *name, size_t name_len, const char *
     return put(p, "\r\n", 2);
 }
 
-/* Size of the head, with *has_host / *has_agent telling whether the list names them;
- * -1 when a line holds CR or LF. */
-static long measure_headers(const struct curl_slist *headers, int *has_host, int *has_agent)
+/* An RFC 9110 token character (what a header name is made of). */
+static int is_token_char(unsigned char ch)
 {
-    long total = 0;
-    for (const struct curl_slist *l = headers; l; l = l->next) {
-        struct header_line h;
-        if (strpbrk(l->data, "\r\n"))
-            return -1;
-        read_line(l->data, &h);
-        *has_host |= is_header(&h, "Host", 4);
-        *has_agent |= is_header(&h, "User-Agent", 10);
-        if (h.kind != LINE_SUPPRESS)
-            total += (long)(h.name_len + h.value_len + 4);
-    }
-    return total;
+    return ch > 0x20 && ch < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", ch);
+}
+
+static int is_header_name(const char *name, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!is_token_char((unsigned char)name[i]))
+            return 0;
+    return 1;
+}
+
+void h1_headers_reset(struct h1_headers *h)
+{
+    buf_reset(&h->lines);
+    h->count = 0;
+    h->has_host = 0;
+    h->has_user_agent = 0;
+}
+
+void h1_headers_free(struct h1_headers *h)
+{
+    buf_free(&h->lines);
+    h1_headers_reset(h);
+}
+
+int h1_headers_add(struct h1_headers *h, const char *name, const char *value)
+{
+    size_t name_len = strlen(name), value_len = strlen(value);
+    if (!is_header_name(name, name_len) || strpbrk(value, "\r\n"))
+        return -2;
+    if (buf_reserve(&h->lines, name_len + value_len + 4) != 0)
+        return -1;
+    char *end = put_header(h->lines.data + h->lines.len, name, name_len, value, value_len);
+    h->lines.len = (size_t)(end - h->lines.data);
+    h->lines.data[h->lines.len] = '\0';
+    h->count++;
+    h->has_host |= name_len == 4 && strncasecmp(name, "Host", 4) == 0;
+    h->has_user_agent |= name_len == 10 && strncasecmp(name, "User-Agent", 10) == 0;
+    return 0;
+}
+
+const char *h1_headers_next(const struct h1_headers *h, const char *at, size_t *name_len,
+                            const char **value, size_t *value_len)
+{
+    const char *end = h->lines.data + h->lines.len;
+    if (!h->lines.data || at >= end)
+        return NULL;
+    const char *colon = memchr(at, ':', (size_t)(end - at));
+    const char *eol = memchr(colon, '\r', (size_t)(end - colon));
+    *name_len = (size_t)(colon - at);
+    *value = colon + 2;
+    *value_len = (size_t)(eol - *value);
+    return eol + 2;
 }
 
 int h1_write_request(struct buf *out, const char *method, const char *target,
-                     const char *host_port, const struct curl_slist *headers,
+                     const char *host_port, const struct h1_headers *headers,
                      const char *user_agent, const char *body, size_t body_len, int has_body)
 {
     if (strpbrk(method, "\r\n ") || strpbrk(target, "\r\n "))
         return -2;
-    int has_host = 0, has_agent = 0;
-    long listed = measure_headers(headers, &has_host, &has_agent);
-    if (listed < 0)
-        return -2;
+    int has_host = headers && headers->has_host;
+    int has_agent = headers && headers->has_user_agent;
+    size_t listed = headers ? headers->lines.len : 0;
     char length[24];
     size_t length_len = has_body ? (size_t)snprintf(length, sizeof length, "%zu", body_len) : 0;
     size_t method_len = strlen(method), target_len = strlen(target);
     size_t host_len = has_host ? 0 : strlen(host_port);
     size_t agent_len = has_agent || !user_agent ? 0 : strlen(user_agent);
-    size_t need = method_len + target_len + 12 + (size_t)listed + (has_host ? 0 : host_len + 8) +
+    size_t need = method_len + target_len + 12 + listed + (has_host ? 0 : host_len + 8) +
                   (agent_len ? agent_len + 14 : 0) + (has_body ? length_len + 18 : 0) + 2 +
                   (has_body ? body_len : 0);
     if (buf_reserve(out, need) != 0)
@@ -495,12 +497,8 @@ int h1_write_request(struct buf *out, const char *method, const char *target,
         p = put_header(p, "Host", 4, host_port, host_len);
     if (agent_len)
         p = put_header(p, "User-Agent", 10, user_agent, agent_len);
-    for (const struct curl_slist *l = headers; l; l = l->next) {
-        struct header_line h;
-        read_line(l->data, &h);
-        if (h.kind != LINE_SUPPRESS)
-            p = put_header(p, h.name, h.name_len, h.value, h.value_len);
-    }
+    if (listed)
+        p = put(p, headers->lines.data, listed);
     if (has_body)
         p = put_header(p, "Content-Length", 14, length, length_len);
     p = put(p, "\r\n", 2);
