@@ -330,14 +330,15 @@ static void arm_deadline(struct iot_engine *e, struct http_xfer *x, int connecti
 }
 
 static void complete_response(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
-                              int leftover)
+                              int leftover, int peer_done)
 {
     struct http_xfer *x = c->x;
     x->status = c->resp.status;
     x->http_version = c->resp.version;
     /* A reply that came before the whole request went out leaves the connection in an
-     * unknown state: close it. */
-    int reusable = c->resp.keep_alive && !leftover && c->out_sent == c->out.len;
+     * unknown state: close it. So does a peer that has already closed its side (epoll
+     * said so with the response), whatever its headers said. */
+    int reusable = c->resp.keep_alive && !leftover && !peer_done && c->out_sent == c->out.len;
     finish(e, p, x, CURLE_OK, reusable);
 }
 
@@ -353,7 +354,7 @@ static void peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
 {
     struct http_xfer *x = c->x;
     if (!err && h1_response_eof(&c->resp) == 0) {
-        complete_response(e, p, c, 0);
+        complete_response(e, p, c, 0, 1);
         return;
     }
     if (!c->got_bytes) {
@@ -370,7 +371,9 @@ static void peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
         fail_xfer(e, p, x, CURLE_PARTIAL_FILE, c->resp.error);
 }
 
-static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
+/* ev: the epoll events that woke us (EPOLLRDHUP: the peer will send nothing more). */
+static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
+                          uint32_t ev)
 {
     char chunk[RECV_CHUNK];
     for (;;) {
@@ -390,7 +393,7 @@ static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_con
             return;
         }
         if (c->resp.state == H1_DONE) {
-            complete_response(e, p, c, used < (size_t)n);
+            complete_response(e, p, c, used < (size_t)n, (ev & (EPOLLRDHUP | EPOLLHUP)) != 0);
             return;
         }
     }
@@ -459,7 +462,7 @@ static void on_event(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
     if (send_request(e, p, c) != 0)
         return;
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        read_response(e, p, c);
+        read_response(e, p, c, ev);
 }
 
 static void deadline_fire(struct iot_engine *e, struct eng_timer *t)
