@@ -48,6 +48,9 @@ def test_persistent_311_session_queues_qos1_while_offline(emulator):
     for i in range(3):
         pub.publish("sess311/t", f"q{i}".encode(), qos=1)
     pub.publish("sess311/t", b"qos0-not-queued", qos=0)
+    # The broker handles one connection's packets in order: once this QoS 1 publish is
+    # acknowledged, the QoS 0 one was dealt with while p311 was still offline.
+    pub.publish("sess311/barrier", b"", qos=1)
     back = emulator.device("p311", protocol=4, clean=False)
     assert back.connack[0]["session present"] == 1
     back.wait_message("sess311/t", count=3)
