@@ -27,6 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host/lua_alloc.h"
+
 #ifndef IOTLUA_VERSION
 #define IOTLUA_VERSION "0.0.0"
 #endif
@@ -456,9 +458,81 @@ static int pmain(lua_State *L)
     return 1;
 }
 
+/* ---------------------------------------------------------------- the state */
+
+/* Under AddressSanitizer the state allocates with malloc, so that the sanitizer sees
+ * every Lua object (a pooled block freed and reused is invisible to it). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_POOLED_ALLOC 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOST_POOLED_ALLOC 0
+#endif
+#endif
+#ifndef HOST_POOLED_ALLOC
+#define HOST_POOLED_ALLOC 1
+#endif
+
+/* What luaL_newstate installs besides its allocator (lauxlib keeps its own private). */
+static int on_panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: PANIC: unprotected error in call to Lua API (%s)\n", progname,
+            msg ? msg : "error object is not a string");
+    return 0;                           /* Lua then aborts */
+}
+
+/* Warnings as the stock interpreter prints them: off until warn("@on"); the pieces of
+ * one message on one stderr line after "Lua warning: ". */
+struct warn_state {
+    int on;
+    int continuing;                     /* the last piece said more follows */
+};
+
+static void on_warning(void *ud, const char *msg, int tocont)
+{
+    struct warn_state *w = ud;
+    if (!w->continuing && !tocont && msg[0] == '@') {      /* a control message */
+        if (strcmp(msg, "@on") == 0)
+            w->on = 1;
+        else if (strcmp(msg, "@off") == 0)
+            w->on = 0;
+        return;
+    }
+    if (w->on) {
+        if (!w->continuing)
+            fputs("Lua warning: ", stderr);
+        fputs(msg, stderr);
+        if (!tocont)
+            fputs("\n", stderr);
+    }
+    w->continuing = tocont;
+}
+
+static struct warn_state warnings;
+
+/* The host's state: pooled small blocks (host/lua_alloc.h) unless under ASan. */
+static lua_State *new_state(struct lua_alloc **pool_out)
+{
+    *pool_out = NULL;
+    if (!HOST_POOLED_ALLOC)
+        return luaL_newstate();
+    struct lua_alloc *pool = lua_alloc_new();
+    lua_State *L = pool ? lua_newstate(lua_alloc_fn, pool) : NULL;
+    if (!L) {
+        lua_alloc_free(pool);
+        return NULL;
+    }
+    lua_atpanic(L, on_panic);
+    lua_setwarnf(L, on_warning, &warnings);
+    *pool_out = pool;
+    return L;
+}
+
 int main(int argc, char **argv)
 {
-    lua_State *L = luaL_newstate();
+    struct lua_alloc *pool;
+    lua_State *L = new_state(&pool);
     if (L == NULL) {
         fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
         return EXIT_FAILURE;
@@ -471,5 +545,6 @@ int main(int argc, char **argv)
     int ok = lua_toboolean(L, -1);
     report(L, status);
     lua_close(L);
+    lua_alloc_free(pool);
     return (status == LUA_OK && ok) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

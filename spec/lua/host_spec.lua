@@ -79,6 +79,32 @@ describe("the iotlua host", function()
       assert.equals("42\njoined\n", out)
     end)
 
+    it("warn() is off until warn('@on'), joins a message's pieces on one line, and '@off' ends it", function()
+      local status, out, err = run{ "-e", "warn('hidden') warn('@on') warn('a', 'b', 'c') " ..
+                                          "warn('@off') warn('gone') print('ran')" }
+      assert.equals(0, status)
+      assert.equals("ran\n", out)
+      assert.equals("Lua warning: abc\n", err)
+    end)
+
+    it("a script that allocates and collects a great deal gets the right answers", function()
+      local status, out = run{ "-e", [[
+        local sum, keep = 0, {}
+        for round = 1, 300 do
+          local t = {}
+          for i = 1, 300 do t[i] = { name = "dev-" .. i, n = i, pad = string.rep("p", i % 40) } end
+          for i = 1, #t do sum = sum + t[i].n + #t[i].pad end
+          keep[round % 7 + 1] = t
+          if round % 100 == 0 then collectgarbage() end
+        end
+        print(sum, #keep[1], keep[1][300].name)]] }
+      assert.equals(0, status)
+      -- sum over 300 rounds of (1 + ... + 300) and of (i % 40) for i = 1..300
+      local pads = 0
+      for i = 1, 300 do pads = pads + i % 40 end
+      assert.equals(string.format("%d\t300\tdev-300\n", 300 * (45150 + pads)), out)
+    end)
+
     it("-l requires a module into the global of that name", function()
       local status, out = run{ "-l", "cjson", "-liotlua", "-e", "print(cjson.encode{1}, iotlua.version)" }
       assert.equals(0, status)
