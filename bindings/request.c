@@ -159,10 +159,15 @@ static void push_metadata(lua_State *L, const struct iot_result *r)
     lua_setfield(L, -2, "RequestId");
     lua_pushinteger(L, r->status);
     lua_setfield(L, -2, "HTTPStatusCode");
+    /* lua_pushlstring and lua_rawset: names and values live in the result, at new
+     * addresses each time, so lua_pushstring's and lua_setfield's cache of strings by
+     * address would only cost a strcmp per string. */
     lua_createtable(L, 0, (int)r->nheaders);
     for (size_t i = 0; i < r->nheaders; i++) {
-        lua_pushstring(L, r->headers[i].value ? r->headers[i].value : "");
-        lua_setfield(L, -2, r->headers[i].name);
+        const char *value = r->headers[i].value ? r->headers[i].value : "";
+        lua_pushlstring(L, r->headers[i].name, strlen(r->headers[i].name));
+        lua_pushlstring(L, value, strlen(value));
+        lua_rawset(L, -3);
     }
     lua_setfield(L, -2, "HTTPHeaders");
     lua_pushinteger(L, r->attempts > 0 ? r->attempts - 1 : 0);

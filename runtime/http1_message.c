@@ -409,10 +409,17 @@ static char *put_header(char *p, const char *name, size_t name_len, const char *
     return put(p, "\r\n", 2);
 }
 
+/* The visible ASCII characters RFC 9110 calls delimiters: not allowed in a token. */
+static const unsigned char is_delimiter[256] = {
+    ['"'] = 1, ['('] = 1, [')'] = 1, [','] = 1, ['/'] = 1, [':'] = 1, [';'] = 1, ['<'] = 1,
+    ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1, ['['] = 1, ['\\'] = 1, [']'] = 1, ['{'] = 1,
+    ['}'] = 1,
+};
+
 /* An RFC 9110 token character (what a header name is made of). */
 static int is_token_char(unsigned char ch)
 {
-    return ch > 0x20 && ch < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", ch);
+    return ch > 0x20 && ch < 0x7f && !is_delimiter[ch];
 }
 
 static int is_header_name(const char *name, size_t len)

@@ -284,6 +284,8 @@ static void test_request_writer(void)
     CHECK_INT_EQ(h1_headers_add(&h, "", "1"), -2);
     CHECK_INT_EQ(h1_headers_add(&h, "X A", "1"), -2);
     CHECK_INT_EQ(h1_headers_add(&h, "X-A:", "1"), -2);
+    CHECK_INT_EQ(h1_headers_add(&h, "X\\A", "1"), -2);
+    CHECK_INT_EQ(h1_headers_add(&h, "X{A}", "1"), -2);
     CHECK_INT_EQ(h1_headers_add(&h, "X-\x7f", "1"), -2);
     CHECK_INT_EQ((int64_t)h.lines.len, (int64_t)before);
     CHECK_INT_EQ((int64_t)h.count, 1);
