@@ -529,6 +529,10 @@ static int bind_evhttp(struct http_api *api, const struct http_api_options *o, i
         fprintf(stderr, "iotlua-emulator: cannot listen for HTTP on %s:%d\n", host, o->port);
         return -1;
     }
+    /* evhttp listens with a queue of 128, which 256 connections opened at once overflow
+     * (a dropped SYN is resent only after 1 s); listen() again deepens it, as for plain
+     * HTTP (http_server.c) and MQTT. */
+    listen(evhttp_bound_socket_get_fd(bound), 4096);
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &len) != 0) {

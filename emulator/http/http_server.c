@@ -26,6 +26,7 @@
 #define HS_MAX_BUFFER (HW_MAX_HEAD + HW_MAX_CHUNKED + HS_READ_ROOM)
 #define HS_SWEEP_SECONDS 5
 #define HS_KEEP_BUFFER (64 * 1024)     /* larger buffers are given back once empty */
+#define HS_LISTEN_BACKLOG 4096          /* the accept queue (the kernel caps it at somaxconn) */
 
 struct hs_conn {
     struct hs_server *srv;
@@ -475,12 +476,14 @@ static struct evconnlistener *listen_on(struct hs_server *s, const char *host, i
     struct addrinfo *ai = NULL;
     if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai)
         return NULL;
+    /* A deep accept queue, as the broker's: with libevent's default (128) a client opening
+     * 256 connections at once overflowed it, and a dropped SYN waits 1 s to be resent. */
     struct evconnlistener *l = NULL;
     for (struct addrinfo *a = ai; a && !l; a = a->ai_next)
         l = evconnlistener_new_bind(s->base, accept_cb, s,
                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                                         LEV_OPT_CLOSE_ON_EXEC,
-                                    -1, a->ai_addr, (int)a->ai_addrlen);
+                                    HS_LISTEN_BACKLOG, a->ai_addr, (int)a->ai_addrlen);
     freeaddrinfo(ai);
     return l;
 }

@@ -631,3 +631,19 @@ def b64_user_properties(pairs):
     """The x-amz-mqtt5-user-properties encoding: base64 of a JSON array of single-key
     objects."""
     return base64.b64encode(json.dumps([{k: v} for k, v in pairs]).encode()).decode()
+
+
+def listen_backlog(port):
+    """The accept-queue length of the socket listening on 127.0.0.1:port, as `ss` (iproute2)
+    reports it for a listening socket (its Send-Q column)."""
+    import subprocess
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], check=True, capture_output=True,
+                         text=True).stdout.split()
+    assert out and out[0] == "LISTEN", f"nothing listens on port {port}: {out}"
+    return int(out[2])
+
+
+def expected_backlog():
+    """4096, or less when the kernel's net.core.somaxconn caps listen() lower."""
+    with open("/proc/sys/net/core/somaxconn") as f:
+        return min(4096, int(f.read()))

@@ -184,3 +184,11 @@ def test_out_of_file_descriptors_pauses_accepting_then_recovers():
             time.sleep(0.1)
     assert emu.control("GET", "/_emulator/health")[0] == 200
     emu.stop()
+
+
+def test_deep_accept_queues(emulator):
+    """Both servers take a burst of connections: with a queue of 128 (libevent's default)
+    a client opening 256 at once overflowed it and a dropped SYN waited 1 s for resending."""
+    from conftest import expected_backlog, listen_backlog
+    assert listen_backlog(emulator.http_port) == expected_backlog()
+    assert listen_backlog(emulator.mqtt_port) == expected_backlog()

@@ -56,6 +56,12 @@ def test_aws_cli_over_https(tls_emulator):
     assert out["subscriptions"] == []
 
 
+def test_https_accept_queue_is_deep(tls_emulator):
+    """evhttp's listening socket gets the same accept queue as plain HTTP and MQTT."""
+    from conftest import expected_backlog, listen_backlog
+    assert listen_backlog(tls_emulator.http_port) == expected_backlog()
+
+
 def test_plain_http_and_garbage_on_the_tls_port(tls_emulator):
     for data in (b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01\xff\xff" + b"A" * 100):
         s = socket.create_connection((tls_emulator.http_host, tls_emulator.http_port), timeout=5)
