@@ -33,6 +33,9 @@
 #define MAX_EVENTS 256
 #define RECV_CHUNK 16384
 #define IDLE_MAX_MS 118000              /* as libcurl's default CURLOPT_MAXAGE_CONN */
+/* How recent epoll's report on every connection must be for an idle connection to be
+ * reused without a peek of its own (see conn_alive). */
+#define REPORT_FRESH_US 200
 #define DEFAULT_CONNECT_TIMEOUT_MS 300000
 
 struct h1_conn {
@@ -49,6 +52,9 @@ struct h1_conn {
     int got_bytes;                      /* this exchange has received bytes */
     struct addrinfo *addrs, *next_addr; /* while connecting */
     int64_t idle_since;
+    int64_t idle_since_us;              /* the same, finer */
+    int drained;                        /* the read that ended the last response left
+                                           nothing unread in the socket */
 };
 
 struct h1_pool {
@@ -60,8 +66,16 @@ struct h1_pool {
     struct dl idle;                     /* most recently used last */
     struct dl busy;
     struct dl completed;                /* http_xfer.queue: finished, not yet handed back */
+    int64_t reported_us;                /* when epoll_wait last reported on every connection */
     struct epoll_event events[MAX_EVENTS];
 };
+
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* ================================================================ the pool */
 
@@ -221,34 +235,71 @@ static struct h1_conn *conn_open(struct h1_pool *p, const struct h1_url *u,
     return c;
 }
 
-/* 1 when an idle connection is still usable: nothing to read, not closed by the peer. */
-static int conn_alive(struct h1_conn *c, int64_t now)
+
+/* 1 when epoll's latest report vouches for idle connection c: the report is a moment
+ * old, c was idle before it, and the read that ended c's last response emptied the
+ * socket. Idle connections stay in the epoll set (edge-triggered) and any data or close
+ * that reaches one is reported and closes it (on_idle_event), so nothing can be waiting
+ * on c; something arriving after the report races with the request as it would a moment
+ * after a peek. Connections that went idle while the report was being handled are not
+ * vouched for: a close that trails a response by microseconds may not be in it. */
+static int vouched_for(const struct h1_pool *p, const struct h1_conn *c, int64_t now_us)
+{
+    return c->drained && c->idle_since_us < p->reported_us &&
+           now_us - p->reported_us <= REPORT_FRESH_US;
+}
+
+/* 1 when an idle connection is still usable: not too old, nothing to read, not closed by
+ * the peer (a peek unless vouched_for). */
+static int conn_alive(const struct h1_pool *p, struct h1_conn *c, int64_t now,
+                      int64_t now_us)
 {
     if (now - c->idle_since > IDLE_MAX_MS)
         return 0;
+    if (vouched_for(p, c, now_us))
+        return 1;
     char byte;
     ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+static struct h1_conn *reuse(struct h1_pool *p, struct h1_conn *c)
+{
+    dl_remove(&c->link);
+    dl_push_back(&p->busy, &c->link);
+    c->reused = 1;
+    return c;
+}
+
+/* The most recently used idle connection to host_port that is still usable, closing the
+ * dead ones met on the way. */
 static struct h1_conn *take_idle(struct h1_pool *p, const char *host_port)
 {
-    int64_t now = eng_now_ms();
+    int64_t now = eng_now_ms(), now_us = monotonic_us();
     for (struct dl *n = p->idle.prev; n != &p->idle;) {
         struct h1_conn *c = DL_CONTAINER(n, struct h1_conn, link);
         n = n->prev;
         if (strcmp(c->host_port, host_port) != 0)
             continue;
-        if (!conn_alive(c, now)) {
+        if (!conn_alive(p, c, now, now_us)) {
             conn_close(c);
             continue;
         }
-        dl_remove(&c->link);
-        dl_push_back(&p->busy, &c->link);
-        c->reused = 1;
-        return c;
+        return reuse(p, c);
     }
     return NULL;
+}
+
+/* 1 when the most recently idle connection (the one take_idle tries first) is not
+ * vouched for by the latest report: a new report costs one epoll_wait for every idle
+ * connection, where peeks cost a recv each. */
+static int report_wanted(const struct h1_pool *p)
+{
+    if (dl_empty(&p->idle))
+        return 0;
+    const struct h1_conn *last = DL_CONTAINER(p->idle.prev, struct h1_conn, link);
+    return last->idle_since_us >= p->reported_us ||
+           monotonic_us() - p->reported_us > REPORT_FRESH_US;
 }
 
 /* Make room for one more connection by closing the least recently used idle ones. */
@@ -282,6 +333,7 @@ static void finish(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
         if (keep_conn && c->fd >= 0) {
             buf_reset(&c->out);
             c->idle_since = eng_now_ms();
+            c->idle_since_us = monotonic_us();
             dl_remove(&c->link);
             dl_push_back(&p->idle, &c->link);
         } else {
@@ -393,6 +445,8 @@ static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_con
             return;
         }
         if (c->resp.state == H1_DONE) {
+            /* recv hands over all that is queued, up to the room given */
+            c->drained = (size_t)n < sizeof chunk;
             complete_response(e, p, c, used < (size_t)n, (ev & (EPOLLRDHUP | EPOLLHUP)) != 0);
             return;
         }
@@ -500,11 +554,29 @@ static void begin_exchange(struct iot_engine *e, struct h1_pool *p, struct h1_co
         send_request(e, p, c);
 }
 
+/* Handle what epoll reports on every connection now. With fewer than MAX_EVENTS events
+ * nothing is left unreported, and reported_us says when. */
+static void take_report(struct iot_engine *e, struct h1_pool *p)
+{
+    if (p->epfd < 0 || p->nconns == 0)
+        return;
+    int64_t at = monotonic_us();
+    int n = epoll_wait(p->epfd, p->events, MAX_EVENTS, 0);
+    /* Each connection appears once per batch, and only its own event closes it. */
+    for (int i = 0; i < n; i++)
+        on_event(e, p, p->events[i].data.ptr, p->events[i].events);
+    if (n >= 0 && n < MAX_EVENTS)
+        p->reported_us = at;
+}
+
 int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
 {
     struct h1_url u;
     if (h1_parse_url(x->url, &u) != 0)
         return 2;
+    /* A fresh report spares the idle connections their peeks (vouched_for). */
+    if (report_wanted(p))
+        take_report(e, p);
     struct h1_conn *c = take_idle(p, u.host_port);
     if (!c) {
         struct addrinfo *addrs = NULL;
@@ -568,12 +640,7 @@ void h1_flush(struct iot_engine *e, struct h1_pool *p)
 
 void h1_process(struct iot_engine *e, struct h1_pool *p)
 {
-    if (p->epfd >= 0 && p->nconns > 0) {
-        int n = epoll_wait(p->epfd, p->events, MAX_EVENTS, 0);
-        /* Each connection appears once per batch, and only its own event closes it. */
-        for (int i = 0; i < n; i++)
-            on_event(e, p, p->events[i].data.ptr, p->events[i].events);
-    }
+    take_report(e, p);
     h1_flush(e, p);
 }
 

@@ -44,9 +44,11 @@
 /* ================================================================ the server */
 
 /* ACT_RESPOND_CLOSE answers, then closes the connection (as a server ending keep-alive);
- * ACT_RAW sends body as the whole response, byte for byte; ACT_RAW_CLOSE then closes. */
+ * ACT_RAW sends body as the whole response, byte for byte; ACT_RAW_CLOSE then closes;
+ * ACT_RESPOND_STRAY answers, then 20 ms later sends a second, unasked-for response on the
+ * connection and keeps it open. */
 enum act_mode { ACT_RESPOND, ACT_CLOSE, ACT_TRUNCATE, ACT_RESPOND_CLOSE, ACT_RAW,
-                ACT_RAW_CLOSE };
+                ACT_RAW_CLOSE, ACT_RESPOND_STRAY };
 
 struct action {
     enum act_mode mode;
@@ -264,6 +266,12 @@ static void *conn_main(void *arg)
         }
         if (a.mode == ACT_TRUNCATE || a.mode == ACT_RESPOND_CLOSE)
             break;
+        if (a.mode == ACT_RESPOND_STRAY) {
+            static const char stray[] = "HTTP/1.1 200 X\r\nContent-Length: 2\r\n"
+                                        "x-amzn-RequestId: stray\r\n\r\n{}";
+            sleep_ms(20);
+            send_all(&io, stray, sizeof stray - 1);
+        }
     }
     if (io.ssl) {
         SSL_shutdown(io.ssl);
@@ -1276,6 +1284,37 @@ static void test_server_closes_idle_connections(void)
     server_stop(&s);
 }
 
+/* Bytes a server sends on a connection after its response, unasked, are never taken for
+ * the answer to a later request: the connection is dropped and the call goes out on a new
+ * one. The native transport only: libcurl 7.88 reuses such a connection and hands over
+ * the stray response as the answer. */
+static void test_stray_bytes_on_idle_connection(void)
+{
+    if (getenv("IOTLUA_HTTP_TRANSPORT"))
+        return;
+    struct action script[] = {
+        {ACT_RESPOND_STRAY, 200, "x-amzn-RequestId: first\r\n", CONN_JSON, 0},
+        {ACT_RESPOND, 200, "x-amzn-RequestId: second\r\n", CONN_JSON, 0},
+    };
+    struct server s;
+    server_start(&s, script, 2);
+    struct iot_engine *e = engine_with(zero_random, NULL, 0);
+    struct iot_client *c = client_port(e, s.port, 1, 3000, 2000);
+    struct iot_result *r = get_connection(e, c, "c1");
+    CHECK_STR_EQ(r->request_id, "first");
+    iot_result_free(r);
+    sleep_ms(60);               /* the stray response has arrived */
+    r = get_connection(e, c, "c1");
+    CHECK_INT_EQ(r->ok, 1);
+    CHECK_STR_EQ(r->request_id, "second");
+    CHECK_INT_EQ(r->attempts, 1);
+    iot_result_free(r);
+    CHECK_INT_EQ(server_count(&s, NULL), 2);
+    iot_client_free(c);
+    iot_engine_free(e);
+    server_stop(&s);
+}
+
 /* Responses framed in other ways than Content-Length, sent raw. */
 static void test_response_framings(void)
 {
@@ -1620,6 +1659,7 @@ int main(void)
     test_file_payload();
     test_concurrency_and_cap();
     test_server_closes_idle_connections();
+    test_stray_bytes_on_idle_connection();
     test_response_framings();
     test_localhost_tries_each_address();
     test_timers_and_cancel();
