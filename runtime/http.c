@@ -82,11 +82,16 @@ int dl_linked(const struct dl *node)
 
 /* ================================================================ clocks, random */
 
-int64_t eng_now_ms(void)
+int64_t eng_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t eng_now_ms(void)
+{
+    return eng_now_us() / 1000;
 }
 
 double eng_random(struct iot_engine *e)

@@ -139,6 +139,7 @@ void eng_item_track(struct iot_engine *engine, struct eng_item *item);   /* into
 void eng_item_ready(struct iot_engine *engine, struct eng_item *item);   /* queue event */
 
 int64_t eng_now_ms(void);
+int64_t eng_now_us(void);       /* the same clock, in microseconds */
 double eng_random(struct iot_engine *engine);       /* [0, 1) */
 time_t eng_wall_clock(struct iot_engine *engine);   /* for signing */
 

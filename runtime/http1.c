@@ -51,8 +51,7 @@ struct h1_conn {
     int reused;                         /* carried an earlier exchange */
     int got_bytes;                      /* this exchange has received bytes */
     struct addrinfo *addrs, *next_addr; /* while connecting */
-    int64_t idle_since;
-    int64_t idle_since_us;              /* the same, finer */
+    int64_t idle_since_us;              /* eng_now_us() when it went idle */
     int drained;                        /* the read that ended the last response left
                                            nothing unread in the socket */
 };
@@ -69,13 +68,6 @@ struct h1_pool {
     int64_t reported_us;                /* when epoll_wait last reported on every connection */
     struct epoll_event events[MAX_EVENTS];
 };
-
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ================================================================ the pool */
 
@@ -235,7 +227,6 @@ static struct h1_conn *conn_open(struct h1_pool *p, const struct h1_url *u,
     return c;
 }
 
-
 /* 1 when epoll's latest report vouches for idle connection c: the report is a moment
  * old, c was idle before it, and the read that ended c's last response emptied the
  * socket. Idle connections stay in the epoll set (edge-triggered) and any data or close
@@ -251,10 +242,9 @@ static int vouched_for(const struct h1_pool *p, const struct h1_conn *c, int64_t
 
 /* 1 when an idle connection is still usable: not too old, nothing to read, not closed by
  * the peer (a peek unless vouched_for). */
-static int conn_alive(const struct h1_pool *p, struct h1_conn *c, int64_t now,
-                      int64_t now_us)
+static int conn_alive(const struct h1_pool *p, struct h1_conn *c, int64_t now_us)
 {
-    if (now - c->idle_since > IDLE_MAX_MS)
+    if (now_us - c->idle_since_us > (int64_t)IDLE_MAX_MS * 1000)
         return 0;
     if (vouched_for(p, c, now_us))
         return 1;
@@ -275,13 +265,13 @@ static struct h1_conn *reuse(struct h1_pool *p, struct h1_conn *c)
  * dead ones met on the way. */
 static struct h1_conn *take_idle(struct h1_pool *p, const char *host_port)
 {
-    int64_t now = eng_now_ms(), now_us = monotonic_us();
+    int64_t now_us = eng_now_us();
     for (struct dl *n = p->idle.prev; n != &p->idle;) {
         struct h1_conn *c = DL_CONTAINER(n, struct h1_conn, link);
         n = n->prev;
         if (strcmp(c->host_port, host_port) != 0)
             continue;
-        if (!conn_alive(p, c, now, now_us)) {
+        if (!conn_alive(p, c, now_us)) {
             conn_close(c);
             continue;
         }
@@ -299,7 +289,7 @@ static int report_wanted(const struct h1_pool *p)
         return 0;
     const struct h1_conn *last = DL_CONTAINER(p->idle.prev, struct h1_conn, link);
     return last->idle_since_us >= p->reported_us ||
-           monotonic_us() - p->reported_us > REPORT_FRESH_US;
+           eng_now_us() - p->reported_us > REPORT_FRESH_US;
 }
 
 /* Make room for one more connection by closing the least recently used idle ones. */
@@ -332,8 +322,7 @@ static void finish(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
         p->nbusy--;
         if (keep_conn && c->fd >= 0) {
             buf_reset(&c->out);
-            c->idle_since = eng_now_ms();
-            c->idle_since_us = monotonic_us();
+            c->idle_since_us = eng_now_us();
             dl_remove(&c->link);
             dl_push_back(&p->idle, &c->link);
         } else {
@@ -546,7 +535,8 @@ static void begin_exchange(struct iot_engine *e, struct h1_pool *p, struct h1_co
                               iot_user_agent(), x->body, x->body_len, x->has_body);
     if (rc != 0) {
         fail_xfer(e, p, x, rc == -1 ? CURLE_OUT_OF_MEMORY : CURLE_BAD_FUNCTION_ARGUMENT,
-                  rc == -1 ? "out of memory" : "the request method or target holds a space or line break");
+                  rc == -1 ? "out of memory"
+                           : "the request method or target holds a space or line break");
         return;
     }
     arm_deadline(e, x, c->connecting);
@@ -560,7 +550,7 @@ static void take_report(struct iot_engine *e, struct h1_pool *p)
 {
     if (p->epfd < 0 || p->nconns == 0)
         return;
-    int64_t at = monotonic_us();
+    int64_t at = eng_now_us();
     int n = epoll_wait(p->epfd, p->events, MAX_EVENTS, 0);
     /* Each connection appears once per batch, and only its own event closes it. */
     for (int i = 0; i < n; i++)

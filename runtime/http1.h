@@ -79,7 +79,6 @@ int h1_response_eof(struct h1_response *r);
  * list from them (http.c). h1_headers_reset keeps the memory for the next request. */
 struct h1_headers {
     struct buf lines;
-    size_t count;
     int has_host, has_user_agent;
 };
 

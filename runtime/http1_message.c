@@ -435,7 +435,6 @@ static int is_header_name(const char *name, size_t len)
 void h1_headers_reset(struct h1_headers *h)
 {
     buf_reset(&h->lines);
-    h->count = 0;
     h->has_host = 0;
     h->has_user_agent = 0;
 }
@@ -458,7 +457,6 @@ int h1_headers_add(struct h1_headers *h, const char *name, const char *value)
     char *end = put_header(h->lines.data + h->lines.len, name, name_len, value, value_len);
     h->lines.len = (size_t)(end - h->lines.data);
     h->lines.data[h->lines.len] = '\0';
-    h->count++;
     h->has_host |= name_len == 4 && strncasecmp(name, "Host", 4) == 0;
     h->has_user_agent |= name_len == 10 && strncasecmp(name, "User-Agent", 10) == 0;
     return 0;

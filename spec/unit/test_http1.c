@@ -242,6 +242,17 @@ static void test_limits(void)
 
 /* ================================================================ request writer */
 
+static int64_t count_headers(const struct h1_headers *h)
+{
+    int64_t n = 0;
+    size_t name_len, value_len;
+    const char *value;
+    for (const char *at = h->lines.data;
+         (at = h1_headers_next(h, at, &name_len, &value, &value_len)) != NULL;)
+        n++;
+    return n;
+}
+
 static void add_headers(struct h1_headers *h, const char *const *pairs)
 {
     for (; pairs[0]; pairs += 2)
@@ -250,11 +261,11 @@ static void add_headers(struct h1_headers *h, const char *const *pairs)
 
 static void test_request_writer(void)
 {
-    struct h1_headers h = {BUF_INIT, 0, 0, 0};
+    struct h1_headers h = {BUF_INIT, 0, 0};
     add_headers(&h, (const char *const[]){"Host", "127.0.0.1:8443",
                                           "X-Amz-Date", "20260101T000000Z",
                                           "X-Empty", "", NULL});
-    CHECK_INT_EQ((int64_t)h.count, 3);
+    CHECK_INT_EQ(count_headers(&h), 3);
     struct buf out = BUF_INIT;
     CHECK_INT_EQ(h1_write_request(&out, "POST", "/topics/a%2Fb?qos=1", "ignored:1", &h, "ua/1",
                                   "{}", 2, 1), 0);
@@ -267,7 +278,7 @@ static void test_request_writer(void)
     buf_reset(&out);
     /* reset keeps nothing of the last request's lines */
     h1_headers_reset(&h);
-    CHECK_INT_EQ((int64_t)h.count, 0);
+    CHECK_INT_EQ(count_headers(&h), 0);
     /* no Host in the list: from the URL; a listed User-Agent wins; GET has no length */
     add_headers(&h, (const char *const[]){"user-agent", "mine", NULL});
     CHECK_INT_EQ(h1_write_request(&out, "GET", "/", "[::1]:80", &h, "ua/1", NULL, 0, 0), 0);
@@ -288,7 +299,7 @@ static void test_request_writer(void)
     CHECK_INT_EQ(h1_headers_add(&h, "X{A}", "1"), -2);
     CHECK_INT_EQ(h1_headers_add(&h, "X-\x7f", "1"), -2);
     CHECK_INT_EQ((int64_t)h.lines.len, (int64_t)before);
-    CHECK_INT_EQ((int64_t)h.count, 1);
+    CHECK_INT_EQ(count_headers(&h), 1);
     CHECK_INT_EQ(h1_write_request(&out, "GET", "/a b", "h", NULL, NULL, NULL, 0, 0), -2);
     CHECK_INT_EQ(h1_write_request(&out, "GET\r\n", "/", "h", NULL, NULL, NULL, 0, 0), -2);
     /* the walk gives every line back */
