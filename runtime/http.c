@@ -682,6 +682,7 @@ static void start_waiting(struct iot_engine *e)
         e->inflight++;
         e->curl_active++;
     }
+    h1_send_started(e, e->h1);
 }
 
 int http_submit(struct iot_engine *e, struct http_xfer *x)

@@ -42,6 +42,7 @@ struct h1_conn {
     int fd;
     struct h1_pool *pool;
     struct dl link;                     /* pool->idle or pool->busy */
+    struct dl unsent;                   /* pool->unsent while its request waits to go out */
     char host_port[270];                /* the origin: the reuse key */
     struct http_xfer *x;                /* the exchange on it; NULL when idle */
     struct buf out;                     /* the request being sent */
@@ -65,6 +66,7 @@ struct h1_pool {
     struct dl idle;                     /* most recently used last */
     struct dl busy;
     struct dl completed;                /* http_xfer.queue: finished, not yet handed back */
+    struct dl unsent;                   /* h1_conn.unsent: requests written, not yet sent */
     int64_t reported_us;                /* when epoll_wait last reported on every connection */
     struct epoll_event events[MAX_EVENTS];
 };
@@ -100,6 +102,7 @@ struct h1_pool *h1_pool_new(int max_connections)
     dl_init(&p->idle);
     dl_init(&p->busy);
     dl_init(&p->completed);
+    dl_init(&p->unsent);
     return p;
 }
 
@@ -139,6 +142,7 @@ static void conn_close(struct h1_conn *c)
     if (c->x)
         p->nbusy--;
     dl_remove(&c->link);
+    dl_remove(&c->unsent);
     p->nconns--;
     buf_free(&c->out);
     if (c->addrs)
@@ -222,6 +226,7 @@ static struct h1_conn *conn_open(struct h1_pool *p, const struct h1_url *u,
     c->addrs = c->next_addr = addrs;
     snprintf(c->host_port, sizeof c->host_port, "%s", u->host_port);
     dl_init(&c->link);
+    dl_init(&c->unsent);
     dl_push_back(&p->busy, &c->link);
     p->nconns++;
     return c;
@@ -541,7 +546,16 @@ static void begin_exchange(struct iot_engine *e, struct h1_pool *p, struct h1_co
     }
     arm_deadline(e, x, c->connecting);
     if (!c->connecting)
+        dl_push_back(&p->unsent, &c->unsent);
+}
+
+void h1_send_started(struct iot_engine *e, struct h1_pool *p)
+{
+    while (!dl_empty(&p->unsent)) {
+        struct h1_conn *c = DL_CONTAINER(p->unsent.next, struct h1_conn, unsent);
+        dl_remove(&c->unsent);
         send_request(e, p, c);
+    }
 }
 
 /* Handle what epoll reports on every connection now. With fewer than MAX_EVENTS events
