@@ -1,5 +1,5 @@
 /*
- * encode.c — percent-encoding, hex, base64, SHA-256/HMAC (OpenSSL EVP), constant-time
+ * encode.c — percent-encoding, hex, base64, SHA-256/HMAC (OpenSSL), constant-time
  * comparison, UTF-8 validation. See encode.h.
  */
 #include "encode.h"
@@ -8,10 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/core_dispatch.h>
+#define OPENSSL_SUPPRESS_DEPRECATED     /* SHA256_*: see "digests" below */
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/provider.h>
+#include <openssl/sha.h>
 
 static const char HEX_UPPER[] = "0123456789ABCDEF";
 
@@ -259,169 +258,44 @@ int enc_base64_decode(struct buf *out, const char *s, size_t n)
 
 /* ---- digests ------------------------------------------------------------------------ */
 
-/* SHA-256 is fetched once per process and kept (read-only, so threads share it): OpenSSL
- * 3 looks EVP_sha256() up again at every use. Should the fetch fail, EVP_sha256() still
- * works, only slower.
- *
- * The hasher goes one step further: it calls the fetched implementation's own functions,
- * found once in the provider it came from (OSSL_PROVIDER_query_operation, provider-
- * digest(7)). Through EVP every init frees and reallocates the algorithm's context and
- * re-checks for engines: about 40 of the ~100 ns a one-block hash takes. When the
- * functions are not all there, everything goes through EVP. */
-static CRYPTO_ONCE sha256_once = CRYPTO_ONCE_STATIC_INIT;
-static EVP_MD *sha256_fetched;
-
-static struct {
-    void *provctx;
-    OSSL_FUNC_digest_newctx_fn *newctx;
-    OSSL_FUNC_digest_freectx_fn *freectx;
-    OSSL_FUNC_digest_dupctx_fn *dupctx;
-    OSSL_FUNC_digest_init_fn *init;
-    OSSL_FUNC_digest_update_fn *update;
-    OSSL_FUNC_digest_final_fn *final;
-} direct;                       /* all set, or all NULL */
-
-/* True when a provider's name list ("SHA2-256:SHA-256:SHA256:...") names SHA-256. */
-static int names_sha256(const char *names)
-{
-    for (const char *p = names; *p;) {
-        size_t n = strcspn(p, ":");
-        if ((n == 8 && strncasecmp(p, "SHA2-256", 8) == 0) ||
-            (n == 6 && strncasecmp(p, "SHA256", 6) == 0))
-            return 1;
-        p += n + (p[n] == ':');
-    }
-    return 0;
-}
-
-/* Takes the six functions the hasher calls from an implementation's dispatch table. */
-static void take_functions(const OSSL_DISPATCH *d, void *provctx)
-{
-    for (; d->function_id; d++) {
-        switch (d->function_id) {
-        case OSSL_FUNC_DIGEST_NEWCTX: direct.newctx = OSSL_FUNC_digest_newctx(d); break;
-        case OSSL_FUNC_DIGEST_FREECTX: direct.freectx = OSSL_FUNC_digest_freectx(d); break;
-        case OSSL_FUNC_DIGEST_DUPCTX: direct.dupctx = OSSL_FUNC_digest_dupctx(d); break;
-        case OSSL_FUNC_DIGEST_INIT: direct.init = OSSL_FUNC_digest_init(d); break;
-        case OSSL_FUNC_DIGEST_UPDATE: direct.update = OSSL_FUNC_digest_update(d); break;
-        case OSSL_FUNC_DIGEST_FINAL: direct.final = OSSL_FUNC_digest_final(d); break;
-        default: break;
-        }
-    }
-    direct.provctx = provctx;
-    if (!direct.newctx || !direct.freectx || !direct.dupctx || !direct.init ||
-        !direct.update || !direct.final || !direct.provctx)
-        memset(&direct, 0, sizeof direct);
-}
-
-/* Looks SHA-256 up in the provider of the fetched digest (which stays loaded: the
- * fetched EVP_MD, kept for the process, holds a reference to it). */
-static void find_direct(const EVP_MD *md)
-{
-    const OSSL_PROVIDER *prov = EVP_MD_get0_provider(md);
-    int no_cache = 0;
-    const OSSL_ALGORITHM *algs =
-        prov ? OSSL_PROVIDER_query_operation(prov, OSSL_OP_DIGEST, &no_cache) : NULL;
-    for (const OSSL_ALGORITHM *a = algs; a && a->algorithm_names; a++)
-        if (names_sha256(a->algorithm_names)) {
-            take_functions(a->implementation, OSSL_PROVIDER_get0_provider_ctx(prov));
-            break;
-        }
-    if (algs)
-        OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_DIGEST, algs);
-}
-
-static void fetch_sha256(void)
-{
-    sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (sha256_fetched)
-        find_direct(sha256_fetched);
-}
-
-static const EVP_MD *sha256_md(void)
-{
-    if (!CRYPTO_THREAD_run_once(&sha256_once, fetch_sha256) || !sha256_fetched)
-        return EVP_sha256();
-    return sha256_fetched;
-}
-
-/* Either an EVP context or (direct) the implementation's own context. */
+/* SHA-256 through OpenSSL's SHA256_* functions, the ones its provider uses underneath
+ * (with the CPU's SHA extensions when it has them). Not through EVP: the first EVP call
+ * initialises OpenSSL's library context, reading openssl.cnf and loading the default
+ * provider (about 1.5 ms of a 5 ms start-up), every init through EVP frees and
+ * reallocates the digest context, and copying an EVP context allocates. A SHA256_CTX is
+ * a plain struct: set up, copied and cleansed in place. These functions are deprecated
+ * in OpenSSL 3 but kept (OPENSSL_SUPPRESS_DEPRECATED above: no warning for using them). */
 struct enc_hasher {
-    EVP_MD_CTX *ctx;    /* re-initialised by every call; NULL while direct is used */
-    void *direct;
+    SHA256_CTX ctx;     /* re-initialised by every call */
 };
 
-/* Finishes a hash started on h: adds b[0..bn) and writes the digest. */
-static int direct_final(void *c, const void *b, size_t bn, unsigned char out[ENC_SHA256_LEN])
-{
-    size_t len = 0;
-    return (bn == 0 || direct.update(c, b, bn)) && direct.final(c, out, &len, ENC_SHA256_LEN) &&
-                   len == ENC_SHA256_LEN
-               ? 0
-               : -1;
-}
-
-/* SHA-256 of a then b (either may be empty), on h's reused context. */
-static int digest2(struct enc_hasher *h, const void *a, size_t an, const void *b, size_t bn,
+/* SHA-256 of a then b (either may be empty) on ctx. */
+static int digest2(SHA256_CTX *ctx, const void *a, size_t an, const void *b, size_t bn,
                    unsigned char out[ENC_SHA256_LEN])
 {
-    unsigned int len = 0;
-    if (h->direct)
-        return direct.init(h->direct, NULL) && (an == 0 || direct.update(h->direct, a, an))
-                   ? direct_final(h->direct, b, bn, out)
-                   : -1;
-    return EVP_DigestInit_ex2(h->ctx, sha256_md(), NULL) == 1 &&
-                   EVP_DigestUpdate(h->ctx, a ? a : "", an) == 1 &&
-                   EVP_DigestUpdate(h->ctx, b ? b : "", bn) == 1 &&
-                   EVP_DigestFinal_ex(h->ctx, out, &len) == 1 && len == ENC_SHA256_LEN
+    return SHA256_Init(ctx) == 1 && (an == 0 || SHA256_Update(ctx, a, an) == 1) &&
+                   (bn == 0 || SHA256_Update(ctx, b, bn) == 1) && SHA256_Final(out, ctx) == 1
                ? 0
                : -1;
-}
-
-static struct enc_hasher *hasher_new(int evp_only)
-{
-    struct enc_hasher *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    sha256_md();                    /* the fetch, once */
-    if (!evp_only && direct.newctx)
-        h->direct = direct.newctx(direct.provctx);
-    if (!h->direct && !(h->ctx = EVP_MD_CTX_new())) {
-        free(h);
-        return NULL;
-    }
-    return h;
 }
 
 struct enc_hasher *enc_hasher_new(void)
 {
-    return hasher_new(0);
-}
-
-struct enc_hasher *enc_hasher_new_evp(void)
-{
-    return hasher_new(1);
-}
-
-int enc_hasher_direct(const struct enc_hasher *h)
-{
-    return h->direct != NULL;
+    return calloc(1, sizeof(struct enc_hasher));
 }
 
 void enc_hasher_free(struct enc_hasher *h)
 {
     if (!h)
         return;
-    if (h->direct)
-        direct.freectx(h->direct);  /* the implementation cleanses it */
-    EVP_MD_CTX_free(h->ctx);
+    OPENSSL_cleanse(h, sizeof *h);
     free(h);
 }
 
 int enc_hasher_sha256(struct enc_hasher *h, const void *data, size_t n,
                       unsigned char out[ENC_SHA256_LEN])
 {
-    return digest2(h, data, n, NULL, 0, out);
+    return digest2(&h->ctx, data, n, NULL, 0, out);
 }
 
 int enc_hasher_sha256_hex(struct enc_hasher *h, const void *data, size_t n,
@@ -436,11 +310,11 @@ int enc_hasher_sha256_hex(struct enc_hasher *h, const void *data, size_t n,
 
 /* The HMAC key block (RFC 2104): the key, or its SHA-256 when longer than a block,
  * zero-padded to 64 bytes. */
-static int hmac_block(struct enc_hasher *h, const void *key, size_t n, unsigned char block[64])
+static int hmac_block(SHA256_CTX *ctx, const void *key, size_t n, unsigned char block[64])
 {
     memset(block, 0, 64);
     if (n > 64)
-        return digest2(h, key, n, NULL, 0, block);
+        return digest2(ctx, key, n, NULL, 0, block);
     if (n)
         memcpy(block, key, n);
     return 0;
@@ -452,56 +326,48 @@ static void xor_pad(unsigned char pad[64], const unsigned char block[64], unsign
         pad[i] = block[i] ^ x;
 }
 
-int enc_hasher_hmac(struct enc_hasher *h, const void *key, size_t key_len, const void *data,
-                    size_t n, unsigned char out[ENC_SHA256_LEN])
+/* HMAC-SHA256 with a key used once, on ctx. */
+static int hmac_on(SHA256_CTX *ctx, const void *key, size_t key_len, const void *data,
+                   size_t n, unsigned char out[ENC_SHA256_LEN])
 {
     struct {
         unsigned char pad[64];              /* the key block ^ 0x36, then ^ 0x5c */
         unsigned char inner[ENC_SHA256_LEN];
     } s;
-    int rc = hmac_block(h, key, key_len, s.pad);       /* key is not read after this */
+    int rc = hmac_block(ctx, key, key_len, s.pad);     /* key is not read after this */
     xor_pad(s.pad, s.pad, 0x36);
-    rc |= digest2(h, s.pad, 64, data, n, s.inner);
+    rc |= digest2(ctx, s.pad, 64, data, n, s.inner);
     xor_pad(s.pad, s.pad, 0x36 ^ 0x5c);
-    rc |= digest2(h, s.pad, 64, s.inner, sizeof s.inner, out);
+    rc |= digest2(ctx, s.pad, 64, s.inner, sizeof s.inner, out);
     OPENSSL_cleanse(&s, sizeof s);
     return rc ? -1 : 0;
 }
 
-/* The digest states after the padded key blocks: the implementation's own contexts
- * (state) when the hasher that made the key calls it directly, else EVP contexts. */
-struct enc_hmac_key {
-    void *state[2];                 /* [0] after the key block ^ 0x36, [1] ^ 0x5c */
-    EVP_MD_CTX *evp[2];
-};
-
-/* Starts context i (0 inner, 1 outer) with the padded key block. */
-static int start_pad(struct enc_hmac_key *k, int i, const unsigned char block[64])
+int enc_hasher_hmac(struct enc_hasher *h, const void *key, size_t key_len, const void *data,
+                    size_t n, unsigned char out[ENC_SHA256_LEN])
 {
-    unsigned char pad[64];
-    xor_pad(pad, block, i ? 0x5c : 0x36);
-    int ok = k->state[i] ? direct.init(k->state[i], NULL) && direct.update(k->state[i], pad, 64)
-                         : EVP_DigestInit_ex2(k->evp[i], sha256_md(), NULL) == 1 &&
-                               EVP_DigestUpdate(k->evp[i], pad, 64) == 1;
-    OPENSSL_cleanse(pad, sizeof pad);
-    return ok ? 0 : -1;
+    return hmac_on(&h->ctx, key, key_len, data, n, out);
 }
+
+/* The digest states after the padded key blocks. */
+struct enc_hmac_key {
+    SHA256_CTX state[2];            /* [0] after the key block ^ 0x36, [1] ^ 0x5c */
+};
 
 struct enc_hmac_key *enc_hmac_key_new(struct enc_hasher *h, const void *key, size_t key_len)
 {
-    unsigned char block[64];
+    unsigned char block[64], pad[64];
     struct enc_hmac_key *k = calloc(1, sizeof *k);
     if (!k)
         return NULL;
-    int rc = hmac_block(h, key, key_len, block);
+    int rc = hmac_block(&h->ctx, key, key_len, block);
     for (int i = 0; rc == 0 && i < 2; i++) {
-        if (h->direct)
-            k->state[i] = direct.newctx(direct.provctx);
-        else
-            k->evp[i] = EVP_MD_CTX_new();
-        rc = k->state[i] || k->evp[i] ? start_pad(k, i, block) : -1;
+        xor_pad(pad, block, i ? 0x5c : 0x36);
+        rc = SHA256_Init(&k->state[i]) == 1 && SHA256_Update(&k->state[i], pad, 64) == 1
+                 ? 0 : -1;
     }
     OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
     if (rc != 0) {
         enc_hmac_key_free(k);
         k = NULL;
@@ -513,31 +379,17 @@ void enc_hmac_key_free(struct enc_hmac_key *k)
 {
     if (!k)
         return;
-    for (int i = 0; i < 2; i++) {
-        if (k->state[i])
-            direct.freectx(k->state[i]);    /* both kinds cleanse the states */
-        EVP_MD_CTX_free(k->evp[i]);
-    }
+    OPENSSL_cleanse(k, sizeof *k);
     free(k);
 }
 
-/* Hashes data on a copy of the key's context i (the key's contexts stay as they are). */
+/* Hashes data on h's context, started as a copy of the key's state i (the key's states
+ * stay as they are). */
 static int finish_copy(struct enc_hasher *h, const struct enc_hmac_key *k, int i,
                        const void *data, size_t n, unsigned char out[ENC_SHA256_LEN])
 {
-    unsigned int len = 0;
-    if (k->state[i]) {
-        void *c = direct.dupctx(k->state[i]);
-        int rc = c ? direct_final(c, data, n, out) : -1;
-        if (c)
-            direct.freectx(c);
-        return rc;
-    }
-    if (!h->ctx && !(h->ctx = EVP_MD_CTX_new()))
-        return -1;
-    return EVP_MD_CTX_copy_ex(h->ctx, k->evp[i]) == 1 &&
-                   EVP_DigestUpdate(h->ctx, data ? data : "", n) == 1 &&
-                   EVP_DigestFinal_ex(h->ctx, out, &len) == 1 && len == ENC_SHA256_LEN
+    h->ctx = k->state[i];
+    return (n == 0 || SHA256_Update(&h->ctx, data, n) == 1) && SHA256_Final(out, &h->ctx) == 1
                ? 0
                : -1;
 }
@@ -554,11 +406,10 @@ int enc_hasher_hmac_with(struct enc_hasher *h, const struct enc_hmac_key *k, con
 
 int enc_sha256(const void *data, size_t n, unsigned char out[ENC_SHA256_LEN])
 {
-    unsigned int len = 0;
-    return EVP_Digest(data ? data : "", n, out, &len, sha256_md(), NULL) == 1 &&
-                   len == ENC_SHA256_LEN
-               ? 0
-               : -1;
+    SHA256_CTX ctx;
+    int rc = digest2(&ctx, data, n, NULL, 0, out);
+    OPENSSL_cleanse(&ctx, sizeof ctx);
+    return rc;
 }
 
 int enc_sha256_hex(const void *data, size_t n, char out[ENC_SHA256_HEX_LEN + 1])
@@ -573,45 +424,43 @@ int enc_sha256_hex(const void *data, size_t n, char out[ENC_SHA256_HEX_LEN + 1])
 int enc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
                     unsigned char out[ENC_SHA256_LEN])
 {
-    struct enc_hasher h = {EVP_MD_CTX_new(), NULL};
-    int rc = h.ctx ? enc_hasher_hmac(&h, key, key_len, data, n, out) : -1;
-    EVP_MD_CTX_free(h.ctx);
+    SHA256_CTX ctx;
+    int rc = hmac_on(&ctx, key, key_len, data, n, out);
+    OPENSSL_cleanse(&ctx, sizeof ctx);
     return rc;
 }
 
 int enc_sha256_init(struct enc_sha256_ctx *ctx)
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md)
-        return -1;
-    if (EVP_DigestInit_ex2(md, sha256_md(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
-        ctx->md_ctx = NULL;
-        return -1;
+    SHA256_CTX *c = malloc(sizeof *c);
+    if (c && SHA256_Init(c) != 1) {
+        free(c);
+        c = NULL;
     }
-    ctx->md_ctx = md;
-    return 0;
+    ctx->md_ctx = c;
+    return c ? 0 : -1;
 }
 
 int enc_sha256_update(struct enc_sha256_ctx *ctx, const void *data, size_t n)
 {
     if (!ctx->md_ctx)
         return -1;
-    return n == 0 || EVP_DigestUpdate(ctx->md_ctx, data, n) == 1 ? 0 : -1;
+    return n == 0 || SHA256_Update(ctx->md_ctx, data, n) == 1 ? 0 : -1;
 }
 
 int enc_sha256_final(struct enc_sha256_ctx *ctx, unsigned char out[ENC_SHA256_LEN])
 {
-    unsigned int len = 0;
-    int ok = ctx->md_ctx && EVP_DigestFinal_ex(ctx->md_ctx, out, &len) == 1 &&
-             len == ENC_SHA256_LEN;
+    int ok = ctx->md_ctx && SHA256_Final(out, ctx->md_ctx) == 1;
     enc_sha256_abort(ctx);
     return ok ? 0 : -1;
 }
 
 void enc_sha256_abort(struct enc_sha256_ctx *ctx)
 {
-    EVP_MD_CTX_free(ctx->md_ctx);
+    if (ctx->md_ctx) {
+        OPENSSL_cleanse(ctx->md_ctx, sizeof(SHA256_CTX));
+        free(ctx->md_ctx);
+    }
     ctx->md_ctx = NULL;
 }
 

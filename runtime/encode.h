@@ -69,18 +69,12 @@ int enc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
                     unsigned char out[ENC_SHA256_LEN]);
 
 /* ---- a reusable SHA-256 / HMAC-SHA256 engine -----------------------------------------
- * OpenSSL 3's one-shot calls (EVP_Digest, HMAC) look the algorithm up and allocate a
- * context every time; a hasher keeps one digest context between calls and uses the
- * SHA-256 implementation fetched once per process, calling its provider functions
- * directly when it can (see encode.c). Each call starts afresh: nothing of one input is
+ * A hasher keeps one digest context between calls (OpenSSL's SHA256_* functions, see
+ * encode.c): no allocation per hash. Each call starts afresh: nothing of one input is
  * left for the next. Not thread-safe: one hasher per thread. Calls return 0, or -1 when
  * OpenSSL fails (the hasher stays usable). */
 struct enc_hasher;
 struct enc_hasher *enc_hasher_new(void);               /* NULL when out of memory */
-/* The same, always through EVP (enc_hasher_new calls the implementation directly when it
- * can; tests compare the two). */
-struct enc_hasher *enc_hasher_new_evp(void);
-int enc_hasher_direct(const struct enc_hasher *h);     /* 1 when it calls it directly */
 void enc_hasher_free(struct enc_hasher *h);            /* NULL is fine */
 int enc_hasher_sha256(struct enc_hasher *h, const void *data, size_t n,
                       unsigned char out[ENC_SHA256_LEN]);
@@ -101,9 +95,9 @@ int enc_hasher_hmac_with(struct enc_hasher *h, const struct enc_hmac_key *k, con
                          size_t n, unsigned char out[ENC_SHA256_LEN]);
 
 /* Incremental SHA-256 (e.g. a payload streamed from a file). The context owns an
- * OpenSSL EVP_MD_CTX: enc_sha256_final or enc_sha256_abort releases it, exactly once. */
+ * OpenSSL SHA256_CTX: enc_sha256_final or enc_sha256_abort releases it, exactly once. */
 struct enc_sha256_ctx {
-    void *md_ctx;   /* EVP_MD_CTX *, NULL when not started */
+    void *md_ctx;   /* SHA256_CTX *, NULL when not started */
 };
 int enc_sha256_init(struct enc_sha256_ctx *ctx);
 int enc_sha256_update(struct enc_sha256_ctx *ctx, const void *data, size_t n);
