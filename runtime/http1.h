@@ -129,9 +129,9 @@ int h1_slot_free(const struct h1_pool *pool);
  * from h1_flush); 2 x is not for this transport after all (a URL form or a host name
  * it leaves to libcurl). */
 int h1_start(struct iot_engine *engine, struct h1_pool *pool, struct http_xfer *x);
-/* Abandon x (its connection is closed); done is not called. */
 /* Send the requests h1_start wrote, in one burst after a batch of starts. */
 void h1_send_started(struct iot_engine *engine, struct h1_pool *pool);
+/* Abandon x (its connection is closed); done is not called. */
 void h1_abort(struct iot_engine *engine, struct h1_pool *pool, struct http_xfer *x);
 /* Advance every connection with I/O ready, without waiting; completed transfers are
  * handed to http_native_done. */
