@@ -1,4 +1,4 @@
-/* test_lua_alloc.c — the host's Lua allocator (runtime/host/lua_alloc.c): blocks keep
+/* test_lua_alloc.c — the host's Lua allocator (host/lua_alloc.c): blocks keep
  * their bytes across every kind of resize (within a size class, between classes, between
  * small and large), are aligned for any type, never overlap, are reused once freed; and
  * a Lua state allocating through it runs a garbage-heavy script to the right answers. */

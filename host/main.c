@@ -27,19 +27,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/lua_alloc.h"
+#include "bindings.h"
+#include "lua_alloc.h"
 
 #ifndef IOTLUA_VERSION
 #define IOTLUA_VERSION "0.0.0"
 #endif
 
-int luaopen_iotlua(lua_State *L);
-int luaopen_cjson(lua_State *L);
+int luaopen_cjson(lua_State *L);      /* lua-cjson has no header */
 
 static const char *progname = "iotlua";
-
-/* Registry key under which the host records --quiet (read by the module). */
-#define IOTLUA_QUIET_KEY "iotlua.quiet"
 
 enum {
     HAS_E = 1,      /* -e or -l given: no REPL, no stdin script */

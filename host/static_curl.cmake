@@ -1,10 +1,10 @@
-# host_static_curl.cmake — start-up time of the host (issue 5).
+# static_curl.cmake — the host's start-up time: libcurl linked statically.
 #
 # Debian's libcurl.so needs ~30 further shared libraries (GnuTLS, Kerberos, OpenLDAP, SASL,
 # libssh2, librtmp, p11-kit...); mapping and relocating them took ~4 ms of every start of
 # the host. With IOTLUA_STATIC_CURL the host links libcurl.a and the archives of the
 # libraries iotlua does use (OpenSSL, nghttp2, libpsl, libidn2, libunistring, zstd,
-# brotli, zlib), and runtime/host/curl_stubs.c in place of the back-ends iotlua never
+# brotli, zlib), and host/curl_stubs.c in place of the back-ends iotlua never
 # reaches (LDAP, RTMP, SCP/SFTP, GSS-API). Only the host: iotlua.so, the emulator and the
 # tests keep the shared libraries. When an archive is missing, or the trial link fails
 # (another libcurl.a), the host links the shared libcurl as before and says so.
@@ -29,7 +29,7 @@ if(IOTLUA_STATIC_CURL)
       list(APPEND _iotlua_missing lib${_lib}.a)
     endif()
   endforeach()
-  set(_iotlua_stubs ${CMAKE_CURRENT_SOURCE_DIR}/runtime/host/curl_stubs.c)
+  set(_iotlua_stubs ${CMAKE_CURRENT_SOURCE_DIR}/curl_stubs.c)
 
   if(_iotlua_missing)
     message(STATUS "iotlua host: shared libcurl (missing ${_iotlua_missing})")
