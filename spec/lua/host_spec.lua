@@ -303,7 +303,7 @@ describe("the iotlua host", function()
   end)
 
   describe("over HTTPS", function()
-    -- The host may link its own libcurl and OpenSSL (cmake/host_static_curl.cmake):
+    -- The host may link its own libcurl and OpenSSL (host/static_curl.cmake):
     -- certificate checks and their error messages must work there as in iotlua.so.
     local emu, cert
     setup(function()
