@@ -919,16 +919,22 @@ static int get_credentials(struct iot_call *call, struct sigv4_credentials *out,
 static int sign_attempt(struct iot_call *call, struct iot_error *err)
 {
     struct iot_client *c = call->client;
-    struct sigv4_header hs[24];
+    /* Host and the marshalled headers; a request with more than fit on the stack (no
+     * operation of the model has that many) gets a heap array. */
+    struct sigv4_header stack_hs[24];
+    struct sigv4_header *hs = stack_hs;
     size_t n = 0;
     struct sigv4_params sp = {0};
     struct sigv4_result sr;
     memset(&sr, 0, sizeof sr);
     if (get_credentials(call, &sp.credentials, err) != 0)
         return -1;
+    if (call->req.nhdrs + 1 > sizeof stack_hs / sizeof stack_hs[0] &&
+        !(hs = malloc((call->req.nhdrs + 1) * sizeof *hs)))
+        goto oom;
     hs[n].name = "Host";
     hs[n++].value = c->host_header;
-    for (size_t i = 0; i < call->req.nhdrs && n < sizeof hs / sizeof hs[0]; i++, n++)
+    for (size_t i = 0; i < call->req.nhdrs; i++, n++)
         iot_request_header(&call->req, i, &hs[n].name, &hs[n].value);
     struct sigv4_request sq = {call->req.method, call->sign_path, iot_request_query(&call->req),
                                hs, n, NULL, 0, call->req.payload_hash};
@@ -951,11 +957,15 @@ static int sign_attempt(struct iot_call *call, struct iot_error *err)
         }
     }
     sigv4_result_free(&sr);
+    if (hs != stack_hs)
+        free(hs);
     return 0;
 oom:
     set_error(err, "InternalError", "out of memory");
 fail:
     sigv4_result_free(&sr);
+    if (hs != stack_hs)
+        free(hs);
     return -1;
 }
 
