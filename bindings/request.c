@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bindings.h"
+#include "buf.h"
 #include "client.h"
 
 #define REQUEST_MT "iotlua.request"
@@ -229,10 +230,66 @@ static int core_done(lua_State *L)
     return 1;
 }
 
+/* An error line's buffer, freed by __gc also when pushing the line raises. */
+struct line_box {
+    struct buf line;
+};
+
+static int line_box_gc(lua_State *L)
+{
+    struct line_box *box = lua_touserdata(L, 1);
+    buf_free(&box->line);
+    return 0;
+}
+
+/* Pushes tostring(t[name]), or nothing and returns NULL when it is nil. [-0, +(0|1)] */
+static const char *field_text(lua_State *L, int t, const char *name, size_t *len_out)
+{
+    int type = lua_getfield(L, t, name);
+    lua_pop(L, 1);
+    if (type == LUA_TNIL)
+        return NULL;
+    lua_getfield(L, t, name);
+    const char *s = luaL_tolstring(L, -1, len_out);
+    lua_remove(L, -2);
+    return s;
+}
+
+static long field_integer(lua_State *L, int t, const char *name)
+{
+    lua_getfield(L, t, name);
+    long v = lua_isnumber(L, -1) ? (long)lua_tonumber(L, -1) : 0;
+    lua_pop(L, 1);
+    return v;
+}
+
+/* core.error_line(err) -> the one readable line of an error table (iot_error_line), as
+ * tostring(err) shows it. */
+static int core_error_line(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    struct iot_error_parts parts = {0};
+    size_t ignored;
+    parts.code = field_text(L, 1, "code", &ignored);
+    parts.message = field_text(L, 1, "message", &parts.message_len);
+    parts.operation = field_text(L, 1, "operation", &ignored);
+    parts.request_id = field_text(L, 1, "request_id", &ignored);
+    parts.status = field_integer(L, 1, "status");
+    parts.attempts = field_integer(L, 1, "attempts");
+    struct line_box *box = iotlua_push_gc_box(L, sizeof *box, "iotlua.error_line", line_box_gc);
+    if (iot_error_line(&box->line, &parts) != 0)
+        return luaL_error(L, "not enough memory");
+    lua_pushlstring(L, box->line.data ? box->line.data : "", box->line.len);
+    buf_free(&box->line);
+    return 1;
+}
+
 void iotlua_core_request(lua_State *L)
 {
     lua_pushcfunction(L, core_result);
     lua_setfield(L, -2, "result");
+    lua_pushcfunction(L, core_error_line);
+    lua_setfield(L, -2, "error_line");
     lua_pushcfunction(L, core_done);
     lua_setfield(L, -2, "done");
 }

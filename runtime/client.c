@@ -51,41 +51,6 @@ static void set_error(struct iot_error *err, const char *code, const char *fmt, 
     va_end(ap);
 }
 
-size_t iot_error_format(const struct iot_error *err, char *out, size_t outlen)
-{
-    struct buf b = BUF_INIT;
-    buf_printf(&b, "%s", err->code[0] ? err->code : "Error");
-    if (err->message[0])
-        buf_printf(&b, ": %s", err->message);
-    const char *sep = " (";
-    if (err->operation) {
-        buf_printf(&b, "%s%s", sep, err->operation);
-        sep = ", ";
-    }
-    if (err->status) {
-        buf_printf(&b, "%sHTTP %ld", sep, err->status);
-        sep = ", ";
-    }
-    if (err->request_id[0]) {
-        buf_printf(&b, "%srequest id %s", sep, err->request_id);
-        sep = ", ";
-    }
-    if (err->attempts) {
-        buf_printf(&b, "%s%d attempt%s", sep, err->attempts, err->attempts == 1 ? "" : "s");
-        sep = ", ";
-    }
-    if (sep[0] == ',')
-        buf_append_char(&b, ')');
-    size_t n = b.len;
-    if (out && outlen) {
-        size_t k = n < outlen - 1 ? n : outlen - 1;
-        memcpy(out, buf_cstr(&b), k);
-        out[k] = '\0';
-    }
-    buf_free(&b);
-    return n;
-}
-
 int iot_retry_mode_parse(const char *s, enum iot_retry_mode *mode_out, char *msg, size_t msglen)
 {
     if (!s || strcmp(s, "standard") == 0) {

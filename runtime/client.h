@@ -72,8 +72,28 @@ struct iot_error {
     int attempts;                           /* attempts made (1 = no retry) */
 };
 
-/* One readable line: "ResourceNotFoundException: No connection for clientId sensor-42
- * (GetConnection, HTTP 404, request id abc, 1 attempt)". Returns the length written. */
+/* The parts of an error's line; strings may be NULL or "", status and attempts 0 when
+ * unknown. The message is given with its length (Lua strings may be longer than
+ * struct iot_error holds). */
+struct iot_error_parts {
+    const char *code;               /* NULL or "": "Error" */
+    const char *message;
+    size_t message_len;
+    long status;
+    const char *operation;
+    const char *request_id;
+    long attempts;
+};
+
+/* One readable line, the same from C and from Lua's tostring(err):
+ *   "ResourceNotFoundException: No connection for clientId sensor-42 (HTTP 404,
+ *    GetConnection, request abc, 1 attempt)"
+ * Line breaks inside the message become one space each run. Appends to out (buf.h);
+ * 0, or -1 out of memory. */
+struct buf;
+int iot_error_line(struct buf *out, const struct iot_error_parts *parts);
+/* The same for a struct iot_error, into out[outlen] (truncated, NUL-terminated).
+ * Returns the length of the whole line. */
 size_t iot_error_format(const struct iot_error *err, char *out, size_t outlen);
 
 /* ---------------------------------------------------------------- engine */

@@ -470,6 +470,10 @@ describe("error objects", function()
       "TimeoutError: timed out after 3 s (Publish, 3 attempts)" },
     { { code = "ConfigError", message = "no region", attempts = 0 }, "ConfigError: no region" },
     { { code = "UnknownError" }, "UnknownError" },
+    { { code = "UnknownError", message = "line 1\r\n\r\nline 2\n", status = 502 },
+      "UnknownError: line 1 line 2  (HTTP 502)" },
+    { { code = "InvalidResponse", message = string.rep("x", 700) },   -- longer than C's carrier
+      "InvalidResponse: " .. string.rep("x", 700) },
   }
   for _, case in ipairs(CASES) do
     it("formats " .. case[2], function()

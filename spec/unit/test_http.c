@@ -711,7 +711,7 @@ static void test_retries(void)
     CHECK_INT_EQ(reqs, 3);
     char line[600];
     iot_error_format(&r->error, line, sizeof line);
-    CHECK_STR_EQ(line, "ThrottlingException: Rate exceeded (GetConnection, HTTP 429, request id "
+    CHECK_STR_EQ(line, "ThrottlingException: Rate exceeded (HTTP 429, GetConnection, request "
                  "t-1, 3 attempts)");
     iot_result_free(r);
     iot_client_free(c);

@@ -6,31 +6,17 @@
 -- retryable and attempts, and tostring(err) is one readable line:
 --   ResourceNotFoundException: No connection found for client sensor-42
 --   (HTTP 404, GetConnection, request 1234-abcd, 1 attempt)
+-- with line breaks in the message turned into spaces.
+
+local core = require("iotlua.core")
 
 local M = {}
 
 local Error = { __name = "iotlua.error" }
 Error.__index = Error
 
-local function one_line(s)
-  return (tostring(s):gsub("[\r\n]+", " "))
-end
-
-function Error.__tostring(err)
-  local details = {}
-  if err.status then details[#details + 1] = "HTTP " .. tostring(err.status) end
-  if err.operation then details[#details + 1] = err.operation end
-  if err.request_id and err.request_id ~= "" then
-    details[#details + 1] = "request " .. err.request_id
-  end
-  if err.attempts and err.attempts > 0 then
-    details[#details + 1] = err.attempts .. (err.attempts == 1 and " attempt" or " attempts")
-  end
-  local line = tostring(err.code or "Error")
-  if err.message and err.message ~= "" then line = line .. ": " .. one_line(err.message) end
-  if #details > 0 then line = line .. " (" .. table.concat(details, ", ") .. ")" end
-  return line
-end
+-- One line from the fields, built by the runtime (the same line C callers print).
+Error.__tostring = core.error_line
 
 -- Gives the fields table the error metatable; returns it.
 function M.new(fields)
