@@ -72,6 +72,10 @@ struct iot_error {
     int attempts;                           /* attempts made (1 = no retry) */
 };
 
+/* Set err's code and its message from fmt (truncated to the carrier's size). */
+void iot_error_set(struct iot_error *err, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The parts of an error's line; strings may be NULL or "", status and attempts 0 when
  * unknown. The message is given with its length (Lua strings may be longer than
  * struct iot_error holds). */

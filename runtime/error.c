@@ -3,10 +3,20 @@
  * C callers of struct iot_error and by Lua's tostring(err).
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
 #include "client.h"
+
+void iot_error_set(struct iot_error *err, const char *code, const char *fmt, ...)
+{
+    snprintf(err->code, sizeof err->code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
 
 /* Appends s[0..n) with every run of CR/LF replaced by one space. 0 / -1 (OOM). */
 static int append_one_line(struct buf *b, const char *s, size_t n)

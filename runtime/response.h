@@ -1,6 +1,6 @@
 /*
- * response.h — parsing of responses (client.c), exposed for the unit tests and the fuzz
- * targets.
+ * response.h — results and the parsing of responses (response.c): what a call's attempt
+ * (client.c) makes of what came back, exposed also for the unit tests and fuzz targets.
  */
 #ifndef IOTLUA_RESPONSE_H
 #define IOTLUA_RESPONSE_H
@@ -31,6 +31,23 @@ void iot_parse_service_error(long status, const char *error_type_header, const c
  */
 struct iot_result *iot_response_parse(const struct iot_op *op, long status, const char *head,
                                       size_t head_len, const char *body, size_t body_len);
+
+/* A new empty result for op (ok 0, no headers, no output), with room for a typical
+ * response allocated along with it; NULL when memory runs out. */
+struct iot_result *iot_result_new(const struct iot_op *op);
+/* The same in the smallest allocation, for reporting that memory ran out. */
+struct iot_result *iot_result_new_bare(const struct iot_op *op);
+
+/*
+ * Fill a result whose status is set from a received response, as iot_response_parse
+ * does: head is the raw header block; the result takes *body over (it is left empty).
+ * Returns the failure class for the retry policy: IOT_FAIL_NONE once a response was
+ * parsed (even an error one), IOT_FAIL_PERMANENT when memory ran out or a 2xx body is
+ * not what the model promises.
+ */
+struct buf;
+enum iot_failure iot_response_fill(struct iot_result *result, const struct buf *head,
+                                   struct buf *body);
 
 /* How an attempt failed below HTTP (from libcurl). */
 struct iot_transport_failure {
