@@ -1,5 +1,5 @@
 /*
- * fuzz_json_compact.c — libFuzzer target for iot_json_compact (runtime/marshal.c): JSON
+ * fuzz_json_compact.c — libFuzzer target for iot_json_compact (runtime/json_compact.c): JSON
  * text a caller gives for a jsonvalue member (userProperties) → the compact JSON sent,
  * base64-encoded, in the x-amz-mqtt5-user-properties header.
  *
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "marshal.h"
+#include "json_compact.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

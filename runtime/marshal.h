@@ -57,13 +57,4 @@ void iot_request_header(const struct iot_request *req, size_t i, const char **na
 /* The operation the params belong to. */
 const struct iot_op *iot_params_op(const struct iot_params *params);
 
-/*
- * JSON text → compact JSON exactly as Python's json.dumps(v, separators=(',', ':'))
- * prints it (what botocore puts in jsonvalue headers): no whitespace, non-ASCII and
- * control characters as \uXXXX (lower-case hex, surrogate pairs), other escapes
- * normalised, numbers as written. Appends to out; 0, or -1 with a reason in msg
- * (invalid JSON, invalid UTF-8, out of memory).
- */
-int iot_json_compact(const char *s, size_t n, struct buf *out, char *msg, size_t msglen);
-
 #endif

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "client.h"
 #include "encode.h"
+#include "json_compact.h"
 #include "marshal.h"
 
 static struct iot_value S(const char *s)
