@@ -1,5 +1,5 @@
 /*
- * fuzz_client_response.c — libFuzzer target for iot_response_parse (runtime/client.c):
+ * fuzz_client_response.c — libFuzzer target for iot_response_parse (runtime/response.c):
  * a whole HTTP response (header block and body) → the result a call returns: headers,
  * request id, the output tree for 2xx (decoded along the operation's output shapes,
  * blobs base64-decoded) or the service error.

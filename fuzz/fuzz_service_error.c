@@ -1,5 +1,5 @@
 /*
- * fuzz_service_error.c — libFuzzer target for iot_parse_service_error (runtime/client.c):
+ * fuzz_service_error.c — libFuzzer target for iot_parse_service_error (runtime/response.c):
  * the error body and the x-amzn-ErrorType header of a non-2xx response → code, message.
  *
  * Input: byte 0 picks the status (400 + byte, so 400..655: known and unknown texts),
