@@ -2,9 +2,10 @@
  * client.h — the client core's public API: what the Lua bindings use. Pure C, no Lua.
  *
  * Objects and who owns them
- *   iot_engine   one per Lua state: a curl multi handle (connection cache, HTTP/2,
- *                max_connections), the timers (retry backoff, iotlua.sleep) and the
- *                queue of completed events. Everything runs when the caller runs
+ *   iot_engine   one per Lua state: the event loop (engine.h): the timers (retry
+ *                backoff, deadlines), fd sources, the queue of completed events, and
+ *                the HTTP layer (http.h: libcurl's multi handle with its connection
+ *                cache, HTTP/2, max_connections; the native HTTP/1.1 transport). Everything runs when the caller runs
  *                iot_engine_poll; nothing runs on another thread and no callback ever
  *                leaves this library (events are popped, never pushed).
  *   iot_client   endpoint, region, credentials, timeouts, TLS and retry settings.
@@ -135,26 +136,26 @@ void iot_engine_set_max_connections(struct iot_engine *engine, int max_connectio
 int iot_engine_poll(struct iot_engine *engine, int timeout_ms);
 /* How long until the engine needs iot_engine_poll again: -1 nothing pending, 0 now. */
 long iot_engine_next_timeout_ms(struct iot_engine *engine);
-/* Calls and timers not yet popped as events (in flight, queued, or waiting to pop). */
+/* Items not yet finished: calls in flight, queued or waiting to pop, and live streams. */
 size_t iot_engine_pending(const struct iot_engine *engine);
 
-enum iot_event_kind { IOT_EV_CALL = 1, IOT_EV_TIMER = 2 };
+/* What an event is about. A call has one event (its result); later kinds (a connection's
+ * messages) come from stream items, any number each, until their owner ends them. */
+enum iot_event_kind { IOT_EV_CALL = 1 };
 
 struct iot_event {
     enum iot_event_kind kind;
-    uint64_t id;                    /* from iot_call_start / iot_engine_timer */
+    uint64_t id;                    /* from iot_call_start */
     void *user;                     /* as given there */
     struct iot_result *result;      /* IOT_EV_CALL: owned by the caller now */
+    void *payload;                  /* other kinds: what their header says it is */
 };
 
 /* Pop one completed event into *ev_out: 1 popped, 0 none ready. Completion order. */
 int iot_engine_next_event(struct iot_engine *engine, struct iot_event *ev_out);
 
-/* A one-shot timer (iotlua.sleep): an IOT_EV_TIMER event after delay_ms. 0 or -1 (OOM). */
-int iot_engine_timer(struct iot_engine *engine, long delay_ms, void *user, uint64_t *id_out);
-
-/* Forget a call or timer: no event will come for it (an already queued event is dropped).
- * A call in flight is aborted. Returns 1 if something was cancelled. */
+/* Forget a call (or any item): no event will come for it (an already queued event is
+ * dropped). A call in flight is aborted. Returns 1 if something was cancelled. */
 int iot_engine_cancel(struct iot_engine *engine, uint64_t id);
 
 /* ---------------------------------------------------------------- client */

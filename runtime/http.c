@@ -1,6 +1,6 @@
 /*
- * http.c — the engine: HTTP on one libcurl multi handle, timers and the event queue;
- * see client.h (public) and http.h (internal).
+ * http.c — the engine's HTTP layer: transfers, the queue of those waiting for a slot,
+ * and libcurl's multi handle; see http.h. The engine (engine.c) drives it.
  *
  * Plain http:// transfers go through the native HTTP/1.1 transport (http1.h) unless it
  * declines them; the rest through libcurl. Both count against max_inflight.
@@ -13,312 +13,26 @@
 #include "http.h"
 #include "http1.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <poll.h>
-#include <time.h>
 
 #define DEFAULT_MAX_CONNECTIONS 64
 
-struct iot_engine {
+struct http_layer {
     CURLM *multi;               /* NULL until the first transfer libcurl carries */
     int max_connections, max_inflight, http2;
     int inflight_fixed;         /* max_inflight was given: it does not follow the cap */
     int inflight;               /* both transports */
     int curl_active;            /* of which on the curl multi handle */
     struct h1_pool *h1;         /* the native HTTP/1.1 transport */
-    struct http_handle *pool;        /* idle easy handles */
+    struct http_handle *pool;   /* idle easy handles */
     size_t npool;
     struct dl waiting;          /* http_xfer.queue */
-    struct eng_timer **heap;    /* min-heap on (due_ms, seq) */
-    size_t nheap, heap_cap;
-    uint64_t timer_seq;
-    struct dl items;            /* eng_item.live: not yet popped */
-    size_t nitems;
-    struct dl events;           /* eng_item.ready: events to pop */
-    size_t nevents;
-    uint64_t next_id;
-    uint64_t rng;
-    double (*random)(void *ctx);
-    void *random_ctx;
-    time_t (*wall_clock)(void *ctx);
-    void *clock_ctx;
 };
-
-/* ================================================================ lists */
-
-void dl_init(struct dl *head)
-{
-    head->prev = head->next = head;
-}
-
-int dl_empty(const struct dl *head)
-{
-    return head->next == head;
-}
-
-void dl_push_back(struct dl *head, struct dl *node)
-{
-    node->prev = head->prev;
-    node->next = head;
-    head->prev->next = node;
-    head->prev = node;
-}
-
-void dl_remove(struct dl *node)
-{
-    node->prev->next = node->next;
-    node->next->prev = node->prev;
-    dl_init(node);
-}
-
-int dl_linked(const struct dl *node)
-{
-    return node->next != node;
-}
-
-/* ================================================================ clocks, random */
-
-int64_t eng_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t eng_now_ms(void)
-{
-    return eng_now_us() / 1000;
-}
-
-double eng_random(struct iot_engine *e)
-{
-    if (e->random) {
-        double r = e->random(e->random_ctx);
-        return r < 0 ? 0 : r >= 1 ? 0.999999 : r;
-    }
-    /* xorshift64*: jitter needs spread, not secrecy. */
-    e->rng ^= e->rng >> 12;
-    e->rng ^= e->rng << 25;
-    e->rng ^= e->rng >> 27;
-    return (double)((e->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
-
-time_t eng_wall_clock(struct iot_engine *e)
-{
-    return e->wall_clock ? e->wall_clock(e->clock_ctx) : time(NULL);
-}
-
-/* ================================================================ timer heap */
-
-static int timer_less(const struct eng_timer *a, const struct eng_timer *b)
-{
-    return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->seq < b->seq);
-}
-
-static void heap_set(struct iot_engine *e, size_t i, struct eng_timer *t)
-{
-    e->heap[i] = t;
-    t->heap_index = i;
-}
-
-static void heap_up(struct iot_engine *e, size_t i)
-{
-    struct eng_timer *t = e->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!timer_less(t, e->heap[parent]))
-            break;
-        heap_set(e, i, e->heap[parent]);
-        i = parent;
-    }
-    heap_set(e, i, t);
-}
-
-static void heap_down(struct iot_engine *e, size_t i)
-{
-    struct eng_timer *t = e->heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= e->nheap)
-            break;
-        if (c + 1 < e->nheap && timer_less(e->heap[c + 1], e->heap[c]))
-            c++;
-        if (!timer_less(e->heap[c], t))
-            break;
-        heap_set(e, i, e->heap[c]);
-        i = c;
-    }
-    heap_set(e, i, t);
-}
-
-void eng_timer_init(struct eng_timer *t, void (*fire)(struct iot_engine *, struct eng_timer *))
-{
-    t->due_ms = 0;
-    t->seq = 0;
-    t->heap_index = SIZE_MAX;
-    t->fire = fire;
-}
-
-int eng_timer_arm(struct iot_engine *e, struct eng_timer *t, long delay_ms)
-{
-    eng_timer_disarm(e, t);
-    if (e->nheap == e->heap_cap) {
-        size_t cap = e->heap_cap ? e->heap_cap * 2 : 64;
-        struct eng_timer **h = realloc(e->heap, cap * sizeof *h);
-        if (!h)
-            return -1;
-        e->heap = h;
-        e->heap_cap = cap;
-    }
-    t->due_ms = eng_now_ms() + (delay_ms > 0 ? delay_ms : 0);
-    t->seq = ++e->timer_seq;
-    heap_set(e, e->nheap++, t);
-    heap_up(e, e->nheap - 1);
-    return 0;
-}
-
-void eng_timer_disarm(struct iot_engine *e, struct eng_timer *t)
-{
-    size_t i = t->heap_index;
-    if (i == SIZE_MAX || i >= e->nheap || e->heap[i] != t)
-        return;
-    t->heap_index = SIZE_MAX;
-    struct eng_timer *last = e->heap[--e->nheap];
-    if (i == e->nheap)
-        return;
-    heap_set(e, i, last);
-    heap_down(e, i);
-    heap_up(e, last->heap_index);
-}
-
-/* Fire every timer due by now; returns how many fired. */
-static int fire_due_timers(struct iot_engine *e)
-{
-    int fired = 0;
-    int64_t now = eng_now_ms();
-    while (e->nheap > 0 && e->heap[0]->due_ms <= now) {
-        struct eng_timer *t = e->heap[0];
-        eng_timer_disarm(e, t);
-        t->fire(e, t);
-        fired++;
-    }
-    return fired;
-}
-
-/* ================================================================ items and events */
-
-uint64_t eng_next_id(struct iot_engine *e)
-{
-    return ++e->next_id;
-}
-
-void eng_item_track(struct iot_engine *e, struct eng_item *item)
-{
-    dl_init(&item->ready);
-    dl_push_back(&e->items, &item->live);
-    e->nitems++;
-}
-
-void eng_item_ready(struct iot_engine *e, struct eng_item *item)
-{
-    if (dl_linked(&item->ready))
-        return;
-    dl_push_back(&e->events, &item->ready);
-    e->nevents++;
-}
-
-static void item_forget(struct iot_engine *e, struct eng_item *item)
-{
-    if (dl_linked(&item->ready)) {
-        dl_remove(&item->ready);
-        e->nevents--;
-    }
-    if (dl_linked(&item->live)) {
-        dl_remove(&item->live);
-        e->nitems--;
-    }
-}
-
-int iot_engine_next_event(struct iot_engine *e, struct iot_event *ev_out)
-{
-    if (!e || dl_empty(&e->events))
-        return 0;
-    struct eng_item *item = DL_CONTAINER(e->events.next, struct eng_item, ready);
-    item_forget(e, item);
-    ev_out->kind = item->kind;
-    ev_out->id = item->id;
-    ev_out->user = item->user;
-    ev_out->result = item->result;
-    item->result = NULL;
-    item->destroy(e, item);
-    return 1;
-}
-
-int iot_engine_cancel(struct iot_engine *e, uint64_t id)
-{
-    if (!e)
-        return 0;
-    for (struct dl *n = e->items.next; n != &e->items; n = n->next) {
-        struct eng_item *item = DL_CONTAINER(n, struct eng_item, live);
-        if (item->id != id)
-            continue;
-        item_forget(e, item);
-        iot_result_free(item->result);
-        item->result = NULL;
-        item->destroy(e, item);
-        return 1;
-    }
-    return 0;
-}
-
-size_t iot_engine_pending(const struct iot_engine *e)
-{
-    return e ? e->nitems : 0;
-}
-
-/* ---------------------------------------------------------------- user timers */
-
-struct user_timer {
-    struct eng_item item;
-    struct eng_timer timer;
-};
-
-static void user_timer_fire(struct iot_engine *e, struct eng_timer *t)
-{
-    struct user_timer *ut = DL_CONTAINER(t, struct user_timer, timer);
-    eng_item_ready(e, &ut->item);
-}
-
-static void user_timer_destroy(struct iot_engine *e, struct eng_item *item)
-{
-    struct user_timer *ut = DL_CONTAINER(item, struct user_timer, item);
-    eng_timer_disarm(e, &ut->timer);
-    free(ut);
-}
-
-int iot_engine_timer(struct iot_engine *e, long delay_ms, void *user, uint64_t *id_out)
-{
-    struct user_timer *ut = calloc(1, sizeof *ut);
-    if (!ut)
-        return -1;
-    ut->item.id = eng_next_id(e);
-    ut->item.user = user;
-    ut->item.kind = IOT_EV_TIMER;
-    ut->item.destroy = user_timer_destroy;
-    eng_timer_init(&ut->timer, user_timer_fire);
-    if (eng_timer_arm(e, &ut->timer, delay_ms) != 0) {
-        free(ut);
-        return -1;
-    }
-    eng_item_track(e, &ut->item);
-    if (id_out)
-        *id_out = ut->item.id;
-    return 0;
-}
 
 /* ================================================================ transfers */
 
@@ -544,10 +258,11 @@ static void handle_free(struct http_handle *h)
 
 static CURLcode xfer_setup(struct iot_engine *e, struct http_xfer *x, struct http_handle *h)
 {
+    struct http_layer *hl = eng_http(e);
     CURLcode rc = CURLE_OK;
     CURL *c = h->easy;
     struct easy_cfg cfg = {x->ca_bundle, x->verify_tls,
-                           strncasecmp(x->url, "https:", 6) == 0 && e->http2 > 0,
+                           strncasecmp(x->url, "https:", 6) == 0 && hl->http2 > 0,
                            x->has_body && x->file != NULL};
     /* Same settings as last time (and no read callback to clear): only the options of
      * this transfer change. Otherwise start over from a clean handle. The CA bundle is
@@ -585,8 +300,9 @@ static CURLcode xfer_setup(struct iot_engine *e, struct http_xfer *x, struct htt
 
 static int pool_get(struct iot_engine *e, struct http_handle *out)
 {
-    if (e->npool > 0) {
-        *out = e->pool[--e->npool];
+    struct http_layer *hl = eng_http(e);
+    if (hl->npool > 0) {
+        *out = hl->pool[--hl->npool];
         return 0;
     }
     out->easy = curl_easy_init();
@@ -597,14 +313,16 @@ static int pool_get(struct iot_engine *e, struct http_handle *out)
 
 static void pool_put(struct iot_engine *e, struct http_handle *h)
 {
-    if (e->npool < (size_t)e->max_inflight)
-        e->pool[e->npool++] = *h;
+    struct http_layer *hl = eng_http(e);
+    if (hl->npool < (size_t)hl->max_inflight)
+        hl->pool[hl->npool++] = *h;
     else
         handle_free(h);
 }
 
 static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode result)
 {
+    struct http_layer *hl = eng_http(e);
     x->result = result;
     if (x->handle.easy) {
         curl_easy_getinfo(x->handle.easy, CURLINFO_RESPONSE_CODE, &x->status);
@@ -620,11 +338,11 @@ static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode resu
                           : version == CURL_HTTP_VERSION_1_1 ? 11
                           : version == CURL_HTTP_VERSION_1_0 ? 10 : 0;
         x->new_connection = nconn > 0;
-        curl_multi_remove_handle(e->multi, x->handle.easy);
+        curl_multi_remove_handle(hl->multi, x->handle.easy);
         pool_put(e, &x->handle);
         memset(&x->handle, 0, sizeof x->handle);   /* the pool owns it now */
-        e->inflight--;
-        e->curl_active--;
+        hl->inflight--;
+        hl->curl_active--;
     }
     x->active = 0;
     x->done(e, x);
@@ -632,27 +350,36 @@ static void xfer_finish(struct iot_engine *e, struct http_xfer *x, CURLcode resu
 
 void http_native_done(struct iot_engine *e, struct http_xfer *x)
 {
+    struct http_layer *hl = eng_http(e);
     x->native = 0;
     x->active = 0;
-    e->inflight--;
+    hl->inflight--;
     x->done(e, x);
 }
 
 /* Hand x to the native transport; 0 it took x, 1 it declined (libcurl's turn). */
 static int start_native(struct iot_engine *e, struct http_xfer *x)
 {
+    struct http_layer *hl = eng_http(e);
     x->native = 1;
     x->active = 1;
-    e->inflight++;
-    if (h1_start(e, e->h1, x) == 0)
+    hl->inflight++;
+    if (h1_start(e, hl->h1, x) == 0)
         return 0;
     x->native = 0;
     x->active = 0;
-    e->inflight--;
+    hl->inflight--;
     return 1;
 }
 
-static void apply_limits(struct iot_engine *e);
+static void apply_limits(struct http_layer *hl)
+{
+    if (!hl->multi)
+        return;
+    curl_multi_setopt(hl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)hl->max_connections);
+    curl_multi_setopt(hl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)hl->max_connections);
+    curl_multi_setopt(hl->multi, CURLMOPT_MAXCONNECTS, (long)hl->max_connections);
+}
 
 /* libcurl is set up for the first transfer it carries, not with the engine: a script
  * whose calls all take the native transport (plain http to an IP literal or localhost,
@@ -660,21 +387,23 @@ static void apply_limits(struct iot_engine *e);
  * library (about 1.5 ms of a start-up of 5 here). 0 ready, -1 it cannot be set up. */
 static int curl_ready(struct iot_engine *e)
 {
-    if (e->multi)
+    struct http_layer *hl = eng_http(e);
+    if (hl->multi)
         return 0;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(e->multi = curl_multi_init()))
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(hl->multi = curl_multi_init()))
         return -1;
-    apply_limits(e);
-    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    apply_limits(hl);
+    curl_multi_setopt(hl->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     return 0;
 }
 
 static void start_waiting(struct iot_engine *e)
 {
-    while (e->inflight < e->max_inflight && !dl_empty(&e->waiting)) {
-        struct http_xfer *x = DL_CONTAINER(e->waiting.next, struct http_xfer, queue);
-        int native = h1_wants(e->h1, x);
-        if (native && !h1_slot_free(e->h1))
+    struct http_layer *hl = eng_http(e);
+    while (hl->inflight < hl->max_inflight && !dl_empty(&hl->waiting)) {
+        struct http_xfer *x = DL_CONTAINER(hl->waiting.next, struct http_xfer, queue);
+        int native = h1_wants(hl->h1, x);
+        if (native && !h1_slot_free(hl->h1))
             break;                      /* every native connection is busy: x waits */
         dl_remove(&x->queue);
         if (x->prepare && x->prepare(e, x) != 0)
@@ -691,7 +420,7 @@ static void start_waiting(struct iot_engine *e)
         int got = pool_get(e, &h) == 0;
         CURLcode rc = !got ? CURLE_OUT_OF_MEMORY
                       : xfer_setup(e, x, &h) != CURLE_OK ? CURLE_FAILED_INIT : CURLE_OK;
-        if (rc == CURLE_OK && curl_multi_add_handle(e->multi, h.easy) != CURLM_OK)
+        if (rc == CURLE_OK && curl_multi_add_handle(hl->multi, h.easy) != CURLM_OK)
             rc = CURLE_OUT_OF_MEMORY;
         if (rc != CURLE_OK) {
             if (got)
@@ -701,45 +430,48 @@ static void start_waiting(struct iot_engine *e)
         }
         x->handle = h;
         x->active = 1;
-        e->inflight++;
-        e->curl_active++;
+        hl->inflight++;
+        hl->curl_active++;
     }
-    h1_send_started(e, e->h1);
+    h1_send_started(e, hl->h1);
 }
 
 int http_submit(struct iot_engine *e, struct http_xfer *x)
 {
+    struct http_layer *hl = eng_http(e);
     if (x->active || dl_linked(&x->queue))
         return -1;
-    dl_push_back(&e->waiting, &x->queue);
+    dl_push_back(&hl->waiting, &x->queue);
     return 0;
 }
 
 void http_abort(struct iot_engine *e, struct http_xfer *x)
 {
+    struct http_layer *hl = eng_http(e);
     if (dl_linked(&x->queue))
         dl_remove(&x->queue);
     if (x->active && x->native) {
-        h1_abort(e, e->h1, x);
+        h1_abort(e, hl->h1, x);
         x->native = 0;
-        e->inflight--;
+        hl->inflight--;
     } else if (x->active && x->handle.easy) {
-        curl_multi_remove_handle(e->multi, x->handle.easy);
+        curl_multi_remove_handle(hl->multi, x->handle.easy);
         pool_put(e, &x->handle);
         memset(&x->handle, 0, sizeof x->handle);   /* the pool owns it now */
-        e->inflight--;
-        e->curl_active--;
+        hl->inflight--;
+        hl->curl_active--;
     }
     x->active = 0;
 }
 
 static void drain_completions(struct iot_engine *e)
 {
+    struct http_layer *hl = eng_http(e);
     CURLMsg *m;
     int left;
-    if (!e->multi)
+    if (!hl->multi)
         return;
-    while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
+    while ((m = curl_multi_info_read(hl->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
         struct http_xfer *x = NULL;
@@ -749,181 +481,156 @@ static void drain_completions(struct iot_engine *e)
     }
 }
 
-/* ================================================================ engine */
+/* ================================================================ the layer the engine drives */
 
-static void apply_limits(struct iot_engine *e)
+static int set_pool_size(struct http_layer *hl, int max_inflight)
 {
-    if (!e->multi)
-        return;
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)e->max_connections);
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->max_connections);
-    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->max_connections);
-}
-
-static int set_pool_size(struct iot_engine *e, int max_inflight)
-{
-    struct http_handle *pool = realloc(e->pool, (size_t)max_inflight * sizeof *pool);
+    struct http_handle *pool = realloc(hl->pool, (size_t)max_inflight * sizeof *pool);
     if (!pool)
         return -1;
-    e->pool = pool;
-    while (e->npool > (size_t)max_inflight)
-        handle_free(&e->pool[--e->npool]);
-    e->max_inflight = max_inflight;
+    hl->pool = pool;
+    while (hl->npool > (size_t)max_inflight)
+        handle_free(&hl->pool[--hl->npool]);
+    hl->max_inflight = max_inflight;
     return 0;
 }
 
-static void engine_error(struct iot_error *err, const char *code, const char *message)
+struct http_layer *http_layer_new(const struct iot_engine_opts *opts)
 {
-    if (!err)
-        return;
-    memset(err, 0, sizeof *err);
-    snprintf(err->code, sizeof err->code, "%s", code);
-    snprintf(err->message, sizeof err->message, "%s", message);
-}
-
-struct iot_engine *iot_engine_new(const struct iot_engine_opts *opts, struct iot_error *err_out)
-{
-    static const struct iot_engine_opts defaults = {0};
-    if (!opts)
-        opts = &defaults;
-    struct iot_engine *e = calloc(1, sizeof *e);
-    if (!e)
-        goto fail;
-    dl_init(&e->waiting);
-    dl_init(&e->items);
-    dl_init(&e->events);
-    e->max_connections = opts->max_connections > 0 ? opts->max_connections
-                                                   : DEFAULT_MAX_CONNECTIONS;
-    e->http2 = opts->http2 >= 0 ? 1 : 0;
+    struct http_layer *hl = calloc(1, sizeof *hl);
+    if (!hl)
+        return NULL;
+    dl_init(&hl->waiting);
+    hl->max_connections = opts->max_connections > 0 ? opts->max_connections
+                                                    : DEFAULT_MAX_CONNECTIONS;
+    hl->http2 = opts->http2 >= 0 ? 1 : 0;
     /* By default one transfer per connection: more would wait inside libcurl for a
      * connection with their timeout already running. With HTTP/2 they multiplex. */
-    e->inflight_fixed = opts->max_inflight > 0;
-    int inflight = e->inflight_fixed ? opts->max_inflight : e->max_connections;
-    if (set_pool_size(e, inflight) != 0 || !(e->h1 = h1_pool_new(e->max_connections)))
-        goto fail;
-    e->random = opts->random;
-    e->random_ctx = opts->random_ctx;
-    e->wall_clock = opts->wall_clock;
-    e->clock_ctx = opts->clock_ctx;
-    if (getrandom(&e->rng, sizeof e->rng, GRND_NONBLOCK) != (ssize_t)sizeof e->rng || !e->rng)
-        e->rng = (uint64_t)eng_now_ms() * 0x9E3779B97F4A7C15ULL | 1;
-    return e;
-fail:
-    if (e)
-        free(e->pool);
-    free(e);
-    engine_error(err_out, "InternalError", "out of memory creating the HTTP engine");
-    return NULL;
-}
-
-void iot_engine_set_max_connections(struct iot_engine *e, int max_connections)
-{
-    if (!e || max_connections <= 0)
-        return;
-    e->max_connections = max_connections;
-    apply_limits(e);
-    h1_pool_set_max(e->h1, max_connections);
-    if (!e->inflight_fixed)
-        set_pool_size(e, max_connections);  /* on failure the old size stays: still correct */
-}
-
-void iot_engine_free(struct iot_engine *e)
-{
-    if (!e)
-        return;
-    while (!dl_empty(&e->items)) {
-        struct eng_item *item = DL_CONTAINER(e->items.next, struct eng_item, live);
-        iot_engine_cancel(e, item->id);
+    hl->inflight_fixed = opts->max_inflight > 0;
+    int inflight = hl->inflight_fixed ? opts->max_inflight : hl->max_connections;
+    if (set_pool_size(hl, inflight) != 0 || !(hl->h1 = h1_pool_new(hl->max_connections))) {
+        free(hl->pool);
+        free(hl);
+        return NULL;
     }
-    h1_pool_free(e->h1);
-    while (e->npool > 0)
-        handle_free(&e->pool[--e->npool]);
-    free(e->pool);
-    free(e->heap);
-    if (e->multi)
-        curl_multi_cleanup(e->multi);
-    free(e);
+    return hl;
 }
 
-long iot_engine_next_timeout_ms(struct iot_engine *e)
+void http_layer_set_max_connections(struct iot_engine *e, int max_connections)
 {
-    if (!e)
+    struct http_layer *hl = eng_http(e);
+    hl->max_connections = max_connections;
+    apply_limits(hl);
+    h1_pool_set_max(hl->h1, max_connections);
+    if (!hl->inflight_fixed)
+        set_pool_size(hl, max_connections);  /* on failure the old size stays: still correct */
+}
+
+void http_layer_free(struct iot_engine *e)
+{
+    struct http_layer *hl = eng_http(e);
+    h1_pool_free(hl->h1);
+    while (hl->npool > 0)
+        handle_free(&hl->pool[--hl->npool]);
+    free(hl->pool);
+    if (hl->multi)
+        curl_multi_cleanup(hl->multi);
+    free(hl);
+}
+
+int http_layer_pending(struct iot_engine *e)
+{
+    struct http_layer *hl = eng_http(e);
+    return hl->inflight > 0 || !dl_empty(&hl->waiting);
+}
+
+long http_layer_timeout_ms(struct iot_engine *e)
+{
+    struct http_layer *hl = eng_http(e);
+    if (hl->inflight == 0 && dl_empty(&hl->waiting))
         return -1;
-    if (!dl_empty(&e->events))
-        return 0;
-    long best = -1;
-    if (e->inflight > 0 || !dl_empty(&e->waiting)) {
-        long curl_ms = -1;
-        if (e->multi)
-            curl_multi_timeout(e->multi, &curl_ms);
-        best = curl_ms < 0 ? 100 : curl_ms;   /* curl without a timer still has sockets */
-        if (!dl_empty(&e->waiting) && e->inflight < e->max_inflight)
-            best = 0;
-    }
-    if (e->nheap > 0) {
-        int64_t d = e->heap[0]->due_ms - eng_now_ms();
-        long t = d < 0 ? 0 : (long)d;
-        if (best < 0 || t < best)
-            best = t;
-    }
+    long curl_ms = -1;
+    if (hl->multi)
+        curl_multi_timeout(hl->multi, &curl_ms);
+    long best = curl_ms < 0 ? 100 : curl_ms;   /* curl without a timer still has sockets */
+    if (!dl_empty(&hl->waiting) && hl->inflight < hl->max_inflight)
+        best = 0;
     return best;
 }
 
-/* One round of work that never waits. */
-static int run_once(struct iot_engine *e)
+int http_layer_progress(struct iot_engine *e)
 {
+    struct http_layer *hl = eng_http(e);
     int running = 0;
-    fire_due_timers(e);
     start_waiting(e);
-    if (e->curl_active > 0 && curl_multi_perform(e->multi, &running) != CURLM_OK)
+    if (hl->curl_active > 0 && curl_multi_perform(hl->multi, &running) != CURLM_OK)
         return -1;
     drain_completions(e);
-    h1_process(e, e->h1);
-    fire_due_timers(e);
-    start_waiting(e);
-    h1_flush(e, e->h1);
+    h1_process(e, hl->h1);
     return 0;
 }
 
-/* Wait for I/O on either transport or for wait_ms to pass. */
-static int wait_for_io(struct iot_engine *e, int wait_ms)
+void http_layer_flush(struct iot_engine *e)
 {
-    int h1_fd = h1_poll_fd(e->h1);
-    if (e->curl_active > 0) {
-        struct curl_waitfd extra = {h1_fd, CURL_WAIT_POLLIN, 0};
-        return curl_multi_poll(e->multi, &extra, h1_fd >= 0 ? 1 : 0, wait_ms, NULL) == CURLM_OK
-               ? 0 : -1;
+    start_waiting(e);
+    h1_flush(e, eng_http(e)->h1);
+}
+
+/* Waits in curl_multi_poll with the native transport's descriptor and the extra ones
+ * beside libcurl's own; copies back what the extra ones reported. */
+static int wait_with_curl(struct http_layer *hl, int wait_ms, struct pollfd *extra, size_t n)
+{
+    struct curl_waitfd stack_fds[8];
+    struct curl_waitfd *fds = stack_fds;
+    size_t nfds = n + 1;
+    if (nfds > sizeof stack_fds / sizeof stack_fds[0] && !(fds = malloc(nfds * sizeof *fds)))
+        return -1;
+    int h1_fd = h1_poll_fd(hl->h1);
+    size_t k = 0;
+    if (h1_fd >= 0)
+        fds[k++] = (struct curl_waitfd){h1_fd, CURL_WAIT_POLLIN, 0};
+    size_t first_extra = k;
+    for (size_t i = 0; i < n; i++)
+        fds[k++] = (struct curl_waitfd){extra[i].fd,
+                                        (short)((extra[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
+                                                (extra[i].events & POLLOUT ? CURL_WAIT_POLLOUT : 0)),
+                                        0};
+    int rc = curl_multi_poll(hl->multi, fds, (unsigned)k, wait_ms, NULL) == CURLM_OK ? 0 : -1;
+    for (size_t i = 0; i < n; i++) {
+        short r = fds[first_extra + i].revents;
+        extra[i].revents = (short)((r & CURL_WAIT_POLLIN ? POLLIN : 0) |
+                                   (r & CURL_WAIT_POLLOUT ? POLLOUT : 0) |
+                                   (r & CURL_WAIT_POLLPRI ? POLLPRI : 0));
     }
-    if (h1_busy(e->h1) > 0) {
-        h1_wait(e->h1, wait_ms);
+    if (fds != stack_fds)
+        free(fds);
+    return rc;
+}
+
+int http_layer_wait(struct iot_engine *e, int wait_ms, struct pollfd *extra, size_t n)
+{
+    struct http_layer *hl = eng_http(e);
+    if (hl->curl_active > 0)
+        return wait_with_curl(hl, wait_ms, extra, n);
+    if (n == 0) {
+        if (h1_busy(hl->h1) > 0)
+            h1_wait(hl->h1, wait_ms);
+        else
+            poll(NULL, 0, wait_ms);     /* only timers pending */
         return 0;
     }
-    poll(NULL, 0, wait_ms);             /* only timers pending */
-    return 0;
-}
-
-int iot_engine_poll(struct iot_engine *e, int timeout_ms)
-{
-    if (!e)
+    /* The extra descriptors, and the native transport's after them when it is busy. */
+    struct pollfd stack_fds[8];
+    struct pollfd *fds = n + 1 <= 8 ? stack_fds : malloc((n + 1) * sizeof *fds);
+    if (!fds)
         return -1;
-    if (run_once(e) != 0)
-        return -1;
-    if (!dl_empty(&e->events) || timeout_ms == 0)
-        return (int)e->nevents;
-    int wait = timeout_ms;
-    if (e->nheap > 0) {
-        int64_t d = e->heap[0]->due_ms - eng_now_ms();
-        int t = d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
-        if (wait < 0 || t < wait)
-            wait = t;
-    }
-    if (e->inflight == 0 && dl_empty(&e->waiting) && e->nheap == 0)
-        return (int)e->nevents;     /* nothing pending: never block forever */
-    if (wait < 0)
-        wait = 1000;
-    if (wait > 0 && wait_for_io(e, wait) != 0)
-        return -1;
-    if (run_once(e) != 0)
-        return -1;
-    return (int)e->nevents;
+    memcpy(fds, extra, n * sizeof *fds);
+    nfds_t k = (nfds_t)n;
+    if (h1_busy(hl->h1) > 0 && h1_poll_fd(hl->h1) >= 0)
+        fds[k++] = (struct pollfd){h1_poll_fd(hl->h1), POLLIN, 0};
+    int rc = poll(fds, k, wait_ms) < 0 && errno != EINTR ? -1 : 0;
+    memcpy(extra, fds, n * sizeof *fds);
+    if (fds != stack_fds)
+        free(fds);
+    return rc;
 }

@@ -1,10 +1,11 @@
 /*
- * http.h — internals of the engine (client.h has the public half): one curl multi
- * handle, a pool of easy handles, a FIFO of transfers waiting for a slot, a timer heap,
- * and the queue of events waiting to be popped. Used by client.c and the unit tests.
+ * http.h — the HTTP layer of the engine: transfers (one HTTP exchange each), a FIFO of
+ * transfers waiting for a slot, libcurl's multi handle with a pool of easy handles, and
+ * the native HTTP/1.1 transport (http1.h) beside it. Used by client.c and the unit tests;
+ * the engine (engine.h) drives it.
  *
- * Nothing here calls out of the runtime: completion hooks (xfer->done, timer->fire) are
- * runtime functions, run from iot_engine_poll after libcurl has returned.
+ * Nothing here calls out of the runtime: completion hooks (xfer->done) are runtime
+ * functions, run from iot_engine_poll after libcurl has returned.
  */
 #ifndef IOTLUA_HTTP_H
 #define IOTLUA_HTTP_H
@@ -15,46 +16,11 @@
 
 #include "buf.h"
 #include "client.h"
+#include "engine.h"
 #include "http1.h"
 
-/* Intrusive circular doubly-linked list; a head is a node pointing at itself. */
-struct dl {
-    struct dl *prev, *next;
-};
-
-#define DL_CONTAINER(ptr, type, field) ((type *)(void *)((char *)(ptr) - offsetof(type, field)))
-
-void dl_init(struct dl *head);
-int dl_empty(const struct dl *head);
-void dl_push_back(struct dl *head, struct dl *node);
-void dl_remove(struct dl *node);      /* node becomes a lone list (safe to remove twice) */
-int dl_linked(const struct dl *node); /* 1 when node is in some list */
-
-struct iot_engine;
 struct h1_conn;
-
-/* A timer owned by someone else (a call's backoff, a user timer). */
-struct eng_timer {
-    int64_t due_ms;                     /* monotonic clock */
-    uint64_t seq;                       /* ties fire in arming order */
-    size_t heap_index;                  /* SIZE_MAX when not armed */
-    void (*fire)(struct iot_engine *engine, struct eng_timer *timer);
-};
-
-void eng_timer_init(struct eng_timer *t, void (*fire)(struct iot_engine *, struct eng_timer *));
-int eng_timer_arm(struct iot_engine *engine, struct eng_timer *t, long delay_ms);  /* 0 / -1 */
-void eng_timer_disarm(struct iot_engine *engine, struct eng_timer *t);
-
-/* Something that produces one event and can be cancelled by id. */
-struct eng_item {
-    uint64_t id;
-    void *user;
-    enum iot_event_kind kind;
-    struct dl live;                     /* engine->items while not yet popped */
-    struct dl ready;                    /* engine->events once its event is queued */
-    struct iot_result *result;          /* IOT_EV_CALL */
-    void (*destroy)(struct iot_engine *engine, struct eng_item *item); /* cancel / popped */
-};
+struct pollfd;
 
 /* An easy handle of the engine's pool, with what it was last set up with beyond the
  * options every transfer sets: a transfer with the same settings skips curl_easy_reset
@@ -133,14 +99,23 @@ void http_abort(struct iot_engine *engine, struct http_xfer *x);
 /* The native transport finished x (x->result and the response fields are set). */
 void http_native_done(struct iot_engine *engine, struct http_xfer *x);
 
-/* Event items. */
-uint64_t eng_next_id(struct iot_engine *engine);
-void eng_item_track(struct iot_engine *engine, struct eng_item *item);   /* into live */
-void eng_item_ready(struct iot_engine *engine, struct eng_item *item);   /* queue event */
+/* ================================================================ the layer the engine drives */
 
-int64_t eng_now_ms(void);
-int64_t eng_now_us(void);       /* the same clock, in microseconds */
-double eng_random(struct iot_engine *engine);       /* [0, 1) */
-time_t eng_wall_clock(struct iot_engine *engine);   /* for signing */
+/* engine.c owns the layer: made with the engine, freed after its items are destroyed. */
+struct http_layer *http_layer_new(const struct iot_engine_opts *opts);  /* NULL: OOM */
+void http_layer_free(struct iot_engine *engine);
+void http_layer_set_max_connections(struct iot_engine *engine, int max_connections);
+/* 1 while a transfer is queued or in flight. */
+int http_layer_pending(struct iot_engine *engine);
+/* How soon the layer needs a turn: -1 nothing to do, 0 now, else milliseconds. */
+long http_layer_timeout_ms(struct iot_engine *engine);
+/* A turn without waiting: start queued transfers, let both transports read and write,
+ * complete what finished. 0, or -1 when libcurl fails. */
+int http_layer_progress(struct iot_engine *engine);
+/* After the turn's timers: start what they queued and send what was started. */
+void http_layer_flush(struct iot_engine *engine);
+/* Wait at most wait_ms for either transport's I/O or for one of extra[0..n) (their
+ * revents are filled in). 0, or -1 on failure. */
+int http_layer_wait(struct iot_engine *engine, int wait_ms, struct pollfd *extra, size_t n);
 
 #endif

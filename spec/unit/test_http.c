@@ -37,6 +37,7 @@
 #include "client.h"
 #include "response.h"
 #include "sigv4.h"
+#include "test_timer_item.h"
 
 #define AKID "AKIAIOSFODNN7EXAMPLE"
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -658,14 +659,14 @@ static void test_retries(void)
     uint64_t id = start_call(c, "get_connection", "clientId", S("c1"), NULL, S(""), NULL);
     uint64_t tid;
     int marker = 7;
-    CHECK_INT_EQ(iot_engine_timer(e, 50, &marker, &tid), 0);
+    CHECK_INT_EQ(test_timer_start(e, 50, &marker, &tid), 0);
     int timer_seen_first = 0, done = 0;
     struct iot_result *r = NULL;
     while (!done) {
         CHECK_REQUIRE(iot_engine_poll(e, 100) >= 0);
         struct iot_event ev;
         while (iot_engine_next_event(e, &ev)) {
-            if (ev.kind == IOT_EV_TIMER && ev.id == tid && !r)
+            if (ev.kind == TEST_EV_TIMER && ev.id == tid && !r)
                 timer_seen_first = ev.user == &marker;
             if (ev.id == id) {
                 r = ev.result;
@@ -1396,9 +1397,9 @@ static void test_timers_and_cancel(void)
     struct iot_engine *e = engine_with(NULL, NULL, 0);
     int a = 1, b = 2, c = 3;
     uint64_t ia, ib, ic;
-    CHECK_INT_EQ(iot_engine_timer(e, 60, &a, &ia), 0);
-    CHECK_INT_EQ(iot_engine_timer(e, 10, &b, &ib), 0);
-    CHECK_INT_EQ(iot_engine_timer(e, 30, &c, &ic), 0);
+    CHECK_INT_EQ(test_timer_start(e, 60, &a, &ia), 0);
+    CHECK_INT_EQ(test_timer_start(e, 10, &b, &ib), 0);
+    CHECK_INT_EQ(test_timer_start(e, 30, &c, &ic), 0);
     CHECK_INT_EQ(iot_engine_pending(e), 3);
     long t = iot_engine_next_timeout_ms(e);
     CHECK(t >= 0 && t <= 10);
@@ -1410,7 +1411,7 @@ static void test_timers_and_cancel(void)
         iot_engine_poll(e, -1);
         struct iot_event ev;
         while (iot_engine_next_event(e, &ev)) {
-            CHECK_INT_EQ(ev.kind, IOT_EV_TIMER);
+            CHECK_INT_EQ(ev.kind, TEST_EV_TIMER);
             CHECK(ev.result == NULL);
             order[n++] = *(int *)ev.user;
         }
