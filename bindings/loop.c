@@ -103,6 +103,22 @@ static void sleep_seconds(double s)
         ;
 }
 
+/* A call's event: its request handle (anchored at ev->user in the in-flight table on
+ * top of the stack) gets the result and goes into the results array below that table
+ * as results[++*n]. [-0, +0] */
+static void deliver_call(lua_State *L, const struct iot_event *ev, lua_Integer *n)
+{
+    int ref = (int)(intptr_t)ev->user;
+    lua_rawgeti(L, -1, ref);
+    if (!iotlua_request_complete(L, -1, ev->result)) {
+        iot_result_free(ev->result);
+        lua_pop(L, 1);
+        return;
+    }
+    luaL_unref(L, -2, ref);
+    lua_rawseti(L, -4, ++*n);       /* results[n] = req */
+}
+
 /*
  * core.poll(timeout) -> array of the request handles completed. timeout in seconds; a
  * negative one waits until something completes. With nothing in flight it just sleeps.
@@ -126,17 +142,14 @@ static int core_poll(lua_State *L)
     lua_Integer n = 0;
     struct iot_event ev;
     while (iot_engine_next_event(engine, &ev)) {
-        if (ev.kind != IOT_EV_CALL)
-            continue;
-        int ref = (int)(intptr_t)ev.user;
-        lua_rawgeti(L, -1, ref);
-        if (!iotlua_request_complete(L, -1, ev.result)) {
-            iot_result_free(ev.result);
-            lua_pop(L, 1);
-            continue;
+        switch (ev.kind) {
+        case IOT_EV_CALL:
+            deliver_call(L, &ev, &n);
+            break;
+        default:    /* every kind the runtime makes has its case here */
+            return luaL_error(L, "the event loop got an event of unknown kind %d",
+                              (int)ev.kind);
         }
-        luaL_unref(L, -2, ref);
-        lua_rawseti(L, -4, ++n);    /* results[n] = req */
     }
     lua_pop(L, 2);
     return 1;
