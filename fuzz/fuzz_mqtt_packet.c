@@ -1,20 +1,20 @@
 /*
  * fuzz_mqtt_packet.c — libFuzzer target for the MQTT broker's packet reader
- * (emulator/mqtt/packet_read.c) and topic functions (emulator/mqtt/topic.c).
+ * (runtime/mqtt_codec/mqtt_read.c) and topic functions (mqtt_topic.c).
  *
  * The input is a byte stream as a client would send it: frames are decoded one after
  * the other and each is handed to the parser for its type, as MQTT 3.1.1 and as 5.0;
  * whatever parses is walked (properties, subscription lists, topic matching) so every
  * pointer the parsers return is read. Build (owner of fuzz/CMakeLists.txt: H1):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I emulator/mqtt -I runtime \
- *     fuzz/fuzz_mqtt_packet.c emulator/mqtt/packet_read.c emulator/mqtt/topic.c
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I runtime/mqtt_codec -I runtime \
+ *     fuzz/fuzz_mqtt_packet.c runtime/mqtt_codec/mqtt_read.c runtime/mqtt_codec/mqtt_topic.c
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "packet.h"
-#include "topic.h"
+#include "mqtt_codec.h"
+#include "mqtt_topic.h"
 
 static volatile size_t sink;
 
@@ -48,12 +48,12 @@ static void walk_subs(const struct mqtt_sub_list *list)
     while (mqtt_sub_next(list, &offset, &filter, &options)) {
         const char *group, *rest;
         size_t group_len, rest_len;
-        if (topic_split_shared(filter.p, filter.len, &group, &group_len, &rest, &rest_len) == 1)
+        if (mqtt_topic_split_shared(filter.p, filter.len, &group, &group_len, &rest, &rest_len) == 1)
             touch(group, group_len);
-        if (topic_filter_valid(filter.p, filter.len)) {
-            sink += topic_within_aws_limits(filter.p, filter.len);
-            sink += topic_matches(filter.p, filter.len, "a/b/$c", 6);
-            sink += topic_matches(filter.p, filter.len, filter.p, filter.len);
+        if (mqtt_topic_filter_valid(filter.p, filter.len)) {
+            sink += mqtt_topic_within_aws_limits(filter.p, filter.len);
+            sink += mqtt_topic_matches(filter.p, filter.len, "a/b/$c", 6);
+            sink += mqtt_topic_matches(filter.p, filter.len, filter.p, filter.len);
         }
     }
 }
@@ -78,7 +78,7 @@ static void parse_frame(const struct mqtt_frame *f, int version)
         if (mqtt_parse_publish(f, version, &p) == MQTT_OK) {
             walk_props(&p.props);
             touch(p.payload.p, p.payload.len);
-            sink += topic_name_valid(p.topic.p, p.topic.len);
+            sink += mqtt_topic_name_valid(p.topic.p, p.topic.len);
         }
         break;
     case MQTT_SUBSCRIBE:

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "broker.h"
-#include "packet.h"
+#include "mqtt_codec.h"
 #include "strmap.h"
 
 struct bufferevent;

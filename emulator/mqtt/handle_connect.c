@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "broker_internal.h"
-#include "topic.h"
+#include "mqtt_topic.h"
 
 /* Refuses a CONNECT: MQTT 5 gets a CONNACK with the reason code, 3.1.1 a CONNACK only
  * for the return codes it has; then the connection closes. */
@@ -37,8 +37,8 @@ static enum mqtt_err check_connect(const struct mqtt_connect *cn)
         return MQTT_OK;
     if (cn->will_qos > 1)
         return MQTT_E_QOS;
-    if (!topic_name_valid(cn->will_topic.p, cn->will_topic.len) ||
-        !topic_within_aws_limits(cn->will_topic.p, cn->will_topic.len))
+    if (!mqtt_topic_name_valid(cn->will_topic.p, cn->will_topic.len) ||
+        !mqtt_topic_within_aws_limits(cn->will_topic.p, cn->will_topic.len))
         return MQTT_E_TOPIC;
     if (cn->will_payload.len > BROKER_PAYLOAD_MAX)
         return MQTT_E_TOO_LARGE;

@@ -3,7 +3,7 @@
  * does not support it), AWS topic and payload limits, then routing and PUBACK.
  */
 #include "broker_internal.h"
-#include "topic.h"
+#include "mqtt_topic.h"
 
 static enum mqtt_err check_publish(const struct mqtt_publish *p)
 {
@@ -11,8 +11,8 @@ static enum mqtt_err check_publish(const struct mqtt_publish *p)
         return MQTT_E_QOS;
     if (p->props.has_topic_alias)
         return MQTT_E_TOPIC_ALIAS;      /* we grant a topic alias maximum of 0 */
-    if (!topic_name_valid(p->topic.p, p->topic.len) ||
-        !topic_within_aws_limits(p->topic.p, p->topic.len))
+    if (!mqtt_topic_name_valid(p->topic.p, p->topic.len) ||
+        !mqtt_topic_within_aws_limits(p->topic.p, p->topic.len))
         return MQTT_E_TOPIC;
     if (p->payload.len > BROKER_PAYLOAD_MAX)
         return MQTT_E_TOO_LARGE;

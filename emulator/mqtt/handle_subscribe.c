@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "broker_internal.h"
-#include "topic.h"
+#include "mqtt_topic.h"
 
 #define SUB_NO_LOCAL 0x04
 #define SUB_RETAIN_HANDLING(o) (((o) >> 4) & 0x03)
@@ -28,12 +28,12 @@ static bool filter_acceptable(const struct conn *c, const struct mqtt_str *filte
 {
     const char *group, *rest = filter->p;
     size_t group_len, rest_len = filter->len;
-    int shared = topic_split_shared(filter->p, filter->len, &group, &group_len, &rest, &rest_len);
+    int shared = mqtt_topic_split_shared(filter->p, filter->len, &group, &group_len, &rest, &rest_len);
     if (shared < 0)
         return false;
     if (shared && c->version == MQTT_V5 && (options & SUB_NO_LOCAL))
         return false;
-    return topic_filter_valid(rest, rest_len) && topic_within_aws_limits(rest, rest_len);
+    return mqtt_topic_filter_valid(rest, rest_len) && mqtt_topic_within_aws_limits(rest, rest_len);
 }
 
 /* Subscribes each filter; codes_out[i] is the granted QoS or a failure code; existed_out

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "broker_internal.h"
-#include "topic.h"
+#include "mqtt_topic.h"
 
 #define SUB_NO_LOCAL 0x04
 #define SUB_RETAIN_AS_PUBLISHED 0x08
@@ -136,7 +136,7 @@ static void visit_retained(void *arg, struct strmap_entry *e)
 {
     struct retained_scan *scan = arg;
     struct mqtt_msg *msg = e->value;
-    if (!topic_matches(scan->filter, scan->filter_len, msg->topic, msg->topic_len))
+    if (!mqtt_topic_matches(scan->filter, scan->filter_len, msg->topic, msg->topic_len))
         return;
     uint8_t q = scan->qos < msg->qos ? scan->qos : msg->qos;
     session_deliver(scan->session, msg, q, true);
@@ -148,7 +148,7 @@ void broker_send_retained(struct broker *b, struct session *s, const char *filte
     (void)options;
     const char *group, *rest;
     size_t group_len, rest_len;
-    if (topic_split_shared(filter, filter_len, &group, &group_len, &rest, &rest_len) != 0)
+    if (mqtt_topic_split_shared(filter, filter_len, &group, &group_len, &rest, &rest_len) != 0)
         return;     /* shared subscriptions get no retained messages */
     struct retained_scan scan = {s, filter, filter_len, qos};
     strmap_each(&b->retained, visit_retained, &scan);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "broker_internal.h"
-#include "topic.h"
+#include "mqtt_topic.h"
 
 static struct sub_node *node_new(const char *key, size_t key_len)
 {
@@ -20,7 +20,7 @@ static struct sub_node *node_new(const char *key, size_t key_len)
     n->key[key_len] = '\0';
     const char *group, *rest;
     size_t group_len, rest_len;
-    if (topic_split_shared(n->key, key_len, &group, &group_len, &rest, &rest_len) == 1) {
+    if (mqtt_topic_split_shared(n->key, key_len, &group, &group_len, &rest, &rest_len) == 1) {
         n->shared = true;
         n->filter = rest;
         n->filter_len = rest_len;
@@ -153,7 +153,7 @@ void sub_store_match(struct sub_store *s, const char *topic, size_t topic_len,
     for (size_t end = 0;; end++) {
         if (end == 0 || end == topic_len || topic[end] == '/') {
             for (n = strmap_get(&s->by_prefix, topic, end); n; n = n->scan_next) {
-                if (topic_matches(n->filter, n->filter_len, topic, topic_len))
+                if (mqtt_topic_matches(n->filter, n->filter_len, topic, topic_len))
                     visit(arg, n);
             }
         }

@@ -1,15 +1,14 @@
 /*
  * test_mqtt_packet.c — unit tests of the emulator broker's pure functions: the MQTT frame
- * decoder and packet parsers (emulator/mqtt/packet_read.c), the encoders
- * (packet_write.c) and topic matching and limits (topic.c). Table-driven; the byte
+ * decoder and packet parsers (runtime/mqtt_codec/mqtt_read.c), the encoders
+ * (mqtt_write.c) and topic matching and limits (mqtt_topic.c). Table-driven; the byte
  * vectors are written from the MQTT 3.1.1 and 5.0 specifications. (Owner: H4. The
  * emulator's sources are compiled in here because the unit tests link only the runtime.)
  */
 #include "check.h"
 
-#include "../../emulator/mqtt/packet_read.c"
-#include "../../emulator/mqtt/packet_write.c"
-#include "../../emulator/mqtt/topic.c"
+#include "mqtt_codec.h"
+#include "mqtt_topic.h"
 
 #define BYTES(s) (const uint8_t *)(s), sizeof(s) - 1
 
@@ -38,8 +37,8 @@ static void test_topic_matching(void)
 {
     for (size_t i = 0; i < sizeof(MATCHES) / sizeof(MATCHES[0]); i++) {
         const char *f = MATCHES[i].filter, *t = MATCHES[i].topic;
-        if (topic_matches(f, strlen(f), t, strlen(t)) != MATCHES[i].match) {
-            CHECK(!"topic_matches");
+        if (mqtt_topic_matches(f, strlen(f), t, strlen(t)) != MATCHES[i].match) {
+            CHECK(!"mqtt_topic_matches");
             fprintf(stderr, "  filter '%s' topic '%s' expected %d\n", f, t, MATCHES[i].match);
         } else {
             CHECK(1);
@@ -49,31 +48,31 @@ static void test_topic_matching(void)
 
 static void test_topic_validity_and_limits(void)
 {
-    CHECK(topic_filter_valid("a/+/b/#", 7));
-    CHECK(!topic_filter_valid("a/b#", 4));
-    CHECK(!topic_filter_valid("a/#/b", 5));
-    CHECK(!topic_filter_valid("a+/b", 4));
-    CHECK(!topic_filter_valid("", 0));
-    CHECK(topic_name_valid("a/b", 3));
-    CHECK(!topic_name_valid("a/+", 3));
-    CHECK(!topic_name_valid("", 0));
+    CHECK(mqtt_topic_filter_valid("a/+/b/#", 7));
+    CHECK(!mqtt_topic_filter_valid("a/b#", 4));
+    CHECK(!mqtt_topic_filter_valid("a/#/b", 5));
+    CHECK(!mqtt_topic_filter_valid("a+/b", 4));
+    CHECK(!mqtt_topic_filter_valid("", 0));
+    CHECK(mqtt_topic_name_valid("a/b", 3));
+    CHECK(!mqtt_topic_name_valid("a/+", 3));
+    CHECK(!mqtt_topic_name_valid("", 0));
     char t[300];
     memset(t, 'x', sizeof(t));
-    CHECK(topic_within_aws_limits(t, 256));
-    CHECK(!topic_within_aws_limits(t, 257));
-    CHECK(topic_within_aws_limits("1/2/3/4/5/6/7/8", 15));          /* 7 slashes */
-    CHECK(!topic_within_aws_limits("1/2/3/4/5/6/7/8/9", 17));       /* 8 */
+    CHECK(mqtt_topic_within_aws_limits(t, 256));
+    CHECK(!mqtt_topic_within_aws_limits(t, 257));
+    CHECK(mqtt_topic_within_aws_limits("1/2/3/4/5/6/7/8", 15));          /* 7 slashes */
+    CHECK(!mqtt_topic_within_aws_limits("1/2/3/4/5/6/7/8/9", 17));       /* 8 */
     const char *rules = "$aws/rules/r/1/2/3/4/5/6/7/8";                /* 7 after the prefix */
-    CHECK(topic_within_aws_limits(rules, strlen(rules)));
+    CHECK(mqtt_topic_within_aws_limits(rules, strlen(rules)));
     const char *group, *rest;
     size_t gl, rl;
-    CHECK_INT_EQ(topic_split_shared("$share/g/a/#", 12, &group, &gl, &rest, &rl), 1);
+    CHECK_INT_EQ(mqtt_topic_split_shared("$share/g/a/#", 12, &group, &gl, &rest, &rl), 1);
     CHECK_MEM_EQ(group, gl, "g", 1);
     CHECK_MEM_EQ(rest, rl, "a/#", 3);
-    CHECK_INT_EQ(topic_split_shared("$share//a", 9, &group, &gl, &rest, &rl), -1);
-    CHECK_INT_EQ(topic_split_shared("$share/g", 8, &group, &gl, &rest, &rl), -1);
-    CHECK_INT_EQ(topic_split_shared("$share/g/", 9, &group, &gl, &rest, &rl), -1);
-    CHECK_INT_EQ(topic_split_shared("$sharex/g/a", 11, &group, &gl, &rest, &rl), 0);
+    CHECK_INT_EQ(mqtt_topic_split_shared("$share//a", 9, &group, &gl, &rest, &rl), -1);
+    CHECK_INT_EQ(mqtt_topic_split_shared("$share/g", 8, &group, &gl, &rest, &rl), -1);
+    CHECK_INT_EQ(mqtt_topic_split_shared("$share/g/", 9, &group, &gl, &rest, &rl), -1);
+    CHECK_INT_EQ(mqtt_topic_split_shared("$sharex/g/a", 11, &group, &gl, &rest, &rl), 0);
 }
 
 /* ---- frames ---- */

@@ -1,8 +1,8 @@
 /*
- * packet_write.c — the MQTT encoders: big-endian integers, variable byte integers,
+ * mqtt_write.c — the MQTT encoders: big-endian integers, variable byte integers,
  * length-prefixed strings and fixed headers, appended to a struct buf.
  */
-#include "packet.h"
+#include "mqtt_codec.h"
 
 int mqtt_put_u8(struct buf *b, uint8_t v)
 {

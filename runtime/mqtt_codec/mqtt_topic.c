@@ -1,18 +1,18 @@
 /*
- * topic.c — topic validation, AWS limits and wildcard matching (see topic.h).
+ * mqtt_topic.c — topic validation, AWS limits and wildcard matching (see mqtt_topic.h).
  */
 #include <string.h>
 
-#include "topic.h"
+#include "mqtt_topic.h"
 
-bool topic_name_valid(const char *topic, size_t len)
+bool mqtt_topic_name_valid(const char *topic, size_t len)
 {
     if (len == 0)
         return false;
     return memchr(topic, '+', len) == NULL && memchr(topic, '#', len) == NULL;
 }
 
-bool topic_filter_valid(const char *filter, size_t len)
+bool mqtt_topic_filter_valid(const char *filter, size_t len)
 {
     if (len == 0)
         return false;
@@ -41,7 +41,7 @@ static size_t rules_prefix_len(const char *topic, size_t len)
     return slash ? (size_t)(slash - topic) + 1 : 0;
 }
 
-bool topic_within_aws_limits(const char *topic, size_t len)
+bool mqtt_topic_within_aws_limits(const char *topic, size_t len)
 {
     if (len > TOPIC_AWS_MAX_BYTES)
         return false;
@@ -58,7 +58,7 @@ static size_t level_len(const char *s, size_t left)
     return slash ? (size_t)(slash - s) : left;
 }
 
-bool topic_matches(const char *filter, size_t flen, const char *topic, size_t tlen)
+bool mqtt_topic_matches(const char *filter, size_t flen, const char *topic, size_t tlen)
 {
     if (tlen > 0 && topic[0] == '$' && flen > 0 && (filter[0] == '+' || filter[0] == '#'))
         return false;
@@ -86,7 +86,7 @@ bool topic_matches(const char *filter, size_t flen, const char *topic, size_t tl
     }
 }
 
-int topic_split_shared(const char *filter, size_t len, const char **group_out,
+int mqtt_topic_split_shared(const char *filter, size_t len, const char **group_out,
                        size_t *group_len_out, const char **rest_out, size_t *rest_len_out)
 {
     static const char prefix[] = "$share/";

@@ -1,13 +1,14 @@
 /*
- * packet.h — MQTT 3.1.1 / 5.0 wire format: the frame decoder, the per-type parsers and
+ * mqtt_codec.h — MQTT 3.1.1 / 5.0 wire format, shared by the emulator's broker, its
+ * tests and fuzzers and an MQTT client: the frame decoder, the per-type parsers and
  * the encoders.
  *
  * The parsers are pure functions over a byte buffer: no allocation, no I/O, no global
  * state, so they can be fuzzed (fuzz/fuzz_mqtt_packet.c). What they return points into
  * the buffer they were given (borrowed; valid while that buffer is).
  */
-#ifndef IOTLUA_MQTT_PACKET_H
-#define IOTLUA_MQTT_PACKET_H
+#ifndef IOTLUA_MQTT_CODEC_H
+#define IOTLUA_MQTT_CODEC_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,11 +1,11 @@
 /*
- * packet_read.c — the MQTT frame decoder and per-type parsers (pure functions; see
- * packet.h). Every read is bounds-checked against the frame; a parser either accepts the
+ * mqtt_read.c — the MQTT frame decoder and per-type parsers (pure functions; see
+ * mqtt_codec.h). Every read is bounds-checked against the frame; a parser either accepts the
  * whole body or names the error.
  */
 #include <string.h>
 
-#include "packet.h"
+#include "mqtt_codec.h"
 
 /* ---- a cursor over a body ---- */
 
