@@ -41,7 +41,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
                       int peer_len, void *arg)
 {
     (void)l;
-    conn_accept(arg, fd, peer, peer_len);
+    broker_conn_accept(arg, fd, peer, peer_len);
 }
 
 /* EMFILE and friends: say so once, stop accepting for 100 ms instead of spinning (the
@@ -74,7 +74,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     while (c) {
         struct conn *next = c->next;
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            conn_free(c);
+            broker_conn_free(c);
         c = next;
     }
 }
@@ -148,14 +148,14 @@ fail:
 static void free_session_entry(void *arg, struct strmap_entry *e)
 {
     struct broker *b = arg;
-    session_clear_state(b, e->value);
-    session_free(e->value);
+    broker_session_clear_state(b, e->value);
+    broker_session_free(e->value);
 }
 
 static void free_retained_entry(void *arg, struct strmap_entry *e)
 {
     (void)arg;
-    msg_unref(e->value);
+    broker_msg_unref(e->value);
 }
 
 void broker_free(struct broker *b)
@@ -165,14 +165,14 @@ void broker_free(struct broker *b)
     if (b->listener)
         evconnlistener_free(b->listener);
     while (b->conns)
-        conn_free(b->conns);
+        broker_conn_free(b->conns);
     while (b->dead)
-        conn_free(b->dead);
-    strmap_each(&b->sessions, free_session_entry, b);
-    strmap_free(&b->sessions);
-    strmap_each(&b->retained, free_retained_entry, NULL);
-    strmap_free(&b->retained);
-    sub_store_free(&b->subs);
+        broker_conn_free(b->dead);
+    broker_strmap_each(&b->sessions, free_session_entry, b);
+    broker_strmap_free(&b->sessions);
+    broker_strmap_each(&b->retained, free_retained_entry, NULL);
+    broker_strmap_free(&b->retained);
+    broker_sub_store_free(&b->subs);
     if (b->reaper)
         event_free(b->reaper);
     if (b->sweeper)
@@ -184,11 +184,11 @@ void broker_free(struct broker *b)
 
 void broker_publish(struct broker *b, const struct broker_message *message)
 {
-    struct mqtt_msg *msg = msg_from_broker_message(message, broker_now_ms());
+    struct mqtt_msg *msg = broker_msg_from_broker_message(message, broker_now_ms());
     if (!msg)
         return;
     broker_route(b, msg, NULL);
-    msg_unref(msg);
+    broker_msg_unref(msg);
 }
 
 void broker_set_publish_observer(struct broker *b, broker_publish_observer observer, void *arg)
@@ -199,7 +199,7 @@ void broker_set_publish_observer(struct broker *b, broker_publish_observer obser
 
 static struct session *online_session(struct broker *b, const char *client_id)
 {
-    struct session *s = strmap_get(&b->sessions, client_id, strlen(client_id));
+    struct session *s = broker_strmap_get(&b->sessions, client_id, strlen(client_id));
     return s && s->conn && s->conn->state == CONN_CONNECTED ? s : NULL;
 }
 
@@ -213,17 +213,17 @@ enum broker_direct_status broker_send_direct(struct broker *b, const char *clien
     struct session *s = online_session(b, client_id);
     if (!s)
         return BROKER_DIRECT_NOT_CONNECTED;
-    struct mqtt_msg *msg = msg_from_broker_message(message, broker_now_ms());
+    struct mqtt_msg *msg = broker_msg_from_broker_message(message, broker_now_ms());
     if (!msg)
         return BROKER_DIRECT_NOT_CONNECTED;
     if (message->qos == 0) {
-        send_publish(s->conn, msg, 0, 0, false, false);
-        msg_unref(msg);
+        broker_send_publish(s->conn, msg, 0, 0, false, false);
+        broker_msg_unref(msg);
         return BROKER_DIRECT_SENT;
     }
     struct broker_direct *d = on_done ? calloc(1, sizeof(*d)) : NULL;
-    struct inflight *slot = session_send_qos1(s, msg, false);
-    msg_unref(msg);
+    struct inflight *slot = broker_session_send_qos1(s, msg, false);
+    broker_msg_unref(msg);
     if (!slot) {
         free(d);
         return BROKER_DIRECT_NOT_CONNECTED;
@@ -248,7 +248,7 @@ void broker_direct_cancel(struct broker_direct *handle)
 int broker_get_connection(struct broker *b, const char *client_id,
                           struct broker_connection_info *info_out)
 {
-    struct session *s = strmap_get(&b->sessions, client_id, strlen(client_id));
+    struct session *s = broker_strmap_get(&b->sessions, client_id, strlen(client_id));
     if (!s)
         return -1;
     *info_out = s->info;
@@ -259,7 +259,7 @@ int broker_get_connection(struct broker *b, const char *client_id,
 int broker_list_subscriptions(struct broker *b, const char *client_id,
                               broker_subscription_visitor visit, void *arg)
 {
-    struct session *s = strmap_get(&b->sessions, client_id, strlen(client_id));
+    struct session *s = broker_strmap_get(&b->sessions, client_id, strlen(client_id));
     bool online = s && s->conn && s->conn->state == CONN_CONNECTED;
     if (!s || (!online && !s->persistent))
         return -1;
@@ -273,6 +273,6 @@ int broker_disconnect_client(struct broker *b, const char *client_id)
     struct session *s = online_session(b, client_id);
     if (!s)
         return -1;
-    conn_close(s->conn, REASON_SERVER_INITIATED, 0x98, true);   /* Administrative action */
+    broker_conn_close(s->conn, REASON_SERVER_INITIATED, 0x98, true);   /* Administrative action */
     return 0;
 }

@@ -46,15 +46,15 @@ struct mqtt_msg {
     size_t props_len;
 };
 
-struct mqtt_msg *msg_from_broker_message(const struct broker_message *m, int64_t now_ms);
-struct mqtt_msg *msg_from_publish(const struct mqtt_publish *p, int64_t now_ms);
+struct mqtt_msg *broker_msg_from_broker_message(const struct broker_message *m, int64_t now_ms);
+struct mqtt_msg *broker_msg_from_publish(const struct mqtt_publish *p, int64_t now_ms);
 /* The will of a CONNECT as a message. */
-struct mqtt_msg *msg_from_will(const struct mqtt_connect *c, int64_t now_ms);
-struct mqtt_msg *msg_ref(struct mqtt_msg *m);
-void msg_unref(struct mqtt_msg *m);
-bool msg_expired(const struct mqtt_msg *m, int64_t now_ms);
+struct mqtt_msg *broker_msg_from_will(const struct mqtt_connect *c, int64_t now_ms);
+struct mqtt_msg *broker_msg_ref(struct mqtt_msg *m);
+void broker_msg_unref(struct mqtt_msg *m);
+bool broker_msg_expired(const struct mqtt_msg *m, int64_t now_ms);
 /* Fills a broker_message view of m for the publish observer; *arena_out must be freed. */
-int msg_view(const struct mqtt_msg *m, struct broker_message *view_out, void **arena_out);
+int broker_msg_view(const struct mqtt_msg *m, struct broker_message *view_out, void **arena_out);
 
 /* A QoS 1 message sent and not yet acknowledged. */
 struct inflight {
@@ -150,14 +150,14 @@ struct sub_store {
     struct strmap by_prefix;        /* literal prefix -> first sub_node of the bucket */
 };
 
-int sub_store_add(struct sub_store *s, const char *key, size_t key_len,
+int broker_sub_store_add(struct sub_store *s, const char *key, size_t key_len,
                   struct session *session, uint8_t qos, uint8_t options, bool *existed_out);
-void sub_store_remove(struct sub_store *s, const char *key, size_t key_len,
+void broker_sub_store_remove(struct sub_store *s, const char *key, size_t key_len,
                       struct session *session);
 /* Calls visit for every node whose filter matches the topic. */
-void sub_store_match(struct sub_store *s, const char *topic, size_t topic_len,
+void broker_sub_store_match(struct sub_store *s, const char *topic, size_t topic_len,
                      void (*visit)(void *arg, struct sub_node *node), void *arg);
-void sub_store_free(struct sub_store *s);
+void broker_sub_store_free(struct sub_store *s);
 
 struct broker {
     struct event_base *base;
@@ -204,56 +204,56 @@ void broker_send_retained(struct broker *b, struct session *s, const char *filte
                           size_t filter_len, uint8_t qos, uint8_t options);
 
 /* Sessions (session.c). */
-struct session *session_get_or_create(struct broker *b, const char *client_id, size_t len);
-void session_deliver(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool retain);
-struct inflight *session_send_qos1(struct session *s, struct mqtt_msg *msg, bool retain);
-void session_acknowledge(struct session *s, uint16_t packet_id);
-void session_resume(struct session *s);          /* resend in-flight (DUP) + queue */
-void session_drain_queue(struct session *s);
-void session_clear_state(struct broker *b, struct session *s);
-int session_add_sub(struct broker *b, struct session *s, const char *filter, size_t len,
+struct session *broker_session_get_or_create(struct broker *b, const char *client_id, size_t len);
+void broker_session_deliver(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool retain);
+struct inflight *broker_session_send_qos1(struct session *s, struct mqtt_msg *msg, bool retain);
+void broker_session_acknowledge(struct session *s, uint16_t packet_id);
+void broker_session_resume(struct session *s);          /* resend in-flight (DUP) + queue */
+void broker_session_drain_queue(struct session *s);
+void broker_session_clear_state(struct broker *b, struct session *s);
+int broker_session_add_sub(struct broker *b, struct session *s, const char *filter, size_t len,
                     uint8_t qos, uint8_t options, bool *existed_out);
-bool session_remove_sub(struct broker *b, struct session *s, const char *filter, size_t len);
+bool broker_session_remove_sub(struct broker *b, struct session *s, const char *filter, size_t len);
 /* The connection went away: direct messages fail, state goes unless persistent. */
-void session_detach(struct broker *b, struct session *s, const char *reason);
-void session_free(struct session *s);
+void broker_session_detach(struct broker *b, struct session *s, const char *reason);
+void broker_session_free(struct session *s);
 /* MQTT 5 will delay: the will goes out after delay seconds unless the session is resumed
- * (session_cancel_will) first. Takes a reference to will. */
-void session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t delay);
-void session_cancel_will(struct session *s);
+ * (broker_session_cancel_will) first. Takes a reference to will. */
+void broker_session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t delay);
+void broker_session_cancel_will(struct session *s);
 void broker_sweep_sessions(struct broker *b, int64_t now_ms);
 
 /* AWS IoT lifecycle events (lifecycle.c). */
-void lifecycle_connected(struct broker *b, struct session *s, const struct conn *c);
-void lifecycle_disconnected(struct broker *b, struct session *s, const char *reason);
+void broker_lifecycle_connected(struct broker *b, struct session *s, const struct conn *c);
+void broker_lifecycle_disconnected(struct broker *b, struct session *s, const char *reason);
 /* The filters a SUBSCRIBE (subscribed = true; codes: granted QoS or failure) or an
  * UNSUBSCRIBE (codes: 0x00 removed, 0x11 none) changed. */
-void lifecycle_subscriptions(struct broker *b, struct session *s, bool subscribed,
+void broker_lifecycle_subscriptions(struct broker *b, struct session *s, bool subscribed,
                              const struct mqtt_sub_list *list, const uint8_t *codes);
 
 /* Connections (conn.c). */
-void conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer_len);
-int conn_write(struct conn *c, const struct buf *data);
-int conn_write_raw(struct conn *c, const void *data, size_t len);
+void broker_conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer_len);
+int broker_conn_write(struct conn *c, const struct buf *data);
+int broker_conn_write_raw(struct conn *c, const void *data, size_t len);
 /* Closes: `reason` is the AWS disconnectReason, `mqtt5_reason` a DISCONNECT reason code
  * to send first (-1: none), `send_will` whether the will goes out. */
-void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_will);
+void broker_conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_will);
 /* A protocol failure on c: DISCONNECT with the mapped reason code, CLIENT_ERROR. */
-void conn_fail(struct conn *c, enum mqtt_err err);
-void conn_free(struct conn *c);
-void conn_set_keep_alive(struct conn *c, int seconds);
+void broker_conn_fail(struct conn *c, enum mqtt_err err);
+void broker_conn_free(struct conn *c);
+void broker_conn_set_keep_alive(struct conn *c, int seconds);
 /* The subject CN of a mutual-TLS client certificate, "" when none. */
-void conn_peer_common_name(struct conn *c, char *out, size_t out_size);
+void broker_conn_peer_common_name(struct conn *c, char *out, size_t out_size);
 
 /* Incoming packets (dispatch.c and handle_*.c). */
-void dispatch_packet(struct conn *c, const struct mqtt_frame *f);
-void handle_connect(struct conn *c, const struct mqtt_frame *f);
-void handle_publish(struct conn *c, const struct mqtt_frame *f);
-void handle_puback(struct conn *c, const struct mqtt_frame *f);
-void handle_subscribe(struct conn *c, const struct mqtt_frame *f);
-void handle_unsubscribe(struct conn *c, const struct mqtt_frame *f);
-void handle_pingreq(struct conn *c, const struct mqtt_frame *f);
-void handle_disconnect(struct conn *c, const struct mqtt_frame *f);
+void broker_dispatch_packet(struct conn *c, const struct mqtt_frame *f);
+void broker_handle_connect(struct conn *c, const struct mqtt_frame *f);
+void broker_handle_publish(struct conn *c, const struct mqtt_frame *f);
+void broker_handle_puback(struct conn *c, const struct mqtt_frame *f);
+void broker_handle_subscribe(struct conn *c, const struct mqtt_frame *f);
+void broker_handle_unsubscribe(struct conn *c, const struct mqtt_frame *f);
+void broker_handle_pingreq(struct conn *c, const struct mqtt_frame *f);
+void broker_handle_disconnect(struct conn *c, const struct mqtt_frame *f);
 
 /* Outgoing packets (send_*.c). 0 or -1. */
 struct connack_info {
@@ -261,21 +261,21 @@ struct connack_info {
     bool session_present;
     const char *assigned_client_id; /* NULL unless the broker chose it */
 };
-int send_connack(struct conn *c, const struct connack_info *info);
-int send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16_t packet_id,
+int broker_send_connack(struct conn *c, const struct connack_info *info);
+int broker_send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16_t packet_id,
                  bool retain, bool dup);
-int send_puback(struct conn *c, uint16_t packet_id, uint8_t reason);
-int send_suback(struct conn *c, uint16_t packet_id, const uint8_t *codes, size_t count);
-int send_unsuback(struct conn *c, uint16_t packet_id, const uint8_t *codes, size_t count);
-int send_pingresp(struct conn *c);
-int send_disconnect(struct conn *c, uint8_t reason);
+int broker_send_puback(struct conn *c, uint16_t packet_id, uint8_t reason);
+int broker_send_suback(struct conn *c, uint16_t packet_id, const uint8_t *codes, size_t count);
+int broker_send_unsuback(struct conn *c, uint16_t packet_id, const uint8_t *codes, size_t count);
+int broker_send_pingresp(struct conn *c);
+int broker_send_disconnect(struct conn *c, uint8_t reason);
 
 /* reason.c: the one place internal errors become MQTT codes and AWS reasons. */
-uint8_t mqtt_reason_code(enum mqtt_err err);
-uint8_t mqtt_v311_connack_code(enum mqtt_err err);   /* 0: close without CONNACK */
-const char *mqtt_error_name(enum mqtt_err err);
+uint8_t broker_reason_code(enum mqtt_err err);
+uint8_t broker_v311_connack_code(enum mqtt_err err);   /* 0: close without CONNACK */
+const char *broker_error_name(enum mqtt_err err);
 /* A short text for a reason code the server sends in DISCONNECT. */
-const char *mqtt_reason_text(uint8_t code);
+const char *broker_reason_text(uint8_t code);
 
 /* disconnectReason values, as AWS IoT lifecycle events name them. */
 #define REASON_CLIENT_INITIATED "CLIENT_INITIATED_DISCONNECT"

@@ -73,7 +73,7 @@ static void read_frames(struct conn *c)
         if (e == MQTT_OK && body_len > c->broker->max_body)
             e = MQTT_E_TOO_LARGE;
         if (e != MQTT_OK) {
-            conn_fail(c, e);
+            broker_conn_fail(c, e);
             return;
         }
         if (len < header_len + body_len)
@@ -82,10 +82,10 @@ static void read_frames(struct conn *c)
         struct mqtt_frame f;
         if (!bytes || mqtt_frame_decode(bytes, header_len + body_len, c->broker->max_body,
                                         &f) != MQTT_OK) {
-            conn_fail(c, MQTT_E_NOMEM);
+            broker_conn_fail(c, MQTT_E_NOMEM);
             return;
         }
-        dispatch_packet(c, &f);
+        broker_dispatch_packet(c, &f);
         evbuffer_drain(in, header_len + body_len);
     }
 }
@@ -103,14 +103,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (what == BEV_EVENT_CONNECTED)
         return;         /* the TLS handshake finished */
     if (c->state == CONN_CLOSING) {
-        conn_free(c);
+        broker_conn_free(c);
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
-        conn_close(c, REASON_KEEP_ALIVE, 0x8D, true);   /* Keep Alive timeout */
+        broker_conn_close(c, REASON_KEEP_ALIVE, 0x8D, true);   /* Keep Alive timeout */
         return;
     }
-    conn_close(c, REASON_CONNECTION_LOST, -1, true);
+    broker_conn_close(c, REASON_CONNECTION_LOST, -1, true);
 }
 
 /* Output drained after close: now the connection can go. */
@@ -119,7 +119,7 @@ static void on_drained(struct bufferevent *bev, void *arg)
     (void)bev;
     struct conn *c = arg;
     if (c->state == CONN_CLOSING)
-        conn_free(c);
+        broker_conn_free(c);
 }
 
 /* ---- accept ---- */
@@ -140,7 +140,7 @@ static struct bufferevent *make_bev(struct broker *b, int fd)
     return bev;
 }
 
-void conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer_len)
+void broker_conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer_len)
 {
     (void)peer_len;
     /* Packets go out at once: with Nagle's algorithm a packet written in more than one
@@ -167,12 +167,12 @@ void conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer
                        &c->local_port);
     list_push(&b->conns, c);
     bufferevent_setcb(bev, on_read, NULL, on_event, c);
-    conn_set_keep_alive(c, -1);
+    broker_conn_set_keep_alive(c, -1);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
 /* seconds > 0: a read timeout of 1.5 x seconds; 0: none; -1: the CONNECT deadline. */
-void conn_set_keep_alive(struct conn *c, int seconds)
+void broker_conn_set_keep_alive(struct conn *c, int seconds)
 {
     struct timeval tv = {BROKER_CONNECT_TIMEOUT, 0};
     if (seconds == 0) {
@@ -187,7 +187,7 @@ void conn_set_keep_alive(struct conn *c, int seconds)
     bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
-void conn_peer_common_name(struct conn *c, char *out, size_t out_size)
+void broker_conn_peer_common_name(struct conn *c, char *out, size_t out_size)
 {
     out[0] = '\0';
     if (!c->broker->tls)
@@ -204,35 +204,35 @@ void conn_peer_common_name(struct conn *c, char *out, size_t out_size)
 
 /* ---- output ---- */
 
-int conn_write_raw(struct conn *c, const void *data, size_t len)
+int broker_conn_write_raw(struct conn *c, const void *data, size_t len)
 {
     if (c->state == CONN_CLOSING)
         return -1;
     return bufferevent_write(c->bev, data, len);
 }
 
-int conn_write(struct conn *c, const struct buf *data)
+int broker_conn_write(struct conn *c, const struct buf *data)
 {
-    return conn_write_raw(c, data->data, data->len);
+    return broker_conn_write_raw(c, data->data, data->len);
 }
 
 /* ---- closing ---- */
 
-void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_will)
+void broker_conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_will)
 {
     if (c->state == CONN_CLOSING)
         return;
     bool was_connected = c->state == CONN_CONNECTED;
     struct broker *b = c->broker;
     if (was_connected && c->version == MQTT_V5 && mqtt5_reason >= 0)
-        send_disconnect(c, (uint8_t)mqtt5_reason);
+        broker_send_disconnect(c, (uint8_t)mqtt5_reason);
     c->state = CONN_CLOSING;
     struct session *s = c->session;
     if (s) {
         broker_log(b, LOG_INFO, "%s disconnected: %s", s->client_id, reason);
-        session_detach(b, s, reason);
+        broker_session_detach(b, s, reason);
         c->session = NULL;
-        lifecycle_disconnected(b, s, reason);
+        broker_lifecycle_disconnected(b, s, reason);
     }
     struct mqtt_msg *will = c->will;
     c->will = NULL;
@@ -242,11 +242,11 @@ void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_
         if (s && s->persistent && s->expiry_interval < delay)
             delay = s->expiry_interval;
         if (s && s->persistent && delay > 0)
-            session_schedule_will(s, will, delay);
+            broker_session_schedule_will(s, will, delay);
         else
             broker_route(b, will, NULL);
     }
-    msg_unref(will);
+    broker_msg_unref(will);
     list_remove(&b->conns, c);
     list_push(&b->dead, c);
     bufferevent_disable(c->bev, EV_READ);
@@ -257,21 +257,21 @@ void conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_
         event_active(b->reaper, EV_TIMEOUT, 0);
 }
 
-void conn_fail(struct conn *c, enum mqtt_err err)
+void broker_conn_fail(struct conn *c, enum mqtt_err err)
 {
     broker_log(c->broker, LOG_INFO, "closing %s:%u (%s): %s", c->peer_ip, c->peer_port,
-               c->session ? c->session->client_id : "before CONNECT", mqtt_error_name(err));
-    conn_close(c, err == MQTT_E_NOMEM ? REASON_SERVER_ERROR : REASON_CLIENT_ERROR,
-               mqtt_reason_code(err), true);
+               c->session ? c->session->client_id : "before CONNECT", broker_error_name(err));
+    broker_conn_close(c, err == MQTT_E_NOMEM ? REASON_SERVER_ERROR : REASON_CLIENT_ERROR,
+               broker_reason_code(err), true);
 }
 
 /* Frees a connection, closed (on the dead list) or not (broker shutdown). */
-void conn_free(struct conn *c)
+void broker_conn_free(struct conn *c)
 {
     list_remove(c->state == CONN_CLOSING ? &c->broker->dead : &c->broker->conns, c);
     if (c->session)
-        session_detach(c->broker, c->session, REASON_SERVER_INITIATED);
-    msg_unref(c->will);
+        broker_session_detach(c->broker, c->session, REASON_SERVER_INITIATED);
+    broker_msg_unref(c->will);
     bufferevent_free(c->bev);
     free(c);
 }

@@ -1,5 +1,5 @@
 /*
- * handle_connect.c — CONNECT: validate, take over an existing connection with the same
+ * broker_handle_connect.c — CONNECT: validate, take over an existing connection with the same
  * client id, resume or start the session, CONNACK, then redeliver what was pending.
  */
 #include <stdio.h>
@@ -15,14 +15,14 @@ static void refuse(struct conn *c, enum mqtt_err err, uint8_t version)
     struct connack_info info = {0};
     if (version == MQTT_V5) {
         c->version = MQTT_V5;
-        info.reason = mqtt_reason_code(err);
-        send_connack(c, &info);
-    } else if (mqtt_v311_connack_code(err) != 0) {
+        info.reason = broker_reason_code(err);
+        broker_send_connack(c, &info);
+    } else if (broker_v311_connack_code(err) != 0) {
         c->version = MQTT_V311;
-        info.reason = mqtt_v311_connack_code(err);
-        send_connack(c, &info);
+        info.reason = broker_v311_connack_code(err);
+        broker_send_connack(c, &info);
     }
-    conn_close(c, REASON_CLIENT_ERROR, -1, false);
+    broker_conn_close(c, REASON_CLIENT_ERROR, -1, false);
 }
 
 static enum mqtt_err check_connect(const struct mqtt_connect *cn)
@@ -57,7 +57,7 @@ static void fill_info(struct conn *c, struct session *s, const struct mqtt_conne
 {
     struct broker_connection_info *info = &s->info;
     info->connected = true;
-    conn_peer_common_name(c, info->thing_name, sizeof(info->thing_name));
+    broker_conn_peer_common_name(c, info->thing_name, sizeof(info->thing_name));
     info->clean_session = cn->clean_start;
     info->keep_alive = cn->keep_alive;
     info->connected_since_ms = broker_now_ms();
@@ -75,15 +75,15 @@ static struct session *take_session(struct conn *c, const struct mqtt_connect *c
                                     const char *id, size_t id_len, bool *present_out)
 {
     struct broker *b = c->broker;
-    struct session *s = session_get_or_create(b, id, id_len);
+    struct session *s = broker_session_get_or_create(b, id, id_len);
     if (!s)
         return NULL;
     if (s->conn)
-        conn_close(s->conn, REASON_DUPLICATE, 0x8E, true);   /* Session taken over */
-    session_cancel_will(s);     /* resumed before the will delay ran out */
+        broker_conn_close(s->conn, REASON_DUPLICATE, 0x8E, true);   /* Session taken over */
+    broker_session_cancel_will(s);     /* resumed before the will delay ran out */
     *present_out = !cn->clean_start && s->persistent;
     if (cn->clean_start)
-        session_clear_state(b, s);
+        broker_session_clear_state(b, s);
     s->expiry_interval = session_expiry_of(cn);
     s->persistent = s->expiry_interval > 0;
     s->conn = c;
@@ -105,7 +105,7 @@ static void adopt_options(struct conn *c, const struct mqtt_connect *cn)
         c->client_max_packet = cn->props.max_packet;
 }
 
-void handle_connect(struct conn *c, const struct mqtt_frame *f)
+void broker_handle_connect(struct conn *c, const struct mqtt_frame *f)
 {
     struct mqtt_connect cn;
     enum mqtt_err err = mqtt_parse_connect(f, &cn);
@@ -124,7 +124,7 @@ void handle_connect(struct conn *c, const struct mqtt_frame *f)
                                   (unsigned long long)++c->broker->assigned_ids);
         id = assigned;
     }
-    if (cn.has_will && !(c->will = msg_from_will(&cn, broker_now_ms()))) {
+    if (cn.has_will && !(c->will = broker_msg_from_will(&cn, broker_now_ms()))) {
         refuse(c, MQTT_E_NOMEM, cn.version);
         return;
     }
@@ -135,13 +135,13 @@ void handle_connect(struct conn *c, const struct mqtt_frame *f)
         return;
     }
     c->state = CONN_CONNECTED;
-    conn_set_keep_alive(c, cn.keep_alive);
+    broker_conn_set_keep_alive(c, cn.keep_alive);
     struct connack_info info = {0, present, assigned[0] && cn.version == MQTT_V5 ? assigned : NULL};
-    send_connack(c, &info);
+    broker_send_connack(c, &info);
     broker_log(c->broker, LOG_INFO, "%s connected from %s:%u (MQTT %s, keep alive %u s%s)",
                s->client_id, c->peer_ip, c->peer_port, cn.version == MQTT_V5 ? "5" : "3.1.1",
                cn.keep_alive, present ? ", session resumed" : "");
     if (present)
-        session_resume(s);
-    lifecycle_connected(c->broker, s, c);
+        broker_session_resume(s);
+    broker_lifecycle_connected(c->broker, s, c);
 }

@@ -3,12 +3,12 @@
  */
 #include "broker_internal.h"
 
-void handle_pingreq(struct conn *c, const struct mqtt_frame *f)
+void broker_handle_pingreq(struct conn *c, const struct mqtt_frame *f)
 {
     enum mqtt_err err = mqtt_parse_empty(f);
     if (err != MQTT_OK) {
-        conn_fail(c, err);
+        broker_conn_fail(c, err);
         return;
     }
-    send_pingresp(c);
+    broker_send_pingresp(c);
 }

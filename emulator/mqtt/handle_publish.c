@@ -1,5 +1,5 @@
 /*
- * handle_publish.c — PUBLISH from a device: QoS 0 or 1 (QoS 2 disconnects, as AWS IoT
+ * broker_handle_publish.c — PUBLISH from a device: QoS 0 or 1 (QoS 2 disconnects, as AWS IoT
  * does not support it), AWS topic and payload limits, then routing and PUBACK.
  */
 #include "broker_internal.h"
@@ -19,23 +19,23 @@ static enum mqtt_err check_publish(const struct mqtt_publish *p)
     return MQTT_OK;
 }
 
-void handle_publish(struct conn *c, const struct mqtt_frame *f)
+void broker_handle_publish(struct conn *c, const struct mqtt_frame *f)
 {
     struct mqtt_publish p;
     enum mqtt_err err = mqtt_parse_publish(f, c->version, &p);
     if (err == MQTT_OK)
         err = check_publish(&p);
     if (err != MQTT_OK) {
-        conn_fail(c, err);
+        broker_conn_fail(c, err);
         return;
     }
-    struct mqtt_msg *msg = msg_from_publish(&p, broker_now_ms());
+    struct mqtt_msg *msg = broker_msg_from_publish(&p, broker_now_ms());
     if (!msg) {
-        conn_fail(c, MQTT_E_NOMEM);
+        broker_conn_fail(c, MQTT_E_NOMEM);
         return;
     }
     broker_route(c->broker, msg, c->session);
-    msg_unref(msg);
+    broker_msg_unref(msg);
     if (p.qos == 1)
-        send_puback(c, p.packet_id, 0);
+        broker_send_puback(c, p.packet_id, 0);
 }

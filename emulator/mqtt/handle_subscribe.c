@@ -1,5 +1,5 @@
 /*
- * handle_subscribe.c — SUBSCRIBE: one SUBACK code per filter, then the retained messages
+ * broker_handle_subscribe.c — SUBSCRIBE: one SUBACK code per filter, then the retained messages
  * that match. As AWS IoT documents, a SUBSCRIBE asking for QoS 2 gets no SUBACK and
  * subscribes to nothing.
  */
@@ -49,7 +49,7 @@ static void subscribe_all(struct conn *c, const struct mqtt_sub_list *list, uint
         uint8_t qos = options & 0x03;
         if (!filter_acceptable(c, &filter, options))
             codes_out[i] = invalid;
-        else if (session_add_sub(c->broker, c->session, filter.p, filter.len, qos, options,
+        else if (broker_session_add_sub(c->broker, c->session, filter.p, filter.len, qos, options,
                                  &existed_out[i]) != 0)
             codes_out[i] = 0x80;
         else
@@ -73,12 +73,12 @@ static void send_retained(struct conn *c, const struct mqtt_sub_list *list,
     }
 }
 
-void handle_subscribe(struct conn *c, const struct mqtt_frame *f)
+void broker_handle_subscribe(struct conn *c, const struct mqtt_frame *f)
 {
     struct mqtt_sub_list list;
     enum mqtt_err err = mqtt_parse_subscribe(f, c->version, &list);
     if (err != MQTT_OK) {
-        conn_fail(c, err);
+        broker_conn_fail(c, err);
         return;
     }
     if (asks_qos2(&list))
@@ -88,13 +88,13 @@ void handle_subscribe(struct conn *c, const struct mqtt_frame *f)
     if (!codes || !existed) {
         free(codes);
         free(existed);
-        conn_fail(c, MQTT_E_NOMEM);
+        broker_conn_fail(c, MQTT_E_NOMEM);
         return;
     }
     subscribe_all(c, &list, codes, existed);
-    send_suback(c, list.packet_id, codes, list.count);
+    broker_send_suback(c, list.packet_id, codes, list.count);
     send_retained(c, &list, codes, existed);
-    lifecycle_subscriptions(c->broker, c->session, true, &list, codes);
+    broker_lifecycle_subscriptions(c->broker, c->session, true, &list, codes);
     free(codes);
     free(existed);
 }

@@ -36,10 +36,10 @@ static void publish_event(struct broker *b, const char *family, const char *kind
             .topic = buf_cstr(&topic), .payload = (const uint8_t *)json->data,
             .payload_len = json->len, .qos = 1, .payload_format = -1, .message_expiry = -1,
         };
-        struct mqtt_msg *msg = msg_from_broker_message(&m, broker_now_ms());
+        struct mqtt_msg *msg = broker_msg_from_broker_message(&m, broker_now_ms());
         if (msg) {
             broker_route(b, msg, NULL);
-            msg_unref(msg);
+            broker_msg_unref(msg);
         }
     }
     buf_free(&topic);
@@ -60,7 +60,7 @@ static int event_head(struct buf *j, const struct session *s, const char *type)
     return rc ? -1 : 0;
 }
 
-void lifecycle_connected(struct broker *b, struct session *s, const struct conn *c)
+void broker_lifecycle_connected(struct broker *b, struct session *s, const struct conn *c)
 {
     s->version_number++;
     snprintf(s->session_identifier, sizeof(s->session_identifier), "%016llx%016llx",
@@ -77,7 +77,7 @@ void lifecycle_connected(struct broker *b, struct session *s, const struct conn 
     buf_free(&j);
 }
 
-void lifecycle_disconnected(struct broker *b, struct session *s, const char *reason)
+void broker_lifecycle_disconnected(struct broker *b, struct session *s, const char *reason)
 {
     if (!has_events(s))
         return;
@@ -92,7 +92,7 @@ void lifecycle_disconnected(struct broker *b, struct session *s, const char *rea
     buf_free(&j);
 }
 
-void lifecycle_subscriptions(struct broker *b, struct session *s, bool subscribed,
+void broker_lifecycle_subscriptions(struct broker *b, struct session *s, bool subscribed,
                              const struct mqtt_sub_list *list, const uint8_t *codes)
 {
     if (!has_events(s))

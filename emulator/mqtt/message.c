@@ -63,7 +63,7 @@ static int encode_http_props(struct buf *b, const struct broker_message *m)
     return rc ? -1 : 0;
 }
 
-struct mqtt_msg *msg_from_broker_message(const struct broker_message *m, int64_t now_ms)
+struct mqtt_msg *broker_msg_from_broker_message(const struct broker_message *m, int64_t now_ms)
 {
     struct buf props = BUF_INIT;
     struct mqtt_msg *msg = NULL;
@@ -119,30 +119,30 @@ fail:
     return msg;
 }
 
-struct mqtt_msg *msg_from_publish(const struct mqtt_publish *p, int64_t now_ms)
+struct mqtt_msg *broker_msg_from_publish(const struct mqtt_publish *p, int64_t now_ms)
 {
     return msg_from_parts(&p->topic, &p->payload, &p->props, p->qos, p->retain, now_ms);
 }
 
-struct mqtt_msg *msg_from_will(const struct mqtt_connect *c, int64_t now_ms)
+struct mqtt_msg *broker_msg_from_will(const struct mqtt_connect *c, int64_t now_ms)
 {
     return msg_from_parts(&c->will_topic, &c->will_payload, &c->will_props, c->will_qos,
                           c->will_retain, now_ms);
 }
 
-struct mqtt_msg *msg_ref(struct mqtt_msg *m)
+struct mqtt_msg *broker_msg_ref(struct mqtt_msg *m)
 {
     m->refs++;
     return m;
 }
 
-void msg_unref(struct mqtt_msg *m)
+void broker_msg_unref(struct mqtt_msg *m)
 {
     if (m && --m->refs == 0)
         free(m);
 }
 
-bool msg_expired(const struct mqtt_msg *m, int64_t now_ms)
+bool broker_msg_expired(const struct mqtt_msg *m, int64_t now_ms)
 {
     return m->expiry_at_ms >= 0 && now_ms >= m->expiry_at_ms;
 }
@@ -159,7 +159,7 @@ static char *arena_str(char **cursor, const struct mqtt_str *s)
     return out;
 }
 
-int msg_view(const struct mqtt_msg *m, struct broker_message *view_out, void **arena_out)
+int broker_msg_view(const struct mqtt_msg *m, struct broker_message *view_out, void **arena_out)
 {
     struct mqtt_props p;
     memset(&p, 0, sizeof(p));

@@ -4,7 +4,7 @@
  */
 #include "broker_internal.h"
 
-uint8_t mqtt_reason_code(enum mqtt_err err)
+uint8_t broker_reason_code(enum mqtt_err err)
 {
     switch (err) {
     case MQTT_OK: return 0x00;
@@ -23,7 +23,7 @@ uint8_t mqtt_reason_code(enum mqtt_err err)
     }
 }
 
-uint8_t mqtt_v311_connack_code(enum mqtt_err err)
+uint8_t broker_v311_connack_code(enum mqtt_err err)
 {
     switch (err) {
     case MQTT_E_VERSION: return 0x01;           /* unacceptable protocol version */
@@ -33,7 +33,7 @@ uint8_t mqtt_v311_connack_code(enum mqtt_err err)
     }
 }
 
-const char *mqtt_reason_text(uint8_t code)
+const char *broker_reason_text(uint8_t code)
 {
     switch (code) {
     case 0x80: return "unspecified error";
@@ -52,7 +52,7 @@ const char *mqtt_reason_text(uint8_t code)
     }
 }
 
-const char *mqtt_error_name(enum mqtt_err err)
+const char *broker_error_name(enum mqtt_err err)
 {
     switch (err) {
     case MQTT_OK: return "ok";

@@ -89,15 +89,15 @@ static void update_retained(struct broker *b, struct mqtt_msg *msg)
 {
     struct mqtt_msg *old;
     if (msg->payload_len == 0) {
-        old = strmap_remove(&b->retained, msg->topic, msg->topic_len);
+        old = broker_strmap_remove(&b->retained, msg->topic, msg->topic_len);
     } else {
-        old = strmap_get(&b->retained, msg->topic, msg->topic_len);
-        if (!strmap_put(&b->retained, msg->topic, msg->topic_len, msg_ref(msg))) {
-            msg_unref(msg);
+        old = broker_strmap_get(&b->retained, msg->topic, msg->topic_len);
+        if (!broker_strmap_put(&b->retained, msg->topic, msg->topic_len, broker_msg_ref(msg))) {
+            broker_msg_unref(msg);
             return;
         }
     }
-    msg_unref(old);
+    broker_msg_unref(old);
 }
 
 static void notify_observer(struct broker *b, struct mqtt_msg *msg, struct session *origin)
@@ -106,7 +106,7 @@ static void notify_observer(struct broker *b, struct mqtt_msg *msg, struct sessi
         return;
     struct broker_message view;
     void *arena;
-    if (msg_view(msg, &view, &arena) != 0)
+    if (broker_msg_view(msg, &view, &arena) != 0)
         return;
     b->observer(b->observer_arg, &view, origin ? origin->client_id : NULL);
     free(arena);
@@ -119,9 +119,9 @@ void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin
     notify_observer(b, msg, origin);
     struct route r = {.broker = b, .msg = msg, .origin = origin};
     b->route_stamp++;
-    sub_store_match(&b->subs, msg->topic, msg->topic_len, visit_node, &r);
+    broker_sub_store_match(&b->subs, msg->topic, msg->topic_len, visit_node, &r);
     for (size_t i = 0; i < r.count; i++)
-        session_deliver(r.list[i].session, msg, r.list[i].qos, r.list[i].retain);
+        broker_session_deliver(r.list[i].session, msg, r.list[i].qos, r.list[i].retain);
     free(r.list);
 }
 
@@ -139,7 +139,7 @@ static void visit_retained(void *arg, struct strmap_entry *e)
     if (!mqtt_topic_matches(scan->filter, scan->filter_len, msg->topic, msg->topic_len))
         return;
     uint8_t q = scan->qos < msg->qos ? scan->qos : msg->qos;
-    session_deliver(scan->session, msg, q, true);
+    broker_session_deliver(scan->session, msg, q, true);
 }
 
 void broker_send_retained(struct broker *b, struct session *s, const char *filter,
@@ -151,5 +151,5 @@ void broker_send_retained(struct broker *b, struct session *s, const char *filte
     if (mqtt_topic_split_shared(filter, filter_len, &group, &group_len, &rest, &rest_len) != 0)
         return;     /* shared subscriptions get no retained messages */
     struct retained_scan scan = {s, filter, filter_len, qos};
-    strmap_each(&b->retained, visit_retained, &scan);
+    broker_strmap_each(&b->retained, visit_retained, &scan);
 }

@@ -1,5 +1,5 @@
 /*
- * send_connack.c — CONNACK, with the MQTT 5 properties that tell a client what this
+ * broker_send_connack.c — CONNACK, with the MQTT 5 properties that tell a client what this
  * broker (like AWS IoT Core) supports.
  */
 #include <string.h>
@@ -30,7 +30,7 @@ static int connack_props(struct buf *p, const struct conn *c, const struct conna
     return rc ? -1 : 0;
 }
 
-int send_connack(struct conn *c, const struct connack_info *info)
+int broker_send_connack(struct conn *c, const struct connack_info *info)
 {
     struct buf body = BUF_INIT, props = BUF_INIT, out = BUF_INIT;
     int rc = -1;
@@ -46,7 +46,7 @@ int send_connack(struct conn *c, const struct connack_info *info)
     if (mqtt_put_fixed_header(&out, MQTT_CONNACK << 4, body.len) != 0 ||
         buf_append(&out, body.data, body.len) != 0)
         goto fail;
-    rc = conn_write(c, &out);
+    rc = broker_conn_write(c, &out);
 fail:
     buf_free(&body);
     buf_free(&props);

@@ -1,5 +1,5 @@
 /*
- * send_disconnect.c — the server's DISCONNECT (MQTT 5 only: 3.1.1 has none from the
+ * broker_send_disconnect.c — the server's DISCONNECT (MQTT 5 only: 3.1.1 has none from the
  * server; the connection is just closed), with a Reason String unless the client asked
  * for no problem information.
  */
@@ -7,14 +7,14 @@
 
 #include "broker_internal.h"
 
-int send_disconnect(struct conn *c, uint8_t reason)
+int broker_send_disconnect(struct conn *c, uint8_t reason)
 {
     if (c->version != MQTT_V5)
         return 0;
     struct buf props = BUF_INIT, out = BUF_INIT;
     int rc = -1;
     if (!c->no_problem_info) {
-        const char *text = mqtt_reason_text(reason);
+        const char *text = broker_reason_text(reason);
         if (mqtt_put_u8(&props, MQTT_P_REASON_STRING) != 0 ||
             mqtt_put_str(&props, text, strlen(text)) != 0)
             goto fail;
@@ -24,7 +24,7 @@ int send_disconnect(struct conn *c, uint8_t reason)
         mqtt_put_u8(&out, reason) != 0 || mqtt_put_varint(&out, (uint32_t)props.len) != 0 ||
         buf_append(&out, props.data, props.len) != 0)
         goto fail;
-    rc = conn_write(c, &out);
+    rc = broker_conn_write(c, &out);
 fail:
     buf_free(&props);
     buf_free(&out);

@@ -1,5 +1,5 @@
 /*
- * send_publish.c — PUBLISH to a subscriber: MQTT 5 subscribers get the forwarded
+ * broker_send_publish.c — PUBLISH to a subscriber: MQTT 5 subscribers get the forwarded
  * properties and the remaining message expiry; MQTT 3.1.1 subscribers get none.
  */
 #include <event2/buffer.h>
@@ -18,7 +18,7 @@ static int publish_props(struct buf *p, const struct mqtt_msg *msg)
     return msg->props_len ? buf_append(p, msg->props, msg->props_len) : 0;
 }
 
-int send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16_t packet_id,
+int broker_send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16_t packet_id,
                  bool retain, bool dup)
 {
     struct buf head = BUF_INIT, props = BUF_INIT, out = BUF_INIT;
@@ -46,9 +46,9 @@ int send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16
     if (mqtt_put_fixed_header(&out, first, body_len) != 0 ||
         buf_append(&out, head.data, head.len) != 0)
         goto fail;
-    rc = conn_write(c, &out);
+    rc = broker_conn_write(c, &out);
     if (rc == 0 && msg->payload_len)
-        rc = conn_write_raw(c, msg->payload, msg->payload_len);
+        rc = broker_conn_write_raw(c, msg->payload, msg->payload_len);
 fail:
     buf_free(&head);
     buf_free(&props);

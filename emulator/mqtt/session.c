@@ -11,15 +11,15 @@
 
 #include "broker_internal.h"
 
-struct session *session_get_or_create(struct broker *b, const char *client_id, size_t len)
+struct session *broker_session_get_or_create(struct broker *b, const char *client_id, size_t len)
 {
-    struct session *s = strmap_get(&b->sessions, client_id, len);
+    struct session *s = broker_strmap_get(&b->sessions, client_id, len);
     if (s)
         return s;
     s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    struct strmap_entry *e = strmap_put(&b->sessions, client_id, len, s);
+    struct strmap_entry *e = broker_strmap_put(&b->sessions, client_id, len, s);
     if (!e) {
         free(s);
         return NULL;
@@ -56,7 +56,7 @@ static int enqueue(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool re
     struct queued *q = malloc(sizeof(*q));
     if (!q)
         return -1;
-    *q = (struct queued){NULL, msg_ref(msg), qos, retain};
+    *q = (struct queued){NULL, broker_msg_ref(msg), qos, retain};
     if (s->queue_tail)
         s->queue_tail->next = q;
     else
@@ -68,24 +68,24 @@ static int enqueue(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool re
 
 /* Sends a QoS 1 message now, tracking it until PUBACK. The slot is appended last so
  * that redelivery keeps the order. */
-struct inflight *session_send_qos1(struct session *s, struct mqtt_msg *msg, bool retain)
+struct inflight *broker_session_send_qos1(struct session *s, struct mqtt_msg *msg, bool retain)
 {
     struct inflight *f = malloc(sizeof(*f));
     if (!f)
         return NULL;
-    *f = (struct inflight){NULL, msg_ref(msg), next_packet_id(s), retain, NULL};
+    *f = (struct inflight){NULL, broker_msg_ref(msg), next_packet_id(s), retain, NULL};
     struct inflight **tail = &s->inflight;
     while (*tail)
         tail = &(*tail)->next;
     *tail = f;
     s->inflight_count++;
-    send_publish(s->conn, msg, 1, f->packet_id, retain, false);
+    broker_send_publish(s->conn, msg, 1, f->packet_id, retain, false);
     return f;
 }
 
-void session_deliver(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool retain)
+void broker_session_deliver(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool retain)
 {
-    if (msg_expired(msg, broker_now_ms()))
+    if (broker_msg_expired(msg, broker_now_ms()))
         return;
     if (!online(s)) {
         if (qos == 1 && s->persistent)
@@ -93,17 +93,17 @@ void session_deliver(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool 
         return;
     }
     if (qos == 0) {
-        send_publish(s->conn, msg, 0, 0, retain, false);
+        broker_send_publish(s->conn, msg, 0, 0, retain, false);
         return;
     }
     if (s->inflight_count >= s->conn->client_receive_max || s->queue_head) {
         enqueue(s, msg, qos, retain);
         return;
     }
-    session_send_qos1(s, msg, retain);
+    broker_session_send_qos1(s, msg, retain);
 }
 
-void session_drain_queue(struct session *s)
+void broker_session_drain_queue(struct session *s)
 {
     int64_t now = broker_now_ms();
     while (online(s) && s->queue_head && s->inflight_count < s->conn->client_receive_max) {
@@ -112,24 +112,24 @@ void session_drain_queue(struct session *s)
         if (!s->queue_head)
             s->queue_tail = NULL;
         s->queue_count--;
-        if (!msg_expired(q->msg, now)) {
+        if (!broker_msg_expired(q->msg, now)) {
             if (q->qos == 0)
-                send_publish(s->conn, q->msg, 0, 0, q->retain, false);
+                broker_send_publish(s->conn, q->msg, 0, 0, q->retain, false);
             else
-                session_send_qos1(s, q->msg, q->retain);
+                broker_session_send_qos1(s, q->msg, q->retain);
         }
-        msg_unref(q->msg);
+        broker_msg_unref(q->msg);
         free(q);
     }
 }
 
 static void inflight_free(struct inflight *f)
 {
-    msg_unref(f->msg);
+    broker_msg_unref(f->msg);
     free(f);
 }
 
-void session_acknowledge(struct session *s, uint16_t packet_id)
+void broker_session_acknowledge(struct session *s, uint16_t packet_id)
 {
     for (struct inflight **p = &s->inflight; *p; p = &(*p)->next) {
         struct inflight *f = *p;
@@ -145,27 +145,27 @@ void session_acknowledge(struct session *s, uint16_t packet_id)
         }
         break;
     }
-    session_drain_queue(s);
+    broker_session_drain_queue(s);
 }
 
 /* Resends what was in flight (DUP set, same packet ids), dropping what expired while
  * the client was away, then what was queued. */
-void session_resume(struct session *s)
+void broker_session_resume(struct session *s)
 {
     int64_t now = broker_now_ms();
     struct inflight **p = &s->inflight;
     while (*p) {
         struct inflight *f = *p;
-        if (msg_expired(f->msg, now) && !f->direct) {
+        if (broker_msg_expired(f->msg, now) && !f->direct) {
             *p = f->next;
             s->inflight_count--;
             inflight_free(f);
             continue;
         }
-        send_publish(s->conn, f->msg, 1, f->packet_id, f->retain, true);
+        broker_send_publish(s->conn, f->msg, 1, f->packet_id, f->retain, true);
         p = &f->next;
     }
-    session_drain_queue(s);
+    broker_session_drain_queue(s);
 }
 
 /* In-flight direct messages fail when the connection goes: they are not redelivered. */
@@ -187,11 +187,11 @@ static void fail_direct_messages(struct session *s)
     }
 }
 
-void session_clear_state(struct broker *b, struct session *s)
+void broker_session_clear_state(struct broker *b, struct session *s)
 {
     fail_direct_messages(s);
     for (size_t i = 0; i < s->sub_count; i++) {
-        sub_store_remove(&b->subs, s->subs[i].filter, strlen(s->subs[i].filter), s);
+        broker_sub_store_remove(&b->subs, s->subs[i].filter, strlen(s->subs[i].filter), s);
         free(s->subs[i].filter);
     }
     s->sub_count = 0;
@@ -204,7 +204,7 @@ void session_clear_state(struct broker *b, struct session *s)
     while (s->queue_head) {
         struct queued *q = s->queue_head;
         s->queue_head = q->next;
-        msg_unref(q->msg);
+        broker_msg_unref(q->msg);
         free(q);
     }
     s->queue_tail = NULL;
@@ -212,10 +212,10 @@ void session_clear_state(struct broker *b, struct session *s)
     s->persistent = false;
 }
 
-int session_add_sub(struct broker *b, struct session *s, const char *filter, size_t len,
+int broker_session_add_sub(struct broker *b, struct session *s, const char *filter, size_t len,
                     uint8_t qos, uint8_t options, bool *existed_out)
 {
-    if (sub_store_add(&b->subs, filter, len, s, qos, options, existed_out) != 0)
+    if (broker_sub_store_add(&b->subs, filter, len, s, qos, options, existed_out) != 0)
         return -1;
     for (size_t i = 0; *existed_out && i < s->sub_count; i++) {
         if (strlen(s->subs[i].filter) == len && memcmp(s->subs[i].filter, filter, len) == 0) {
@@ -240,16 +240,16 @@ int session_add_sub(struct broker *b, struct session *s, const char *filter, siz
     s->subs[s->sub_count++] = (struct sub){copy, qos, options};
     return 0;
 fail:
-    sub_store_remove(&b->subs, filter, len, s);
+    broker_sub_store_remove(&b->subs, filter, len, s);
     return -1;
 }
 
-bool session_remove_sub(struct broker *b, struct session *s, const char *filter, size_t len)
+bool broker_session_remove_sub(struct broker *b, struct session *s, const char *filter, size_t len)
 {
     for (size_t i = 0; i < s->sub_count; i++) {
         if (strlen(s->subs[i].filter) != len || memcmp(s->subs[i].filter, filter, len) != 0)
             continue;
-        sub_store_remove(&b->subs, filter, len, s);
+        broker_sub_store_remove(&b->subs, filter, len, s);
         free(s->subs[i].filter);
         memmove(&s->subs[i], &s->subs[i + 1], (s->sub_count - i - 1) * sizeof(*s->subs));
         s->sub_count--;
@@ -258,12 +258,12 @@ bool session_remove_sub(struct broker *b, struct session *s, const char *filter,
     return false;
 }
 
-void session_detach(struct broker *b, struct session *s, const char *reason)
+void broker_session_detach(struct broker *b, struct session *s, const char *reason)
 {
     s->conn = NULL;
     fail_direct_messages(s);
     if (!s->persistent || s->expiry_interval == 0)
-        session_clear_state(b, s);
+        broker_session_clear_state(b, s);
     s->info.connected = false;
     s->info.disconnected_since_ms = broker_now_ms();
     snprintf(s->info.disconnect_reason, sizeof(s->info.disconnect_reason), "%s", reason);
@@ -281,13 +281,13 @@ static void on_will_delay(evutil_socket_t fd, short what, void *arg)
     if (will) {
         broker_log(s->broker, LOG_INFO, "%s: delayed will published", s->client_id);
         broker_route(s->broker, will, NULL);
-        msg_unref(will);
+        broker_msg_unref(will);
     }
 }
 
-void session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t delay)
+void broker_session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t delay)
 {
-    session_cancel_will(s);
+    broker_session_cancel_will(s);
     s->will_timer = event_new(s->broker->base, -1, 0, on_will_delay, s);
     struct timeval tv = {(time_t)delay, 0};
     if (!s->will_timer || event_add(s->will_timer, &tv) != 0) {
@@ -297,21 +297,21 @@ void session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t de
         broker_route(s->broker, will, NULL);    /* no timer: publish now */
         return;
     }
-    s->pending_will = msg_ref(will);
+    s->pending_will = broker_msg_ref(will);
 }
 
-void session_cancel_will(struct session *s)
+void broker_session_cancel_will(struct session *s)
 {
     if (s->will_timer)
         event_free(s->will_timer);
     s->will_timer = NULL;
-    msg_unref(s->pending_will);
+    broker_msg_unref(s->pending_will);
     s->pending_will = NULL;
 }
 
-void session_free(struct session *s)
+void broker_session_free(struct session *s)
 {
-    session_cancel_will(s);
+    broker_session_cancel_will(s);
     free(s->subs);
     free(s);
 }
@@ -331,16 +331,16 @@ static void sweep_one(void *arg, struct strmap_entry *e)
     if (s->persistent && offline_ms >= (int64_t)s->expiry_interval * 1000) {
         if (s->will_timer)
             on_will_delay(-1, 0, s);    /* the session ends: a delayed will goes now */
-        session_clear_state(sw->broker, s);
+        broker_session_clear_state(sw->broker, s);
     }
     if (!s->persistent && offline_ms >= BROKER_INFO_KEEP_MS) {
-        strmap_remove(&sw->broker->sessions, e->key, e->key_len);
-        session_free(s);
+        broker_strmap_remove(&sw->broker->sessions, e->key, e->key_len);
+        broker_session_free(s);
     }
 }
 
 void broker_sweep_sessions(struct broker *b, int64_t now_ms)
 {
     struct sweep sw = {b, now_ms};
-    strmap_each(&b->sessions, sweep_one, &sw);
+    broker_strmap_each(&b->sessions, sweep_one, &sw);
 }

@@ -27,7 +27,7 @@ static struct strmap_entry **find_slot(const struct strmap *m, const char *key, 
     return p;
 }
 
-void *strmap_get(const struct strmap *m, const char *key, size_t key_len)
+void *broker_strmap_get(const struct strmap *m, const char *key, size_t key_len)
 {
     struct strmap_entry **p = find_slot(m, key, key_len);
     return p && *p ? (*p)->value : NULL;
@@ -55,7 +55,7 @@ static int grow(struct strmap *m)
     return 0;
 }
 
-struct strmap_entry *strmap_put(struct strmap *m, const char *key, size_t key_len, void *value)
+struct strmap_entry *broker_strmap_put(struct strmap *m, const char *key, size_t key_len, void *value)
 {
     struct strmap_entry **p = find_slot(m, key, key_len);
     if (p && *p) {
@@ -80,7 +80,7 @@ struct strmap_entry *strmap_put(struct strmap *m, const char *key, size_t key_le
     return e;
 }
 
-void *strmap_remove(struct strmap *m, const char *key, size_t key_len)
+void *broker_strmap_remove(struct strmap *m, const char *key, size_t key_len)
 {
     struct strmap_entry **p = find_slot(m, key, key_len);
     if (!p || !*p)
@@ -93,7 +93,7 @@ void *strmap_remove(struct strmap *m, const char *key, size_t key_len)
     return value;
 }
 
-void strmap_each(const struct strmap *m, void (*visit)(void *arg, struct strmap_entry *e),
+void broker_strmap_each(const struct strmap *m, void (*visit)(void *arg, struct strmap_entry *e),
                  void *arg)
 {
     for (size_t i = 0; i < m->slot_count; i++) {
@@ -106,7 +106,7 @@ void strmap_each(const struct strmap *m, void (*visit)(void *arg, struct strmap_
     }
 }
 
-void strmap_free(struct strmap *m)
+void broker_strmap_free(struct strmap *m)
 {
     for (size_t i = 0; i < m->slot_count; i++) {
         struct strmap_entry *e = m->slots[i];

@@ -20,15 +20,15 @@ struct strmap {
     size_t count;
 };
 
-void *strmap_get(const struct strmap *m, const char *key, size_t key_len);
+void *broker_strmap_get(const struct strmap *m, const char *key, size_t key_len);
 /* Inserts or replaces (replacing never allocates, so never fails); returns the entry
  * (its key is a stable copy) or NULL on ENOMEM. */
-struct strmap_entry *strmap_put(struct strmap *m, const char *key, size_t key_len, void *value);
+struct strmap_entry *broker_strmap_put(struct strmap *m, const char *key, size_t key_len, void *value);
 /* Removes the key; returns its value or NULL. */
-void *strmap_remove(struct strmap *m, const char *key, size_t key_len);
+void *broker_strmap_remove(struct strmap *m, const char *key, size_t key_len);
 /* Calls visit for every entry; visit may remove the entry it is given, nothing else. */
-void strmap_each(const struct strmap *m, void (*visit)(void *arg, struct strmap_entry *e),
+void broker_strmap_each(const struct strmap *m, void (*visit)(void *arg, struct strmap_entry *e),
                  void *arg);
-void strmap_free(struct strmap *m);     /* frees the entries, not the values */
+void broker_strmap_free(struct strmap *m);     /* frees the entries, not the values */
 
 #endif

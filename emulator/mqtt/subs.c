@@ -54,8 +54,8 @@ static size_t literal_prefix_len(const char *f, size_t len)
 static int scan_link(struct sub_store *s, struct sub_node *n)
 {
     n->prefix_len = literal_prefix_len(n->filter, n->filter_len);
-    struct sub_node *head = strmap_get(&s->by_prefix, n->filter, n->prefix_len);
-    if (!strmap_put(&s->by_prefix, n->filter, n->prefix_len, n))
+    struct sub_node *head = broker_strmap_get(&s->by_prefix, n->filter, n->prefix_len);
+    if (!broker_strmap_put(&s->by_prefix, n->filter, n->prefix_len, n))
         return -1;
     n->scan_prev = NULL;
     n->scan_next = head;
@@ -69,33 +69,33 @@ static void scan_unlink(struct sub_store *s, struct sub_node *n)
     if (n->scan_prev)
         n->scan_prev->scan_next = n->scan_next;
     else if (n->scan_next)
-        strmap_put(&s->by_prefix, n->filter, n->prefix_len, n->scan_next);   /* no growth */
+        broker_strmap_put(&s->by_prefix, n->filter, n->prefix_len, n->scan_next);   /* no growth */
     else
-        strmap_remove(&s->by_prefix, n->filter, n->prefix_len);
+        broker_strmap_remove(&s->by_prefix, n->filter, n->prefix_len);
     if (n->scan_next)
         n->scan_next->scan_prev = n->scan_prev;
 }
 
 static struct sub_node *node_for_key(struct sub_store *s, const char *key, size_t key_len)
 {
-    struct sub_node *n = strmap_get(&s->by_key, key, key_len);
+    struct sub_node *n = broker_strmap_get(&s->by_key, key, key_len);
     if (n)
         return n;
     if (!(n = node_new(key, key_len)))
         return NULL;
-    if (!strmap_put(&s->by_key, key, key_len, n)) {
+    if (!broker_strmap_put(&s->by_key, key, key_len, n)) {
         node_free(n);
         return NULL;
     }
     if (n->scanned && scan_link(s, n) != 0) {
-        strmap_remove(&s->by_key, key, key_len);
+        broker_strmap_remove(&s->by_key, key, key_len);
         node_free(n);
         return NULL;
     }
     return n;
 }
 
-int sub_store_add(struct sub_store *s, const char *key, size_t key_len,
+int broker_sub_store_add(struct sub_store *s, const char *key, size_t key_len,
                   struct session *session, uint8_t qos, uint8_t options, bool *existed_out)
 {
     struct sub_node *n = node_for_key(s, key, key_len);
@@ -122,10 +122,10 @@ int sub_store_add(struct sub_store *s, const char *key, size_t key_len,
     return 0;
 }
 
-void sub_store_remove(struct sub_store *s, const char *key, size_t key_len,
+void broker_sub_store_remove(struct sub_store *s, const char *key, size_t key_len,
                       struct session *session)
 {
-    struct sub_node *n = strmap_get(&s->by_key, key, key_len);
+    struct sub_node *n = broker_strmap_get(&s->by_key, key, key_len);
     if (!n)
         return;
     for (size_t i = 0; i < n->count; i++) {
@@ -137,22 +137,22 @@ void sub_store_remove(struct sub_store *s, const char *key, size_t key_len,
     }
     if (n->count > 0)
         return;
-    strmap_remove(&s->by_key, key, key_len);
+    broker_strmap_remove(&s->by_key, key, key_len);
     if (n->scanned)
         scan_unlink(s, n);
     node_free(n);
 }
 
-void sub_store_match(struct sub_store *s, const char *topic, size_t topic_len,
+void broker_sub_store_match(struct sub_store *s, const char *topic, size_t topic_len,
                      void (*visit)(void *arg, struct sub_node *node), void *arg)
 {
-    struct sub_node *n = strmap_get(&s->by_key, topic, topic_len);
+    struct sub_node *n = broker_strmap_get(&s->by_key, topic, topic_len);
     if (n && !n->scanned)
         visit(arg, n);
     /* buckets for "", then every prefix of the topic that ends at a level boundary */
     for (size_t end = 0;; end++) {
         if (end == 0 || end == topic_len || topic[end] == '/') {
-            for (n = strmap_get(&s->by_prefix, topic, end); n; n = n->scan_next) {
+            for (n = broker_strmap_get(&s->by_prefix, topic, end); n; n = n->scan_next) {
                 if (mqtt_topic_matches(n->filter, n->filter_len, topic, topic_len))
                     visit(arg, n);
             }
@@ -168,9 +168,9 @@ static void free_node_entry(void *arg, struct strmap_entry *e)
     node_free(e->value);
 }
 
-void sub_store_free(struct sub_store *s)
+void broker_sub_store_free(struct sub_store *s)
 {
-    strmap_each(&s->by_key, free_node_entry, NULL);
-    strmap_free(&s->by_key);
-    strmap_free(&s->by_prefix);
+    broker_strmap_each(&s->by_key, free_node_entry, NULL);
+    broker_strmap_free(&s->by_key);
+    broker_strmap_free(&s->by_prefix);
 }
