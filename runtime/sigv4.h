@@ -17,7 +17,7 @@
  *   suite gives raw paths ("/example space/"), which the same rule encodes once.
  *   SIGV4_NORMALIZE_PATH removes "." and ".." segments and empty segments (duplicate
  *   slashes) first, as the suite's normalize-path cases and botocore do; it is OFF for
- *   iotdata, whose wire paths are never normalized (DESIGN.md wire rules).
+ *   iotdata, whose wire paths are never normalized (a topic path is sent as given).
  *   SIGV4_NO_URI_ENCODE (S3) uses the path as given, unencoded again.
  * - Canonical query: the raw query is split on '&'; each key and value is decoded as
  *   received and encoded exactly once ('+' is a literal plus, signed as %2B); pairs are
@@ -26,8 +26,9 @@
  *   whitespace (incl. folded lines) collapsed to one space; repeated headers joined with
  *   ',' in the order given; sorted by name. Every header given is signed except
  *   user-agent, authorization, x-amzn-trace-id and hop-by-hop headers (connection,
- *   keep-alive, proxy-*, te, trailer, transfer-encoding, upgrade, expect). X-Amz-Date, X-Amz-Security-Token
- *   and X-Amz-Content-Sha256 headers in the input are ignored: the signer adds its own.
+ *   keep-alive, proxy-*, te, trailer, transfer-encoding, upgrade, expect). X-Amz-Date,
+ *   X-Amz-Security-Token and X-Amz-Content-Sha256 headers in the input are ignored: the
+ *   signer adds its own.
  */
 #ifndef IOTLUA_SIGV4_H
 #define IOTLUA_SIGV4_H
