@@ -552,6 +552,20 @@ static int core_client_methods(lua_State *L)
     return 1;
 }
 
+/* core.retry_mode_valid(v) -> true | false, message: the runtime's one list of modes. */
+static int core_retry_mode_valid(lua_State *L)
+{
+    enum iot_retry_mode mode;
+    char msg[160];
+    if (iot_retry_mode_parse(luaL_checkstring(L, 1), &mode, msg, sizeof msg) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, msg);
+    return 2;
+}
+
 static int core_user_agent(lua_State *L)
 {
     lua_pushstring(L, iot_user_agent());
@@ -564,9 +578,12 @@ void iotlua_core_client(lua_State *L)
         {"client_new", core_client_new},   {"call", core_call},
         {"operations", core_operations},   {"client_methods", core_client_methods},
         {"user_agent", core_user_agent},   {"client_close", client_close},
+        {"retry_mode_valid", core_retry_mode_valid},
         {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);
+    lua_pushliteral(L, IOT_RETRY_MODE_NAMES);
+    lua_setfield(L, -2, "retry_modes");
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &methods_key) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_newtable(L);

@@ -196,6 +196,11 @@ struct iot_client_config {
 
 struct iot_client;
 
+/* The one list of retry modes: "standard" (the default) and "legacy". botocore's
+ * "adaptive" (client-side rate limiting) is not implemented and refused everywhere: the
+ * settings resolver, the Lua client options and iot_client_new all ask this function. */
+#define IOT_RETRY_MODE_NAMES "standard, legacy"
+
 /* Parse "standard"/"legacy" (NULL = standard): 0, or -1 with a message in msg. */
 int iot_retry_mode_parse(const char *s, enum iot_retry_mode *mode_out, char *msg, size_t msglen);
 

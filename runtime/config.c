@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "buf.h"
+#include "client.h"
 #include "endpoints.h"
 #include "ini.h"
 #include "json.h"
@@ -424,9 +425,10 @@ static int resolve_retry(const struct cfg_explicit *ex, const struct cfg_env *en
     lookup3(ex ? ex->retry_mode : NULL, "retry_mode", env, "AWS_RETRY_MODE", f, "retry_mode",
             &l);
     const char *mode = l.value ? l.value : "standard";
-    if (strcmp(mode, "standard") && strcmp(mode, "legacy") && strcmp(mode, "adaptive")) {
+    enum iot_retry_mode parsed;
+    if (iot_retry_mode_parse(mode, &parsed, NULL, 0) != 0) {
         set_err(err_out, "Invalid value provided to retry_mode (%s): '%.64s'. Valid values "
-                "are: standard, legacy, adaptive", l.source, mode);
+                "are: " IOT_RETRY_MODE_NAMES " (adaptive is not supported)", l.source, mode);
         return -1;
     }
     r->retry_mode = strdup(mode);

@@ -59,7 +59,7 @@ struct cfg_explicit {
     const char *secret_access_key;
     const char *session_token;
     int max_attempts;                 /* -1: not set */
-    const char *retry_mode;           /* "standard", "legacy", "adaptive" */
+    const char *retry_mode;           /* "standard" or "legacy" (iot_retry_mode_parse) */
     const char *ca_bundle;
     int use_fips_endpoint;            /* -1: not set, 0, 1 */
     int use_dualstack_endpoint;       /* -1: not set, 0, 1 */

@@ -127,6 +127,8 @@ describe("iotlua.client configuration", function()
     { "max_attempts zero", { max_attempts = 0 }, "option 'max_attempts' must be an integer >= 1" },
     { "max_attempts fractional", { max_attempts = 2.5 }, "option 'max_attempts' must be an integer >= 1" },
     { "retry_mode unknown", { retry_mode = "fast" }, "option 'retry_mode' must be" },
+    { "retry_mode adaptive", { retry_mode = "adaptive" },
+      'option \'retry_mode\' must be one of standard, legacy, got "adaptive"' },
     { "verify_tls not boolean", { verify_tls = "no" }, "option 'verify_tls' must be a boolean" },
     { "credentials a string", { credentials = "AKID:SECRET" }, "option 'credentials' must be a table" },
     { "credentials without secret", { credentials = { access_key_id = "A" } },

@@ -395,11 +395,15 @@ static void test_retry_and_tls(void)
     cfg_resolved_free(&r);
 
     setv(&e, "AWS_MAX_ATTEMPTS", "2");
-    setv(&e, "AWS_RETRY_MODE", "adaptive");
+    setv(&e, "AWS_RETRY_MODE", "adaptive");         /* one answer everywhere: not supported */
+    CHECK_INT_EQ(resolve(&e, NULL, &r, err), -1);
+    CHECK_STR_CONTAINS(err, "Invalid value provided to retry_mode (environment variable AWS_RETRY_MODE): 'adaptive'");
+    CHECK_STR_CONTAINS(err, "Valid values are: standard, legacy (adaptive is not supported)");
+    setv(&e, "AWS_RETRY_MODE", "legacy");
     setv(&e, "AWS_CA_BUNDLE", "/etc/ca.pem");
     CHECK_INT_EQ(resolve(&e, NULL, &r, err), 0);
     CHECK_INT_EQ(r.max_attempts, 2);
-    CHECK_STR_EQ(r.retry_mode, "adaptive");
+    CHECK_STR_EQ(r.retry_mode, "legacy");
     CHECK_STR_EQ(r.ca_bundle, "/etc/ca.pem");
     cfg_resolved_free(&r);
 

@@ -58,8 +58,7 @@ local function is_env(v)
 end
 
 local function is_retry_mode(v)
-  if v == "standard" or v == "legacy" or v == "adaptive" then return true end
-  return false, '"standard", "legacy" or "adaptive"'
+  return type(v) == "string" and core.retry_mode_valid(v)
 end
 
 -- option -> { check, what it must be }
@@ -71,7 +70,7 @@ local OPTIONS = {
   timeout = { is_positive, "a positive number of seconds" },
   connect_timeout = { is_positive, "a positive number of seconds" },
   max_attempts = { is_count, "an integer >= 1" },
-  retry_mode = { is_retry_mode, '"standard" or "legacy"' },
+  retry_mode = { is_retry_mode, "one of " .. core.retry_modes },
   ca_bundle = { is_string, "a string (a PEM file)" },
   verify_tls = { is_boolean, "a boolean" },
   use_fips_endpoint = { is_boolean, "a boolean" },
