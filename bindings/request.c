@@ -97,7 +97,7 @@ int iotlua_request_complete(lua_State *L, int idx, struct iot_result *result)
     return 1;
 }
 
-/* ---- result → Lua ---------------------------------------------------------------- */
+/* ---------------------------------------------------------------- result → Lua */
 
 static void push_out(lua_State *L, const struct iot_out *o)
 {

@@ -5,8 +5,8 @@
  * libcurl.a instead of libcurl.so. Debian's libcurl is built with every protocol and
  * authentication scheme, and its shared library pulls in ~30 further libraries (GnuTLS,
  * Kerberos, OpenLDAP, SASL, libssh2, librtmp, p11-kit...) that the dynamic loader maps and
- * relocates at every start: about 4 ms of the ~5 ms the host used to take to run an empty
- * script. iotlua only ever sets CURLOPT_PROTOCOLS_STR "http,https" and never asks for
+ * relocates at every start: about 4 ms of the ~5 ms an empty script takes when the host links
+ * the shared libcurl. iotlua only ever sets CURLOPT_PROTOCOLS_STR "http,https" and never asks for
  * Negotiate authentication, so libcurl's LDAP, RTMP, SCP/SFTP and GSS-API back-ends are
  * unreachable; their entry points are defined here instead of being linked.
  *

@@ -52,7 +52,7 @@ struct options {
     int bad;        /* index in argv of a bad option */
 };
 
-/* ---- reporting ------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- reporting */
 
 static void print_usage(FILE *out, const char *badoption)
 {
@@ -138,7 +138,7 @@ static int docall(lua_State *L, int narg, int nres)
     return status;
 }
 
-/* ---- arguments ------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- arguments */
 
 /* Builds the global `arg`: arg[0] = script, script args positive, the rest negative. */
 static void create_arg_table(lua_State *L, char **argv, int argc, int script)
@@ -210,7 +210,7 @@ static void collect_options(char **argv, int argc, struct options *opt_out)
     }
 }
 
-/* ---- running chunks -------------------------------------------------------------- */
+/* ---------------------------------------------------------------- running chunks */
 
 static int dochunk(lua_State *L, int status)
 {
@@ -263,7 +263,7 @@ static int handle_script(lua_State *L, char **argv, int script)
     return report(L, status);
 }
 
-/* ---- the interactive loop -------------------------------------------------------- */
+/* ---------------------------------------------------------------- the interactive loop */
 
 #define REPL_MAXLINE 4096
 
@@ -371,7 +371,7 @@ static void do_repl(lua_State *L)
     fflush(stdout);
 }
 
-/* ---- tasks left running ---------------------------------------------------------- */
+/* ---------------------------------------------------------------- tasks left running */
 
 /*
  * If the script loaded iotlua, lets its remaining tasks finish. Returns 0 when all is well,
@@ -399,7 +399,7 @@ static int finish_tasks(lua_State *L)
     return failed;
 }
 
-/* ---- main ------------------------------------------------------------------------ */
+/* ---------------------------------------------------------------- main */
 
 static void preload(lua_State *L, const char *name, lua_CFunction open)
 {

@@ -14,7 +14,7 @@
 
 static const char HEX_UPPER[] = "0123456789ABCDEF";
 
-/* ---- percent-encoding --------------------------------------------------------------- */
+/* ---------------------------------------------------------------- percent-encoding */
 
 /* 1 for the unreserved bytes A-Z a-z 0-9 - . _ ~ */
 static const unsigned char UNRESERVED[256] = {
@@ -115,7 +115,7 @@ int enc_uri_decode(struct buf *out, const char *s, size_t n)
     return 0;
 }
 
-/* ---- hex ---------------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- hex */
 
 /* The two lowercase hex digits of every byte value. */
 static const char HEX_PAIRS[513] =
@@ -165,7 +165,7 @@ int enc_hex_decode(struct buf *out, const char *s, size_t n)
     return 0;
 }
 
-/* ---- base64 ------------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- base64 */
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -256,7 +256,7 @@ int enc_base64_decode(struct buf *out, const char *s, size_t n)
     return 0;
 }
 
-/* ---- digests ------------------------------------------------------------------------ */
+/* ---------------------------------------------------------------- digests */
 
 /* SHA-256 through OpenSSL's SHA256_* functions, the ones its provider uses underneath
  * (with the CPU's SHA extensions when it has them). Not through EVP: the first EVP call
@@ -464,7 +464,7 @@ void enc_sha256_abort(struct enc_sha256_ctx *ctx)
     ctx->md_ctx = NULL;
 }
 
-/* ---- constant time ------------------------------------------------------------------ */
+/* ---------------------------------------------------------------- constant time */
 
 int enc_ct_equal(const void *a, const void *b, size_t n)
 {
@@ -488,7 +488,7 @@ int enc_ct_streq(const char *a, const char *b)
     return diff == 0;
 }
 
-/* ---- UTF-8 -------------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- UTF-8 */
 
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 when malformed. */
 static size_t utf8_seq(const unsigned char *s, size_t n)

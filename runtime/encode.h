@@ -19,7 +19,7 @@
 #define ENC_SHA256_LEN 32
 #define ENC_SHA256_HEX_LEN 64          /* + 1 for the NUL */
 
-/* ---- percent-encoding ---------------------------------------------------------------
+/* ---------------------------------------------------------------- percent-encoding
  * Unreserved bytes A-Z a-z 0-9 - . _ ~ are kept, every other byte becomes %XX with
  * uppercase hex. ENC_KEEP_SLASH also keeps '/' (for whole paths). */
 enum { ENC_KEEP_SLASH = 1 };
@@ -48,7 +48,7 @@ int enc_uri_decode_to(char *dst, const char *s, size_t n, unsigned flags, size_t
 /* True (1) when the byte is unreserved per RFC 3986 (A-Z a-z 0-9 - . _ ~). */
 int enc_is_unreserved(unsigned char c);
 
-/* ---- hex ----------------------------------------------------------------------------
+/* ---------------------------------------------------------------- hex
  * Lowercase hex. enc_hex_to writes 2*n chars plus a NUL into dst (size >= 2*n+1). */
 void enc_hex_to(char *dst, const void *bytes, size_t n);
 int enc_hex(struct buf *out, const void *bytes, size_t n);
@@ -57,18 +57,20 @@ int enc_hex_decode(struct buf *out, const char *s, size_t n);
 /* The value (0-15) of one hex digit, either case; -1 for any other byte. */
 int enc_hex_digit(unsigned char c);
 
-/* ---- base64 (RFC 4648, standard alphabet, '=' padding) ------------------------------ */
+/* ---------------------------------------------------------------- base64
+ * RFC 4648, standard alphabet, '=' padding. */
 int enc_base64(struct buf *out, const void *bytes, size_t n);
 /* Strict decoder: padding required, no whitespace, no trailing bits set; -1 otherwise. */
 int enc_base64_decode(struct buf *out, const char *s, size_t n);
 
-/* ---- digests ------------------------------------------------------------------------ */
+/* ---------------------------------------------------------------- digests */
 int enc_sha256(const void *data, size_t n, unsigned char out[ENC_SHA256_LEN]);
 int enc_sha256_hex(const void *data, size_t n, char out[ENC_SHA256_HEX_LEN + 1]);
 int enc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
                     unsigned char out[ENC_SHA256_LEN]);
 
-/* ---- a reusable SHA-256 / HMAC-SHA256 engine -----------------------------------------
+/* ---------------------------------------------------------------- reusable hashers
+ * A reusable SHA-256 / HMAC-SHA256 engine.
  * A hasher keeps one digest context between calls (OpenSSL's SHA256_* functions, see
  * encode.c): no allocation per hash. Each call starts afresh: nothing of one input is
  * left for the next. Not thread-safe: one hasher per thread. Calls return 0, or -1 when
@@ -104,12 +106,12 @@ int enc_sha256_update(struct enc_sha256_ctx *ctx, const void *data, size_t n);
 int enc_sha256_final(struct enc_sha256_ctx *ctx, unsigned char out[ENC_SHA256_LEN]);
 void enc_sha256_abort(struct enc_sha256_ctx *ctx);
 
-/* ---- constant time ------------------------------------------------------------------
+/* ---------------------------------------------------------------- constant time
  * 1 when equal, 0 otherwise; the time taken depends only on the lengths. */
 int enc_ct_equal(const void *a, const void *b, size_t n);
 int enc_ct_streq(const char *a, const char *b);   /* NULL never equals anything */
 
-/* ---- UTF-8 ---------------------------------------------------------------------------
+/* ---------------------------------------------------------------- UTF-8
  * 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int enc_utf8_valid(const char *s, size_t n);
 /* The same, and without U+0000: text that can also be a C string, or an MQTT UTF-8

@@ -87,7 +87,7 @@ void ini_free(struct ini_file *f)
     f->nsections = 0;
 }
 
-/* ---- nested blocks ---- */
+/* ---------------------------------------------------------------- nested blocks */
 
 /* Splits a value that starts with '\n' into "subkey = value" pairs (botocore's
  * _parse_nested: blank lines skipped, split at the first '=', both sides stripped). */
@@ -138,7 +138,7 @@ static int finish_pair(struct ini_parser *p)
     return pr->value[0] == '\n' ? parse_nested(p, pr) : 0;
 }
 
-/* ---- line kinds ---- */
+/* ---------------------------------------------------------------- line kinds */
 
 static int grow(void **v, size_t n, size_t size)
 {
@@ -302,7 +302,7 @@ int ini_parse_file(const char *path, struct ini_file *out, struct ini_error *err
     return rc;
 }
 
-/* ---- lookups ---- */
+/* ---------------------------------------------------------------- lookups */
 
 const struct ini_section *ini_find_section(const struct ini_file *f, const char *name)
 {

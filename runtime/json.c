@@ -16,7 +16,7 @@
 
 #include "encode.h"
 
-/* ==== parser ========================================================================== */
+/* ================================================================ parser */
 
 struct parser {
     const char *s;
@@ -89,7 +89,7 @@ void json_free(struct json_value *root)
     free(root);
 }
 
-/* ---- literals and numbers ---- */
+/* ---------------------------------------------------------------- literals and numbers */
 
 static int parse_literal(struct parser *p, const char *word, enum json_type t,
                          struct json_value *v)
@@ -200,7 +200,7 @@ static int parse_number(struct parser *p, struct json_value *v)
     return 0;
 }
 
-/* ---- strings ---- */
+/* ---------------------------------------------------------------- strings */
 
 static int hex4(const struct parser *p, size_t i, unsigned *out)
 {
@@ -324,7 +324,7 @@ static int parse_string(struct parser *p, char **s_out, size_t *len_out)
     return *s_out ? 0 : perr(p, "out of memory");
 }
 
-/* ---- containers ---- */
+/* ---------------------------------------------------------------- containers */
 
 /* Grows a vector of `size`-byte elements to hold one more; -1 when out of memory. */
 static int grow(void **items, size_t n, size_t *cap, size_t size)
@@ -484,7 +484,7 @@ int json_parse(const char *text, size_t len, const struct json_limits *limits,
     return 0;
 }
 
-/* ==== lookups ========================================================================= */
+/* ================================================================ lookups */
 
 const struct json_value *json_get(const struct json_value *obj, const char *key)
 {
@@ -533,7 +533,7 @@ const char *json_type_name(enum json_type t)
     return "?";
 }
 
-/* ==== writer ========================================================================== */
+/* ================================================================ writer */
 
 /* Appends the escape for an ASCII byte that JSON does not allow as is. */
 static int append_escape(struct buf *out, unsigned char c)

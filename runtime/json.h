@@ -75,7 +75,7 @@ const char *json_get_string(const struct json_value *obj, const char *key);
 const struct json_value *json_at(const struct json_value *arr, size_t i);
 const char *json_type_name(enum json_type t);   /* "null", "boolean", "number", ... */
 
-/* ---- writer -------------------------------------------------------------------------
+/* ---------------------------------------------------------------- writer
  * Appends compact JSON to a buf, inserting commas itself:
  *
  *   struct json_writer w; jw_init(&w, &b);

@@ -126,7 +126,8 @@ int sigv4_sign_url(const char *method, const char *url, const struct sigv4_heade
                    const char *service, const struct sigv4_credentials *creds, time_t time,
                    unsigned flags, struct sigv4_result *out);
 
-/* ---- the pipeline's steps (each unit-tested on its own) ----------------------------- */
+/* ---------------------------------------------------------------- the pipeline's steps
+ * Each is unit-tested on its own. */
 
 /* "YYYYMMDDTHHMMSSZ" <-> epoch seconds (UTC). Parse returns 0, or -1 when s is not
  * exactly that form or names an impossible date/time. */
@@ -150,7 +151,7 @@ int sigv4_signing_key(const char *secret, const char *date8, const char *region,
 int sigv4_signature(const unsigned char key[32], const char *string_to_sign,
                     char out[SIGV4_HASH_HEX_LEN + 1]);
 
-/* ---- verification (servers) --------------------------------------------------------- */
+/* ---------------------------------------------------------------- verification (servers) */
 
 enum sigv4_verify_status {
     SIGV4_VERIFY_OK = 0,
@@ -234,7 +235,7 @@ enum sigv4_verify_status sigv4_verifier_verify(struct sigv4_verifier *v,
                                                const struct sigv4_verify_params *params,
                                                struct sigv4_verify_result *out);
 
-/* ---- signing many requests (clients) ------------------------------------------------
+/* ---------------------------------------------------------------- signing many requests (clients)
  * A signer keeps between calls what sigv4_sign redoes for every request: a SHA-256
  * context, the buffer the canonical request is built in, the last X-Amz-Date formatted,
  * and the signing keys derived so far (the last SIGV4_VERIFIER_KEYS, each for one access

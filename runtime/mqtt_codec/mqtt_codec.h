@@ -171,7 +171,8 @@ bool mqtt_sub_next(const struct mqtt_sub_list *list, size_t *offset,
 /* UTF-8 as MQTT wants it: well formed, no U+0000, no surrogates. */
 bool mqtt_utf8_valid(const uint8_t *p, size_t len);
 
-/* ---- encoders: append to a buf; 0 or -1 (out of memory) ---- */
+/* ---------------------------------------------------------------- encoders
+ * Each appends to a buf and returns 0, or -1 when out of memory. */
 int mqtt_put_u8(struct buf *b, uint8_t v);
 int mqtt_put_u16(struct buf *b, uint16_t v);
 int mqtt_put_u32(struct buf *b, uint32_t v);

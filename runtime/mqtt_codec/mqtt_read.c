@@ -7,7 +7,7 @@
 
 #include "mqtt_codec.h"
 
-/* ---- a cursor over a body ---- */
+/* ---------------------------------------------------------------- a cursor over a body */
 
 struct rd {
     const uint8_t *p;
@@ -117,7 +117,7 @@ bool mqtt_utf8_valid(const uint8_t *p, size_t len)
     return true;
 }
 
-/* ---- frames ---- */
+/* ---------------------------------------------------------------- frames */
 
 enum mqtt_err mqtt_frame_header(const uint8_t *buf, size_t len, size_t *header_len_out,
                                 size_t *body_len_out)
@@ -156,7 +156,7 @@ enum mqtt_err mqtt_frame_decode(const uint8_t *buf, size_t len, size_t max_body,
     return MQTT_OK;
 }
 
-/* ---- properties ---- */
+/* ---------------------------------------------------------------- properties */
 
 enum prop_kind { P_NONE, P_BYTE, P_U16, P_U32, P_VARINT, P_STR, P_BIN, P_PAIR };
 
@@ -350,7 +350,7 @@ bool mqtt_props_next_user(const struct mqtt_props *props, size_t *offset,
     return false;
 }
 
-/* ---- CONNECT ---- */
+/* ---------------------------------------------------------------- CONNECT */
 
 static enum mqtt_err connect_header(struct rd *r, struct mqtt_connect *c, uint8_t *flags)
 {
@@ -421,7 +421,7 @@ enum mqtt_err mqtt_parse_connect(const struct mqtt_frame *f, struct mqtt_connect
     return rd_left(&r) == 0 ? MQTT_OK : MQTT_E_MALFORMED;
 }
 
-/* ---- PUBLISH ---- */
+/* ---------------------------------------------------------------- PUBLISH */
 
 enum mqtt_err mqtt_parse_publish(const struct mqtt_frame *f, int version,
                                  struct mqtt_publish *out)
@@ -452,7 +452,7 @@ enum mqtt_err mqtt_parse_publish(const struct mqtt_frame *f, int version,
     return MQTT_OK;
 }
 
-/* ---- SUBSCRIBE / UNSUBSCRIBE ---- */
+/* ---------------------------------------------------------------- SUBSCRIBE / UNSUBSCRIBE */
 
 static enum mqtt_err sub_entry(struct rd *r, int version, bool with_options)
 {
@@ -523,7 +523,7 @@ bool mqtt_sub_next(const struct mqtt_sub_list *list, size_t *offset,
     return true;
 }
 
-/* ---- PUBACK, DISCONNECT, PINGREQ ---- */
+/* ---------------------------------------------------------------- PUBACK, DISCONNECT, PINGREQ */
 
 enum mqtt_err mqtt_parse_ack(const struct mqtt_frame *f, int version, struct mqtt_ack *out)
 {

@@ -1,4 +1,4 @@
-"""Differential test (issue 2): the same call made by boto3 and by iotlua must put the same
+"""Differential test: the same call made by boto3 and by iotlua must put the same
 request on the wire.
 
 Both clients talk to spec/tools/recording_server.py on 127.0.0.1 with the same fixed

@@ -17,7 +17,7 @@ static enum mqtt_err frame(const uint8_t *p, size_t n, struct mqtt_frame *f)
     return mqtt_frame_decode(p, n, 1 << 20, f);
 }
 
-/* ---- topics ---- */
+/* ---------------------------------------------------------------- topics */
 
 static const struct {
     const char *filter, *topic;
@@ -75,7 +75,7 @@ static void test_topic_validity_and_limits(void)
     CHECK_INT_EQ(mqtt_topic_split_shared("$sharex/g/a", 11, &group, &gl, &rest, &rl), 0);
 }
 
-/* ---- frames ---- */
+/* ---------------------------------------------------------------- frames */
 
 static void test_frame_decoder(void)
 {
@@ -94,7 +94,7 @@ static void test_frame_decoder(void)
     CHECK_INT_EQ(body, 321);
 }
 
-/* ---- parsers ---- */
+/* ---------------------------------------------------------------- parsers */
 
 static void test_connect_v311_and_v5(void)
 {

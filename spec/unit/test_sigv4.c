@@ -38,7 +38,7 @@
 #define SUITE_AKID "AKIDEXAMPLE"
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
-/* ---- the .req parser ------------------------------------------------------------------ */
+/* ---------------------------------------------------------------- the .req parser */
 
 #define MAX_HDR 32
 
@@ -114,7 +114,7 @@ static const char *header_value(const struct parsed_req *r, const char *name)
     return NULL;
 }
 
-/* ---- 1. the published suite ----------------------------------------------------------- */
+/* ---------------------------------------------------------------- 1. the published suite */
 
 static int suite_cases;
 
@@ -214,7 +214,7 @@ static void test_published_suite(void)
     CHECK_INT_EQ(suite_cases, 2 * 24 + 8 + 2 * 2);
 }
 
-/* ---- 2. the steps ---------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- 2. the steps */
 
 static void test_time(void)
 {
@@ -323,7 +323,7 @@ static void test_signing_key(void)
     CHECK_STR_EQ(hex, "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
 }
 
-/* ---- 3. IoT Data Plane paths ------------------------------------------------------------ */
+/* ---------------------------------------------------------------- 3. IoT Data Plane paths */
 
 struct topic_case {
     const char *topic;
@@ -359,7 +359,7 @@ static void test_iotdata_paths(void)
     }
 }
 
-/* ---- 4. botocore cross-check ------------------------------------------------------------ */
+/* ---------------------------------------------------------------- 4. botocore cross-check */
 
 static void botocore_case(const struct json_value *c, const char *akid, const char *secret)
 {
@@ -411,7 +411,7 @@ static void test_botocore(void)
     free(text);
 }
 
-/* ---- 5. sigv4_sign_url ------------------------------------------------------------------ */
+/* ---------------------------------------------------------------- 5. sigv4_sign_url */
 
 #define EX_AKID "AKIAIOSFODNN7EXAMPLE"
 #define EX_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -477,7 +477,7 @@ static void test_sign_url(void)
     sigv4_result_free(&r);
 }
 
-/* ---- 6. verification -------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- 6. verification */
 
 struct keyring {
     const char *token;   /* token required for EX_AKID */
@@ -921,7 +921,8 @@ static void test_verify_flags(void)
     sigv4_verifier_free(v);
 }
 
-/* ---- 8. reuse: one signer and one verifier across many different requests ------------- */
+/* ---------------------------------------------------------------- 8. reuse
+ * One signer and one verifier across many different requests. */
 
 /* sigv4_format_time against gmtime_r + strftime, and parse(format(t)) == t, from year 0
  * to 9999 (every 7th day, a different time of day each), and just outside. */
