@@ -1,5 +1,5 @@
 /*
- * sigv4.c — iotlua.sigv4.sign{ method, url, headers, body, region, service, credentials,
+ * lua_sigv4.c — iotlua.sigv4.sign{ method, url, headers, body, region, service, credentials,
  * time }: signs any AWS request with the runtime's signer (runtime/sigv4.h).
  *
  * Returns the table of headers to add (Authorization, X-Amz-Date, X-Amz-Security-Token
