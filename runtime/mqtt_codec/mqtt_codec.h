@@ -86,7 +86,13 @@ struct mqtt_props {
     uint32_t message_expiry;
     uint32_t will_delay;
     int request_problem_info;       /* -1 absent */
-    uint32_t subscription_id;       /* 0 absent */
+    uint32_t subscription_id;       /* 0 absent; a server's PUBLISH may carry several:
+                                     * this is the first, mqtt_props_next walks them all */
+    int max_qos;                    /* CONNACK: -1 absent */
+    int retain_available;           /* CONNACK: -1 absent */
+    bool has_server_keep_alive, has_assigned_client_id;
+    uint16_t server_keep_alive;     /* CONNACK */
+    struct mqtt_str assigned_client_id; /* CONNACK */
     struct mqtt_str content_type, response_topic, reason_string, auth_method;
     struct mqtt_bin correlation;
     size_t user_count;
@@ -195,5 +201,112 @@ enum {
     MQTT_P_MAX_PACKET = 0x27, MQTT_P_WILDCARD_AVAILABLE = 0x28,
     MQTT_P_SUB_ID_AVAILABLE = 0x29, MQTT_P_SHARED_AVAILABLE = 0x2A,
 };
+
+/* ================================================================ the client's side
+ * What an MQTT client writes (CONNECT, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, the acks,
+ * PINGREQ, DISCONNECT) and what it reads from a server (CONNACK, SUBACK, UNSUBACK, a
+ * server's PUBLISH). The broker's parsers above read what a client sends. */
+
+/* ---------------------------------------------------------------- property blocks
+ * A block is built by appending to a buf (each call adds one property: its identifier,
+ * then its value); its bytes are then given to a writer as props/props_len. */
+int mqtt_prop_u8(struct buf *b, uint8_t id, uint8_t v);
+int mqtt_prop_u16(struct buf *b, uint8_t id, uint16_t v);
+int mqtt_prop_u32(struct buf *b, uint8_t id, uint32_t v);
+int mqtt_prop_varint(struct buf *b, uint8_t id, uint32_t v);
+int mqtt_prop_bytes(struct buf *b, uint8_t id, const void *p, size_t len);  /* string or binary */
+int mqtt_prop_user(struct buf *b, const char *key, size_t key_len, const char *value,
+                   size_t value_len);
+
+/* ---------------------------------------------------------------- writers
+ * Each appends one whole packet (fixed header included) to b: 0, or -1 when out of
+ * memory or a field is too long for the wire (a string over 65,535 bytes). Property
+ * blocks are written for MQTT 5 only and ignored for MQTT 3.1.1. */
+struct mqtt_connect_out {
+    uint8_t version;                /* MQTT_V311 or MQTT_V5 */
+    bool clean_start;
+    uint16_t keep_alive;
+    const uint8_t *props;
+    size_t props_len;
+    const char *client_id;
+    size_t client_id_len;
+    bool has_will;
+    uint8_t will_qos;
+    bool will_retain;
+    const uint8_t *will_props;
+    size_t will_props_len;
+    const char *will_topic;
+    size_t will_topic_len;
+    const void *will_payload;
+    size_t will_payload_len;
+    bool has_username, has_password;
+    const char *username;
+    size_t username_len;
+    const void *password;
+    size_t password_len;
+};
+int mqtt_write_connect(struct buf *b, const struct mqtt_connect_out *c);
+
+struct mqtt_publish_out {
+    uint8_t version;
+    uint8_t qos;                    /* 0 or 1 */
+    bool retain, dup;
+    const char *topic;
+    size_t topic_len;
+    uint16_t packet_id;             /* QoS 1 only */
+    const uint8_t *props;
+    size_t props_len;
+    const void *payload;
+    size_t payload_len;
+};
+int mqtt_write_publish(struct buf *b, const struct mqtt_publish_out *p);
+
+struct mqtt_sub_out {
+    const char *filter;
+    size_t len;
+    uint8_t options;                /* SUBSCRIBE: QoS | no local 0x04 | retain as published
+                                     * 0x08 | retain handling << 4; ignored by UNSUBSCRIBE */
+};
+int mqtt_write_subscribe(struct buf *b, uint8_t version, uint16_t packet_id,
+                         const uint8_t *props, size_t props_len,
+                         const struct mqtt_sub_out *subs, size_t count);
+int mqtt_write_unsubscribe(struct buf *b, uint8_t version, uint16_t packet_id,
+                           const uint8_t *props, size_t props_len,
+                           const struct mqtt_sub_out *subs, size_t count);
+/* PUBACK (type MQTT_PUBACK; the other ack shapes likewise). MQTT 5: reason 0 with no
+ * properties is written in the short form. */
+int mqtt_write_ack(struct buf *b, uint8_t type, uint8_t version, uint16_t packet_id,
+                   uint8_t reason);
+int mqtt_write_pingreq(struct buf *b);
+/* MQTT 3.1.1 DISCONNECT has no body (reason and props ignored). */
+int mqtt_write_disconnect(struct buf *b, uint8_t version, uint8_t reason,
+                          const uint8_t *props, size_t props_len);
+
+/* ---------------------------------------------------------------- what a client reads */
+struct mqtt_connack {
+    bool session_present;
+    uint8_t reason;                 /* MQTT 5 reason code, or the 3.1.1 return code */
+    struct mqtt_props props;
+};
+
+struct mqtt_suback {                /* SUBACK and UNSUBACK */
+    uint16_t packet_id;
+    struct mqtt_props props;
+    const uint8_t *reasons;         /* one per filter, in order (3.1.1 UNSUBACK: none) */
+    size_t count;
+};
+
+enum mqtt_err mqtt_parse_connack(const struct mqtt_frame *f, int version,
+                                 struct mqtt_connack *out);
+enum mqtt_err mqtt_parse_suback(const struct mqtt_frame *f, int version,
+                                struct mqtt_suback *out);
+enum mqtt_err mqtt_parse_unsuback(const struct mqtt_frame *f, int version,
+                                  struct mqtt_suback *out);
+/* A PUBLISH from a server: as mqtt_parse_publish, but the properties a server may send
+ * (subscription identifiers, any number of them) are allowed and no AWS limit applies. */
+enum mqtt_err mqtt_parse_server_publish(const struct mqtt_frame *f, int version,
+                                        struct mqtt_publish *out);
+/* PUBACK and DISCONNECT from a server: mqtt_parse_ack, mqtt_parse_disconnect;
+ * PINGRESP: mqtt_parse_empty. */
 
 #endif
