@@ -20,10 +20,11 @@ int luaopen_iotlua(lua_State *L);
 
 /* Each adds its functions to the table on top of the stack. [-0, +0] */
 void iotlua_core_loop(lua_State *L);     /* now, poll, pending, isatty, quiet (loop.c) */
-void iotlua_core_sigv4(lua_State *L);    /* sigv4_sign (sigv4.c) */
+void iotlua_core_sigv4(lua_State *L);    /* sigv4_sign (lua_sigv4.c) */
 void iotlua_core_client(lua_State *L);   /* client_new, operations (client.c) */
 
 void iotlua_core_request(lua_State *L); /* result, done (request.c) */
+void iotlua_core_mqtt(lua_State *L);    /* mqtt_connect, mqtt_methods (lua_mqtt.c) */
 
 #include <stdint.h>
 struct iot_engine;
@@ -37,6 +38,11 @@ struct iot_engine *iotlua_push_engine(lua_State *L);
 void *iotlua_anchor_call(lua_State *L, int idx);
 /* loop.c: releases a slot from iotlua_anchor_call whose call did not start. */
 void iotlua_unanchor_call(lua_State *L, void *slot);
+
+/* lua_mqtt.c: an MQTT connection's event: its handle (anchored in the in-flight table
+ * on top of the stack) goes into the results array below the engine box. */
+struct iot_event;
+void iotlua_mqtt_deliver(lua_State *L, const struct iot_event *ev, lua_Integer *n);
 
 /* request.c: request handles and results. */
 struct iot_op;

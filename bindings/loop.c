@@ -146,6 +146,9 @@ static int core_poll(lua_State *L)
         case IOT_EV_CALL:
             deliver_call(L, &ev, &n);
             break;
+        case IOT_EV_MQTT:
+            iotlua_mqtt_deliver(L, &ev, &n);
+            break;
         default:    /* every kind the runtime makes has its case here */
             return luaL_error(L, "the event loop got an event of unknown kind %d",
                               (int)ev.kind);

@@ -141,14 +141,17 @@ size_t iot_engine_pending(const struct iot_engine *engine);
 
 /* What an event is about. A call has one event (its result); later kinds (a connection's
  * messages) come from stream items, any number each, until their owner ends them. */
-enum iot_event_kind { IOT_EV_CALL = 1 };
+enum iot_event_kind {
+    IOT_EV_CALL = 1,
+    IOT_EV_MQTT,                    /* an MQTT connection has notices (mqtt_client.h) */
+};
 
 struct iot_event {
     enum iot_event_kind kind;
     uint64_t id;                    /* from iot_call_start */
     void *user;                     /* as given there */
     struct iot_result *result;      /* IOT_EV_CALL: owned by the caller now */
-    void *payload;                  /* other kinds: what their header says it is */
+    void *payload;                  /* IOT_EV_MQTT: the struct iot_mqtt */
 };
 
 /* Pop one completed event into *ev_out: 1 popped, 0 none ready. Completion order. */

@@ -32,6 +32,7 @@ struct iot_engine {
     struct dl sources;          /* eng_source.link */
     size_t nsources;
     struct pollfd *pfds;        /* the sources' descriptors for one wait (reused) */
+    struct eng_source **waited; /* waited[i] is the source of pfds[i]; NULL once removed */
     size_t pfds_cap;
     uint64_t rng;
     double (*random)(void *ctx);
@@ -295,6 +296,7 @@ void eng_source_init(struct eng_source *s, int fd, unsigned interest,
     s->fd = fd;
     s->interest = interest;
     s->ready = ready;
+    s->slot = SIZE_MAX;
     dl_init(&s->link);
 }
 
@@ -312,6 +314,10 @@ void eng_source_remove(struct iot_engine *e, struct eng_source *s)
         return;
     dl_remove(&s->link);
     e->nsources--;
+    if (s->slot != SIZE_MAX) {          /* removed while its wait is being reported */
+        e->waited[s->slot] = NULL;
+        s->slot = SIZE_MAX;
+    }
 }
 
 void eng_source_set_interest(struct eng_source *s, unsigned interest)
@@ -328,6 +334,10 @@ static int gather_sources(struct iot_engine *e)
         if (!p)
             return -1;
         e->pfds = p;
+        struct eng_source **w = realloc(e->waited, e->nsources * sizeof *w);
+        if (!w)
+            return -1;
+        e->waited = w;
         e->pfds_cap = e->nsources;
     }
     int n = 0;
@@ -339,29 +349,31 @@ static int gather_sources(struct iot_engine *e)
         e->pfds[n].events = (short)((s->interest & ENG_READ ? POLLIN : 0) |
                                     (s->interest & ENG_WRITE ? POLLOUT : 0));
         e->pfds[n].revents = 0;
+        e->waited[n] = s;
         n++;
     }
     return n;
 }
 
 /* Runs the ready hook of each source gathered whose descriptor reported. A hook may
- * remove any source, so each is looked up again by descriptor before it runs. */
+ * remove any source (eng_source_remove then clears its slot), so a slot is read again
+ * just before its hook runs: one pass, however many sources there are. */
 static void report_sources(struct iot_engine *e, int n)
 {
+    for (int i = 0; i < n; i++)
+        e->waited[i]->slot = (size_t)i;
     for (int i = 0; i < n; i++) {
+        struct eng_source *s = e->waited[i];
         short rev = e->pfds[i].revents;
-        if (!rev)
+        if (!s || !rev)
             continue;
         unsigned events = (rev & (POLLIN | POLLERR | POLLHUP | POLLNVAL) ? ENG_READ : 0) |
                           (rev & POLLOUT ? ENG_WRITE : 0);
-        for (struct dl *l = e->sources.next; l != &e->sources; l = l->next) {
-            struct eng_source *s = DL_CONTAINER(l, struct eng_source, link);
-            if (s->fd == e->pfds[i].fd) {
-                s->ready(e, s, events & (s->interest | ENG_READ));
-                break;
-            }
-        }
+        s->ready(e, s, events & (s->interest | ENG_READ));
     }
+    for (int i = 0; i < n; i++)
+        if (e->waited[i])
+            e->waited[i]->slot = SIZE_MAX;
 }
 
 /* ================================================================ engine */
@@ -413,6 +425,7 @@ void iot_engine_free(struct iot_engine *e)
     http_layer_free(e);
     free(e->heap);
     free(e->pfds);
+    free(e->waited);
     free(e);
 }
 

@@ -96,6 +96,7 @@ struct eng_source {
     unsigned interest;                  /* ENG_READ | ENG_WRITE */
     void (*ready)(struct iot_engine *engine, struct eng_source *source, unsigned events);
     struct dl link;                     /* engine->sources while added */
+    size_t slot;                        /* its place in the wait being reported, or SIZE_MAX */
 };
 
 void eng_source_init(struct eng_source *s, int fd, unsigned interest,

@@ -190,6 +190,28 @@ static const char PROPS_SUBSCRIBE[] = {0x0B, 0x26, 0};
 static const char PROPS_UNSUBSCRIBE[] = {0x26, 0};
 static const char PROPS_ACK[] = {0x1F, 0x26, 0};
 static const char PROPS_DISCONNECT[] = {0x11, 0x1F, 0x26, 0x1C, 0};
+/* ... and which a server may send to a client. */
+static const char PROPS_CONNACK[] = {0x11, 0x21, 0x24, 0x25, 0x27, 0x12, 0x22, 0x1F, 0x26,
+                                     0x28, 0x29, 0x2A, 0x13, 0x1A, 0x1C, 0x15, 0x16, 0};
+static const char PROPS_SERVER_PUBLISH[] = {0x01, 0x02, 0x23, 0x08, 0x09, 0x26, 0x03, 0x0B, 0};
+static const char PROPS_SUBACK[] = {0x1F, 0x26, 0};
+
+/* User properties repeat anywhere; subscription identifiers only in a server's PUBLISH
+ * (one per matching subscription). */
+static bool may_repeat(uint32_t id, const char *allowed)
+{
+    return id == MQTT_P_USER || (id == MQTT_P_SUBSCRIPTION_ID && allowed == PROPS_SERVER_PUBLISH);
+}
+
+/* Every property absent. */
+static void props_init(struct mqtt_props *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->payload_format = -1;
+    p->request_problem_info = -1;
+    p->max_qos = -1;
+    p->retain_available = -1;
+}
 
 struct prop_value {
     uint32_t num;
@@ -243,7 +265,19 @@ static enum mqtt_err store_prop(uint8_t id, const struct prop_value *v, struct m
     case 0x09: p->has_correlation = true; p->correlation = v->bin; break;
     case 0x0B:
         if (v->num == 0) return MQTT_E_PROTOCOL;
-        p->subscription_id = v->num; break;
+        if (!p->subscription_id) p->subscription_id = v->num;
+        break;
+    case 0x12: p->has_assigned_client_id = true; p->assigned_client_id = s; break;
+    case 0x13: p->has_server_keep_alive = true; p->server_keep_alive = (uint16_t)v->num; break;
+    case 0x24:
+        if (v->num > 1) return MQTT_E_PROTOCOL;
+        p->max_qos = (int)v->num; break;
+    case 0x25:
+        if (v->num > 1) return MQTT_E_PROTOCOL;
+        p->retain_available = (int)v->num; break;
+    case 0x28: case 0x29: case 0x2A:
+        if (v->num > 1) return MQTT_E_PROTOCOL;
+        break;
     case 0x11: p->has_session_expiry = true; p->session_expiry = v->num; break;
     case 0x15: p->has_auth_method = true; p->auth_method = s; break;
     case 0x17:
@@ -272,9 +306,7 @@ static enum mqtt_err store_prop(uint8_t id, const struct prop_value *v, struct m
  * packet and that none but user properties repeats. */
 static enum mqtt_err rd_props(struct rd *r, const char *allowed, struct mqtt_props *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->payload_format = -1;
-    out->request_problem_info = -1;
+    props_init(out);
     uint32_t block_len;
     if (!rd_varint(r, &block_len) || rd_left(r) < block_len)
         return MQTT_E_MALFORMED;
@@ -292,7 +324,7 @@ static enum mqtt_err rd_props(struct rd *r, const char *allowed, struct mqtt_pro
             return MQTT_E_MALFORMED;
         if (!strchr(allowed, (int)id))
             return MQTT_E_PROTOCOL;
-        if (seen[id] && id != MQTT_P_USER)
+        if (seen[id] && !may_repeat(id, allowed))
             return MQTT_E_PROTOCOL;
         seen[id] = 1;
         struct prop_value v = {0};
@@ -399,8 +431,8 @@ static enum mqtt_err connect_will(struct rd *r, struct mqtt_connect *c)
 enum mqtt_err mqtt_parse_connect(const struct mqtt_frame *f, struct mqtt_connect *out)
 {
     memset(out, 0, sizeof(*out));
-    out->props.payload_format = -1;
-    out->will_props.payload_format = -1;
+    props_init(&out->props);
+    props_init(&out->will_props);
     if (f->type != MQTT_CONNECT || f->flags != 0)
         return MQTT_E_MALFORMED;
     struct rd r = {f->body, f->body_len, 0};
@@ -423,11 +455,11 @@ enum mqtt_err mqtt_parse_connect(const struct mqtt_frame *f, struct mqtt_connect
 
 /* ---------------------------------------------------------------- PUBLISH */
 
-enum mqtt_err mqtt_parse_publish(const struct mqtt_frame *f, int version,
-                                 struct mqtt_publish *out)
+static enum mqtt_err parse_publish(const struct mqtt_frame *f, int version,
+                                   const char *allowed, struct mqtt_publish *out)
 {
     memset(out, 0, sizeof(*out));
-    out->props.payload_format = -1;
+    props_init(&out->props);
     out->dup = (f->flags & 0x08) != 0;
     out->qos = (f->flags >> 1) & 0x03;
     out->retain = (f->flags & 0x01) != 0;
@@ -445,11 +477,23 @@ enum mqtt_err mqtt_parse_publish(const struct mqtt_frame *f, int version,
         if (out->packet_id == 0)
             return MQTT_E_MALFORMED;
     }
-    if (version == MQTT_V5 && (e = rd_props(&r, PROPS_PUBLISH, &out->props)) != MQTT_OK)
+    if (version == MQTT_V5 && (e = rd_props(&r, allowed, &out->props)) != MQTT_OK)
         return e;
     out->payload.p = r.p + r.pos;
     out->payload.len = rd_left(&r);
     return MQTT_OK;
+}
+
+enum mqtt_err mqtt_parse_publish(const struct mqtt_frame *f, int version,
+                                 struct mqtt_publish *out)
+{
+    return parse_publish(f, version, PROPS_PUBLISH, out);
+}
+
+enum mqtt_err mqtt_parse_server_publish(const struct mqtt_frame *f, int version,
+                                        struct mqtt_publish *out)
+{
+    return parse_publish(f, version, PROPS_SERVER_PUBLISH, out);
 }
 
 /* ---------------------------------------------------------------- SUBSCRIBE / UNSUBSCRIBE */
@@ -478,7 +522,7 @@ static enum mqtt_err parse_sub_list(const struct mqtt_frame *f, int version, boo
                                     const char *allowed, struct mqtt_sub_list *out)
 {
     memset(out, 0, sizeof(*out));
-    out->props.payload_format = -1;
+    props_init(&out->props);
     out->with_options = with_options;
     if (f->flags != 0x02)
         return MQTT_E_MALFORMED;
@@ -528,7 +572,7 @@ bool mqtt_sub_next(const struct mqtt_sub_list *list, size_t *offset,
 enum mqtt_err mqtt_parse_ack(const struct mqtt_frame *f, int version, struct mqtt_ack *out)
 {
     memset(out, 0, sizeof(*out));
-    out->props.payload_format = -1;
+    props_init(&out->props);
     uint8_t want_flags = f->type == MQTT_PUBREL ? 0x02 : 0x00;
     if (f->flags != want_flags)
         return MQTT_E_MALFORMED;
@@ -553,7 +597,7 @@ enum mqtt_err mqtt_parse_disconnect(const struct mqtt_frame *f, int version,
                                     struct mqtt_disconnect *out)
 {
     memset(out, 0, sizeof(*out));
-    out->props.payload_format = -1;
+    props_init(&out->props);
     if (f->flags != 0)
         return MQTT_E_MALFORMED;
     struct rd r = {f->body, f->body_len, 0};
@@ -574,4 +618,71 @@ enum mqtt_err mqtt_parse_disconnect(const struct mqtt_frame *f, int version,
 enum mqtt_err mqtt_parse_empty(const struct mqtt_frame *f)
 {
     return f->flags == 0 && f->body_len == 0 ? MQTT_OK : MQTT_E_MALFORMED;
+}
+
+/* ---------------------------------------------------------------- CONNACK, SUBACK, UNSUBACK */
+
+enum mqtt_err mqtt_parse_connack(const struct mqtt_frame *f, int version,
+                                 struct mqtt_connack *out)
+{
+    memset(out, 0, sizeof(*out));
+    props_init(&out->props);
+    if (f->flags != 0)
+        return MQTT_E_MALFORMED;
+    struct rd r = {f->body, f->body_len, 0};
+    uint8_t ack_flags;
+    if (!rd_u8(&r, &ack_flags) || !rd_u8(&r, &out->reason) || (ack_flags & 0xFE))
+        return MQTT_E_MALFORMED;
+    out->session_present = (ack_flags & 1) != 0;
+    if (version == MQTT_V311)
+        return rd_left(&r) == 0 ? MQTT_OK : MQTT_E_MALFORMED;
+    enum mqtt_err e = rd_props(&r, PROPS_CONNACK, &out->props);
+    if (e != MQTT_OK)
+        return e;
+    return rd_left(&r) == 0 ? MQTT_OK : MQTT_E_MALFORMED;
+}
+
+/* The 3.1.1 SUBACK return codes: granted QoS 0-2 or failure. */
+static bool suback_v311_code(uint8_t c)
+{
+    return c <= 2 || c == 0x80;
+}
+
+static enum mqtt_err parse_ack_list(const struct mqtt_frame *f, int version, bool sub,
+                                    struct mqtt_suback *out)
+{
+    memset(out, 0, sizeof(*out));
+    props_init(&out->props);
+    if (f->flags != 0)
+        return MQTT_E_MALFORMED;
+    struct rd r = {f->body, f->body_len, 0};
+    if (!rd_u16(&r, &out->packet_id) || out->packet_id == 0)
+        return MQTT_E_MALFORMED;
+    if (version == MQTT_V5) {
+        enum mqtt_err e = rd_props(&r, PROPS_SUBACK, &out->props);
+        if (e != MQTT_OK)
+            return e;
+    }
+    out->reasons = r.p + r.pos;
+    out->count = rd_left(&r);
+    if (version == MQTT_V311 && !sub)
+        return out->count == 0 ? MQTT_OK : MQTT_E_MALFORMED;
+    if (out->count == 0)
+        return MQTT_E_PROTOCOL;
+    for (size_t i = 0; version == MQTT_V311 && i < out->count; i++)
+        if (!suback_v311_code(out->reasons[i]))
+            return MQTT_E_PROTOCOL;
+    return MQTT_OK;
+}
+
+enum mqtt_err mqtt_parse_suback(const struct mqtt_frame *f, int version,
+                                struct mqtt_suback *out)
+{
+    return parse_ack_list(f, version, true, out);
+}
+
+enum mqtt_err mqtt_parse_unsuback(const struct mqtt_frame *f, int version,
+                                  struct mqtt_suback *out)
+{
+    return parse_ack_list(f, version, false, out);
 }

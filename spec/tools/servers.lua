@@ -321,6 +321,94 @@ function M.https_emulator(opts)
   return emu
 end
 
+-- ------------------------------------------------------------------ mosquitto
+
+-- A free TCP port on 127.0.0.1 (the kernel's choice; the socket is closed at once).
+function M.free_port()
+  local out = M.run(M.python .. [[ -c 'import socket; s = socket.socket(); ]] ..
+                    [[s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']])
+  return assert(tonumber(out:match("%d+")), "no free port: " .. out)
+end
+
+-- A CA, a server certificate for 127.0.0.1 and a client certificate (CN = client_cn)
+-- signed by it, in dir: returns { ca =, server_cert =, server_key =, client_cert =,
+-- client_key = } (paths).
+function M.pki(dir, client_cn)
+  local p = { ca = dir .. "/ca.pem", ca_key = dir .. "/ca.key",
+              server_cert = dir .. "/server.pem", server_key = dir .. "/server.key",
+              client_cert = dir .. "/client.pem", client_key = dir .. "/client.key" }
+  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+  local steps = {
+    ("openssl req -x509 %s -keyout %s -out %s -days 1 -subj /CN=iotlua-test-ca")
+      :format(ec, q(p.ca_key), q(p.ca)),
+    ("openssl req %s -keyout %s -out %s/server.csr -subj /CN=127.0.0.1")
+      :format(ec, q(p.server_key), q(dir)),
+    ("printf 'subjectAltName=IP:127.0.0.1\n' > %s/server.ext"):format(q(dir)),
+    ("openssl x509 -req -in %s/server.csr -CA %s -CAkey %s -CAcreateserial -days 1 " ..
+     "-extfile %s/server.ext -out %s"):format(q(dir), q(p.ca), q(p.ca_key), q(dir), q(p.server_cert)),
+    ("openssl req %s -keyout %s -out %s/client.csr -subj /CN=%s")
+      :format(ec, q(p.client_key), q(dir), q(client_cn or "iotlua-device")),
+    ("openssl x509 -req -in %s/client.csr -CA %s -CAkey %s -CAcreateserial -days 1 -out %s")
+      :format(q(dir), q(p.ca), q(p.ca_key), q(p.client_cert)),
+  }
+  for _, cmd in ipairs(steps) do
+    local out, code = M.run(cmd .. " 2>&1")
+    assert(code == 0, cmd .. "\n" .. out)
+  end
+  -- mosquitto started as root runs as the user mosquitto: let it read the test files
+  os.execute("chmod -R a+rX " .. q(dir))
+  return p
+end
+
+local Mosquitto = {}
+Mosquitto.__index = Mosquitto
+
+-- Debian's mosquitto broker, an MQTT peer independent of ours: a plain listener on
+-- broker.port and, with opts.pki (from M.pki), a TLS listener on broker.tls_port that
+-- requires a client certificate signed by that CA. Returns once it accepts connections.
+function M.mosquitto(opts)
+  opts = opts or {}
+  local dir = M.tmpdir()
+  local port = M.free_port()
+  local lines = { "per_listener_settings false", "allow_anonymous true",
+                  "persistence false", "log_dest stderr", "log_type all",
+                  "listener " .. port .. " 127.0.0.1" }
+  local tls_port
+  if opts.pki then
+    tls_port = M.free_port()
+    for _, l in ipairs({ "listener " .. tls_port .. " 127.0.0.1", "cafile " .. opts.pki.ca,
+                         "certfile " .. opts.pki.server_cert, "keyfile " .. opts.pki.server_key,
+                         "require_certificate true" }) do
+      lines[#lines + 1] = l
+    end
+  end
+  M.write_file(dir .. "/mosquitto.conf", table.concat(lines, "\n") .. "\n")
+  os.execute("chmod -R a+rX " .. q(dir))
+  local proc = M.spawn({ "/usr/sbin/mosquitto", "-c", dir .. "/mosquitto.conf" }, dir, "mosquitto")
+  local broker = setmetatable({ proc = proc, dir = dir, port = port, tls_port = tls_port,
+                                url = "mqtt://127.0.0.1:" .. port }, Mosquitto)
+  local up = M.wait_until(function()
+    local _, code = M.run(("mosquitto_pub -h 127.0.0.1 -p %d -t iotlua/probe -m up -q 0 2>/dev/null")
+                          :format(port))
+    return code == 0
+  end, 10, 0.05)
+  if not up then
+    local log = read_file(proc.err) or ""
+    broker:stop()
+    error("mosquitto did not start:\n" .. log, 2)
+  end
+  return broker
+end
+
+function Mosquitto:log()
+  return read_file(self.proc.err) or ""
+end
+
+function Mosquitto:stop()
+  M.stop(self.proc)
+  os.execute("rm -rf " .. q(self.dir))
+end
+
 -- ------------------------------------------------------------------ devices
 
 local Device = {}

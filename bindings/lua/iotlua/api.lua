@@ -9,6 +9,8 @@
 --   iotlua.map(items, fn, opts)          results, errors in input order
 --   iotlua.run()                         runs until every task has finished
 --   iotlua.sigv4.sign{...}               headers to add (and the signer's working)
+--   iotlua.mqtt.connect{...}             an MQTT connection, or nil, err (iotlua.mqtt)
+--   iotlua.request{...}                  a request over HTTP, its reply heard over MQTT
 --   iotlua.json                          lua-cjson
 --   iotlua.quiet                         true: no progress display (--quiet in the host)
 --
@@ -106,6 +108,10 @@ function M.client(opts)
   return require("iotlua.client").new(opts)
 end
 
+function M.request(r)
+  return require("iotlua.mqtt").request(r)
+end
+
 -- For the host, after the script: lets the remaining tasks finish. True when all is well.
 function M._finish()
   return tasks.finish()
@@ -117,6 +123,11 @@ setmetatable(M, {
       local cjson = require("cjson")
       rawset(t, "json", cjson)
       return cjson
+    end
+    if k == "mqtt" then                 -- loaded on first use: start-up stays as it was
+      local mqtt = require("iotlua.mqtt")
+      rawset(t, "mqtt", mqtt)
+      return mqtt
     end
     return nil
   end,

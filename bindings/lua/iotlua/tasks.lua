@@ -40,6 +40,8 @@ local state = {
   timer_seq = 0,
   by_co = {},        -- coroutine -> task, for the tasks not finished
   requests = {},     -- request handle -> task waiting for it (or true when waited outside)
+  streams = {},      -- long-lived handle (an MQTT connection) -> function(handle) run
+                     -- each time core.poll reports it (until unwatch)
   live = 0,          -- tasks not finished
   unhandled = 0,     -- failed tasks whose error nobody has retrieved
   next_id = 0,
@@ -264,13 +266,16 @@ local function fire_timers(t)
 end
 
 local function wake_requests(completed)
-  local requests = state.requests
+  local requests, streams = state.requests, state.streams
   for i = 1, #completed do
     local req = completed[i]
     local waiter = requests[req]
     if waiter ~= nil then
       requests[req] = nil
       if waiter ~= true and waiter.status == "waiting" then make_ready(waiter) end
+    else
+      local on_event = streams[req]
+      if on_event then on_event(req) end
     end
   end
 end
@@ -333,6 +338,45 @@ function M.await(req)
     state.requests[req] = true
     drive(function() return request_done(req) end, "a request")
   end
+end
+
+-- Long-lived handles: fn(handle) runs from the loop (never inside C) each time the
+-- engine reports the handle; it must not yield. It usually signals waiters.
+function M.watch(handle, fn)
+  state.streams[handle] = fn
+end
+
+function M.unwatch(handle)
+  state.streams[handle] = nil
+end
+
+-- Signals: a table w that one side waits on (wait_signal) and the other completes
+-- (signal), such as an MQTT operation waiting for its ack. wait_signal returns true when
+-- signalled, false when the deadline (monotonic seconds, or nil for none) passed first.
+function M.signal(w)
+  w.signalled = true
+  local timer = w.timer
+  if timer then timer.task = nil; w.timer = nil end   -- the deadline no longer wakes anyone
+  local task = w.task
+  if task and task.status == "waiting" then make_ready(task) end
+end
+
+function M.wait_signal(w, deadline, what)
+  if w.signalled then return true end
+  local task = current()
+  if task then
+    w.task = task
+    if deadline then w.timer = add_timer(deadline, task) end
+    while not w.signalled and not (deadline and now() >= deadline) do
+      suspend(task)
+    end
+    w.task = nil
+    if w.timer then w.timer.task = nil; w.timer = nil end
+  else
+    drive(function() return w.signalled or (deadline ~= nil and now() >= deadline) end,
+          what or "a signal", deadline)
+  end
+  return w.signalled == true
 end
 
 function M.sleep(seconds)

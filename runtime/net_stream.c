@@ -1,0 +1,504 @@
+/*
+ * net_stream.c — a non-blocking TCP connection with optional TLS over memory BIOs; see
+ * net_stream.h.
+ */
+#define _GNU_SOURCE
+#include "net_stream.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "engine.h"
+
+#define NET_READ_CHUNK 16384
+
+/* ================================================================ errors */
+
+/* The first error on OpenSSL's queue as text, or what fallback says. */
+static void tls_error(struct iot_error *err, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char detail[256] = "";
+    if (e)
+        ERR_error_string_n(e, detail, sizeof detail);
+    ERR_clear_error();
+    iot_error_set(err, "TLSError", "%s%s%s", what, *detail ? ": " : "", detail);
+}
+
+static void socket_error(struct iot_error *err, const char *what, int code)
+{
+    iot_error_set(err, "NetworkError", "%s: %s", what, strerror(code));
+}
+
+/* ================================================================ TLS set-up */
+
+static int load_trust(SSL_CTX *ctx, const struct net_tls *tls, struct iot_error *err)
+{
+    if (!tls->verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        return 0;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int ok = tls->ca_file ? SSL_CTX_load_verify_locations(ctx, tls->ca_file, NULL)
+                          : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        char what[300];
+        snprintf(what, sizeof what, "cannot read the CA file '%.200s'",
+                 tls->ca_file ? tls->ca_file : "(system store)");
+        tls_error(err, what);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_identity(SSL_CTX *ctx, const struct net_tls *tls, struct iot_error *err)
+{
+    if (!tls->cert_file && !tls->key_file)
+        return 0;
+    if (!tls->cert_file || !tls->key_file) {
+        iot_error_set(err, "ConfigError", "mutual TLS needs both cert and key");
+        return -1;
+    }
+    char what[300];
+    if (SSL_CTX_use_certificate_chain_file(ctx, tls->cert_file) != 1) {
+        snprintf(what, sizeof what, "cannot read the certificate '%.200s'", tls->cert_file);
+        tls_error(err, what);
+        return -1;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, tls->key_file, SSL_FILETYPE_PEM) != 1) {
+        snprintf(what, sizeof what, "cannot read the private key '%.200s'", tls->key_file);
+        tls_error(err, what);
+        return -1;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        tls_error(err, "the private key does not match the certificate");
+        return -1;
+    }
+    return 0;
+}
+
+static int set_alpn(SSL_CTX *ctx, const char *alpn, struct iot_error *err)
+{
+    if (!alpn)
+        return 0;
+    size_t n = strlen(alpn);
+    if (n == 0 || n > 255) {
+        iot_error_set(err, "ConfigError", "alpn must be 1 to 255 bytes");
+        return -1;
+    }
+    unsigned char wire[256];
+    wire[0] = (unsigned char)n;
+    memcpy(wire + 1, alpn, n);
+    if (SSL_CTX_set_alpn_protos(ctx, wire, (unsigned)n + 1) != 0) {
+        tls_error(err, "cannot set ALPN");
+        return -1;
+    }
+    return 0;
+}
+
+static int is_ip_literal(const char *host)
+{
+    unsigned char a[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+}
+
+/* The name checked against the server's certificate, and SNI for a host name. */
+static int set_peer_name(SSL *ssl, const char *name, int verify, struct iot_error *err)
+{
+    int ip = is_ip_literal(name);
+    if (!ip && SSL_set_tlsext_host_name(ssl, name) != 1) {
+        tls_error(err, "cannot set the server name");
+        return -1;
+    }
+    if (!verify)
+        return 0;
+    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name)
+                : SSL_set1_host(ssl, name);
+    if (ok != 1) {
+        tls_error(err, "cannot set the name to verify");
+        return -1;
+    }
+    return 0;
+}
+
+static int tls_start(struct net_stream *ns, const char *host, const struct net_tls *tls,
+                     struct iot_error *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        tls_error(err, "cannot create a TLS context");
+        return -1;
+    }
+    ns->ssl_ctx = ctx;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (load_trust(ctx, tls, err) != 0 || load_identity(ctx, tls, err) != 0 ||
+        set_alpn(ctx, tls->alpn, err) != 0)
+        return -1;
+    SSL *ssl = SSL_new(ctx);
+    BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
+    if (!ssl || !in || !out) {
+        SSL_free(ssl);
+        BIO_free(in);
+        BIO_free(out);
+        tls_error(err, "cannot create a TLS connection");
+        return -1;
+    }
+    SSL_set_bio(ssl, in, out);
+    ns->ssl = ssl;
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_connect_state(ssl);
+    return set_peer_name(ssl, tls->server_name ? tls->server_name : host, tls->verify, err);
+}
+
+/* ================================================================ sockets */
+
+static int start_connect(const struct addrinfo *ai, struct iot_error *err)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    if (fd < 0) {
+        socket_error(err, "cannot create a socket", errno);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+        socket_error(err, "cannot connect", errno);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int resolve_and_connect(const char *host, int port, struct iot_error *err)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0) {
+        iot_error_set(err, "NetworkError", "cannot resolve '%.200s': %s", host,
+                      gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+        fd = start_connect(ai, err);
+    freeaddrinfo(res);
+    return fd;
+}
+
+int net_stream_open(struct net_stream *ns, const char *host, int port,
+                    const struct net_tls *tls, struct iot_error *err)
+{
+    memset(ns, 0, sizeof *ns);
+    ns->fd = -1;
+    ns->state = NET_CLOSED;
+    if (tls && tls_start(ns, host, tls, err) != 0) {
+        net_stream_close(ns);
+        return -1;
+    }
+    ns->fd = resolve_and_connect(host, port, err);
+    if (ns->fd < 0) {
+        net_stream_close(ns);
+        return -1;
+    }
+    ns->state = NET_CONNECTING;
+    ns->want = ENG_WRITE;
+    return 0;
+}
+
+/* ================================================================ moving TLS records */
+
+/* Moves what OpenSSL wrote into ns->pending, then sends as much of it as the socket
+ * takes. 0, or -1 with err set. */
+static int tls_flush(struct net_stream *ns, struct iot_error *err)
+{
+    BIO *out = SSL_get_wbio(ns->ssl);
+    size_t queued = (size_t)BIO_ctrl_pending(out);
+    if (queued) {
+        if (ns->pending_len + queued > ns->pending_cap) {
+            size_t cap = ns->pending_cap ? ns->pending_cap : 4096;
+            while (cap < ns->pending_len + queued)
+                cap *= 2;
+            char *p = realloc(ns->pending, cap);
+            if (!p) {
+                iot_error_set(err, "InternalError", "out of memory");
+                return -1;
+            }
+            ns->pending = p;
+            ns->pending_cap = cap;
+        }
+        int n = BIO_read(out, ns->pending + ns->pending_len, (int)queued);
+        if (n > 0)
+            ns->pending_len += (size_t)n;
+    }
+    size_t sent = 0;
+    while (sent < ns->pending_len) {
+        ssize_t n = send(ns->fd, ns->pending + sent, ns->pending_len - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        socket_error(err, "cannot send", errno);
+        return -1;
+    }
+    memmove(ns->pending, ns->pending + sent, ns->pending_len - sent);
+    ns->pending_len -= sent;
+    return 0;
+}
+
+/* Reads what the socket has into OpenSSL's input: 1 some, 0 nothing now, -1 the peer
+ * closed (err "closed") or the read failed. */
+static int tls_pump_in(struct net_stream *ns, struct iot_error *err)
+{
+    char chunk[NET_READ_CHUNK];
+    for (;;) {
+        ssize_t n = recv(ns->fd, chunk, sizeof chunk, 0);
+        if (n > 0) {
+            BIO_write(SSL_get_rbio(ns->ssl), chunk, (int)n);
+            return 1;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n == 0)
+            iot_error_set(err, "NetworkError", "connection closed by the server");
+        else
+            socket_error(err, "cannot receive", errno);
+        return -1;
+    }
+}
+
+/* ================================================================ connecting */
+
+static void handshake_failed(struct net_stream *ns, struct iot_error *err)
+{
+    long verify = SSL_get_verify_result(ns->ssl);
+    if (verify != X509_V_OK) {
+        ERR_clear_error();
+        iot_error_set(err, "TLSError", "the server's certificate was not accepted: %s",
+                      X509_verify_cert_error_string(verify));
+        return;
+    }
+    tls_error(err, "TLS handshake failed");
+}
+
+static int handshake(struct net_stream *ns, struct iot_error *err)
+{
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(ns->ssl);
+        if (tls_flush(ns, err) != 0)
+            return -1;
+        if (r == 1) {
+            ns->state = NET_OPEN;
+            ns->want = ENG_READ;
+            return 1;
+        }
+        if (SSL_get_error(ns->ssl, r) != SSL_ERROR_WANT_READ) {
+            handshake_failed(ns, err);
+            return -1;
+        }
+        int in = tls_pump_in(ns, err);
+        if (in < 0) {
+            iot_error_set(err, "TLSError", "the server closed the connection during the "
+                          "TLS handshake (a client certificate or ALPN it did not accept?)");
+            return -1;
+        }
+        if (in == 0) {
+            ns->want = ENG_READ | (ns->pending_len ? ENG_WRITE : 0);
+            return 0;
+        }
+    }
+}
+
+static int finish_connect(struct net_stream *ns, struct iot_error *err)
+{
+    int code = 0;
+    socklen_t len = sizeof code;
+    if (getsockopt(ns->fd, SOL_SOCKET, SO_ERROR, &code, &len) != 0)
+        code = errno;
+    if (code == EINPROGRESS || code == EALREADY)
+        return 0;
+    if (code != 0) {
+        socket_error(err, "cannot connect", code);
+        return -1;
+    }
+    if (!ns->ssl) {
+        ns->state = NET_OPEN;
+        ns->want = ENG_READ;
+        return 1;
+    }
+    ns->state = NET_HANDSHAKE;
+    return handshake(ns, err);
+}
+
+int net_stream_progress(struct net_stream *ns, struct iot_error *err)
+{
+    switch (ns->state) {
+    case NET_CONNECTING:
+        return finish_connect(ns, err);
+    case NET_HANDSHAKE:
+        return handshake(ns, err);
+    case NET_OPEN:
+        return 1;
+    default:
+        iot_error_set(err, "NetworkError", "the connection is closed");
+        return -1;
+    }
+}
+
+/* ================================================================ data */
+
+static long plain_read(struct net_stream *ns, void *buf, size_t len, struct iot_error *err)
+{
+    for (;;) {
+        ssize_t n = recv(ns->fd, buf, len, 0);
+        if (n > 0)
+            return (long)n;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n == 0)
+            iot_error_set(err, "NetworkError", "connection closed by the server");
+        else
+            socket_error(err, "cannot receive", errno);
+        return -1;
+    }
+}
+
+static long tls_read(struct net_stream *ns, void *buf, size_t len, struct iot_error *err)
+{
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_read(ns->ssl, buf, len > 0x7fffffff ? 0x7fffffff : (int)len);
+        if (tls_flush(ns, err) != 0)
+            return -1;
+        if (r > 0)
+            return r;
+        int e = SSL_get_error(ns->ssl, r);
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            iot_error_set(err, "NetworkError", "connection closed by the server");
+            return -1;
+        }
+        if (e != SSL_ERROR_WANT_READ) {
+            tls_error(err, "TLS read failed");
+            return -1;
+        }
+        int in = tls_pump_in(ns, err);
+        if (in <= 0)
+            return in;
+    }
+}
+
+long net_stream_read(struct net_stream *ns, void *buf, size_t len, struct iot_error *err)
+{
+    if (ns->state != NET_OPEN) {
+        iot_error_set(err, "NetworkError", "the connection is not open");
+        return -1;
+    }
+    return ns->ssl ? tls_read(ns, buf, len, err) : plain_read(ns, buf, len, err);
+}
+
+static long plain_write(struct net_stream *ns, const void *data, size_t len,
+                        struct iot_error *err)
+{
+    for (;;) {
+        ssize_t n = send(ns->fd, data, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (long)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        socket_error(err, "cannot send", errno);
+        return -1;
+    }
+}
+
+static long tls_write(struct net_stream *ns, const void *data, size_t len,
+                      struct iot_error *err)
+{
+    if (tls_flush(ns, err) != 0)
+        return -1;
+    if (ns->pending_len || len == 0)
+        return 0;               /* the socket has not taken the last records yet */
+    ERR_clear_error();
+    int r = SSL_write(ns->ssl, data, len > 0x7fffffff ? 0x7fffffff : (int)len);
+    if (r <= 0) {
+        int e = SSL_get_error(ns->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return 0;
+        tls_error(err, "TLS write failed");
+        return -1;
+    }
+    return tls_flush(ns, err) != 0 ? -1 : r;
+}
+
+long net_stream_write(struct net_stream *ns, const void *data, size_t len,
+                      struct iot_error *err)
+{
+    if (ns->state != NET_OPEN) {
+        iot_error_set(err, "NetworkError", "the connection is not open");
+        return -1;
+    }
+    if (!ns->ssl)
+        return len ? plain_write(ns, data, len, err) : 0;
+    return tls_write(ns, data, len, err);
+}
+
+int net_stream_has_pending(const struct net_stream *ns)
+{
+    return ns->pending_len > 0;
+}
+
+unsigned net_stream_interest(const struct net_stream *ns, int has_output)
+{
+    switch (ns->state) {
+    case NET_CONNECTING:
+        return ENG_WRITE;
+    case NET_HANDSHAKE:
+        return ns->want;
+    case NET_OPEN:
+        return ENG_READ | (has_output || ns->pending_len ? ENG_WRITE : 0);
+    default:
+        return 0;
+    }
+}
+
+void net_stream_close(struct net_stream *ns)
+{
+    if (ns->fd >= 0)
+        close(ns->fd);
+    ns->fd = -1;
+    ns->state = NET_CLOSED;
+    SSL_free(ns->ssl);              /* frees its BIOs */
+    SSL_CTX_free(ns->ssl_ctx);
+    ns->ssl = NULL;
+    ns->ssl_ctx = NULL;
+    free(ns->pending);
+    ns->pending = NULL;
+    ns->pending_len = ns->pending_cap = 0;
+}

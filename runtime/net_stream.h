@@ -1,0 +1,72 @@
+/*
+ * net_stream.h — one non-blocking TCP connection, plain or TLS (OpenSSL), for the
+ * long-lived connections the engine drives (MQTT). No I/O happens on its own: the owner
+ * adds net_stream_fd() to the engine as an fd source with net_stream_interest(), and
+ * calls net_stream_progress / _read / _write when it is ready.
+ *
+ * TLS runs over memory BIOs: the socket is read and written here with recv/send
+ * (MSG_NOSIGNAL, so a peer that went away is an error, never a SIGPIPE), OpenSSL only
+ * transforms bytes. Verification of the server is on unless asked off: the chain
+ * against `ca_file` (else the system store) and the name (host name or IP address).
+ *
+ * Errors are struct iot_error with code NetworkError (resolution, refused, reset,
+ * closed), TLSError (handshake, verification, certificate or key files) or ConfigError
+ * (an option that cannot work). No secret ever goes into a message.
+ */
+#ifndef IOTLUA_NET_STREAM_H
+#define IOTLUA_NET_STREAM_H
+
+#include <stddef.h>
+
+#include "client.h"
+
+struct net_tls {
+    const char *ca_file;                /* NULL: the system's trust store */
+    const char *cert_file, *key_file;   /* client certificate and key (mutual TLS) */
+    const char *alpn;                   /* one protocol name, e.g. "x-amzn-mqtt-ca" */
+    const char *server_name;            /* SNI and the name verified; NULL: the host */
+    int verify;                         /* 0: accept any server (tests only) */
+};
+
+enum net_state { NET_CONNECTING = 1, NET_HANDSHAKE, NET_OPEN, NET_CLOSED };
+
+struct net_stream {
+    int fd;                             /* -1 once closed */
+    enum net_state state;
+    unsigned want;                      /* ENG_READ / ENG_WRITE the next step waits for */
+    void *ssl;                          /* SSL *, NULL for plain TCP */
+    void *ssl_ctx;                      /* SSL_CTX *, owned */
+    char *pending;                      /* TLS records OpenSSL wrote, not yet sent */
+    size_t pending_len, pending_cap;
+};
+
+/* Resolves host (getaddrinfo, which blocks for a name: an IP address does not) and
+ * starts a non-blocking connect to port; tls NULL for plain TCP. 0, or -1 with err set
+ * (ns is then closed). */
+int net_stream_open(struct net_stream *ns, const char *host, int port,
+                    const struct net_tls *tls, struct iot_error *err);
+
+/* Drives the connect and the TLS handshake: 1 open, 0 still going (ns->want says for
+ * what), -1 failed with err set. */
+int net_stream_progress(struct net_stream *ns, struct iot_error *err);
+
+/* Bytes read into buf (> 0), 0 when nothing is ready, -1 when the connection ended or
+ * failed (err says which: "connection closed by the server" for an orderly end). */
+long net_stream_read(struct net_stream *ns, void *buf, size_t len, struct iot_error *err);
+
+/* Bytes of data taken (0 when the socket is full: call again once writable), -1 failed. */
+long net_stream_write(struct net_stream *ns, const void *data, size_t len,
+                      struct iot_error *err);
+
+/* 1 while TLS output is still queued in the stream (net_stream_write(ns, NULL, 0, err)
+ * sends it). */
+int net_stream_has_pending(const struct net_stream *ns);
+
+/* What the owner's fd source should wait for now. */
+unsigned net_stream_interest(const struct net_stream *ns, int has_output);
+
+/* Closes the socket at once (no TLS close_notify: to the peer this is the connection
+ * dropping) and frees everything; safe to call twice. */
+void net_stream_close(struct net_stream *ns);
+
+#endif
