@@ -8,7 +8,7 @@ describe("examples/qa_device_spec.lua", function()
   setup(function() emu = servers.emulator() end)
   teardown(function() servers.cleanup(emu) end)
 
-  it("passes all four steps against the emulator with a real device", function()
+  it("passes all five steps against the emulator with a simulated device", function()
     local env = emu:env{ QA_MQTT_URL = emu.mqtt, QA_DEVICE_ID = "qa-example-1" }
     local parts = { "env" }
     for k, v in pairs(env) do parts[#parts + 1] = servers.shell_quote(k .. "=" .. v) end
@@ -17,10 +17,11 @@ describe("examples/qa_device_spec.lua", function()
       servers.shell_quote(servers.source_dir .. "/examples/qa_device_spec.lua") .. " 2>&1")
     assert.equals(0, code, out)
     for _, name in ipairs{ "connects", "has its subscription listed",
-                           "confirms a direct message", "drops, and GetConnection says why" } do
+                           "confirms a direct message", "answers a command",
+                           "drops, and GetConnection says why" } do
       assert.matches("\nok %d+ %- device under test " .. name:gsub("%p", "%%%0"), "\n" .. out)
     end
-    assert.matches("1%.%.4", out)
+    assert.matches("1%.%.5", out)
     assert.is_nil(out:find("not ok", 1, true), out)
   end)
 
@@ -33,7 +34,7 @@ describe("examples/qa_device_spec.lua", function()
       servers.shell_quote(servers.source_dir .. "/examples/qa_device_spec.lua") .. " 2>&1")
     assert.are_not.equal(0, code)
     assert.matches("not ok 1 %- device under test connects", out)
-    assert.matches("never showed as connected", out)
+    assert.matches("the device could not connect: NetworkError", out)
     assert.matches("not ok 3 %- device under test confirms a direct message", out)
   end)
 end)
@@ -55,6 +56,11 @@ describe("scripts/demo", function()
     local s1 = out:match("%-%- sensor%-1\n(.-)\n%-%- ")
     assert.matches("cmd/hello {", s1)
     assert.matches("%(2 QoS 1 message%(s%) acknowledged", s1)
+    -- the request-response example: three answers from the device task, and its connection
+    assert.matches("temperature  %-> {\"celsius\":21.5}", out)
+    assert.matches("firmware     %-> {\"version\":\"1.4.2\"}", out)
+    assert.matches("uptime       %-> {\"seconds\":%d+}", out)
+    assert.matches("thermostat%-1 connected: true", out)
 
     -- it stopped everything it started: no emulator with its ready file, no device on its port
     local port = assert(out:match("MQTT broker mqtt://127%.0%.0%.1:(%d+)"))

@@ -399,6 +399,7 @@ static void test_retry_and_tls(void)
     CHECK_INT_EQ(resolve(&e, NULL, &r, err), -1);
     CHECK_STR_CONTAINS(err, "Invalid value provided to retry_mode (environment variable AWS_RETRY_MODE): 'adaptive'");
     CHECK_STR_CONTAINS(err, "Valid values are: standard, legacy (adaptive is not supported)");
+    cfg_resolved_free(&r);
     setv(&e, "AWS_RETRY_MODE", "legacy");
     setv(&e, "AWS_CA_BUNDLE", "/etc/ca.pem");
     CHECK_INT_EQ(resolve(&e, NULL, &r, err), 0);
