@@ -280,13 +280,15 @@ local function wake_requests(completed)
   end
 end
 
--- One turn of the loop. `deadline` (monotonic seconds or nil) bounds the wait for I/O.
--- Returns false when nothing at all could make progress.
-local function step(deadline)
+-- One turn of the loop. `deadline` (monotonic seconds or nil) bounds the wait for I/O;
+-- when `done` (a function, or nil) is true once the ready tasks have run, the turn ends
+-- there instead of waiting. Returns false when nothing at all could make progress.
+local function step(deadline, done)
   run_ready()
+  if done and done() then return true end
   local timers = state.timers
-  while timers[1] and timers[1].task and timers[1].task.status ~= "waiting" do
-    heap_pop(timers)   -- the timer of a cancelled task
+  while timers[1] and (timers[1].task == nil or timers[1].task.status ~= "waiting") do
+    heap_pop(timers)   -- a timer nobody needs any more: its task was cancelled or signalled
   end
   local timeout
   if #state.ready > 0 then
@@ -311,7 +313,7 @@ end
 -- Drives the loop until done() is true. `what` names the wait in a deadlock error.
 local function drive(done, what, deadline)
   while not done() do
-    if not step(deadline) and not done() then
+    if not step(deadline, done) and not done() then
       error("deadlock: nothing left to run while waiting for " .. what, 3)
     end
   end
