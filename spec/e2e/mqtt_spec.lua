@@ -233,6 +233,25 @@ describe("iotlua.mqtt against the emulator", function()
     assert.equals("connected\tmq-env\n", res.stdout)
   end)
 
+  it("offers ALPN x-amzn-mqtt-ca to a TLS listener that requires it (AWS IoT on 443)", function()
+    local dir = servers.tmpdir()
+    local cert, key = servers.self_signed_cert(dir)
+    local proxy = servers.alpn_proxy(emu.mqtt_port, cert, key, "x-amzn-mqtt-ca")
+    local url = "mqtts://127.0.0.1:" .. proxy.port
+    local dev = assert(mqtt.connect{ url = url, client_id = "mq-alpn", ca = cert,
+                                     alpn = "x-amzn-mqtt-ca" })
+    assert(dev:publish{ topic = "alpn/ok", payload = "x", qos = 1 })
+    dev:close()
+    assert.matches('"event": "accepted", "alpn": "x%-amzn%-mqtt%-ca"', proxy.log())
+    -- without ALPN the listener closes the connection before CONNACK
+    local none, err = mqtt.connect{ url = url, client_id = "mq-no-alpn", ca = cert, timeout = 5 }
+    assert.is_nil(none)
+    assert.equals("TLSError", err.code)
+    assert.matches('"event": "refused", "alpn": null', proxy.log())
+    servers.stop(proxy.proc)
+    os.execute("rm -rf " .. servers.shell_quote(dir))
+  end)
+
   describe("misuse raises at once, naming the parameter", function()
     local dev
     setup(function() dev = assert(connect("mq-misuse")) end)
@@ -335,6 +354,34 @@ describe("iotlua.mqtt against Debian's mosquitto broker", function()
     assert.is_nil(dev)
     assert.equals("TLSError", err.code)
     assert.matches("certificate", err.message)
+  end)
+
+  it("sends a user name and password (custom authorizers), refused when wrong", function()
+    local locked = servers.mosquitto_with_password("device-7", "s3cret")
+    local dev, err = mqtt.connect{ url = locked.url, client_id = "mosq-auth",
+                                   username = "device-7", password = "s3cret" }
+    assert(dev, tostring(err))
+    assert(dev:publish{ topic = "auth/ok", payload = "x", qos = 1 })
+    dev:close()
+    local bad, berr = mqtt.connect{ url = locked.url, client_id = "mosq-auth-bad",
+                                    username = "device-7", password = "wrong" }
+    assert.is_nil(bad)
+    assert.is_true(berr.code == "NotAuthorized" or berr.code == "BadUserNameOrPassword", berr.code)
+    assert.is_true(berr.reason_code >= 0x80)
+    assert.is_nil(tostring(berr):find("wrong", 1, true))   -- the password is never echoed
+    locked:stop()
+  end)
+
+  it("honours no_local: its own publishes do not come back", function()
+    local dev = assert(mqtt.connect{ url = broker.url, client_id = "mosq-nolocal" })
+    assert(dev:subscribe{ "nolocal/#", qos = 1, no_local = true })
+    assert(dev:publish{ topic = "nolocal/a", payload = "mine", qos = 1 })
+    local out, code = servers.run(("mosquitto_pub -h 127.0.0.1 -p %d -V mqttv5 -q 1 -t nolocal/b " ..
+                                   "-m theirs 2>&1"):format(broker.port))
+    assert.equals(0, code, out)
+    local m = assert(dev:receive{ topic = "nolocal/#", timeout = 5 })
+    assert.equals("theirs", m.payload)
+    dev:close()
   end)
 
   it("fails with TLSError without a client certificate", function()

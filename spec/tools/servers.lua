@@ -370,9 +370,11 @@ function M.mosquitto(opts)
   opts = opts or {}
   local dir = M.tmpdir()
   local port = M.free_port()
-  local lines = { "per_listener_settings false", "allow_anonymous true",
+  local lines = { "per_listener_settings false",
+                  opts.password_file and "allow_anonymous false" or "allow_anonymous true",
                   "persistence false", "log_dest stderr", "log_type all",
                   "listener " .. port .. " 127.0.0.1" }
+  if opts.password_file then lines[#lines + 1] = "password_file " .. opts.password_file end
   local tls_port
   if opts.pki then
     tls_port = M.free_port()
@@ -387,16 +389,41 @@ function M.mosquitto(opts)
   local proc = M.spawn({ "/usr/sbin/mosquitto", "-c", dir .. "/mosquitto.conf" }, dir, "mosquitto")
   local broker = setmetatable({ proc = proc, dir = dir, port = port, tls_port = tls_port,
                                 url = "mqtt://127.0.0.1:" .. port }, Mosquitto)
-  local up = M.wait_until(function()
-    local _, code = M.run(("mosquitto_pub -h 127.0.0.1 -p %d -t iotlua/probe -m up -q 0 2>/dev/null")
-                          :format(port))
-    return code == 0
+  local up = M.wait_until(function()   -- listening (a refusal of the probe counts)
+    local out = M.run(("mosquitto_pub -h 127.0.0.1 -p %d -t iotlua/probe -m up -q 0 2>&1; echo rc=$?")
+                      :format(port))
+    return out:find("rc=0", 1, true) or out:find("not authori", 1, true)
   end, 10, 0.05)
   if not up then
     local log = read_file(proc.err) or ""
     broker:stop()
     error("mosquitto did not start:\n" .. log, 2)
   end
+  return broker
+end
+
+-- spec/tools/alpn_proxy.py in front of a plain MQTT port: TLS with cert/key, refusing
+-- clients that do not offer ALPN `alpn`. Returns { port =, log = fn, proc = }.
+function M.alpn_proxy(upstream_port, cert, key, alpn)
+  local dir = M.tmpdir()
+  local proc = M.spawn({ M.python, M.source_dir .. "/spec/tools/alpn_proxy.py", "--cert", cert,
+                         "--key", key, "--upstream", tostring(upstream_port), "--alpn", alpn,
+                         "--ready-file", dir .. "/ready.json" }, dir, "alpn-proxy")
+  local info = wait_ready_file(proc, dir .. "/ready.json")
+  return { port = math.tointeger(info.port), proc = proc,
+           log = function() return read_file(proc.out) or "" end }
+end
+
+-- A mosquitto that wants a user name and password: user/password (plain text) go into
+-- a password file made with mosquitto_passwd. Returns the broker, as M.mosquitto.
+function M.mosquitto_with_password(user, password)
+  local dir = M.tmpdir()
+  local file = dir .. "/passwords"
+  local out, code = M.run(("mosquitto_passwd -b -c %s %s %s 2>&1"):format(q(file), q(user), q(password)))
+  assert(code == 0, out)
+  os.execute("chmod -R a+rX " .. q(dir))
+  local broker = M.mosquitto{ password_file = file }
+  broker.password_dir = dir
   return broker
 end
 
@@ -407,6 +434,7 @@ end
 function Mosquitto:stop()
   M.stop(self.proc)
   os.execute("rm -rf " .. q(self.dir))
+  if self.password_dir then os.execute("rm -rf " .. q(self.password_dir)) end
 end
 
 -- ------------------------------------------------------------------ devices
