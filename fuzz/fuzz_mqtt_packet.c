@@ -1,9 +1,11 @@
 /*
- * fuzz_mqtt_packet.c — libFuzzer target for the MQTT broker's packet reader
- * (runtime/mqtt_codec/mqtt_read.c) and topic functions (mqtt_topic.c).
+ * fuzz_mqtt_packet.c — libFuzzer target for the MQTT packet reader
+ * (runtime/mqtt_codec/mqtt_read.c: the broker's parsers and the client's) and topic
+ * functions (mqtt_topic.c).
  *
- * The input is a byte stream as a client would send it: frames are decoded one after
- * the other and each is handed to the parser for its type, as MQTT 3.1.1 and as 5.0;
+ * The input is a byte stream: frames are decoded one after the other and each is handed
+ * to the parsers for its type (what a client sends, and what a server sends: CONNACK,
+ * SUBACK, UNSUBACK, a server's PUBLISH), as MQTT 3.1.1 and as 5.0;
  * whatever parses is walked (properties, subscription lists, topic matching) so every
  * pointer the parsers return is read. Build (owner of fuzz/CMakeLists.txt: H1):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I runtime/mqtt_codec -I runtime \
@@ -65,7 +67,23 @@ static void parse_frame(const struct mqtt_frame *f, int version)
     struct mqtt_sub_list s;
     struct mqtt_ack a;
     struct mqtt_disconnect d;
+    struct mqtt_connack ca;
+    struct mqtt_suback sa;
     switch (f->type) {
+    case MQTT_CONNACK:
+        if (mqtt_parse_connack(f, version, &ca) == MQTT_OK) {
+            walk_props(&ca.props);
+            touch(ca.props.assigned_client_id.p, ca.props.assigned_client_id.len);
+        }
+        break;
+    case MQTT_SUBACK:
+    case MQTT_UNSUBACK:
+        if ((f->type == MQTT_SUBACK ? mqtt_parse_suback(f, version, &sa)
+                                    : mqtt_parse_unsuback(f, version, &sa)) == MQTT_OK) {
+            walk_props(&sa.props);
+            touch(sa.reasons, sa.count);
+        }
+        break;
     case MQTT_CONNECT:
         if (mqtt_parse_connect(f, &c) == MQTT_OK) {
             walk_props(&c.props);
@@ -80,6 +98,8 @@ static void parse_frame(const struct mqtt_frame *f, int version)
             touch(p.payload.p, p.payload.len);
             sink += mqtt_topic_name_valid(p.topic.p, p.topic.len);
         }
+        if (mqtt_parse_server_publish(f, version, &p) == MQTT_OK)
+            walk_props(&p.props);
         break;
     case MQTT_SUBSCRIBE:
         if (mqtt_parse_subscribe(f, version, &s) == MQTT_OK)
