@@ -56,15 +56,21 @@ struct broker *broker_new(struct event_base *base, const struct broker_options *
 void broker_free(struct broker *broker);
 
 /* Routes a message to every matching subscription (wildcards, $share groups), keeps or
- * deletes the retained copy when message->retain, and tells the publish observer. */
+ * deletes the retained copy when message->retain, and tells the publish observers. */
 void broker_publish(struct broker *broker, const struct broker_message *message);
 
-/* Called once for every message the broker routes, from HTTP or from a device, so the
- * QA controls can read back what was published. `origin_client_id` is NULL for HTTP. */
+/* Called once for every message the broker routes, from HTTP or from a device: the QA
+ * controls record what was published, and later features (shadows, rules) watch their
+ * topics. `origin_client_id` is NULL for HTTP. Observers are called in the order they
+ * were added. */
 typedef void (*broker_publish_observer)(void *arg, const struct broker_message *message,
                                         const char *origin_client_id);
-void broker_set_publish_observer(struct broker *broker, broker_publish_observer observer,
-                                 void *arg);
+/* 0, or -1 when out of memory. */
+int broker_add_publish_observer(struct broker *broker, broker_publish_observer observer,
+                                void *arg);
+/* Removes the observer added with that function and arg (nothing when there is none). */
+void broker_remove_publish_observer(struct broker *broker, broker_publish_observer observer,
+                                    void *arg);
 
 /* Direct messages: delivered to one connected client whether or not it subscribed.
  * QoS 0 (message->qos == 0): sent and done, `on_done` is not called.

@@ -1,5 +1,6 @@
-/* http_api.c — the evhttp server of the data-plane API: start-up, routing, SigV4 gate,
- * fault injection, AWS-style replies and requests that wait (see http_api.h). */
+/* http_api.c — the data-plane API's servers (evhttp for HTTPS, http_server.c for plain
+ * HTTP): start-up, the SigV4 gate, fault injection, and handing each request to the
+ * router (http_route.c); replies are http_reply.c's (see http_api.h). */
 #include "http_api.h"
 
 #include <event2/buffer.h>
@@ -33,212 +34,6 @@
 #define HTTP_IDLE_TIMEOUT_SECONDS HS_IDLE_SECONDS
 #define HTTP_MAX_HEADERS_SIZE HW_MAX_HEAD
 #define HTTP_MAX_BODY_SIZE HW_MAX_BODY     /* beyond this evhttp itself answers 413 */
-
-static const char *const op_names[OP_COUNT] = {
-    [OP_NONE] = "",
-    [OP_PUBLISH] = "Publish",
-    [OP_SEND_DIRECT_MESSAGE] = "SendDirectMessage",
-    [OP_GET_CONNECTION] = "GetConnection",
-    [OP_LIST_SUBSCRIPTIONS] = "ListSubscriptions",
-};
-
-const char *http_op_name(enum http_op op)
-{
-    return op > OP_NONE && op < OP_COUNT ? op_names[op] : "";
-}
-
-enum http_op http_op_from_name(const char *name)
-{
-    for (int op = OP_NONE + 1; op < OP_COUNT; op++)
-        if (strcmp(op_names[op], name) == 0)
-            return (enum http_op)op;
-    return OP_NONE;
-}
-
-/* ------------------------------------------------------------------ replies */
-
-/* A version-4-style UUID from an xorshift64* stream: ids need to be unique, not secret. */
-static uint64_t next_random(struct http_api *api)
-{
-    api->rng ^= api->rng >> 12;
-    api->rng ^= api->rng << 25;
-    api->rng ^= api->rng >> 27;
-    return api->rng * 0x2545F4914F6CDD1DULL;
-}
-
-static void make_request_id(struct http_api *api, char out[40])
-{
-    static const char hex[] = "0123456789abcdef";
-    uint64_t w[2] = {next_random(api), next_random(api)};
-    int k = 0;
-    for (int i = 0; i < 32; i++) {
-        if (i == 8 || i == 12 || i == 16 || i == 20)
-            out[k++] = '-';
-        unsigned nibble = (unsigned)(w[i / 16] >> (4 * (i % 16))) & 15;
-        if (i == 12)
-            nibble = 4;                     /* version 4 */
-        else if (i == 16)
-            nibble = 8 | (nibble & 3);      /* variant 10xx */
-        out[k++] = hex[nibble];
-    }
-    out[k] = '\0';
-}
-
-/* One answer, on whichever transport carries the request. */
-static void send_reply(struct http_ctx *ctx, int status, const char *reason,
-                       const char *error_type, const struct buf *body)
-{
-    if (ctx->conn) {
-        hs_reply(ctx->conn, status, reason, error_type, ctx->request_id, body->data,
-                 body->len);
-        return;
-    }
-    struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
-    if (error_type)
-        evhttp_add_header(h, "x-amzn-ErrorType", error_type);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "x-amzn-RequestId", ctx->request_id);
-    if (body->len)
-        evbuffer_add(evhttp_request_get_output_buffer(ctx->req), body->data, body->len);
-    evhttp_send_reply(ctx->req, status, reason, NULL);
-}
-
-/* The status line's text: the shared table, else a generic word. */
-static const char *reason_phrase(int status)
-{
-    const char *text = http_status_text(status);
-    return text ? text : status < 400 ? "OK" : "Error";
-}
-
-void http_reply_json(struct http_ctx *ctx, int status, const struct buf *body)
-{
-    send_reply(ctx, status, reason_phrase(status), NULL, body);
-}
-
-void http_reply_error(struct http_ctx *ctx, int status, const char *code, const char *fmt, ...)
-{
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    struct buf *out = &ctx->api->out;
-    buf_reset(out);
-    buf_append_str(out, "{\"message\":");
-    json_write_string_lossy(out, message, strlen(message));
-    buf_append_str(out, ",\"traceId\":\"");
-    buf_append_str(out, ctx->request_id);
-    buf_append_str(out, "\"}");
-    send_reply(ctx, status, reason_phrase(status), code, out);
-}
-
-/* QA fault: the client sees its connection closed with no reply. The socket is shut
- * down first; the reply evhttp then fails to write frees the connection its usual way. */
-void http_drop_connection(struct http_ctx *ctx)
-{
-    if (ctx->conn) {
-        hs_drop(ctx->conn);
-        return;
-    }
-    struct evhttp_connection *evcon = evhttp_request_get_connection(ctx->req);
-    if (evcon) {
-        struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-        evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-        if (fd >= 0)
-            shutdown(fd, SHUT_RDWR);
-    }
-    struct buf empty = BUF_INIT;
-    send_reply(ctx, 500, "Dropped", NULL, &empty);
-}
-
-/* ------------------------------------------------------------------ waiting requests */
-
-struct http_call *http_call_new(struct http_ctx *ctx)
-{
-    struct http_call *call = calloc(1, sizeof *call);
-    if (!call)
-        return NULL;
-    call->ctx = *ctx;
-    call->next = ctx->api->calls;
-    if (call->next)
-        call->next->pprev = &call->next;
-    call->pprev = &ctx->api->calls;
-    ctx->api->calls = call;
-    return call;
-}
-
-void http_call_finish(struct http_call *call)
-{
-    if (call->timer)
-        event_free(call->timer);
-    *call->pprev = call->next;
-    if (call->next)
-        call->next->pprev = call->pprev;
-    free(call);
-}
-
-/* ------------------------------------------------------------------ routing */
-
-/* Matches the raw path against the model's request URIs. Sets ctx->op and the label;
- * returns 0, or the HTTP status of an error already sent. */
-static int route(struct http_ctx *ctx, const char *path, size_t n, enum evhttp_cmd_type method)
-{
-    static const char topics[] = "/topics/", conns[] = "/connections/";
-    enum http_op op = OP_NONE;
-    bool method_ok = false;
-    if (n >= sizeof topics - 1 && memcmp(path, topics, sizeof topics - 1) == 0 &&
-        !memchr(path + sizeof topics - 1, '/', n - (sizeof topics - 1))) {
-        ctx->label = path + sizeof topics - 1;
-        ctx->label_len = n - (sizeof topics - 1);
-        op = OP_PUBLISH;
-        method_ok = method == EVHTTP_REQ_POST;
-    } else if (n >= sizeof conns - 1 && memcmp(path, conns, sizeof conns - 1) == 0) {
-        const char *id = path + sizeof conns - 1;
-        const char *slash = memchr(id, '/', n - (size_t)(id - path));
-        const char *rest = slash ? slash : path + n;
-        size_t rest_len = (size_t)(path + n - rest);
-        ctx->label = id;
-        ctx->label_len = (size_t)(rest - id);
-        if (rest_len == 0) {
-            op = OP_GET_CONNECTION;
-            method_ok = method == EVHTTP_REQ_GET;
-            if (method == EVHTTP_REQ_DELETE) {
-                http_reply_error(ctx, 501, "NotImplementedException",
-                                 "DeleteConnection is not implemented by iotlua-emulator");
-                return 501;
-            }
-        } else if (rest_len == 9 && memcmp(rest, "/messages", 9) == 0) {
-            op = OP_SEND_DIRECT_MESSAGE;
-            method_ok = method == EVHTTP_REQ_POST;
-        } else if (rest_len == 14 && memcmp(rest, "/subscriptions", 14) == 0) {
-            op = OP_LIST_SUBSCRIPTIONS;
-            method_ok = method == EVHTTP_REQ_GET;
-        }
-    } else if ((n >= 7 && memcmp(path, "/things", 7) == 0) ||
-               (n >= 16 && memcmp(path, "/retainedMessage", 16) == 0)) {
-        http_reply_error(ctx, 501, "NotImplementedException",
-                         "shadow and retained-message operations are not implemented by "
-                         "iotlua-emulator");
-        return 501;
-    }
-    if (op == OP_NONE) {
-        http_reply_error(ctx, 404, "UnknownOperationException",
-                         "no data-plane operation at this path");
-        return 404;
-    }
-    if (ctx->label_len == 0) {
-        http_reply_error(ctx, 400, "InvalidRequestException",
-                         op == OP_PUBLISH ? "topic is required" : "clientId is required");
-        return 400;
-    }
-    if (!method_ok) {
-        http_reply_error(ctx, 405, "MethodNotAllowedException",
-                         "the method is not allowed for %s", http_op_name(op));
-        return 405;
-    }
-    ctx->op = op;
-    return 0;
-}
 
 /* ------------------------------------------------------------------ SigV4 gate */
 
@@ -399,7 +194,7 @@ static void serve(struct http_ctx *ctx_in)
 {
     struct http_ctx ctx = *ctx_in;
     struct http_api *api = ctx.api;
-    make_request_id(api, ctx.request_id);
+    http_make_request_id(api, ctx.request_id);
     const char *uri = ctx.uri;
     const char *q = strchr(uri, '?');
     size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
@@ -416,7 +211,7 @@ static void serve(struct http_ctx *ctx_in)
         qa_handle(&ctx, uri, path_len);
         return;
     }
-    if (route(&ctx, uri, path_len, (enum evhttp_cmd_type)ctx.method) != 0)
+    if (http_route(&ctx, uri, path_len, ctx.method) != 0)
         return;
     if (api->verify && authenticate(&ctx, uri, path_len) != 0)
         return;

@@ -1,7 +1,9 @@
 /*
  * http_internal.h — what the files of emulator/http/ share: the server state, one
- * request being served (struct http_ctx), replies, and the entry points of the
- * operations (http_ops.c) and the QA controls (http_qa.c).
+ * request being served (struct http_ctx), replies and request readers (http_reply.c),
+ * routing (http_route.c), the operations by family (http_op_messages.c: Publish,
+ * SendDirectMessage; http_op_connections.c: GetConnection, ListSubscriptions; shadows
+ * and retained messages get files of their own) and the QA controls (http_qa.c).
  */
 #ifndef IOTLUA_EMULATOR_HTTP_INTERNAL_H
 #define IOTLUA_EMULATOR_HTTP_INTERNAL_H
@@ -24,6 +26,7 @@ struct hs_server;
 struct hw_request;
 struct evconnlistener;
 struct event;
+struct iot_op;
 
 #define HTTP_MAX_PAYLOAD (128 * 1024)       /* AWS IoT message payload limit */
 #define HTTP_MAX_QUERY_PARAMS 32
@@ -80,6 +83,7 @@ struct http_ctx {
     size_t body_len;
     char request_id[40];
     enum http_op op;
+    const struct iot_op *iop;       /* its description in the model (operations.h) */
     const char *label;              /* raw path label (topic or clientId) */
     size_t label_len;
     const char *query;
@@ -105,29 +109,55 @@ struct http_call {
     struct http_call *next, **pprev;
 };
 
-/* ---- replies (http_api.c) */
+/* ---------------------------------------------------------------- replies (http_reply.c) */
 void http_reply_json(struct http_ctx *ctx, int status, const struct buf *body);
 void http_reply_error(struct http_ctx *ctx, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* {"message":"OK","traceId":<request id>}, as Publish and SendDirectMessage answer. */
+void http_reply_ok_trace(struct http_ctx *ctx);
 void http_drop_connection(struct http_ctx *ctx);
 struct http_call *http_call_new(struct http_ctx *ctx);
 void http_call_finish(struct http_call *call);    /* unlinks and frees (no reply) */
+void http_make_request_id(struct http_api *api, char out[40]);
 
-/* The value of request header `name` (any case), or NULL. */
+/* The value of request header `name` (any case), or NULL (http_api.c). */
 const char *http_header(const struct http_ctx *ctx, const char *name);
 
-/* ---- request helpers (http_ops.c) */
+/* ---------------------------------------------------------------- request readers (http_reply.c) */
 /* Finds query parameter `name`, percent-decoded into api->arena. 1 found, 0 absent,
  * -1 malformed (an error reply has been sent). */
 int http_query_get(struct http_ctx *ctx, const char *name, const char **value_out,
                    size_t *len_out);
+/* The same as an arena offset (the arena may move as it grows); *present says whether
+ * it was there. 0, or -1 (a reply has been sent). */
+int http_query_opt(struct http_ctx *ctx, const char *name, size_t *off, size_t *len,
+                   bool *present);
 /* Reads integer query parameter `name` into *out (dflt when absent). 0, or -1 when it is
  * malformed or outside [min, max] (an error reply has been sent). */
 int http_query_int(struct http_ctx *ctx, const char *name, int64_t min, int64_t max,
                    int64_t dflt, int64_t *out);
-void http_run_op(struct http_ctx *ctx);
+/* The same with the range the model gives the operation's member of that name, or
+ * [min, max] (AWS IoT's documented limits) when the model gives none. */
+int http_query_model_int(struct http_ctx *ctx, const char *name, int64_t min, int64_t max,
+                         int64_t dflt, int64_t *out);
+int http_query_bool(struct http_ctx *ctx, const char *name, bool *out);
+/* The path label (topic or clientId) decoded into out (HTTP_MAX_LABEL + 1 bytes); what
+ * names it in an error. 0, or -1 (a reply has been sent). */
+int http_label_decode(struct http_ctx *ctx, char *out, size_t *len_out, const char *what);
+/* The same for a clientId, checked as AWS IoT checks it. */
+int http_label_client_id(struct http_ctx *ctx, char *out);
 
-/* ---- QA controls (http_qa.c) */
+/* ---------------------------------------------------------------- routing and operations */
+/* Sets ctx->op, ctx->iop and the label from the method and raw path (http_route.c);
+ * 0, or the HTTP status of the error reply already sent. */
+int http_route(struct http_ctx *ctx, const char *path, size_t n, int method);
+void http_run_op(struct http_ctx *ctx);
+void http_op_publish(struct http_ctx *ctx);                 /* http_op_messages.c */
+void http_op_send_direct_message(struct http_ctx *ctx);
+void http_op_get_connection(struct http_ctx *ctx);          /* http_op_connections.c */
+void http_op_list_subscriptions(struct http_ctx *ctx);
+
+/* ---------------------------------------------------------------- QA controls (http_qa.c) */
 struct qa_state *qa_new(struct http_api *api);
 void qa_free(struct qa_state *qa);
 void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len);

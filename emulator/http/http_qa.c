@@ -241,8 +241,10 @@ struct qa_state *qa_new(struct http_api *api)
         return NULL;
     qa->api = api;
     qa->next_fault_id = 1;
-    if (api->broker)
-        broker_set_publish_observer(api->broker, observe, qa);
+    if (api->broker && broker_add_publish_observer(api->broker, observe, qa) != 0) {
+        free(qa);
+        return NULL;
+    }
     return qa;
 }
 
@@ -265,7 +267,7 @@ void qa_free(struct qa_state *qa)
     if (!qa)
         return;
     if (qa->api->broker)
-        broker_set_publish_observer(qa->api->broker, NULL, NULL);
+        broker_remove_publish_observer(qa->api->broker, observe, qa);
     clear_records(qa, NULL);
     buf_free(&qa->scratch);
     free(qa);

@@ -179,6 +179,11 @@ void broker_free(struct broker *b)
         event_free(b->sweeper);
     if (b->accept_pause)
         event_free(b->accept_pause);
+    while (b->observers) {
+        struct publish_observer *o = b->observers;
+        b->observers = o->next;
+        free(o);
+    }
     free(b);
 }
 
@@ -191,10 +196,31 @@ void broker_publish(struct broker *b, const struct broker_message *message)
     broker_msg_unref(msg);
 }
 
-void broker_set_publish_observer(struct broker *b, broker_publish_observer observer, void *arg)
+int broker_add_publish_observer(struct broker *b, broker_publish_observer observer, void *arg)
 {
-    b->observer = observer;
-    b->observer_arg = arg;
+    struct publish_observer *o = calloc(1, sizeof *o);
+    if (!o)
+        return -1;
+    o->fn = observer;
+    o->arg = arg;
+    struct publish_observer **tail = &b->observers;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = o;
+    return 0;
+}
+
+void broker_remove_publish_observer(struct broker *b, broker_publish_observer observer,
+                                    void *arg)
+{
+    for (struct publish_observer **p = &b->observers; *p; p = &(*p)->next) {
+        if ((*p)->fn == observer && (*p)->arg == arg) {
+            struct publish_observer *gone = *p;
+            *p = gone->next;
+            free(gone);
+            return;
+        }
+    }
 }
 
 static struct session *online_session(struct broker *b, const char *client_id)

@@ -159,6 +159,13 @@ void broker_sub_store_match(struct sub_store *s, const char *topic, size_t topic
                      void (*visit)(void *arg, struct sub_node *node), void *arg);
 void broker_sub_store_free(struct sub_store *s);
 
+/* One of the broker's publish observers (broker_add_publish_observer). */
+struct publish_observer {
+    broker_publish_observer fn;
+    void *arg;
+    struct publish_observer *next;
+};
+
 struct broker {
     struct event_base *base;
     struct evconnlistener *listener;
@@ -172,8 +179,7 @@ struct broker {
     struct event *reaper;
     struct event *sweeper;          /* session expiry and 30-minute info expiry */
     struct event *accept_pause;     /* re-enables the listener after EMFILE and the like */
-    broker_publish_observer observer;
-    void *observer_arg;
+    struct publish_observer *observers;     /* in the order added */
     uint64_t route_stamp;
     uint64_t assigned_ids;
     uint64_t event_serial;          /* lifecycle sessionIdentifier */

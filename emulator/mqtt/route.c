@@ -100,15 +100,16 @@ static void update_retained(struct broker *b, struct mqtt_msg *msg)
     broker_msg_unref(old);
 }
 
-static void notify_observer(struct broker *b, struct mqtt_msg *msg, struct session *origin)
+static void notify_observers(struct broker *b, struct mqtt_msg *msg, struct session *origin)
 {
-    if (!b->observer)
+    if (!b->observers)
         return;
     struct broker_message view;
     void *arena;
     if (broker_msg_view(msg, &view, &arena) != 0)
         return;
-    b->observer(b->observer_arg, &view, origin ? origin->client_id : NULL);
+    for (struct publish_observer *o = b->observers; o; o = o->next)
+        o->fn(o->arg, &view, origin ? origin->client_id : NULL);
     free(arena);
 }
 
@@ -116,7 +117,7 @@ void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin
 {
     if (msg->retain)
         update_retained(b, msg);
-    notify_observer(b, msg, origin);
+    notify_observers(b, msg, origin);
     struct route r = {.broker = b, .msg = msg, .origin = origin};
     b->route_stamp++;
     broker_sub_store_match(&b->subs, msg->topic, msg->topic_len, visit_node, &r);
