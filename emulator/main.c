@@ -202,7 +202,7 @@ static void free_options(struct options *o)
         free(o->credential_copies[i]);
 }
 
-/* ---- TLS ---- */
+/* ---------------------------------------------------------------- TLS */
 
 static void tls_error(const char *what, const char *file)
 {
@@ -245,7 +245,7 @@ fail:
     return NULL;
 }
 
-/* ---- ready file ---- */
+/* ---------------------------------------------------------------- ready file */
 
 static int write_ready_file(const char *path, const char *host, bool http_tls, int http_port,
                             bool mqtt_tls, int mqtt_port)
@@ -277,7 +277,7 @@ done:
     return rc;
 }
 
-/* ---- the loop ---- */
+/* ---------------------------------------------------------------- the loop */
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {

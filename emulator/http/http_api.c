@@ -35,7 +35,7 @@
 #define HTTP_MAX_HEADERS_SIZE HW_MAX_HEAD
 #define HTTP_MAX_BODY_SIZE HW_MAX_BODY     /* beyond this evhttp itself answers 413 */
 
-/* ------------------------------------------------------------------ SigV4 gate */
+/* ---------------------------------------------------------------- SigV4 gate */
 
 static const char *method_name(enum evhttp_cmd_type m)
 {
@@ -132,7 +132,7 @@ static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
     return status == SIGV4_VERIFY_OK ? 0 : -1;
 }
 
-/* ------------------------------------------------------------------ faults */
+/* ---------------------------------------------------------------- faults */
 
 static void apply_fault_now(struct http_ctx *ctx, const struct qa_fault_hit *hit)
 {
@@ -180,7 +180,7 @@ static int inject_fault(struct http_ctx *ctx)
     return 1;
 }
 
-/* ------------------------------------------------------------------ the callback */
+/* ---------------------------------------------------------------- the callback */
 
 const char *http_header(const struct http_ctx *ctx, const char *name)
 {
@@ -240,7 +240,7 @@ static void on_native_request(void *arg, struct hs_conn *conn, const struct hw_r
     serve(&ctx);
 }
 
-/* ------------------------------------------------------------------ lifetime */
+/* ---------------------------------------------------------------- lifetime */
 
 /* evhttp hands its listener's error callback the struct evhttp, not our state: the live
  * APIs are kept in a list to find it (one per emulator in practice). */

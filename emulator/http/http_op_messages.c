@@ -13,7 +13,7 @@
 
 #define INVALID "InvalidRequestException"
 
-/* ------------------------------------------------------------------ message building */
+/* ---------------------------------------------------------------- message building */
 
 /* Query values and headers shared by Publish and SendDirectMessage, as arena offsets. */
 struct msg_fields {
@@ -151,7 +151,7 @@ static int read_message_fields(struct http_ctx *ctx, struct msg_fields *f)
     return 0;
 }
 
-/* ------------------------------------------------------------------ Publish */
+/* ---------------------------------------------------------------- Publish */
 
 void http_op_publish(struct http_ctx *ctx)
 {
@@ -180,7 +180,7 @@ void http_op_publish(struct http_ctx *ctx)
     http_reply_ok_trace(ctx);
 }
 
-/* ------------------------------------------------------------------ SendDirectMessage */
+/* ---------------------------------------------------------------- SendDirectMessage */
 
 static void direct_done(void *arg, bool acknowledged)
 {

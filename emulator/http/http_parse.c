@@ -7,7 +7,7 @@
 #include "encode.h"
 #include "json.h"
 
-/* ------------------------------------------------------------------ query */
+/* ---------------------------------------------------------------- query */
 
 int hp_query_split(const char *q, size_t n, struct hp_query_param *out, int max)
 {
@@ -32,7 +32,7 @@ int hp_query_split(const char *q, size_t n, struct hp_query_param *out, int max)
     return count;
 }
 
-/* ------------------------------------------------------------------ user properties JSON */
+/* ---------------------------------------------------------------- user properties JSON */
 
 /* Copies s[0..n) and a NUL into the arena; *off_out is where it starts. */
 static int arena_string(struct buf *arena, const char *s, size_t n, size_t *off_out)
@@ -89,7 +89,7 @@ int hp_user_properties_parse(const char *json, size_t n, struct buf *arena,
     return count;
 }
 
-/* ------------------------------------------------------------------ AWS IoT rules */
+/* ---------------------------------------------------------------- AWS IoT rules */
 
 const char *hp_topic_problem(const char *topic, size_t n)
 {
@@ -164,7 +164,7 @@ int hp_parse_bool(const char *s, size_t n, bool *out)
     return 0;
 }
 
-/* ------------------------------------------------------------------ page tokens */
+/* ---------------------------------------------------------------- page tokens */
 
 /* Token text: "v1." + 16 hex digits of the offset + 16 hex digits of a MAC (the first 8
  * bytes of HMAC-SHA256 over the big-endian offset and the client id). */

@@ -49,7 +49,7 @@ struct qa_state {
     struct buf scratch;             /* observe renders here (kept between publishes) */
 };
 
-/* ------------------------------------------------------------------ record */
+/* ---------------------------------------------------------------- record */
 
 static uint32_t hash_topic(const char *s)
 {
@@ -273,7 +273,7 @@ void qa_free(struct qa_state *qa)
     free(qa);
 }
 
-/* ------------------------------------------------------------------ faults */
+/* ---------------------------------------------------------------- faults */
 
 int qa_take_fault(struct qa_state *qa, enum http_op op, struct qa_fault_hit *hit_out)
 {
@@ -388,7 +388,7 @@ static void list_faults(struct http_ctx *ctx, struct qa_state *qa)
     http_reply_json(ctx, 200, o);
 }
 
-/* ------------------------------------------------------------------ published */
+/* ---------------------------------------------------------------- published */
 
 static void get_published(struct http_ctx *ctx, struct qa_state *qa, const char *topic)
 {
@@ -421,7 +421,7 @@ static void get_published(struct http_ctx *ctx, struct qa_state *qa, const char 
     http_reply_json(ctx, 200, o);
 }
 
-/* ------------------------------------------------------------------ dispatch */
+/* ---------------------------------------------------------------- dispatch */
 
 static bool path_is(const char *p, size_t n, const char *lit)
 {

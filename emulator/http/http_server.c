@@ -61,7 +61,7 @@ struct hs_server {
     size_t date_len;
 };
 
-/* ------------------------------------------------------------------ answers */
+/* ---------------------------------------------------------------- answers */
 
 static const char *date_line(struct hs_server *s, size_t *len_out)
 {
@@ -198,7 +198,7 @@ static void append_error_page(struct hs_conn *c, int status, int minor)
     c->linger = true;
 }
 
-/* ------------------------------------------------------------------ connections */
+/* ---------------------------------------------------------------- connections */
 
 static void conn_close_socket(struct hs_conn *c)
 {
@@ -434,7 +434,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ------------------------------------------------------------------ API */
+/* ---------------------------------------------------------------- API */
 
 void hs_reply(struct hs_conn *c, int status, const char *reason, const char *error_type,
               const char *request_id, const char *body, size_t body_len)

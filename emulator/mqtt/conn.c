@@ -57,7 +57,7 @@ static void address_string(const struct sockaddr *sa, char *ip, size_t ip_size,
     }
 }
 
-/* ---- input ---- */
+/* ---------------------------------------------------------------- input */
 
 static void read_frames(struct conn *c)
 {
@@ -122,7 +122,7 @@ static void on_drained(struct bufferevent *bev, void *arg)
         broker_conn_free(c);
 }
 
-/* ---- accept ---- */
+/* ---------------------------------------------------------------- accept */
 
 static struct bufferevent *make_bev(struct broker *b, int fd)
 {
@@ -202,7 +202,7 @@ void broker_conn_peer_common_name(struct conn *c, char *out, size_t out_size)
     X509_free(cert);
 }
 
-/* ---- output ---- */
+/* ---------------------------------------------------------------- output */
 
 int broker_conn_write_raw(struct conn *c, const void *data, size_t len)
 {
@@ -216,7 +216,7 @@ int broker_conn_write(struct conn *c, const struct buf *data)
     return broker_conn_write_raw(c, data->data, data->len);
 }
 
-/* ---- closing ---- */
+/* ---------------------------------------------------------------- closing */
 
 void broker_conn_close(struct conn *c, const char *reason, int mqtt5_reason, bool send_will)
 {

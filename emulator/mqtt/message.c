@@ -147,7 +147,8 @@ bool broker_msg_expired(const struct mqtt_msg *m, int64_t now_ms)
     return m->expiry_at_ms >= 0 && now_ms >= m->expiry_at_ms;
 }
 
-/* ---- a broker_message view for the observer ---- */
+/* ---------------------------------------------------------------- observers
+ * A broker_message view of a message, for the publish observers. */
 
 /* Copies a string property into the arena, NUL-terminated. */
 static char *arena_str(char **cursor, const struct mqtt_str *s)
