@@ -444,6 +444,14 @@ void mqtt_close_with(struct iot_mqtt *m, const struct iot_error *why)
         return;
     struct iot_error named = *why;
     name_early_tls_close(m, &named);
+    if (m->state == IOT_MQTT_CONNECTING) {  /* say where: the URL may have been a default */
+        char code[IOT_ERR_CODE_MAX], message[IOT_ERR_MESSAGE_MAX];
+        snprintf(code, sizeof code, "%s", named.code[0] ? named.code : "NetworkError");
+        snprintf(message, sizeof message, "%s", named.message);
+        iot_error_set(&named, code, "connecting to %s:%d: %s", m->conf.host, m->conf.port,
+                      message);
+        named.status = why->status;
+    }
     const struct iot_error *err = &named;
     eng_source_remove(m->engine, &m->source);
     net_stream_close(&m->ns);
@@ -511,6 +519,10 @@ struct iot_mqtt *iot_mqtt_connect(struct iot_engine *engine, const struct iot_mq
         return NULL;
     }
     if (start_stream(m, err) != 0) {
+        char code[IOT_ERR_CODE_MAX], was[IOT_ERR_MESSAGE_MAX];
+        snprintf(code, sizeof code, "%s", err->code);
+        snprintf(was, sizeof was, "%s", err->message);
+        iot_error_set(err, code, "connecting to %s:%d: %s", opts->host, opts->port, was);
         eng_item_finish(engine, &m->item);
         return NULL;
     }

@@ -217,6 +217,21 @@ describe("iotlua.mqtt against the emulator", function()
     assert.is_nil(conn)
     assert.equals("NetworkError", err.code)
     assert.matches("refused", err.message)
+    assert.matches("connecting to 127.0.0.1:" .. port, err.message, 1, true)
+  end)
+
+  it("with no url and no IOTLUA_MQTT_URL, connects to the data endpoint's host on 8883 (TLS)", function()
+    local script = os.tmpname()
+    servers.write_file(script, [[
+      local dev, err = require("iotlua").mqtt.connect{ client_id = "mq-default", timeout = 2 }
+      print(dev, err and err.message)
+    ]])
+    local env = emu:env()
+    env.IOTLUA_MQTT_URL = ""
+    local res = servers.run_iotlua(script, {}, env)
+    os.remove(script)
+    assert.equals(0, res.status, res.stderr)
+    assert.matches("connecting to 127.0.0.1:8883", res.stdout, 1, true)
   end)
 
   it("uses IOTLUA_MQTT_URL when no url is given", function()
