@@ -120,4 +120,11 @@ int broker_list_subscriptions(struct broker *broker, const char *client_id,
  * 0 when a connection was closed, -1 when the client is not connected. */
 int broker_disconnect_client(struct broker *broker, const char *client_id);
 
+/* DeleteConnection: the server closes the client's connection (API_INITIATED_DISCONNECT,
+ * MQTT 5 reason 0x98 Administrative action), publishing its will unless prevent_will;
+ * with clean_session the session's subscriptions and queued messages go too (a delayed
+ * will then goes at once, the session having ended). 0, or -1 when not connected. */
+int broker_delete_connection(struct broker *broker, const char *client_id, bool clean_session,
+                             bool prevent_will);
+
 #endif

@@ -40,6 +40,7 @@ enum http_op {
     OP_SEND_DIRECT_MESSAGE,
     OP_GET_CONNECTION,
     OP_LIST_SUBSCRIPTIONS,
+    OP_DELETE_CONNECTION,
     OP_COUNT
 };
 const char *http_op_name(enum http_op op);
@@ -155,6 +156,7 @@ void http_run_op(struct http_ctx *ctx);
 void http_op_publish(struct http_ctx *ctx);                 /* http_op_messages.c */
 void http_op_send_direct_message(struct http_ctx *ctx);
 void http_op_get_connection(struct http_ctx *ctx);          /* http_op_connections.c */
+void http_op_delete_connection(struct http_ctx *ctx);
 void http_op_list_subscriptions(struct http_ctx *ctx);
 
 /* ---------------------------------------------------------------- QA controls (http_qa.c) */

@@ -1,6 +1,6 @@
-/* http_op_connections.c — the operations about a client's connection: GetConnection
- * and ListSubscriptions (its subscriptions, in pages), answered from the broker's state
- * (see http_internal.h). */
+/* http_op_connections.c — the operations about a client's connection: GetConnection,
+ * DeleteConnection and ListSubscriptions (its subscriptions, in pages), answered from
+ * the broker's state (see http_internal.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +62,27 @@ void http_op_get_connection(struct http_ctx *ctx)
     buf_reset(&ctx->api->out);
     connection_json(&ctx->api->out, &info, socket_info);
     http_reply_json(ctx, 200, &ctx->api->out);
+}
+
+/* ---------------------------------------------------------------- DeleteConnection */
+
+void http_op_delete_connection(struct http_ctx *ctx)
+{
+    char client_id[HTTP_MAX_LABEL + 1];
+    if (http_label_client_id(ctx, client_id) != 0)
+        return;
+    bool clean_session, prevent_will;
+    if (http_query_bool(ctx, "cleanSession", &clean_session) != 0 ||
+        http_query_bool(ctx, "preventWillMessage", &prevent_will) != 0)
+        return;
+    if (broker_delete_connection(ctx->api->broker, client_id, clean_session, prevent_will) != 0) {
+        http_reply_error(ctx, 404, "ResourceNotFoundException",
+                         "client %s is not connected", client_id);
+        return;
+    }
+    struct buf *out = &ctx->api->out;
+    buf_reset(out);
+    http_reply_json(ctx, 200, out);
 }
 
 /* ---------------------------------------------------------------- ListSubscriptions */

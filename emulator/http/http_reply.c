@@ -27,6 +27,7 @@ static const char *const op_names[OP_COUNT] = {
     [OP_SEND_DIRECT_MESSAGE] = "SendDirectMessage",
     [OP_GET_CONNECTION] = "GetConnection",
     [OP_LIST_SUBSCRIPTIONS] = "ListSubscriptions",
+    [OP_DELETE_CONNECTION] = "DeleteConnection",
 };
 
 const char *http_op_name(enum http_op op)

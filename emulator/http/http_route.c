@@ -19,6 +19,7 @@ static const struct handler {
     {"SendDirectMessage", OP_SEND_DIRECT_MESSAGE, http_op_send_direct_message},
     {"GetConnection", OP_GET_CONNECTION, http_op_get_connection},
     {"ListSubscriptions", OP_LIST_SUBSCRIPTIONS, http_op_list_subscriptions},
+    {"DeleteConnection", OP_DELETE_CONNECTION, http_op_delete_connection},
 };
 
 #define NHANDLERS (sizeof HANDLERS / sizeof HANDLERS[0])

@@ -302,3 +302,20 @@ int broker_disconnect_client(struct broker *b, const char *client_id)
     broker_conn_close(s->conn, REASON_SERVER_INITIATED, 0x98, true);   /* Administrative action */
     return 0;
 }
+
+int broker_delete_connection(struct broker *b, const char *client_id, bool clean_session,
+                             bool prevent_will)
+{
+    struct session *s = online_session(b, client_id);
+    if (!s)
+        return -1;
+    broker_conn_close(s->conn, REASON_API_INITIATED, 0x98, !prevent_will);
+    if (clean_session) {
+        if (prevent_will)
+            broker_session_cancel_will(s);
+        else
+            broker_session_release_will(s);
+        broker_session_clear_state(b, s);
+    }
+    return 0;
+}

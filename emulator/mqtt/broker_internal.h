@@ -227,6 +227,8 @@ void broker_session_free(struct session *s);
  * (broker_session_cancel_will) first. Takes a reference to will. */
 void broker_session_schedule_will(struct session *s, struct mqtt_msg *will, uint32_t delay);
 void broker_session_cancel_will(struct session *s);
+/* The session ends: a will waiting for its delay is published now. */
+void broker_session_release_will(struct session *s);
 void broker_sweep_sessions(struct broker *b, int64_t now_ms);
 
 /* AWS IoT lifecycle events (lifecycle.c). */
@@ -286,6 +288,7 @@ const char *broker_reason_text(uint8_t code);
 /* disconnectReason values, as AWS IoT lifecycle events name them. */
 #define REASON_CLIENT_INITIATED "CLIENT_INITIATED_DISCONNECT"
 #define REASON_SERVER_INITIATED "SERVER_INITIATED_DISCONNECT"
+#define REASON_API_INITIATED "API_INITIATED_DISCONNECT"
 #define REASON_KEEP_ALIVE "MQTT_KEEP_ALIVE_TIMEOUT"
 #define REASON_DUPLICATE "DUPLICATE_CLIENTID"
 #define REASON_CONNECTION_LOST "CONNECTION_LOST"

@@ -309,6 +309,12 @@ void broker_session_cancel_will(struct session *s)
     s->pending_will = NULL;
 }
 
+void broker_session_release_will(struct session *s)
+{
+    if (s->will_timer)
+        on_will_delay(-1, 0, s);
+}
+
 void broker_session_free(struct session *s)
 {
     broker_session_cancel_will(s);

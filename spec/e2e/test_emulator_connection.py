@@ -191,3 +191,52 @@ def test_offline_persistent_session_keeps_its_subscriptions(emulator):
     assert c["connected"] is False and c["sessionExpiry"] == 600
     r = iot.list_subscriptions(clientId="subs-persist")
     assert r["subscriptions"] == [{"topicFilter": "keep/me", "qos": 1}]
+
+
+# --------------------------------------------------------------------------- DeleteConnection
+
+def test_delete_connection_disconnects_and_sends_the_will(emulator):
+    iot = emulator.iot_data()
+    watcher = emulator.device("del-watcher")
+    watcher.subscribe("status/del-a")
+    emulator.device("del-a", will={"topic": "status/del-a", "payload": b"gone", "qos": 1})
+    r = iot.delete_connection(clientId="del-a")
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
+    c = wait_disconnected(iot, "del-a")
+    assert c["connected"] is False
+    assert c["disconnectReason"] == "API_INITIATED_DISCONNECT"
+    assert watcher.wait_message("status/del-a").payload == b"gone"
+
+
+def test_delete_connection_prevent_will_message(emulator):
+    iot = emulator.iot_data()
+    watcher = emulator.device("del-watcher-2")
+    watcher.subscribe("status/del-b")
+    emulator.device("del-b", will={"topic": "status/del-b", "payload": b"gone", "qos": 1})
+    iot.delete_connection(clientId="del-b", preventWillMessage=True)
+    assert wait_disconnected(iot, "del-b")["connected"] is False
+    time.sleep(0.5)
+    assert [m for m in watcher.messages if m.topic == "status/del-b"] == []
+
+
+def test_delete_connection_clean_session_drops_the_persistent_session(emulator):
+    iot = emulator.iot_data()
+    keep = emulator.device("del-keep", clean=False, session_expiry=600)
+    keep.subscribe("keep/#")
+    drop = emulator.device("del-drop", clean=False, session_expiry=600)
+    drop.subscribe("drop/#")
+    iot.delete_connection(clientId="del-keep")
+    iot.delete_connection(clientId="del-drop", cleanSession=True)
+    wait_disconnected(iot, "del-keep")
+    wait_disconnected(iot, "del-drop")
+    kept = iot.list_subscriptions(clientId="del-keep")["subscriptions"]
+    assert kept == [{"topicFilter": "keep/#", "qos": 1}]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iot.list_subscriptions(clientId="del-drop")
+    assert error_of(e) == ("ResourceNotFoundException", 404)
+
+
+def test_delete_connection_of_a_client_not_connected(emulator):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        emulator.iot_data().delete_connection(clientId="del-nobody")
+    assert error_of(e) == ("ResourceNotFoundException", 404)

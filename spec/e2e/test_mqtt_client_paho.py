@@ -45,7 +45,7 @@ def test_paho_publish_received_by_iotlua_with_properties(emulator, tmp_path):
     """)
     try:
         wait_line(proc, "ready")
-        peer = emulator.device("paho-sender").connect()
+        peer = emulator.device("paho-sender")
         props = Properties(PacketTypes.PUBLISH)
         props.ContentType = "application/json"
         props.ResponseTopic = "paho/replies"
@@ -69,7 +69,7 @@ def test_paho_publish_received_by_iotlua_with_properties(emulator, tmp_path):
 
 
 def test_iotlua_publish_received_by_paho_with_properties(emulator, tmp_path):
-    peer = emulator.device("paho-receiver").connect()
+    peer = emulator.device("paho-receiver")
     peer.subscribe("paho/out", qos=1)
     proc = start_script(emulator, tmp_path, """
         local iotlua = require("iotlua")
