@@ -36,7 +36,7 @@ static const char client_mt_key = 'c';     /* registry[&client_mt_key]: the meta
 struct client_box {
     struct iot_client *client;        /* NULL once closed */
     struct cfg_provider *provider;    /* freed by __gc only (in-flight retries use it) */
-    struct cfg_credentials creds;     /* the last credentials handed to the runtime */
+    struct cred_credentials creds;     /* the last credentials handed to the runtime */
     int has_creds;
 };
 
@@ -114,7 +114,7 @@ static int credentials_cb(void *ctx, struct iot_credentials *creds_out, struct i
         return 0;
     }
     if (box->has_creds) {
-        cfg_credentials_free(&box->creds);
+        cred_credentials_free(&box->creds);
         box->has_creds = 0;
     }
     if (box->provider == NULL || cfg_provider_get(box->provider, time(NULL), &box->creds, msg) != 0) {
@@ -152,7 +152,7 @@ static int client_gc(lua_State *L)
     cfg_provider_free(box->provider);
     box->provider = NULL;
     if (box->has_creds)
-        cfg_credentials_free(&box->creds);
+        cred_credentials_free(&box->creds);
     box->has_creds = 0;
     return 0;
 }

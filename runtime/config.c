@@ -4,33 +4,24 @@
  * precedence rules.
  *
  * Sections: environment → files and profiles → settings (cfg_resolve) → credentials
- * sources → credential_process (spawn, read, parse) → the provider and its cache.
+ * sources → the provider and its cache (credential_process runs in
+ * credentials/process.c).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <openssl/crypto.h>
 
 #include "buf.h"
 #include "client.h"
+#include "credentials/process.h"
 #include "endpoints.h"
 #include "ini.h"
-#include "json.h"
-
-extern char **environ;
 
 /* ==== environment ===================================================================== */
 
@@ -61,11 +52,6 @@ static void set_err(char err_out[CFG_ERROR_LEN], const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err_out, CFG_ERROR_LEN, fmt, ap);
     va_end(ap);
-}
-
-static char *xstrdup(const char *s)
-{
-    return s ? strdup(s) : NULL;
 }
 
 int cfg_parse_bool(const char *s)
@@ -485,34 +471,6 @@ fail:
 
 /* ==== credentials: static sources ===================================================== */
 
-void cfg_credentials_free(struct cfg_credentials *c)
-{
-    if (c->secret_access_key)
-        OPENSSL_cleanse(c->secret_access_key, strlen(c->secret_access_key));
-    if (c->session_token)
-        OPENSSL_cleanse(c->session_token, strlen(c->session_token));
-    free(c->access_key_id);
-    free(c->secret_access_key);
-    free(c->session_token);
-    memset(c, 0, sizeof *c);
-}
-
-static int creds_set(struct cfg_credentials *c, const char *akid, const char *secret,
-                     const char *token, time_t expiration, const char *source)
-{
-    memset(c, 0, sizeof *c);
-    c->access_key_id = xstrdup(akid);
-    c->secret_access_key = xstrdup(secret);
-    c->session_token = token && *token ? strdup(token) : NULL;
-    c->expiration = expiration;
-    snprintf(c->source, sizeof c->source, "%s", source);
-    if (!c->access_key_id || !c->secret_access_key || (token && *token && !c->session_token)) {
-        cfg_credentials_free(c);
-        return -1;
-    }
-    return 0;
-}
-
 /* A pair of key values where both or neither must be set. Returns 1 when found, 0 when
  * absent, -1 (with err_out) when only one is. */
 static int pair_or_partial(const char *akid, const char *secret, const char *where,
@@ -536,235 +494,11 @@ static const char *why_absent(int missing, const struct ini_section *s)
     return s ? "no aws_access_key_id/aws_secret_access_key" : "no such section";
 }
 
-/* ==== credential_process ============================================================== */
-
-#define PROC_MAX_OUTPUT (1u << 20)
-#define PROC_TIMEOUT_MS 60000
-
-/* Reads the child's stdout and stderr until both close, the cap, or the deadline. */
-static int drain(int out_fd, int err_fd, struct buf *out, struct buf *err)
-{
-    struct pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-    struct buf *dst[2] = {out, err};
-    int open_fds = 2, waited = 0;
-    while (open_fds > 0) {
-        int n = poll(fds, 2, 1000);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0 && (waited += 1000) >= PROC_TIMEOUT_MS)
-            return -2;
-        for (int i = 0; i < 2; i++) {
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            char chunk[4096];
-            ssize_t got = read(fds[i].fd, chunk, sizeof chunk);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                fds[i].fd = -1;
-                open_fds--;
-            } else if (dst[i]->len + (size_t)got > PROC_MAX_OUTPUT ||
-                       buf_append(dst[i], chunk, (size_t)got) != 0) {
-                return -3;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Runs /bin/sh -c command; stdout and stderr captured; *status_out from waitpid. */
-static int spawn_capture(const char *command, struct buf *out, struct buf *err,
-                         int *status_out, char err_out[CFG_ERROR_LEN])
-{
-    int po[2] = {-1, -1}, pe[2] = {-1, -1}, rc = -1;
-    posix_spawn_file_actions_t fa;
-    pid_t pid = -1;
-    char *argv[] = {"sh", "-c", (char *)command, NULL};
-    if (pipe(po) != 0 || pipe(pe) != 0) {
-        set_err(err_out, "credential_process: cannot create a pipe: %s", strerror(errno));
-        goto fail;
-    }
-    fcntl(po[0], F_SETFD, FD_CLOEXEC);
-    fcntl(pe[0], F_SETFD, FD_CLOEXEC);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-    posix_spawn_file_actions_addclose(&fa, po[1]);
-    posix_spawn_file_actions_addclose(&fa, pe[1]);
-    int e = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(po[1]);
-    close(pe[1]);
-    po[1] = pe[1] = -1;
-    if (e != 0) {
-        set_err(err_out, "credential_process: cannot run /bin/sh: %s", strerror(e));
-        goto fail;
-    }
-    int d = drain(po[0], pe[0], out, err);
-    if (d != 0)
-        kill(pid, SIGKILL);
-    while (waitpid(pid, status_out, 0) < 0 && errno == EINTR)
-        ;
-    if (d == -2)
-        set_err(err_out, "credential_process: no result after %d s; the process was killed",
-                PROC_TIMEOUT_MS / 1000);
-    else if (d == -3)
-        set_err(err_out, "credential_process: output larger than %u bytes", PROC_MAX_OUTPUT);
-    else if (d != 0)
-        set_err(err_out, "credential_process: reading its output failed");
-    rc = d == 0 ? 0 : -1;
-fail:
-    for (int i = 0; i < 2; i++) {
-        if (po[i] >= 0)
-            close(po[i]);
-        if (pe[i] >= 0)
-            close(pe[i]);
-    }
-    return rc;
-}
-
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static long days_from_civil(long y, long m, long d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int num(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + s[i] - '0';
-    }
-    *out = v;
-    return 0;
-}
-
-int cfg_parse_rfc3339(const char *s, time_t *t_out)
-{
-    int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
-    if (!s || strlen(s) < 20 || num(s, 4, &y) || s[4] != '-' || num(s + 5, 2, &mo) ||
-        s[7] != '-' || num(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        num(s + 11, 2, &h) || s[13] != ':' || num(s + 14, 2, &mi) || s[16] != ':' ||
-        num(s + 17, 2, &se))
-        return -1;
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return -1;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
-        sign = 0;
-    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && !num(p + 1, 2, &oh) &&
-               p[3] == ':' && !num(p + 4, 2, &om) && oh < 24 && om < 60) {
-        sign = *p == '+' ? 1 : -1;
-    } else {
-        return -1;
-    }
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
-        h > 23 || mi > 59 || se > 60)
-        return -1;
-    long long t = (long long)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-    t -= (long long)sign * (oh * 3600 + om * 60);
-    *t_out = (time_t)t;
-    return 0;
-}
-
-/* Parses the Version 1 JSON document; messages never quote the secret values. */
-static int parse_process_output(const struct buf *out, struct cfg_credentials *c,
-                                char err_out[CFG_ERROR_LEN])
-{
-    struct json_value *root = NULL;
-    struct json_error je;
-    time_t exp = 0;
-    int rc = -1;
-    if (json_parse(buf_cstr(out), out->len, NULL, &root, &je) != 0) {
-        set_err(err_out, "credential_process: output is not valid JSON (%s at byte %zu)",
-                je.message, je.offset);
-        return -1;
-    }
-    const struct json_value *ver = json_get(root, "Version");
-    const char *akid = json_get_string(root, "AccessKeyId");
-    const char *secret = json_get_string(root, "SecretAccessKey");
-    const char *token = json_get_string(root, "SessionToken");
-    const char *expiration = json_get_string(root, "Expiration");
-    if (root->type != JSON_OBJECT)
-        set_err(err_out, "credential_process: output must be a JSON object");
-    else if (!ver || ver->type != JSON_INT || ver->u.i != 1)
-        set_err(err_out, "credential_process: unsupported Version (expected the number 1)");
-    else if (!akid || !*akid)
-        set_err(err_out, "credential_process: output has no AccessKeyId string");
-    else if (!secret || !*secret)
-        set_err(err_out, "credential_process: output has no SecretAccessKey string");
-    else if (json_get(root, "Expiration") && (!expiration || cfg_parse_rfc3339(expiration, &exp)))
-        set_err(err_out, "credential_process: Expiration is not an RFC 3339 time");
-    else if (creds_set(c, akid, secret, token, exp, "credential_process") != 0)
-        set_err(err_out, "out of memory");
-    else
-        rc = 0;
-    json_free(root);
-    return rc;
-}
-
-/* The last line of the process's stderr (trimmed), for error messages. */
-static void stderr_tail(const struct buf *err, char *dst, size_t cap)
-{
-    size_t n = err->len;
-    const char *s = buf_cstr(err);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
-        n--;
-    size_t start = n;
-    while (start && s[start - 1] != '\n')
-        start--;
-    snprintf(dst, cap, "%.*s", (int)(n - start > 200 ? 200 : n - start), s + start);
-}
-
-int cfg_run_credential_process(const char *command, struct cfg_credentials *out,
-                               char err_out[CFG_ERROR_LEN])
-{
-    struct buf o = BUF_INIT, e = BUF_INIT;
-    int status = 0, rc = -1;
-    char tail[256];
-    memset(out, 0, sizeof *out);
-    if (spawn_capture(command, &o, &e, &status, err_out) != 0)
-        goto fail;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        stderr_tail(&e, tail, sizeof tail);
-        if (WIFEXITED(status))
-            set_err(err_out, "credential_process failed with exit status %d%s%s",
-                    WEXITSTATUS(status), *tail ? ": " : "", tail);
-        else
-            set_err(err_out, "credential_process was killed by signal %d",
-                    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        goto fail;
-    }
-    rc = parse_process_output(&o, out, err_out);
-fail:
-    if (o.data)
-        OPENSSL_cleanse(o.data, o.len);
-    buf_free(&o);
-    buf_free(&e);
-    return rc;
-}
-
 /* ==== the provider ==================================================================== */
 
 struct cfg_provider {
     char *command;                  /* credential_process, NULL for static credentials */
-    struct cfg_credentials cached;  /* static credentials, or the last process result */
+    struct cred_credentials cached;  /* static credentials, or the last process result */
     int have_cached;
     int refresh_margin;
     char source[160];
@@ -774,7 +508,7 @@ void cfg_provider_free(struct cfg_provider *p)
 {
     if (!p)
         return;
-    cfg_credentials_free(&p->cached);
+    cred_credentials_free(&p->cached);
     free(p->command);
     free(p);
 }
@@ -794,7 +528,7 @@ static struct cfg_provider *provider_static(const char *akid, const char *secret
                                             char err_out[CFG_ERROR_LEN])
 {
     struct cfg_provider *p = calloc(1, sizeof *p);
-    if (!p || creds_set(&p->cached, akid, secret, token, 0, source) != 0) {
+    if (!p || cred_credentials_set(&p->cached, akid, secret, token, 0, source) != 0) {
         free(p);
         set_err(err_out, "out of memory");
         return NULL;
@@ -920,10 +654,10 @@ struct cfg_provider *cfg_provider_new(const struct cfg_explicit *ex, const struc
     return p;
 }
 
-static int copy_credentials(const struct cfg_credentials *from, struct cfg_credentials *to,
+static int copy_credentials(const struct cred_credentials *from, struct cred_credentials *to,
                             char err_out[CFG_ERROR_LEN])
 {
-    if (creds_set(to, from->access_key_id, from->secret_access_key, from->session_token,
+    if (cred_credentials_set(to, from->access_key_id, from->secret_access_key, from->session_token,
                   from->expiration, from->source) != 0) {
         set_err(err_out, "out of memory");
         return -1;
@@ -931,7 +665,7 @@ static int copy_credentials(const struct cfg_credentials *from, struct cfg_crede
     return 0;
 }
 
-int cfg_provider_get(struct cfg_provider *p, time_t now, struct cfg_credentials *out,
+int cfg_provider_get(struct cfg_provider *p, time_t now, struct cred_credentials *out,
                      char err_out[CFG_ERROR_LEN])
 {
     memset(out, 0, sizeof *out);
@@ -940,8 +674,8 @@ int cfg_provider_get(struct cfg_provider *p, time_t now, struct cfg_credentials 
                 (p->cached.expiration == 0 || now < p->cached.expiration - p->refresh_margin);
     if (fresh || !p->command)
         return copy_credentials(&p->cached, out, err_out);
-    struct cfg_credentials c;
-    if (cfg_run_credential_process(p->command, &c, err_out) != 0) {
+    struct cred_credentials c;
+    if (cred_process_run(p->command, &c, err_out) != 0) {
         /* Inside the refresh margin the old credentials are still valid: keep using them
          * (botocore's advisory refresh); once expired, the failure is reported. */
         if (p->have_cached && now < p->cached.expiration) {
@@ -951,13 +685,13 @@ int cfg_provider_get(struct cfg_provider *p, time_t now, struct cfg_credentials 
         return -1;
     }
     if (c.expiration != 0 && c.expiration <= now) {
-        cfg_credentials_free(&c);
+        cred_credentials_free(&c);
         set_err(err_out, "credential_process returned credentials that have already expired "
                 "(check its Expiration and the system clock)");
         return -1;
     }
     snprintf(c.source, sizeof c.source, "%s", p->source);
-    cfg_credentials_free(&p->cached);
+    cred_credentials_free(&p->cached);
     p->cached = c;
     p->have_cached = 1;
     return copy_credentials(&p->cached, out, err_out);

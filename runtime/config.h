@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "credentials/provider.h"
+
 #define CFG_ERROR_LEN 1024
 
 /* Returns the variable's value or NULL. */
@@ -93,15 +95,6 @@ void cfg_resolved_free(struct cfg_resolved *r);
 
 /* ---- credentials -------------------------------------------------------------------- */
 
-struct cfg_credentials {
-    char *access_key_id;
-    char *secret_access_key;
-    char *session_token;              /* NULL when none */
-    time_t expiration;                /* 0 when they do not expire */
-    char source[160];                 /* "environment", "shared credentials file ...", ... */
-};
-void cfg_credentials_free(struct cfg_credentials *c);
-
 /* A credentials provider: the chain is resolved once (at creation) to a source; static
  * credentials are copied in, a credential_process command is kept and run on demand.
  * Its result is cached until `refresh_margin` seconds before its Expiration (never
@@ -115,22 +108,12 @@ struct cfg_provider *cfg_provider_new(const struct cfg_explicit *ex, const struc
 void cfg_provider_free(struct cfg_provider *p);
 void cfg_provider_set_refresh_margin(struct cfg_provider *p, int seconds); /* default 60 */
 
-/* Copies the current credentials into *out (free with cfg_credentials_free), running
+/* Copies the current credentials into *out (free with cred_credentials_free), running
  * credential_process when there is no cached result or it is due for refresh at `now`.
  * Returns 0, or -1 with err_out set (process failed, bad JSON, expired...). */
-int cfg_provider_get(struct cfg_provider *p, time_t now, struct cfg_credentials *out,
+int cfg_provider_get(struct cfg_provider *p, time_t now, struct cred_credentials *out,
                      char err_out[CFG_ERROR_LEN]);
 const char *cfg_provider_source(const struct cfg_provider *p);
-
-/* Runs one credential_process command (via /bin/sh -c) and parses its JSON (Version 1:
- * AccessKeyId, SecretAccessKey, SessionToken?, Expiration? as RFC 3339). Exposed for
- * tests. Returns 0 or -1 with err_out (never containing the output's secrets). */
-int cfg_run_credential_process(const char *command, struct cfg_credentials *out,
-                               char err_out[CFG_ERROR_LEN]);
-
-/* Parses an RFC 3339 / ISO 8601 UTC time ("2026-11-22T05:00:00Z", fractional seconds
- * and +hh:mm offsets accepted). Returns 0 or -1. */
-int cfg_parse_rfc3339(const char *s, time_t *t_out);
 
 /* "true"/"false" (any case) → 1/0; anything else -1. */
 int cfg_parse_bool(const char *s);

@@ -464,12 +464,12 @@ static const char *akid_of(struct fake_env *e, const struct cfg_explicit *ex, ti
                            char err[CFG_ERROR_LEN])
 {
     static char akid[64];
-    struct cfg_credentials c;
+    struct cred_credentials c;
     struct cfg_provider *p = provider(e, ex, err);
     akid[0] = '\0';
     if (p && cfg_provider_get(p, now, &c, err) == 0) {
         snprintf(akid, sizeof akid, "%s", c.access_key_id);
-        cfg_credentials_free(&c);
+        cred_credentials_free(&c);
     }
     cfg_provider_free(p);
     return akid;
@@ -502,7 +502,7 @@ static void test_credentials_chain(void)
     CHECK_STR_EQ(akid_of(&e, &ex, 0, err), "AKIDCLIENT");           /* 1. client */
     CHECK_STR_EQ(akid_of(&e, NULL, 0, err), "AKIDENV");             /* 2. environment */
 
-    struct cfg_credentials c;
+    struct cred_credentials c;
     struct cfg_env env = as_env(&e);
     struct cfg_explicit none = CFG_EXPLICIT_INIT;
     struct cfg_provider *p = cfg_provider_new(&none, &env, err);
@@ -511,7 +511,7 @@ static void test_credentials_chain(void)
     CHECK_STR_EQ(c.session_token, "TOKENV");
     CHECK_STR_EQ(c.source, "environment");
     CHECK_INT_EQ(c.expiration, 0);
-    cfg_credentials_free(&c);
+    cred_credentials_free(&c);
     cfg_provider_free(p);
 
     e = base_env();
@@ -604,7 +604,7 @@ static struct cfg_provider *process_provider(const char *script_body, char err[C
 static void test_process_cache(void)
 {
     char err[CFG_ERROR_LEN], body[2048], counter[400];
-    struct cfg_credentials c;
+    struct cred_credentials c;
     time_t exp;
     snprintf(counter, sizeof counter, "%s/count", tmpdir);
     unlink(counter);
@@ -615,7 +615,7 @@ static void test_process_cache(void)
              "printf '{\"Version\":1,\"AccessKeyId\":\"AKID%%s\",\"SecretAccessKey\":"
              "\"" SECRET_PROC "\",\"SessionToken\":\"TOK%%s\","
              "\"Expiration\":\"2030-01-01T00:00:00Z\"}' $n $n\n", counter, counter);
-    CHECK_INT_EQ(cfg_parse_rfc3339("2030-01-01T00:00:00Z", &exp), 0);
+    CHECK_INT_EQ(cred_parse_rfc3339("2030-01-01T00:00:00Z", &exp), 0);
     struct cfg_provider *p = process_provider(body, err);
     CHECK_REQUIRE(p != NULL);
     CHECK_STR_CONTAINS(cfg_provider_source(p), "credential_process of profile 'default'");
@@ -626,16 +626,16 @@ static void test_process_cache(void)
     CHECK_STR_EQ(c.secret_access_key, SECRET_PROC);
     CHECK_STR_EQ(c.session_token, "TOK1");
     CHECK_INT_EQ(c.expiration, exp);
-    cfg_credentials_free(&c);
+    cred_credentials_free(&c);
     CHECK_INT_EQ(cfg_provider_get(p, exp - 61, &c, err), 0);      /* cached */
     CHECK_STR_EQ(c.access_key_id, "AKID1");
-    cfg_credentials_free(&c);
+    cred_credentials_free(&c);
     CHECK_INT_EQ(cfg_provider_get(p, exp - 60, &c, err), 0);      /* due: run again */
     CHECK_STR_EQ(c.access_key_id, "AKID2");
-    cfg_credentials_free(&c);
+    cred_credentials_free(&c);
     CHECK_INT_EQ(cfg_provider_get(p, exp - 30, &c, err), 0);      /* due again */
     CHECK_STR_EQ(c.access_key_id, "AKID3");
-    cfg_credentials_free(&c);
+    cred_credentials_free(&c);
     /* Once the returned credentials are already expired, that is an error. */
     CHECK_INT_EQ(cfg_provider_get(p, exp + 1, &c, err), -1);
     CHECK_STR_CONTAINS(err, "already expired");
@@ -653,7 +653,7 @@ static void test_process_cache(void)
         CHECK_INT_EQ(cfg_provider_get(p, 1000000 * (time_t)i, &c, err), 0);
         CHECK_STR_EQ(c.access_key_id, "AKID1");
         CHECK(c.session_token == NULL);
-        cfg_credentials_free(&c);
+        cred_credentials_free(&c);
     }
     cfg_provider_free(p);
 }
@@ -685,7 +685,7 @@ static void test_process_errors(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[CFG_ERROR_LEN];
-        struct cfg_credentials c;
+        struct cred_credentials c;
         struct cfg_provider *p = process_provider(cases[i].body, err);
         CHECK_REQUIRE(p != NULL);
         CHECK_INT_EQ(cfg_provider_get(p, 0, &c, err), -1);
@@ -697,22 +697,22 @@ static void test_process_errors(void)
     }
     /* A failed refresh inside the margin keeps the still-valid credentials. */
     char err[CFG_ERROR_LEN], flag[400], body[1024];
-    struct cfg_credentials c;
+    struct cred_credentials c;
     snprintf(flag, sizeof flag, "%s/fail-now", tmpdir);
     unlink(flag);
     snprintf(body, sizeof body, "#!/bin/sh\n[ -e %s ] && exit 1\necho '{\"Version\":1,"
              "\"AccessKeyId\":\"AKOK\",\"SecretAccessKey\":\"s\",\"Expiration\":"
              "\"2030-01-01T00:00:00+00:00\"}'\n", flag);
     time_t exp;
-    cfg_parse_rfc3339("2030-01-01T00:00:00Z", &exp);
+    cred_parse_rfc3339("2030-01-01T00:00:00Z", &exp);
     struct cfg_provider *p = process_provider(body, err);
     CHECK_REQUIRE(p && cfg_provider_get(p, exp - 3600, &c, err) == 0);
-    cfg_credentials_free(&c);
+    cred_credentials_free(&c);
     write_file(flag, "");
     CHECK_INT_EQ(cfg_provider_get(p, exp - 10, &c, err), 0);
     CHECK_STR_EQ(c.access_key_id, "AKOK");
     CHECK_STR_EQ(err, "");
-    cfg_credentials_free(&c);
+    cred_credentials_free(&c);
     CHECK_INT_EQ(cfg_provider_get(p, exp, &c, err), -1);
     CHECK_STR_CONTAINS(err, "exit status 1");
     cfg_provider_free(p);
@@ -721,23 +721,23 @@ static void test_process_errors(void)
 static void test_rfc3339(void)
 {
     time_t t;
-    CHECK_INT_EQ(cfg_parse_rfc3339("1970-01-01T00:00:00Z", &t), 0);
+    CHECK_INT_EQ(cred_parse_rfc3339("1970-01-01T00:00:00Z", &t), 0);
     CHECK_INT_EQ(t, 0);
-    CHECK_INT_EQ(cfg_parse_rfc3339("2015-08-30T12:36:00Z", &t), 0);
+    CHECK_INT_EQ(cred_parse_rfc3339("2015-08-30T12:36:00Z", &t), 0);
     CHECK_INT_EQ(t, 1440938160);
-    CHECK_INT_EQ(cfg_parse_rfc3339("2015-08-30T12:36:00.123456Z", &t), 0);
+    CHECK_INT_EQ(cred_parse_rfc3339("2015-08-30T12:36:00.123456Z", &t), 0);
     CHECK_INT_EQ(t, 1440938160);
-    CHECK_INT_EQ(cfg_parse_rfc3339("2015-08-30T14:36:00+02:00", &t), 0);
+    CHECK_INT_EQ(cred_parse_rfc3339("2015-08-30T14:36:00+02:00", &t), 0);
     CHECK_INT_EQ(t, 1440938160);
-    CHECK_INT_EQ(cfg_parse_rfc3339("2015-08-30T07:36:00-05:00", &t), 0);
+    CHECK_INT_EQ(cred_parse_rfc3339("2015-08-30T07:36:00-05:00", &t), 0);
     CHECK_INT_EQ(t, 1440938160);
-    CHECK_INT_EQ(cfg_parse_rfc3339("2024-02-29T00:00:00Z", &t), 0);
+    CHECK_INT_EQ(cred_parse_rfc3339("2024-02-29T00:00:00Z", &t), 0);
     const char *bad[] = {"", "2015-08-30", "2015-08-30T12:36:00", "2015-02-30T00:00:00Z",
                          "2023-02-29T00:00:00Z", "2015-08-30T25:00:00Z", "2015-08-30T12:36:00.Z",
                          "2015-08-30T12:36:00+0200", "2015-08-30T12:36:00Zjunk", "tomorrow",
                          NULL};
     for (int i = 0; bad[i]; i++)
-        CHECK_INT_EQ(cfg_parse_rfc3339(bad[i], &t), -1);
+        CHECK_INT_EQ(cred_parse_rfc3339(bad[i], &t), -1);
     CHECK_INT_EQ(cfg_parse_bool("TRUE"), 1);
     CHECK_INT_EQ(cfg_parse_bool("False"), 0);
     CHECK_INT_EQ(cfg_parse_bool("1"), -1);
