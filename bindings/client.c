@@ -27,6 +27,7 @@
 #include "bindings.h"
 #include "client.h"
 #include "config.h"
+#include "credentials/cache.h"
 
 #define CLIENT_MT "iotlua.client"
 
@@ -35,12 +36,10 @@ static const char client_mt_key = 'c';     /* registry[&client_mt_key]: the meta
 
 struct client_box {
     struct iot_client *client;        /* NULL once closed */
-    struct cfg_provider *provider;    /* freed by __gc only (in-flight retries use it) */
-    struct cred_credentials creds;     /* the last credentials handed to the runtime */
-    int has_creds;
+    struct cred_cache *credentials;   /* freed by __gc only (in-flight retries use it) */
 };
 
-/* ---- the environment used for resolution ----------------------------------------- */
+/* ---------------------------------------------------------------- the environment used for resolution */
 
 /*
  * The _env option (tests): a table of strings used instead of the process environment.
@@ -89,7 +88,7 @@ static void snapshot_env(lua_State *L, int idx, struct table_env *te_out)
     }
 }
 
-/* ---- client handles -------------------------------------------------------------- */
+/* ---------------------------------------------------------------- client handles */
 
 /* Copies text into a fixed buffer, truncating. */
 static void copy_text(char *dst, size_t cap, const char *src)
@@ -99,35 +98,6 @@ static void copy_text(char *dst, size_t cap, const char *src)
         n = cap - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
-}
-
-static int credentials_cb(void *ctx, struct iot_credentials *creds_out, struct iot_error *err_out)
-{
-    struct client_box *box = ctx;
-    char msg[CFG_ERROR_LEN];
-    if (box->has_creds && box->provider != NULL && box->creds.expiration == 0) {
-        /* Credentials that never expire are never refreshed by the provider either: the
-         * copy made for the last attempt is what it would hand out again. */
-        creds_out->access_key_id = box->creds.access_key_id;
-        creds_out->secret_access_key = box->creds.secret_access_key;
-        creds_out->session_token = box->creds.session_token;
-        return 0;
-    }
-    if (box->has_creds) {
-        cred_credentials_free(&box->creds);
-        box->has_creds = 0;
-    }
-    if (box->provider == NULL || cfg_provider_get(box->provider, time(NULL), &box->creds, msg) != 0) {
-        copy_text(err_out->code, sizeof err_out->code, "CredentialsError");
-        copy_text(err_out->message, sizeof err_out->message,
-                  box->provider ? msg : "the client was closed");
-        return -1;
-    }
-    box->has_creds = 1;
-    creds_out->access_key_id = box->creds.access_key_id;
-    creds_out->secret_access_key = box->creds.secret_access_key;
-    creds_out->session_token = box->creds.session_token;
-    return 0;
 }
 
 static struct client_box *check_client(lua_State *L, int idx)
@@ -149,11 +119,8 @@ static int client_gc(lua_State *L)
     struct client_box *box = check_client(L, 1);
     iot_client_free(box->client);
     box->client = NULL;
-    cfg_provider_free(box->provider);
-    box->provider = NULL;
-    if (box->has_creds)
-        cred_credentials_free(&box->creds);
-    box->has_creds = 0;
+    cred_cache_free(box->credentials);
+    box->credentials = NULL;
     return 0;
 }
 
@@ -200,7 +167,7 @@ static struct client_box *push_client(lua_State *L)
     return box;
 }
 
-/* ---- reading options -------------------------------------------------------------- */
+/* ---------------------------------------------------------------- reading options */
 
 /* The string field of the table at idx, or NULL (anchored in the table). */
 static const char *opt_string(lua_State *L, int idx, const char *field)
@@ -324,8 +291,8 @@ static int start_client(lua_State *L, int opts, struct client_box *box,
     memset(&cfg, 0, sizeof cfg);
     cfg.endpoint = r->endpoint;
     cfg.region = r->region;
-    cfg.credentials_fn = credentials_cb;
-    cfg.credentials_ctx = box;
+    cfg.credentials_fn = cred_cache_credentials_fn;
+    cfg.credentials_ctx = box->credentials;
     cfg.timeout_ms = seconds_to_ms(opt_number(L, opts, "timeout", 0));
     cfg.connect_timeout_ms = seconds_to_ms(opt_number(L, opts, "connect_timeout", 0));
     cfg.max_attempts = r->max_attempts > 0 ? r->max_attempts : 0;
@@ -370,20 +337,20 @@ static int core_client_new(lua_State *L)
     rb->set = 1;
     if (cfg_resolve(&ex, &env, &rb->r, msg) != 0)
         return push_failure(L, "ConfigError", msg);
-    box->provider = cfg_provider_new(&ex, &env, msg);
-    if (box->provider == NULL)
+    box->credentials = cred_cache_resolve(&ex, &env, msg);
+    if (box->credentials == NULL)
         return push_failure(L, "CredentialsError", msg);
     struct iot_error err;
     memset(&err, 0, sizeof err);
     if (start_client(L, 1, box, &rb->r, &err) != 0)
         return push_failure(L, err.code[0] ? err.code : "ConfigError", err.message);
-    push_fields(L, &rb->r, cfg_provider_source(box->provider));
+    push_fields(L, &rb->r, cred_cache_source(box->credentials));
     lua_setiuservalue(L, CLIENT_SLOT, 1);
     lua_pushvalue(L, CLIENT_SLOT);
     return 1;
 }
 
-/* ---- calls ----------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- calls */
 
 /* The value at the top of the stack as an iot_value; a file is anchored in req. */
 static void to_value(lua_State *L, int req, int is_json, struct iot_value *v)
@@ -504,7 +471,7 @@ misuse:
     return 2;
 }
 
-/* ---- operations ------------------------------------------------------------------ */
+/* ---------------------------------------------------------------- operations */
 
 /* Pushes { name = "Publish", method = "publish", input = { member = {...} }, ... }. */
 static void push_operation(lua_State *L, const struct iot_op *op)

@@ -1,11 +1,10 @@
 /*
  * config.c — AWS CLI-style configuration: profile, region, endpoint, retry and TLS
- * settings, and the credentials chain with credential_process. See config.h for the
- * precedence rules.
+ * settings, and the config and credentials files they come from. See config.h for the
+ * precedence rules. The credentials are credentials/'s: the chain of providers
+ * (chain.c) reads its sources from the files loaded here.
  *
- * Sections: environment → files and profiles → settings (cfg_resolve) → credentials
- * sources → the provider and its cache (credential_process runs in
- * credentials/process.c).
+ * Sections: environment → files and profiles → settings (cfg_resolve).
  */
 #include "config.h"
 
@@ -19,11 +18,10 @@
 
 #include "buf.h"
 #include "client.h"
-#include "credentials/process.h"
 #include "endpoints.h"
 #include "ini.h"
 
-/* ==== environment ===================================================================== */
+/* ================================================================ environment */
 
 static const char *process_getenv(void *ud, const char *name)
 {
@@ -38,7 +36,7 @@ struct cfg_env cfg_env_process(void)
 }
 
 /* The variable's value, or NULL when unset or empty (as the AWS CLI treats them). */
-static const char *env_get(const struct cfg_env *env, const char *name)
+const char *cfg_env_get(const struct cfg_env *env, const char *name)
 {
     const char *v = env && env->getenv ? env->getenv(env->ud, name) : NULL;
     return v && *v ? v : NULL;
@@ -65,27 +63,15 @@ int cfg_parse_bool(const char *s)
     return -1;
 }
 
-/* ==== files and profiles ============================================================== */
+/* ================================================================ files and profiles */
 
 /* Everything read from the two files for one profile. */
-struct cfg_files {
-    char *config_path;
-    char *credentials_path;
-    int config_missing, credentials_missing;
-    struct ini_file config;
-    struct ini_file credentials;
-    char *profile;
-    int profile_explicit;              /* from the client or AWS_PROFILE */
-    int profile_from_client;
-    const struct ini_section *cfg_sect;   /* [default] / [profile x] in the config file */
-    const struct ini_section *cred_sect;  /* [x] in the credentials file */
-};
 
 /* "~/x" → "$HOME/x" (HOME from the injected environment). */
 static char *expand_home(const struct cfg_env *env, const char *path)
 {
     struct buf b = BUF_INIT;
-    const char *home = env_get(env, "HOME");
+    const char *home = cfg_env_get(env, "HOME");
     if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') && home)
         buf_printf(&b, "%s%s", home, path + 1);
     else
@@ -169,7 +155,7 @@ static const struct ini_section *find_services(const struct ini_file *f, const c
     return found;
 }
 
-static void files_free(struct cfg_files *f)
+void cfg_files_free(struct cfg_files *f)
 {
     free(f->config_path);
     free(f->credentials_path);
@@ -193,15 +179,15 @@ static int load_one(const char *path, struct ini_file *out, int *missing,
 }
 
 /* Reads both files and picks the profile. */
-static int files_load(const struct cfg_explicit *ex, const struct cfg_env *env,
+int cfg_files_load(const struct cfg_explicit *ex, const struct cfg_env *env,
                       struct cfg_files *f, char err_out[CFG_ERROR_LEN])
 {
-    const char *cp = env_get(env, "AWS_CONFIG_FILE"), *kp = env_get(env, "AWS_SHARED_CREDENTIALS_FILE");
+    const char *cp = cfg_env_get(env, "AWS_CONFIG_FILE"), *kp = cfg_env_get(env, "AWS_SHARED_CREDENTIALS_FILE");
     const char *profile = ex && ex->profile && *ex->profile ? ex->profile : NULL;
     memset(f, 0, sizeof *f);
     f->profile_from_client = profile != NULL;
     if (!profile)
-        profile = env_get(env, "AWS_PROFILE");
+        profile = cfg_env_get(env, "AWS_PROFILE");
     f->profile_explicit = profile != NULL;
     f->profile = strdup(profile ? profile : "default");
     f->config_path = expand_home(env, cp ? cp : "~/.aws/config");
@@ -226,7 +212,7 @@ static int files_load(const struct cfg_explicit *ex, const struct cfg_env *env,
 
 /* A profile setting: the credentials file's section overrides the config file's, as in
  * botocore. *where_out names the file it came from. */
-static const char *profile_get(const struct cfg_files *f, const char *key, const char **where_out)
+const char *cfg_profile_get(const struct cfg_files *f, const char *key, const char **where_out)
 {
     const char *v = ini_get(f->cred_sect, key);
     if (v && where_out)
@@ -236,7 +222,7 @@ static const char *profile_get(const struct cfg_files *f, const char *key, const
     return v && *v ? v : NULL;
 }
 
-/* ==== settings ======================================================================== */
+/* ================================================================ settings */
 
 /* A setting looked up in order: explicit value, environment variable, profile key. */
 struct lookup {
@@ -254,9 +240,9 @@ static void lookup3(const char *explicit_value, const char *client_field,
     if (explicit_value && *explicit_value) {
         out->value = explicit_value;
         snprintf(out->source, sizeof out->source, "client field '%s'", client_field);
-    } else if (var && (out->value = env_get(env, var))) {
+    } else if (var && (out->value = cfg_env_get(env, var))) {
         snprintf(out->source, sizeof out->source, "environment variable %s", var);
-    } else if (key && (out->value = profile_get(f, key, &where))) {
+    } else if (key && (out->value = cfg_profile_get(f, key, &where))) {
         snprintf(out->source, sizeof out->source, "'%s' of profile '%s' in %s", key,
                  f->profile, where);
     }
@@ -337,7 +323,7 @@ static int configured_endpoint(const struct cfg_explicit *ex, const struct cfg_e
     lookup3(NULL, NULL, env, "AWS_ENDPOINT_URL_IOT_DATA_PLANE", f, NULL, l);
     if (!l->value)
         lookup3(NULL, NULL, env, "AWS_ENDPOINT_URL", f, NULL, l);
-    const char *svc = l->value ? NULL : profile_get(f, "services", NULL);
+    const char *svc = l->value ? NULL : cfg_profile_get(f, "services", NULL);
     if (svc) {
         const struct ini_section *s = find_services(&f->config, svc);
         if (!s) {
@@ -350,7 +336,7 @@ static int configured_endpoint(const struct cfg_explicit *ex, const struct cfg_e
             snprintf(l->source, sizeof l->source, "[services %s] iot_data_plane.endpoint_url "
                      "in %s", svc, f->config_path);
     }
-    if (!l->value && (l->value = profile_get(f, "endpoint_url", &where)))
+    if (!l->value && (l->value = cfg_profile_get(f, "endpoint_url", &where)))
         snprintf(l->source, sizeof l->source, "'endpoint_url' of profile '%s' in %s",
                  f->profile, where);
     return 0;
@@ -443,7 +429,7 @@ int cfg_resolve(const struct cfg_explicit *ex, const struct cfg_env *env,
     int rc = -1;
     memset(out, 0, sizeof *out);
     err_out[0] = '\0';
-    if (files_load(ex, env, &f, err_out) != 0)
+    if (cfg_files_load(ex, env, &f, err_out) != 0)
         goto fail;
     out->profile = strdup(f.profile);
     out->config_file = strdup(f.config_path);
@@ -465,234 +451,6 @@ int cfg_resolve(const struct cfg_explicit *ex, const struct cfg_env *env,
     if (rc)
         set_err(err_out, "out of memory");
 fail:
-    files_free(&f);
+    cfg_files_free(&f);
     return rc;
-}
-
-/* ==== credentials: static sources ===================================================== */
-
-/* A pair of key values where both or neither must be set. Returns 1 when found, 0 when
- * absent, -1 (with err_out) when only one is. */
-static int pair_or_partial(const char *akid, const char *secret, const char *where,
-                           const char *akid_name, const char *secret_name,
-                           char err_out[CFG_ERROR_LEN])
-{
-    if (akid && secret)
-        return 1;
-    if (!akid && !secret)
-        return 0;
-    set_err(err_out, "Partial credentials found in %s, missing: %s", where,
-            akid ? secret_name : akid_name);
-    return -1;
-}
-
-/* Why a file section gave no keys, for the "looked in" message. */
-static const char *why_absent(int missing, const struct ini_section *s)
-{
-    if (missing)
-        return "file not found";
-    return s ? "no aws_access_key_id/aws_secret_access_key" : "no such section";
-}
-
-/* ==== the provider ==================================================================== */
-
-struct cfg_provider {
-    char *command;                  /* credential_process, NULL for static credentials */
-    struct cred_credentials cached;  /* static credentials, or the last process result */
-    int have_cached;
-    int refresh_margin;
-    char source[160];
-};
-
-void cfg_provider_free(struct cfg_provider *p)
-{
-    if (!p)
-        return;
-    cred_credentials_free(&p->cached);
-    free(p->command);
-    free(p);
-}
-
-void cfg_provider_set_refresh_margin(struct cfg_provider *p, int seconds)
-{
-    p->refresh_margin = seconds < 0 ? 0 : seconds;
-}
-
-const char *cfg_provider_source(const struct cfg_provider *p)
-{
-    return p->source;
-}
-
-static struct cfg_provider *provider_static(const char *akid, const char *secret,
-                                            const char *token, const char *source,
-                                            char err_out[CFG_ERROR_LEN])
-{
-    struct cfg_provider *p = calloc(1, sizeof *p);
-    if (!p || cred_credentials_set(&p->cached, akid, secret, token, 0, source) != 0) {
-        free(p);
-        set_err(err_out, "out of memory");
-        return NULL;
-    }
-    p->have_cached = 1;
-    p->refresh_margin = 60;
-    snprintf(p->source, sizeof p->source, "%s", source);
-    return p;
-}
-
-static struct cfg_provider *provider_process(const char *command, const char *source,
-                                             char err_out[CFG_ERROR_LEN])
-{
-    struct cfg_provider *p = calloc(1, sizeof *p);
-    if (!p || !(p->command = strdup(command))) {
-        free(p);
-        set_err(err_out, "out of memory");
-        return NULL;
-    }
-    p->refresh_margin = 60;
-    snprintf(p->source, sizeof p->source, "%s", source);
-    return p;
-}
-
-/* Appends the list of places looked at to the "unable to locate" message. */
-static void no_credentials(const struct cfg_files *f, char err_out[CFG_ERROR_LEN])
-{
-    const char *unsupported = profile_get(f, "role_arn", NULL)      ? "role_arn (assume role)"
-                              : profile_get(f, "sso_session", NULL) ? "sso_session (IAM Identity Center)"
-                              : profile_get(f, "sso_start_url", NULL)
-                                  ? "sso_start_url (IAM Identity Center)"
-                                  : profile_get(f, "web_identity_token_file", NULL)
-                                      ? "web_identity_token_file"
-                                      : NULL;
-    set_err(err_out, "Unable to locate credentials. Looked in: the client's 'credentials' "
-            "field (not set); environment variables AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY (%s); shared credentials file %s [%s] (%s); "
-            "credential_process of profile '%s' (not set); config file %s [%s%s] (%s).%s%s%s",
-            f->profile_from_client ? "skipped: a profile was given" : "not set",
-            f->credentials_path, f->profile,
-            why_absent(f->credentials_missing, f->cred_sect), f->profile, f->config_path,
-            strcmp(f->profile, "default") ? "profile " : "", f->profile,
-            why_absent(f->config_missing, f->cfg_sect),
-            unsupported ? " The profile uses " : "", unsupported ? unsupported : "",
-            unsupported ? ", which iotlua does not support." : "");
-}
-
-/* The environment source; returns 1 with *out set, 0 when absent, -1 on error. */
-static int from_env(const struct cfg_env *env, struct cfg_provider **out,
-                    char err_out[CFG_ERROR_LEN])
-{
-    const char *akid = env_get(env, "AWS_ACCESS_KEY_ID");
-    const char *secret = env_get(env, "AWS_SECRET_ACCESS_KEY");
-    const char *token = env_get(env, "AWS_SESSION_TOKEN");
-    if (!token)
-        token = env_get(env, "AWS_SECURITY_TOKEN");
-    int found = pair_or_partial(akid, secret, "the environment", "AWS_ACCESS_KEY_ID",
-                                "AWS_SECRET_ACCESS_KEY", err_out);
-    if (found == 1 && !(*out = provider_static(akid, secret, token, "environment", err_out)))
-        return -1;
-    return found;
-}
-
-/* A file section with aws_access_key_id/aws_secret_access_key. */
-static int from_section(const struct ini_section *s, const char *what, const char *path,
-                        struct cfg_provider **out, char err_out[CFG_ERROR_LEN])
-{
-    char where[CFG_ERROR_LEN / 2];
-    const char *akid = ini_get(s, "aws_access_key_id");
-    const char *secret = ini_get(s, "aws_secret_access_key");
-    const char *token = ini_get(s, "aws_session_token");
-    if (!token)
-        token = ini_get(s, "aws_security_token");
-    akid = akid && *akid ? akid : NULL;
-    secret = secret && *secret ? secret : NULL;
-    snprintf(where, sizeof where, "%s %s [%s]", what, path, s ? s->name : "");
-    int found = pair_or_partial(akid, secret, where, "aws_access_key_id",
-                                "aws_secret_access_key", err_out);
-    if (found == 1 && !(*out = provider_static(akid, secret, token, where, err_out)))
-        return -1;
-    return found;
-}
-
-static struct cfg_provider *chain(const struct cfg_explicit *ex, const struct cfg_env *env,
-                                  const struct cfg_files *f, char err_out[CFG_ERROR_LEN])
-{
-    struct cfg_provider *p = NULL;
-    int found;
-    const char *ak = ex && ex->access_key_id && *ex->access_key_id ? ex->access_key_id : NULL;
-    const char *sk = ex && ex->secret_access_key && *ex->secret_access_key ? ex->secret_access_key : NULL;
-    if ((found = pair_or_partial(ak, sk, "the client's 'credentials' field", "access_key_id",
-                                 "secret_access_key", err_out)) != 0)
-        return found > 0 ? provider_static(ak, sk, ex->session_token, "client credentials",
-                                           err_out)
-                         : NULL;
-    if (!f->profile_from_client && (found = from_env(env, &p, err_out)) != 0)
-        return p;
-    if ((found = from_section(f->cred_sect, "shared credentials file", f->credentials_path,
-                              &p, err_out)) != 0)
-        return p;
-    const char *where = NULL, *cmd = profile_get(f, "credential_process", &where);
-    if (cmd) {
-        char source[160];
-        snprintf(source, sizeof source, "credential_process of profile '%s' in %.100s",
-                 f->profile, where);
-        return provider_process(cmd, source, err_out);
-    }
-    if ((found = from_section(f->cfg_sect, "config file", f->config_path, &p, err_out)) != 0)
-        return p;
-    no_credentials(f, err_out);
-    return NULL;
-}
-
-struct cfg_provider *cfg_provider_new(const struct cfg_explicit *ex, const struct cfg_env *env,
-                                      char err_out[CFG_ERROR_LEN])
-{
-    struct cfg_files f;
-    struct cfg_provider *p = NULL;
-    err_out[0] = '\0';
-    if (files_load(ex, env, &f, err_out) == 0)
-        p = chain(ex, env, &f, err_out);
-    files_free(&f);
-    return p;
-}
-
-static int copy_credentials(const struct cred_credentials *from, struct cred_credentials *to,
-                            char err_out[CFG_ERROR_LEN])
-{
-    if (cred_credentials_set(to, from->access_key_id, from->secret_access_key, from->session_token,
-                  from->expiration, from->source) != 0) {
-        set_err(err_out, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-int cfg_provider_get(struct cfg_provider *p, time_t now, struct cred_credentials *out,
-                     char err_out[CFG_ERROR_LEN])
-{
-    memset(out, 0, sizeof *out);
-    err_out[0] = '\0';
-    int fresh = p->have_cached &&
-                (p->cached.expiration == 0 || now < p->cached.expiration - p->refresh_margin);
-    if (fresh || !p->command)
-        return copy_credentials(&p->cached, out, err_out);
-    struct cred_credentials c;
-    if (cred_process_run(p->command, &c, err_out) != 0) {
-        /* Inside the refresh margin the old credentials are still valid: keep using them
-         * (botocore's advisory refresh); once expired, the failure is reported. */
-        if (p->have_cached && now < p->cached.expiration) {
-            err_out[0] = '\0';
-            return copy_credentials(&p->cached, out, err_out);
-        }
-        return -1;
-    }
-    if (c.expiration != 0 && c.expiration <= now) {
-        cred_credentials_free(&c);
-        set_err(err_out, "credential_process returned credentials that have already expired "
-                "(check its Expiration and the system clock)");
-        return -1;
-    }
-    snprintf(c.source, sizeof c.source, "%s", p->source);
-    cred_credentials_free(&p->cached);
-    p->cached = c;
-    p->have_cached = 1;
-    return copy_credentials(&p->cached, out, err_out);
 }

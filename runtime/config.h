@@ -1,7 +1,7 @@
 /*
  * config.h — configuration resolution the way the AWS CLI / botocore does it, for the
  * IoT Data Plane client: profile, region, endpoint, retry and TLS settings, and the
- * credentials chain (with credential_process and its cache).
+ * files they come from (which the credentials chain, credentials/chain.h, reads too).
  *
  * Nothing here reads the process environment directly: every lookup goes through a
  * struct cfg_env (a getenv callback), so tests pass their own environment. Use
@@ -18,7 +18,7 @@
  *   max_attempts, retry_mode, ca_bundle, use_fips_endpoint, use_dualstack_endpoint:
  *              explicit > AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, AWS_CA_BUNDLE,
  *              AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT > profile keys
- *   credentials (botocore's order):
+ *   credentials (botocore's order; credentials/chain.c):
  *              explicit > environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  *              AWS_SESSION_TOKEN; skipped when the profile was given explicitly) >
  *              shared credentials file [profile] > credential_process (profile) >
@@ -36,6 +36,8 @@
 
 #include <stddef.h>
 #include <time.h>
+
+#include "ini.h"
 
 #include "credentials/provider.h"
 
@@ -93,27 +95,31 @@ int cfg_resolve(const struct cfg_explicit *ex, const struct cfg_env *env,
                 struct cfg_resolved *out, char err_out[CFG_ERROR_LEN]);
 void cfg_resolved_free(struct cfg_resolved *r);
 
-/* ---- credentials -------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- files and profiles
+ * The two files read and the profile picked, for the credentials chain
+ * (credentials/chain.c), which reads its sources from them. */
+struct cfg_files {
+    char *config_path;
+    char *credentials_path;
+    int config_missing, credentials_missing;
+    struct ini_file config;
+    struct ini_file credentials;
+    char *profile;
+    int profile_explicit;              /* from the client or AWS_PROFILE */
+    int profile_from_client;
+    const struct ini_section *cfg_sect;   /* [default] / [profile x] in the config file */
+    const struct ini_section *cred_sect;  /* [x] in the credentials file */
+};
 
-/* A credentials provider: the chain is resolved once (at creation) to a source; static
- * credentials are copied in, a credential_process command is kept and run on demand.
- * Its result is cached until `refresh_margin` seconds before its Expiration (never
- * refreshed when it has none). Not thread-safe; one per client. */
-struct cfg_provider;
-
-/* Returns a provider, or NULL with err_out set (no credentials anywhere: the message
- * lists every place looked at; partial credentials; unparsable file). */
-struct cfg_provider *cfg_provider_new(const struct cfg_explicit *ex, const struct cfg_env *env,
-                                      char err_out[CFG_ERROR_LEN]);
-void cfg_provider_free(struct cfg_provider *p);
-void cfg_provider_set_refresh_margin(struct cfg_provider *p, int seconds); /* default 60 */
-
-/* Copies the current credentials into *out (free with cred_credentials_free), running
- * credential_process when there is no cached result or it is due for refresh at `now`.
- * Returns 0, or -1 with err_out set (process failed, bad JSON, expired...). */
-int cfg_provider_get(struct cfg_provider *p, time_t now, struct cred_credentials *out,
-                     char err_out[CFG_ERROR_LEN]);
-const char *cfg_provider_source(const struct cfg_provider *p);
+/* Reads both files and picks the profile. 0, or -1 with err_out (free *f either way). */
+int cfg_files_load(const struct cfg_explicit *ex, const struct cfg_env *env,
+                   struct cfg_files *f, char err_out[CFG_ERROR_LEN]);
+void cfg_files_free(struct cfg_files *f);
+/* A profile setting: the credentials file's section overrides the config file's, as in
+ * botocore. *where_out (may be NULL) names the file it came from. */
+const char *cfg_profile_get(const struct cfg_files *f, const char *key, const char **where_out);
+/* The variable's value, or NULL when unset or empty (as the AWS CLI treats them). */
+const char *cfg_env_get(const struct cfg_env *env, const char *name);
 
 /* "true"/"false" (any case) → 1/0; anything else -1. */
 int cfg_parse_bool(const char *s);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,4 +189,52 @@ fail:
     buf_free(&o);
     buf_free(&e);
     return rc;
+}
+
+/* ================================================================ the provider */
+
+struct process_provider {
+    struct cred_provider base;
+    char *command;
+};
+
+static int process_get(struct cred_provider *p, time_t now, struct cred_credentials *out,
+                       char err_out[CRED_ERROR_LEN])
+{
+    struct process_provider *pp = (struct process_provider *)p;
+    if (cred_process_run(pp->command, out, err_out) != 0)
+        return -1;
+    if (out->expiration != 0 && out->expiration <= now) {
+        cred_credentials_free(out);
+        cred_set_error(err_out, "credential_process returned credentials that have already "
+                       "expired (check its Expiration and the system clock)");
+        return -1;
+    }
+    snprintf(out->source, sizeof out->source, "%s", p->source);
+    return 0;
+}
+
+static void process_free(struct cred_provider *p)
+{
+    struct process_provider *pp = (struct process_provider *)p;
+    free(pp->command);
+    free(pp);
+}
+
+static const struct cred_provider_ops PROCESS_OPS = {
+    .get = process_get, .refresh_start = NULL, .free = process_free,
+};
+
+struct cred_provider *cred_process_provider_new(const char *command, const char *source,
+                                                char err_out[CRED_ERROR_LEN])
+{
+    struct process_provider *pp = calloc(1, sizeof *pp);
+    if (!pp || !(pp->command = strdup(command))) {
+        free(pp);
+        cred_set_error(err_out, "out of memory");
+        return NULL;
+    }
+    pp->base.ops = &PROCESS_OPS;
+    snprintf(pp->base.source, sizeof pp->base.source, "%s", source);
+    return &pp->base;
 }

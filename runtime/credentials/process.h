@@ -18,4 +18,9 @@
 int cred_process_run(const char *command, struct cred_credentials *out,
                      char err_out[CRED_ERROR_LEN]);
 
+/* The provider that runs command on every get (cache.c keeps its result until it is due
+ * for refresh). NULL with err_out when out of memory. */
+struct cred_provider *cred_process_provider_new(const char *command, const char *source,
+                                                char err_out[CRED_ERROR_LEN]);
+
 #endif

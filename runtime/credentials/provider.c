@@ -1,6 +1,6 @@
 /*
- * provider.c — the credentials value (copies, wiping), messages and RFC 3339 times that
- * every provider uses (provider.h).
+ * provider.c — the credentials value (copies, wiping), the calls every provider answers
+ * through its ops, messages and RFC 3339 times (provider.h).
  */
 #include "provider.h"
 
@@ -50,6 +50,26 @@ int cred_credentials_copy(const struct cred_credentials *from, struct cred_crede
 {
     return cred_credentials_set(to, from->access_key_id, from->secret_access_key,
                                 from->session_token, from->expiration, from->source);
+}
+
+/* ================================================================ providers */
+
+int cred_provider_get(struct cred_provider *p, time_t now, struct cred_credentials *out,
+                      char err_out[CRED_ERROR_LEN])
+{
+    err_out[0] = '\0';
+    return p->ops->get(p, now, out, err_out);
+}
+
+const char *cred_provider_source(const struct cred_provider *p)
+{
+    return p->source;
+}
+
+void cred_provider_free(struct cred_provider *p)
+{
+    if (p)
+        p->ops->free(p);
 }
 
 /* ================================================================ messages */

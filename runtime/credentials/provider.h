@@ -1,6 +1,14 @@
 /*
- * provider.h — what every credentials provider shares: the credentials value a provider
- * produces, and the RFC 3339 times providers read expirations from.
+ * provider.h — the credentials provider interface, and what every provider shares: the
+ * credentials value a provider produces, and the RFC 3339 times providers read
+ * expirations from.
+ *
+ * A provider is one source (the environment, a file section, credential_process; the
+ * instance metadata service, a container endpoint, assume-role and web identity come as
+ * more providers). credentials/chain.c picks the provider botocore would; cache.c keeps
+ * what it got until it is due for refresh. A provider whose fetch is network I/O offers
+ * refresh_start, which fetches through the engine without blocking; the others are
+ * asked with get, which may block (credential_process runs a command).
  *
  * Secrets: the secret key and the session token are wiped (OPENSSL_cleanse) before
  * they are freed; no message of this module quotes them.
@@ -9,6 +17,8 @@
 #define IOTLUA_CRED_PROVIDER_H
 
 #include <time.h>
+
+struct iot_engine;
 
 #define CRED_ERROR_LEN 1024
 #define CRED_SOURCE_LEN 160
@@ -31,6 +41,43 @@ int cred_credentials_set(struct cred_credentials *c, const char *akid, const cha
                          const char *token, time_t expiration, const char *source);
 /* *to = a copy of *from. 0, or -1 out of memory. */
 int cred_credentials_copy(const struct cred_credentials *from, struct cred_credentials *to);
+
+/* ================================================================ providers */
+
+struct cred_provider;
+
+/* Called from iot_engine_poll when a refresh started with refresh_start ends: ok 1 (the
+ * next get returns the new credentials) or 0 with a message (no secrets in it). */
+typedef void (*cred_refresh_done)(void *ctx, int ok, const char *message);
+
+struct cred_provider_ops {
+    /* Current credentials into *out (the caller's, cred_credentials_free). 0, or -1 with
+     * err_out. May block. */
+    int (*get)(struct cred_provider *p, time_t now, struct cred_credentials *out,
+               char err_out[CRED_ERROR_LEN]);
+    /* Optional: fetch fresh credentials without blocking, through the engine's items,
+     * timers and fd sources; done(ctx, ...) runs once when it ends. 0 started, -1 with
+     * err_out when it could not. NULL: the provider has nothing to fetch ahead. */
+    int (*refresh_start)(struct cred_provider *p, struct iot_engine *engine,
+                         cred_refresh_done done, void *ctx, char err_out[CRED_ERROR_LEN]);
+    void (*free)(struct cred_provider *p);
+};
+
+/* Every provider starts with this. */
+struct cred_provider {
+    const struct cred_provider_ops *ops;
+    char source[CRED_SOURCE_LEN];       /* where its credentials come from, for messages */
+};
+
+int cred_provider_get(struct cred_provider *p, time_t now, struct cred_credentials *out,
+                      char err_out[CRED_ERROR_LEN]);
+const char *cred_provider_source(const struct cred_provider *p);
+void cred_provider_free(struct cred_provider *p);           /* safe with NULL */
+
+/* Fixed credentials (the client's, the environment's, a file section's): get copies
+ * them. NULL with err_out when out of memory. */
+struct cred_provider *cred_static_new(const char *akid, const char *secret, const char *token,
+                                      const char *source, char err_out[CRED_ERROR_LEN]);
 
 /* ================================================================ messages */
 

@@ -16,8 +16,9 @@
 
 #include "check.h"
 #include "config.h"
+#include "credentials/cache.h"
 
-/* ---- a fake environment ------------------------------------------------------------- */
+/* ---------------------------------------------------------------- a fake environment */
 
 #define MAX_VARS 32
 
@@ -99,7 +100,7 @@ static int resolve(struct fake_env *e, const struct cfg_explicit *ex, struct cfg
     return cfg_resolve(ex ? ex : &none, &env, r, err);
 }
 
-/* ---- region and profile -------------------------------------------------------------- */
+/* ---------------------------------------------------------------- region and profile */
 
 static void test_region_precedence(void)
 {
@@ -260,7 +261,7 @@ static void test_missing_region(void)
     cfg_resolved_free(&r);
 }
 
-/* ---- endpoint ------------------------------------------------------------------------ */
+/* ---------------------------------------------------------------- endpoint */
 
 static void test_endpoint_precedence(void)
 {
@@ -443,7 +444,7 @@ static void test_retry_and_tls(void)
     cfg_resolved_free(&r);
 }
 
-/* ---- credentials --------------------------------------------------------------------- */
+/* ---------------------------------------------------------------- credentials */
 
 #define SECRET_CLIENT "client-SECRET-0000"
 #define SECRET_ENV "env-SECRET-1111"
@@ -451,12 +452,12 @@ static void test_retry_and_tls(void)
 #define SECRET_CONFIG "config-SECRET-3333"
 #define SECRET_PROC "proc-SECRET-4444"
 
-static struct cfg_provider *provider(struct fake_env *e, const struct cfg_explicit *ex,
+static struct cred_cache *provider(struct fake_env *e, const struct cfg_explicit *ex,
                                      char err[CFG_ERROR_LEN])
 {
     struct cfg_env env = as_env(e);
     struct cfg_explicit none = CFG_EXPLICIT_INIT;
-    return cfg_provider_new(ex ? ex : &none, &env, err);
+    return cred_cache_resolve(ex ? ex : &none, &env, err);
 }
 
 /* Resolves the chain and returns the access key id found ("" on error). */
@@ -465,13 +466,13 @@ static const char *akid_of(struct fake_env *e, const struct cfg_explicit *ex, ti
 {
     static char akid[64];
     struct cred_credentials c;
-    struct cfg_provider *p = provider(e, ex, err);
+    struct cred_cache *p = provider(e, ex, err);
     akid[0] = '\0';
-    if (p && cfg_provider_get(p, now, &c, err) == 0) {
+    if (p && cred_cache_get(p, now, &c, err) == 0) {
         snprintf(akid, sizeof akid, "%s", c.access_key_id);
         cred_credentials_free(&c);
     }
-    cfg_provider_free(p);
+    cred_cache_free(p);
     return akid;
 }
 
@@ -505,14 +506,14 @@ static void test_credentials_chain(void)
     struct cred_credentials c;
     struct cfg_env env = as_env(&e);
     struct cfg_explicit none = CFG_EXPLICIT_INIT;
-    struct cfg_provider *p = cfg_provider_new(&none, &env, err);
-    CHECK_REQUIRE(p && cfg_provider_get(p, 0, &c, err) == 0);
+    struct cred_cache *p = cred_cache_resolve(&none, &env, err);
+    CHECK_REQUIRE(p && cred_cache_get(p, 0, &c, err) == 0);
     CHECK_STR_EQ(c.secret_access_key, SECRET_ENV);
     CHECK_STR_EQ(c.session_token, "TOKENV");
     CHECK_STR_EQ(c.source, "environment");
     CHECK_INT_EQ(c.expiration, 0);
     cred_credentials_free(&c);
-    cfg_provider_free(p);
+    cred_cache_free(p);
 
     e = base_env();
     CHECK_STR_EQ(akid_of(&e, NULL, 0, err), "AKIDCREDS");           /* 3. credentials file */
@@ -588,9 +589,9 @@ static void test_partial_and_missing(void)
     CHECK_STR_CONTAINS(err, "role_arn (assume role), which iotlua does not support");
 }
 
-/* ---- credential_process -------------------------------------------------------------- */
+/* ---------------------------------------------------------------- credential_process */
 
-static struct cfg_provider *process_provider(const char *script_body, char err[CFG_ERROR_LEN])
+static struct cred_cache *process_provider(const char *script_body, char err[CFG_ERROR_LEN])
 {
     char script[400], cfg[600];
     write_script("cp.sh", script_body, script, sizeof script);
@@ -616,30 +617,30 @@ static void test_process_cache(void)
              "\"" SECRET_PROC "\",\"SessionToken\":\"TOK%%s\","
              "\"Expiration\":\"2030-01-01T00:00:00Z\"}' $n $n\n", counter, counter);
     CHECK_INT_EQ(cred_parse_rfc3339("2030-01-01T00:00:00Z", &exp), 0);
-    struct cfg_provider *p = process_provider(body, err);
+    struct cred_cache *p = process_provider(body, err);
     CHECK_REQUIRE(p != NULL);
-    CHECK_STR_CONTAINS(cfg_provider_source(p), "credential_process of profile 'default'");
-    cfg_provider_set_refresh_margin(p, 60);
+    CHECK_STR_CONTAINS(cred_cache_source(p), "credential_process of profile 'default'");
+    cred_cache_set_refresh_margin(p, 60);
 
-    CHECK_INT_EQ(cfg_provider_get(p, exp - 3600, &c, err), 0);    /* first run */
+    CHECK_INT_EQ(cred_cache_get(p, exp - 3600, &c, err), 0);    /* first run */
     CHECK_STR_EQ(c.access_key_id, "AKID1");
     CHECK_STR_EQ(c.secret_access_key, SECRET_PROC);
     CHECK_STR_EQ(c.session_token, "TOK1");
     CHECK_INT_EQ(c.expiration, exp);
     cred_credentials_free(&c);
-    CHECK_INT_EQ(cfg_provider_get(p, exp - 61, &c, err), 0);      /* cached */
+    CHECK_INT_EQ(cred_cache_get(p, exp - 61, &c, err), 0);      /* cached */
     CHECK_STR_EQ(c.access_key_id, "AKID1");
     cred_credentials_free(&c);
-    CHECK_INT_EQ(cfg_provider_get(p, exp - 60, &c, err), 0);      /* due: run again */
+    CHECK_INT_EQ(cred_cache_get(p, exp - 60, &c, err), 0);      /* due: run again */
     CHECK_STR_EQ(c.access_key_id, "AKID2");
     cred_credentials_free(&c);
-    CHECK_INT_EQ(cfg_provider_get(p, exp - 30, &c, err), 0);      /* due again */
+    CHECK_INT_EQ(cred_cache_get(p, exp - 30, &c, err), 0);      /* due again */
     CHECK_STR_EQ(c.access_key_id, "AKID3");
     cred_credentials_free(&c);
     /* Once the returned credentials are already expired, that is an error. */
-    CHECK_INT_EQ(cfg_provider_get(p, exp + 1, &c, err), -1);
+    CHECK_INT_EQ(cred_cache_get(p, exp + 1, &c, err), -1);
     CHECK_STR_CONTAINS(err, "already expired");
-    cfg_provider_free(p);
+    cred_cache_free(p);
 
     /* Without Expiration: run once, cached for good. */
     unlink(counter);
@@ -650,12 +651,12 @@ static void test_process_cache(void)
     p = process_provider(body, err);
     CHECK_REQUIRE(p != NULL);
     for (int i = 0; i < 3; i++) {
-        CHECK_INT_EQ(cfg_provider_get(p, 1000000 * (time_t)i, &c, err), 0);
+        CHECK_INT_EQ(cred_cache_get(p, 1000000 * (time_t)i, &c, err), 0);
         CHECK_STR_EQ(c.access_key_id, "AKID1");
         CHECK(c.session_token == NULL);
         cred_credentials_free(&c);
     }
-    cfg_provider_free(p);
+    cred_cache_free(p);
 }
 
 struct process_error {
@@ -686,14 +687,14 @@ static void test_process_errors(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[CFG_ERROR_LEN];
         struct cred_credentials c;
-        struct cfg_provider *p = process_provider(cases[i].body, err);
+        struct cred_cache *p = process_provider(cases[i].body, err);
         CHECK_REQUIRE(p != NULL);
-        CHECK_INT_EQ(cfg_provider_get(p, 0, &c, err), -1);
+        CHECK_INT_EQ(cred_cache_get(p, 0, &c, err), -1);
         CHECK_STR_CONTAINS(err, cases[i].message);
         no_secret_in(err);
         /* The provider stays usable: the same error again, no crash. */
-        CHECK_INT_EQ(cfg_provider_get(p, 0, &c, err), -1);
-        cfg_provider_free(p);
+        CHECK_INT_EQ(cred_cache_get(p, 0, &c, err), -1);
+        cred_cache_free(p);
     }
     /* A failed refresh inside the margin keeps the still-valid credentials. */
     char err[CFG_ERROR_LEN], flag[400], body[1024];
@@ -705,17 +706,17 @@ static void test_process_errors(void)
              "\"2030-01-01T00:00:00+00:00\"}'\n", flag);
     time_t exp;
     cred_parse_rfc3339("2030-01-01T00:00:00Z", &exp);
-    struct cfg_provider *p = process_provider(body, err);
-    CHECK_REQUIRE(p && cfg_provider_get(p, exp - 3600, &c, err) == 0);
+    struct cred_cache *p = process_provider(body, err);
+    CHECK_REQUIRE(p && cred_cache_get(p, exp - 3600, &c, err) == 0);
     cred_credentials_free(&c);
     write_file(flag, "");
-    CHECK_INT_EQ(cfg_provider_get(p, exp - 10, &c, err), 0);
+    CHECK_INT_EQ(cred_cache_get(p, exp - 10, &c, err), 0);
     CHECK_STR_EQ(c.access_key_id, "AKOK");
     CHECK_STR_EQ(err, "");
     cred_credentials_free(&c);
-    CHECK_INT_EQ(cfg_provider_get(p, exp, &c, err), -1);
+    CHECK_INT_EQ(cred_cache_get(p, exp, &c, err), -1);
     CHECK_STR_CONTAINS(err, "exit status 1");
-    cfg_provider_free(p);
+    cred_cache_free(p);
 }
 
 static void test_rfc3339(void)
