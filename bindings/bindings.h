@@ -21,7 +21,7 @@ int luaopen_iotlua(lua_State *L);
 /* Each adds its functions to the table on top of the stack. [-0, +0] */
 void iotlua_core_loop(lua_State *L);     /* now, poll, pending, isatty, quiet (loop.c) */
 void iotlua_core_sigv4(lua_State *L);    /* sigv4_sign (lua_sigv4.c) */
-void iotlua_core_client(lua_State *L);   /* client_new, operations (client.c) */
+void iotlua_core_client(lua_State *L);   /* client_new, operations (lua_client.c) */
 
 void iotlua_core_request(lua_State *L); /* result, done (request.c) */
 void iotlua_core_mqtt(lua_State *L);    /* mqtt_connect, mqtt_methods (lua_mqtt.c) */

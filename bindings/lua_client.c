@@ -1,5 +1,5 @@
 /*
- * client.c — client handles ("iotlua.client") and the generic call of an operation.
+ * lua_client.c — client handles ("iotlua.client") and the generic call of an operation.
  *
  * core.client_new(opts) resolves the configuration (config.h: region, endpoint,
  * profile, credentials chain) and creates an iot_client on the state's engine. It
