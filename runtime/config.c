@@ -141,18 +141,31 @@ static const struct ini_section *find_config_profile(const struct ini_file *f,
     return found;
 }
 
-/* "[services name]" of the config file. */
-static const struct ini_section *find_services(const struct ini_file *f, const char *name)
+/* "[kind name]" of the config file ("services x", "sso-session x"); a later one wins. */
+static const struct ini_section *find_named(const struct ini_file *f, const char *kind,
+                                            const char *name)
 {
     const struct ini_section *found = NULL;
     char words[3][256];
+    size_t kind_len = strlen(kind);
     for (size_t i = 0; i < f->nsections; i++) {
         const char *s = f->sections[i].name;
-        if (strncmp(s, "services", 8) == 0 && split_words(s, words, 3) == 2 &&
-            strcmp(words[0], "services") == 0 && strcmp(words[1], name) == 0)
+        if (strncmp(s, kind, kind_len) == 0 && split_words(s, words, 3) == 2 &&
+            strcmp(words[0], kind) == 0 && strcmp(words[1], name) == 0)
             found = &f->sections[i];
     }
     return found;
+}
+
+static const struct ini_section *find_services(const struct ini_file *f, const char *name)
+{
+    return find_named(f, "services", name);
+}
+
+const struct ini_section *cfg_named_section(const struct cfg_files *f, const char *kind,
+                                            const char *name)
+{
+    return find_named(&f->config, kind, name);
 }
 
 void cfg_files_free(struct cfg_files *f)

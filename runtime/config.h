@@ -18,11 +18,7 @@
  *   max_attempts, retry_mode, ca_bundle, use_fips_endpoint, use_dualstack_endpoint:
  *              explicit > AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, AWS_CA_BUNDLE,
  *              AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT > profile keys
- *   credentials (botocore's order; credentials/chain.c):
- *              explicit > environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- *              AWS_SESSION_TOKEN; skipped when the profile was given explicitly) >
- *              shared credentials file [profile] > credential_process (profile) >
- *              config file [profile x] static keys
+ *   credentials: botocore's chain, credentials/chain.h
  * Files: AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials) with sections named
  * by the profile ("[x]"); AWS_CONFIG_FILE (default ~/.aws/config) with "[default]" and
  * "[profile x]" ("[x]" there is not a profile). As botocore does, the profile's
@@ -130,6 +126,9 @@ int cfg_files_view(const struct cfg_files *f, const char *profile, struct cfg_fi
 int cfg_service_endpoint(const struct cfg_env *env, const struct cfg_files *f,
                          const char *env_id, const char *key, const char **url_out,
                          char err_out[CFG_ERROR_LEN]);
+/* The config file's "[kind name]" section ("sso-session corp"), or NULL. */
+const struct ini_section *cfg_named_section(const struct cfg_files *f, const char *kind,
+                                            const char *name);
 /* The variable's value, or NULL when unset or empty (as the AWS CLI treats them). */
 const char *cfg_env_get(const struct cfg_env *env, const char *name);
 

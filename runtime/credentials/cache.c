@@ -24,6 +24,8 @@ struct cred_cache {
     struct cred_credentials handed;     /* what the client's last attempt was given */
     int refreshing;                     /* a refresh through the engine is under way */
     time_t advisory_failed_at;          /* when the last advisory refresh failed, or 0 */
+    int last_ok;                        /* how the last refresh ended, and why it failed */
+    char last_error[CRED_ERROR_LEN];
     unsigned refreshes;
     struct iot_credentials_wait waiters; /* list head: callers woken when it ends */
 };
@@ -200,9 +202,12 @@ static void refresh_done(void *ctx, struct iot_engine *engine, int ok, const cha
         ok = 0;
     }
     c->advisory_failed_at = ok ? 0 : now;
+    c->last_ok = ok;
+    cred_set_error(c->last_error, "%s", ok ? "" : err);
     wake_all(c, engine, ok, err);
 }
 
+/* Starts the provider's refresh; it may end before this returns (refresh_done ran). */
 static int start_refresh(struct cred_cache *c, struct iot_engine *engine,
                          char err_out[CRED_ERROR_LEN])
 {
@@ -232,8 +237,16 @@ static int acquire_fetched(struct cred_cache *c, struct iot_engine *engine, time
                        cred_provider_source(c->provider));
         return -1;
     }
-    if (start_refresh(c, engine, err_out) != 0)
-        return -1;
+    if (!c->refreshing) {
+        if (start_refresh(c, engine, err_out) != 0)
+            return -1;
+        if (!c->refreshing) {           /* it ended at once (a token file missing, ...) */
+            if (c->last_ok)
+                return copy_cached(c, out, err_out);
+            cred_set_error(err_out, "%s", c->last_error);
+            return -1;
+        }
+    }
     waiter_keep(c, wait);
     return 1;
 }

@@ -255,6 +255,66 @@ static int from_web_identity(const struct chain_ctx *c, struct cred_provider **o
     return (*out = cred_sts_web_identity_new(&s, err_out)) ? 1 : -1;
 }
 
+/* ================================================================ IAM Identity Center */
+
+/* An SSO setting of the profile, or of its [sso-session] (they must agree). */
+static int sso_value(const struct chain_ctx *c, const struct ini_section *session,
+                     const char *key, const char **out, char err_out[CRED_ERROR_LEN])
+{
+    const char *mine = cfg_profile_get(c->f, key, NULL);
+    const char *theirs = session ? ini_get(session, key) : NULL;
+    theirs = theirs && *theirs ? theirs : NULL;
+    if (mine && theirs && strcmp(mine, theirs) != 0) {
+        cred_set_error(err_out, "The value for %s is inconsistent between profile '%s' "
+                       "(%.200s) and sso-session (%.200s).", key, c->f->profile, mine, theirs);
+        return -1;
+    }
+    *out = theirs ? theirs : mine;
+    return 0;
+}
+
+static int from_sso(const struct chain_ctx *c, struct cred_provider **out,
+                    char err_out[CRED_ERROR_LEN])
+{
+    const char *account = cfg_profile_get(c->f, "sso_account_id", NULL);
+    const char *role = cfg_profile_get(c->f, "sso_role_name", NULL);
+    const char *name = cfg_profile_get(c->f, "sso_session", NULL);
+    const char *start_url = NULL, *region = NULL, *home = cfg_env_get(c->env, "HOME");
+    if (!account && !role)
+        return 0;
+    const struct ini_section *session = name ? cfg_named_section(c->f, "sso-session", name) : NULL;
+    if (name && !session) {
+        cred_set_error(err_out, "The specified sso-session does not exist: \"%.100s\" (profile "
+                       "'%s', %s)", name, c->f->profile, c->f->config_path);
+        return -1;
+    }
+    if (sso_value(c, session, "sso_start_url", &start_url, err_out) != 0 ||
+        sso_value(c, session, "sso_region", &region, err_out) != 0)
+        return -1;
+    if (!start_url || !region || !account || !role) {
+        cred_set_error(err_out, "The profile '%s' is configured to use SSO but is missing "
+                       "required configuration:%s%s%s%s", c->f->profile,
+                       start_url ? "" : " sso_start_url", region ? "" : " sso_region",
+                       account ? "" : " sso_account_id", role ? "" : " sso_role_name");
+        return -1;
+    }
+    const char *configured = NULL;
+    char portal[512], cache_dir[1024], hint[256], source[CRED_SOURCE_LEN];
+    if (cfg_service_endpoint(c->env, c->f, "SSO", "sso", &configured, err_out) != 0)
+        return -1;
+    if (configured)
+        snprintf(portal, sizeof portal, "%s", configured);
+    else
+        snprintf(portal, sizeof portal, "https://portal.sso.%.100s.amazonaws.com", region);
+    snprintf(cache_dir, sizeof cache_dir, "%s/.aws/sso/cache", home ? home : ".");
+    snprintf(hint, sizeof hint, "aws sso login --%s %.100s", name ? "sso-session" : "profile",
+             name ? name : c->f->profile);
+    snprintf(source, sizeof source, "sso:%.200s", name ? name : c->f->profile);
+    struct cred_sso_settings s = {portal, cache_dir, name ? name : start_url, hint, account,
+                                  role, env_or_profile(c, "AWS_CA_BUNDLE", "ca_bundle"), source};
+    return (*out = cred_sso_new(&s, err_out)) ? 1 : -1;
+}
+
 /* ================================================================ network providers */
 
 /* Hosts a container FULL_URI may name over plain http (botocore's list). */
@@ -447,13 +507,14 @@ static int from_assume_role(const struct chain_ctx *c, struct cred_provider **ou
 
 /* botocore's order for the client's own profile. */
 static const chain_step STEPS[] = {
-    from_client, from_env, from_assume_role, from_web_identity, from_credentials_file,
+    from_client, from_env, from_assume_role, from_web_identity, from_sso, from_credentials_file,
     from_process, from_config_file, from_container,
 };
 
 /* A source_profile: what the profile itself holds. */
 static const chain_step PROFILE_STEPS[] = {
-    from_assume_role, from_web_identity, from_credentials_file, from_process, from_config_file,
+    from_assume_role, from_web_identity, from_sso, from_credentials_file, from_process,
+    from_config_file,
 };
 
 static int resolve_profile(const struct chain_ctx *c, struct cred_provider **out,
@@ -478,10 +539,6 @@ static const char *why_absent(int missing, const struct ini_section *s)
 /* A source the profile names that iotlua has no provider for yet, or NULL. */
 static const char *unsupported_source(const struct cfg_files *f)
 {
-    if (cfg_profile_get(f, "sso_session", NULL))
-        return "sso_session (IAM Identity Center)";
-    if (cfg_profile_get(f, "sso_start_url", NULL))
-        return "sso_start_url (IAM Identity Center)";
     if (cfg_profile_get(f, "login_session", NULL))
         return "login_session";
     return NULL;

@@ -107,6 +107,21 @@ struct cred_container_settings {
 struct cred_provider *cred_container_new(const struct cred_container_settings *s,
                                          char err_out[CRED_ERROR_LEN]);
 
+/* IAM Identity Center (sso.c): the access token `aws sso login` left in the token
+ * cache (read on every fetch; an expired one says to log in again), then the portal's
+ * GetRoleCredentials. */
+struct cred_sso_settings {
+    const char *portal_url;             /* "https://portal.sso.eu-west-1.amazonaws.com" */
+    const char *cache_dir;              /* "~/.aws/sso/cache", expanded */
+    const char *cache_key;              /* the sso_session's name, or the start URL */
+    const char *login_hint;             /* "aws sso login --sso-session corp" */
+    const char *account_id, *role_name;
+    const char *ca_bundle;
+    const char *source_name;            /* "sso:corp" */
+};
+struct cred_provider *cred_sso_new(const struct cred_sso_settings *s,
+                                   char err_out[CRED_ERROR_LEN]);
+
 /* ================================================================ fetching providers */
 
 /* What a provider that fetches over the network keeps (fetched.c): its last answer and

@@ -1,5 +1,5 @@
 """Fake credential endpoints on 127.0.0.1 for the credential chain's tests: the EC2
-instance metadata service (IMDSv2 tokens), a container credentials endpoint, and STS
+instance metadata service (IMDSv2 tokens), a container credentials endpoint, the SSO portal, and STS
 (AssumeRole, whose SigV4 signature is checked with botocore's signer, and
 AssumeRoleWithWebIdentity). One HTTP server plays all three; every request is recorded so
 that a test can compare what iotlua asked with what boto3 asks.
@@ -55,6 +55,9 @@ class CredentialFakes:
         self.sts_error = None              # (status, code, message)
         self.sts_expires_in = 3600
         self.web_identity_token = None     # the WebIdentityToken required
+        # the SSO portal
+        self.sso_token = None              # the bearer token required
+        self.sso_credentials = None        # (akid, secret, token)
         fakes = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -106,6 +109,8 @@ class CredentialFakes:
             return self.container(req)
         if path == "/" and req.method == "POST":
             return self.sts(req)
+        if path == "/federation/credentials":
+            return self.sso(req)
         return 404, "text/plain", "not found"
 
     def imds(self, req, path):
@@ -136,6 +141,17 @@ class CredentialFakes:
         if self.container_token and req.headers.get("Authorization") != self.container_token:
             return 401, "application/json", json.dumps({"message": "bad token"})
         return 200, "application/json", json.dumps(self.container_credentials)
+
+    def sso(self, req):
+        lower = {k.lower(): v for k, v in req.headers.items()}
+        if lower.get("x-amz-sso_bearer_token") != self.sso_token:
+            return 401, "application/json", json.dumps({"message": "Session token not found or invalid"})
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(req.path).query))
+        akid, secret, token = self.sso_credentials
+        exp_ms = int((datetime.datetime.now(datetime.timezone.utc).timestamp() + 3600) * 1000)
+        return 200, "application/json", json.dumps({"roleCredentials": {
+            "accessKeyId": akid, "secretAccessKey": secret, "sessionToken": token,
+            "expiration": exp_ms, "account": query.get("account_id")}})
 
     def sts_fail(self, status, code, message):
         body = (f"<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"

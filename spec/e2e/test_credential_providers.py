@@ -81,24 +81,30 @@ def emulator_for(*pairs):
     return Emulator(args)
 
 
-def boto3_credentials(env, sts_url=None, profile=None):
+def boto3_credentials(env, sts_url=None, profile=None, sso_url=None):
     """What botocore's chain finds in env (the process environment swapped for it).
     Debian 12's botocore (1.29) predates AWS_ENDPOINT_URL_STS, so its STS client is
     pointed at sts_url by hand; the requests it makes are its own."""
+    import botocore.credentials
     import botocore.session
+    import botocore.tokens
+    # botocore fixes the SSO token cache's directory from HOME when it is imported
+    sso_dir = os.path.join(env.get("HOME", "/nonexistent"), ".aws", "sso", "cache")
+    botocore.tokens.SSOTokenProvider._SSO_TOKEN_CACHE_DIR = sso_dir
+    botocore.credentials.SSOProvider._SSO_TOKEN_CACHE_DIR = sso_dir
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
     try:
         session = botocore.session.Session(profile=profile)
-        if sts_url:
-            create = session.create_client
+        urls = {"sts": sts_url, "sso": sso_url}
+        create = session.create_client
 
-            def create_client(service, *args, **kwargs):
-                if service == "sts":
-                    kwargs["endpoint_url"] = sts_url
-                return create(service, *args, **kwargs)
-            session.create_client = create_client
+        def create_client(service, *args, **kwargs):
+            if urls.get(service):
+                kwargs["endpoint_url"] = urls[service]
+            return create(service, *args, **kwargs)
+        session.create_client = create_client
         c = session.get_credentials()
         return c.get_frozen_credentials() if c else None
     finally:
@@ -430,3 +436,77 @@ def test_web_identity_from_the_environment_unsigned(tmp, fakes):
     assert boto3_credentials(env, sts_url=fakes.url).access_key == "ASIAWEB"
     (theirs,) = fakes.seen("/")
     assert theirs.form()["WebIdentityToken"] == ours.form()["WebIdentityToken"]
+
+
+# --------------------------------------------------------------------------- SSO
+
+def sso_cache(tmp, key, token, expires="2099-01-01T00:00:00Z"):
+    import hashlib
+    import json
+    cache = tmp / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha1(key.encode()).hexdigest() + ".json"
+    (cache / name).write_text(json.dumps({"startUrl": "https://corp.awsapps.com/start",
+                                          "region": "eu-west-1", "accessToken": token,
+                                          "expiresAt": expires}))
+
+
+def test_sso_session_profile_same_as_boto3(tmp, fakes):
+    write(tmp / "config", """
+        [profile dev]
+        sso_session = corp
+        sso_account_id = 111122223333
+        sso_role_name = Developer
+        [sso-session corp]
+        sso_start_url = https://corp.awsapps.com/start
+        sso_region = eu-west-1
+    """)
+    sso_cache(tmp, "corp", "sso-access-token-wit-token")
+    fakes.sso_token = "sso-access-token-wit-token"
+    fakes.sso_credentials = ("ASIASSO", "secret-sts-sso", "token-xxxx-s")
+    env = base_env(tmp, AWS_PROFILE="dev", AWS_ENDPOINT_URL_SSO=fakes.url)
+    emu = emulator_for(("ASIASSO", "secret-sts-sso"))
+    try:
+        code, out = run_iotlua(env, emu)
+        assert code == 0 and "source=sso:corp" in out, out
+    finally:
+        emu.stop()
+    (ours,) = fakes.seen("/federation")
+    assert "account_id=111122223333" in ours.path and "role_name=Developer" in ours.path
+    fakes.clear()
+    assert boto3_credentials(env, sso_url=fakes.url).access_key == "ASIASSO"
+    (theirs,) = fakes.seen("/federation")
+    assert sorted(theirs.path.split("?")[1].split("&")) == sorted(ours.path.split("?")[1].split("&"))
+
+
+def test_sso_legacy_profile_and_expired_token(tmp, fakes):
+    write(tmp / "config", """
+        [profile old]
+        sso_start_url = https://corp.awsapps.com/start
+        sso_region = eu-west-1
+        sso_account_id = 111122223333
+        sso_role_name = Developer
+        [profile missing]
+        sso_session = nowhere
+        sso_account_id = 1
+        sso_role_name = x
+    """)
+    fakes.sso_token = "sso-access-token-wit-token"
+    fakes.sso_credentials = ("ASIASSO", "secret-sts-sso", "token-xxxx-s")
+    emu = emulator_for(("ASIASSO", "secret-sts-sso"))
+    try:
+        env = base_env(tmp, AWS_PROFILE="old", AWS_ENDPOINT_URL_SSO=fakes.url)
+        sso_cache(tmp, "https://corp.awsapps.com/start", "sso-access-token-wit-token")
+        code, out = run_iotlua(env, emu)
+        assert code == 0 and "source=sso:old" in out, out
+        sso_cache(tmp, "https://corp.awsapps.com/start", "sso-access-token-wit-token",
+                  expires="2020-01-01T00:00:00Z")
+        code, out = run_iotlua(env, emu)
+        assert code == 4 and "aws sso login --profile old" in out and "expired" in out, out
+        sso_cache(tmp, "https://corp.awsapps.com/start", "a-revoked-wit-token")
+        code, out = run_iotlua(env, emu)
+        assert code == 4 and "HTTP 401" in out and "aws sso login" in out, out
+        code, out = run_iotlua(base_env(tmp, AWS_PROFILE="missing"), emu)
+        assert code == 3 and "sso-session does not exist" in out, out
+    finally:
+        emu.stop()

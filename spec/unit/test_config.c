@@ -595,12 +595,12 @@ static void test_partial_and_missing(void)
     cred_cache_free(imds);
 
     /* Sources not supported yet are named. */
-    files("[profile s]\nsso_session = corp\n", "");
+    files("[profile s]\nlogin_session = arn:aws:iam::1:user/me\n", "");
     setv(&e, "AWS_PROFILE", "s");
     CHECK(provider(&e, NULL, err) == NULL);
     CHECK_STR_CONTAINS(err, "[profile s] (no aws_access_key_id");
     CHECK_STR_CONTAINS(err, "[s] (no such section)");
-    CHECK_STR_CONTAINS(err, "sso_session (IAM Identity Center), which iotlua does not support");
+    CHECK_STR_CONTAINS(err, "login_session, which iotlua does not support");
 }
 
 /* ---------------------------------------------------------------- credential_process */
