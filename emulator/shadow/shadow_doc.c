@@ -347,6 +347,12 @@ static bool has_null_in_array(const struct json_value *v, bool in_array)
     return false;
 }
 
+/* Keys are compared with their length: "desired\u0000x" is not "desired". */
+static bool key_is(const struct json_member *m, const char *word)
+{
+    return m->key_len == strlen(word) && memcmp(m->key, word, m->key_len) == 0;
+}
+
 /* desired or reported: absent, null, or an object nested at most six levels. */
 static int check_section(const struct json_value *v, const char *not_object, char *msg,
                          size_t msg_size)
@@ -394,8 +400,8 @@ static int check_state(struct sdoc_request *req, char *msg, size_t msg_size)
     if (state->type != JSON_OBJECT)
         return reject(msg, msg_size, "State node must be an object");
     for (size_t i = 0; i < state->u.obj.n; i++) {
-        const char *k = state->u.obj.members[i].key;
-        if (strcmp(k, "desired") != 0 && strcmp(k, "reported") != 0)
+        const struct json_member *m = &state->u.obj.members[i];
+        if (!key_is(m, "desired") && !key_is(m, "reported"))
             return reject(msg, msg_size, "State contains an invalid node");
     }
     req->state = state;

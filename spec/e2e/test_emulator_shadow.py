@@ -6,6 +6,7 @@ change reaches a device as update/delta and update/documents, a device's MQTT re
 shows in GetThingShadow, a rejected MQTT update reaches /rejected."""
 
 import json
+import subprocess
 import time
 
 import botocore.exceptions
@@ -216,3 +217,29 @@ def test_mqtt_delete_and_http_delete_are_published(emulator):
     update(iot, "door", {"state": {"reported": {"open": True}}})
     iot.delete_thing_shadow(thingName="door")
     assert payload(dev.wait_message(f"{prefix}/delete/accepted", count=2))["version"] == 2
+
+
+def test_mosquitto_clients_on_the_shadow_topics(emulator):
+    """MQTT 3.1.1 through Debian's mosquitto clients: mosquitto_pub sends the update,
+    mosquitto_sub hears the delta, boto3 reads the result."""
+    port, prefix = str(emulator.mqtt_port), PREFIX.format("mosq-thing")
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv311",
+                            "-q", "1", "-t", f"{prefix}/update/delta", "-C", "1", "-W", "10",
+                            "-i", "mosq-shadow-sub"], stdout=subprocess.PIPE, text=True)
+    iot = emulator.iot_data()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:     # until mosquitto_sub has subscribed
+        try:
+            if iot.list_subscriptions(clientId="mosq-shadow-sub")["subscriptions"]:
+                break
+        except botocore.exceptions.ClientError:
+            pass
+        time.sleep(0.05)
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv311", "-q", "1",
+                    "-t", f"{prefix}/update",
+                    "-m", json.dumps({"state": {"desired": {"led": "on"}}})],
+                   check=True, timeout=10)
+    out, _ = sub.communicate(timeout=10)
+    delta = json.loads(out)
+    assert delta["state"] == {"led": "on"} and delta["version"] == 1
+    assert get(iot, "mosq-thing")["state"]["desired"] == {"led": "on"}

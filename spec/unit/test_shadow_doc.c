@@ -297,6 +297,7 @@ static void test_errors(void)
         {"{\"state\":{\"desired\":5}}", 400, "Desired node must be an object"},
         {"{\"state\":{\"reported\":\"x\"}}", 400, "Reported node must be an object"},
         {"{\"state\":{\"delta\":{}}}", 400, "State contains an invalid node"},
+        {"{\"state\":{\"desired\\u0000x\":{}}}", 400, "State contains an invalid node"},
         {"{\"state\":{},\"version\":\"3\"}", 400, "Invalid version"},
         {"{\"state\":{},\"version\":-1}", 400, "Invalid version"},
         {"{\"state\":{},\"clientToken\":\"0123456789012345678901234567890123456789012345678901234567890123X\"}",
