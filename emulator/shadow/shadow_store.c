@@ -410,8 +410,11 @@ static int commit(struct shadow_store *s, struct shadow *sh, struct shadow_state
     sh->state = *next;
     sh->version = version + 1;
     sh->exists = true;
-    int rc = write_accepted(&r->body, req, sh, ts) | write_delta(&d.delta, sh, ts, req->client_token) |
-             write_documents(&d.documents, &previous, sh, ts, req->client_token);
+    int rc = write_accepted(&r->body, req, sh, ts);
+    if (rc == 0)
+        rc = write_delta(&d.delta, sh, ts, req->client_token);
+    if (rc == 0)
+        rc = write_documents(&d.documents, &previous, sh, ts, req->client_token);
     sdoc_state_free(&previous);
     if (rc == 0) {
         r->status = 200;

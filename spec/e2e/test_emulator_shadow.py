@@ -89,6 +89,10 @@ def test_named_shadows_and_listing(emulator):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iot.list_named_shadows_for_thing(thingName="multi", nextToken="not-a-token")
     assert error_of(e)[:2] == ("InvalidRequestException", 400)
+    for size in ("0", "101", "x"):
+        r = emulator.signed_request("GET", "/api/things/shadow/ListNamedShadowsForThing/multi",
+                                    query=f"pageSize={size}")
+        assert (r.status, r.error_type) == (400, "InvalidRequestException"), size
 
 
 @pytest.mark.parametrize("body,status,code,message", [
