@@ -199,6 +199,8 @@ static struct json_value *member_find(struct json_value *obj, const char *key, s
  * The pointer lasts until the next member is added to obj. */
 static struct json_value *member_slot(struct json_value *obj, const char *key, size_t n)
 {
+    if (obj->type != JSON_OBJECT)
+        return NULL;
     struct json_value *found = member_find(obj, key, n);
     if (found)
         return found;
@@ -454,10 +456,10 @@ static int merge_member(struct json_value *dst, struct json_value *meta,
             return -1;
         return make_stamp(md, ts);
     }
-    if (d->type != JSON_OBJECT) {        /* a leaf becomes an object: its stamp goes */
+    if (d->type != JSON_OBJECT)          /* a leaf becomes an object: its stamp goes */
         make_object(d);
+    if (d->u.obj.n == 0 || md->type != JSON_OBJECT)
         make_object(md);
-    }
     if (merge_object(d, md, &m->value, ts) != 0)
         return -1;
     if (d->u.obj.n == 0) {               /* an object left empty is removed */
