@@ -1,6 +1,7 @@
 /*
  * http_api.h — the AWS IoT data-plane HTTP API of iotlua-emulator (Publish,
- * SendDirectMessage, GetConnection, ListSubscriptions) and its QA controls under
+ * SendDirectMessage, GetConnection, ListSubscriptions, DeleteConnection, the Device
+ * Shadow operations) and its QA controls under
  * /_emulator/, served by libevent's evhttp on the emulator's one event loop.
  */
 #ifndef IOTLUA_EMULATOR_HTTP_API_H
@@ -11,6 +12,7 @@
 
 struct event_base;
 struct broker;
+struct shadow_store;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct emulator_credential {
@@ -25,6 +27,7 @@ struct http_api_options {
     const struct emulator_credential *credentials;  /* copied by http_api_new */
     size_t credential_count;
     bool verify_signatures;                         /* false: accept unsigned requests */
+    struct shadow_store *shadows;                   /* the Device Shadow store (borrowed) */
 };
 
 struct http_api;
