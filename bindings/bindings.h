@@ -25,6 +25,7 @@ void iotlua_core_client(lua_State *L);   /* client_new, operations (lua_client.c
 
 void iotlua_core_request(lua_State *L); /* result, done (request.c) */
 void iotlua_core_mqtt(lua_State *L);    /* mqtt_connect, mqtt_methods (lua_mqtt.c) */
+void iotlua_core_credentials(lua_State *L); /* client_credentials (lua_credentials.c) */
 
 #include <stdint.h>
 struct iot_engine;
@@ -52,6 +53,11 @@ void iotlua_request_release_params(lua_State *L, int idx);
 void iotlua_request_set_id(lua_State *L, int idx, uint64_t id);
 int iotlua_request_complete(lua_State *L, int idx, struct iot_result *result);
 void iotlua_push_error(lua_State *L, const struct iot_error *e);
+
+/* lua_client.c: the credentials cache of the client handle at idx (NULL when it is not
+ * a client handle or has none). [-0, +0] */
+struct cred_cache;
+struct cred_cache *iotlua_client_credentials(lua_State *L, int idx);
 
 /* iotlua.c: a new zero-filled userdata of `size` bytes with metatable `mt` (created on
  * first use with `gc` as __gc), left on the stack. Raises on lack of memory. [-0, +1] */

@@ -127,7 +127,10 @@ static int core_poll(lua_State *L)
 {
     double timeout = luaL_checknumber(L, 1);
     struct iot_engine *engine = existing_engine(L);
-    if (engine == NULL || iot_engine_pending(engine) == 0) {
+    /* Nothing of the engine's to wait for (no item, and no transfer or timer of its own,
+     * as a credentials fetch has): just sleep. */
+    if (engine == NULL ||
+        (iot_engine_pending(engine) == 0 && iot_engine_next_timeout_ms(engine) < 0)) {
         sleep_seconds(timeout);
         lua_newtable(L);
         return 1;

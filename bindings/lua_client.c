@@ -125,6 +125,12 @@ static int client_gc(lua_State *L)
     return 0;
 }
 
+struct cred_cache *iotlua_client_credentials(lua_State *L, int idx)
+{
+    struct client_box *box = iotlua_test_box(L, idx, &client_mt_key);
+    return box ? box->credentials : NULL;
+}
+
 /* __index: the methods (registry table), then the fields kept in the user value. */
 static int client_index(lua_State *L)
 {

@@ -510,3 +510,39 @@ def test_sso_legacy_profile_and_expired_token(tmp, fakes):
         assert code == 3 and "sso-session does not exist" in out, out
     finally:
         emu.stop()
+
+
+# --------------------------------------------------------------------------- the chain for other signing
+
+SIGN_SCRIPT = textwrap.dedent("""
+    local iotlua = require("iotlua")
+    local iot = assert(iotlua.client{ region = "us-east-1" })
+    local function sign(credentials)
+      local h, err = iotlua.sigv4.sign{ method = "GET", url = "https://sts.amazonaws.com/",
+                                        region = "us-east-1", service = "sts",
+                                        credentials = credentials }
+      if not h then print("error=" .. tostring(err)) return end
+      print("authorization=" .. h.Authorization:match("Credential=([^/]+)"))
+    end
+    -- inside a task (the fetch yields) and outside one (it drives the loop)
+    iotlua.spawn(function() sign(iot) end):wait()
+    sign(iot)
+    sign("default")
+    local creds = assert(iot:credentials())
+    print("source=" .. creds.source, "token=" .. tostring(creds.session_token ~= nil))
+""")
+
+
+def test_sigv4_sign_with_a_client_or_a_profile_uses_the_chain(tmp, fakes):
+    fakes.imds_credentials.append(creds("ASIASIGN", "secret-imds-s"))
+    script = tmp / "sign.lua"
+    script.write_text(SIGN_SCRIPT)
+    p = subprocess.run([HOST, str(script)], env=imds_env(tmp, fakes), capture_output=True,
+                       text=True, timeout=60)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    assert out.count("authorization=ASIASIGN") == 3, out
+    assert "source=imds" in out and "token=true" in out
+    assert "secret-imds-s" not in out
+    # the client fetched once; "default" resolved a client of its own
+    assert len(fakes.seen("/latest/meta-data/iam/security-credentials/" + fakes.ROLE)) == 2

@@ -28,8 +28,35 @@ local M = {
   sleep = tasks.sleep,
   run = tasks.run,
   quiet = core.quiet(),
-  sigv4 = { sign = core.sigv4_sign },
+  sigv4 = {},
 }
+
+-- iotlua.sigv4.sign{...}: credentials may also be a client (what its calls sign with) or
+-- a profile name (resolved as a client of that profile would); a failure to get them is
+-- nil, err.
+function M.sigv4.sign(r)
+  if type(r) == "table" and r.credentials ~= nil and type(r.credentials) ~= "table" then
+    local source = r.credentials
+    if type(source) == "string" then
+      local client, err = M.client{ profile = source ~= "default" and source or nil,
+                                    region = type(r.region) == "string" and r.region or nil }
+      if not client then return nil, err end
+      source = client
+    elseif (getmetatable(source) or {}).__name ~= "iotlua.client" then
+      error("bad argument #1 to 'sign' (field 'credentials' must be a table, a client or " ..
+            "a profile name, got " .. type(source) .. ")", 2)
+    end
+    local creds, err = source:credentials()
+    if not creds then return nil, err end
+    local copy = {}
+    for k, v in pairs(r) do copy[k] = v end
+    copy.credentials = { access_key_id = creds.access_key_id,
+                         secret_access_key = creds.secret_access_key,
+                         session_token = creds.session_token }
+    r = copy
+  end
+  return core.sigv4_sign(r)
+end
 
 local DEFAULT_CONCURRENCY = 16
 

@@ -222,6 +222,20 @@ local function make_method(op)
 end
 
 local methods = core.client_methods()
+
+-- iot:credentials() -> { access_key_id, secret_access_key, session_token, expiration,
+-- source } | nil, err: what the client's calls sign with now (fetched first when a
+-- network source has none yet; inside a task only this task waits).
+function methods.credentials(self)
+  local creds, err = core.client_credentials(self)
+  while creds == false do
+    local wait = err
+    repeat tasks.sleep(0.005) until core.credentials_woken(wait)
+    creds, err = core.client_credentials(self, wait)
+  end
+  if not creds then return nil, errors.new(err) end
+  return creds
+end
 local operations = core.operations()
 for _, op in ipairs(operations) do
   methods[op.method] = make_method(op)
