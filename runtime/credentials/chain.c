@@ -422,6 +422,10 @@ static int role_source(const struct chain_ctx *c, const char *source_profile,
             found = env_keys(c, out, err_out);
         else if (strcasecmp(credential_source, "EcsContainer") == 0)
             found = container_provider(c, 1, out, err_out);
+        else if (strcasecmp(credential_source, "Ec2InstanceMetadata") == 0 && imds_disabled(c))
+            cred_set_error(err_out, "credential_source Ec2InstanceMetadata of profile '%s': the "
+                           "instance metadata service is disabled by AWS_EC2_METADATA_DISABLED",
+                           c->f->profile);
         else if (strcasecmp(credential_source, "Ec2InstanceMetadata") == 0)
             found = imds_provider(c, NULL, out, err_out);
         else

@@ -376,6 +376,33 @@ def test_chained_roles_and_credential_source_environment(tmp, fakes):
     assert [r.form()["RoleArn"] for r in fakes.seen("/")] == calls
 
 
+def test_credential_source_instance_metadata_same_as_boto3(tmp, fakes):
+    write(tmp / "config", """
+        [profile ec2role]
+        role_arn = arn:aws:iam::1:role/runbook
+        credential_source = Ec2InstanceMetadata
+    """)
+    fakes.imds_credentials.append(creds("ASIAINST", "secret-imds-i"))
+    fakes.sts_secrets["ASIAINST"] = "secret-imds-i"
+    fakes.sts_answers += [("ASIARUN", "secret-sts-run", "token-xxxx-r")] * 2
+    env = sts_env(tmp, fakes, AWS_PROFILE="ec2role",
+                  AWS_EC2_METADATA_SERVICE_ENDPOINT=fakes.url + "/")
+    emu = emulator_for(("ASIARUN", "secret-sts-run"))
+    try:
+        code, out = run_iotlua(env, emu)            # disabled, as botocore reads it
+        assert code == 3 and "disabled by AWS_EC2_METADATA_DISABLED" in out, out
+        env["AWS_EC2_METADATA_DISABLED"] = "false"
+        code, out = run_iotlua(env, emu)
+        assert code == 0 and "source=assume-role:ec2role <- imds" in out, out
+    finally:
+        emu.stop()
+    ours = [(r.method, r.path) for r in fakes.requests]
+    assert ours[-1] == ("POST", "/") and len(fakes.seen("/latest")) == 3
+    fakes.clear()
+    assert boto3_credentials(env, sts_url=fakes.url).access_key == "ASIARUN"
+    assert [(r.method, r.path) for r in fakes.requests] == ours
+
+
 def test_sts_errors_and_profile_mistakes(tmp, fakes):
     write(tmp / "credentials", """
         [base]
