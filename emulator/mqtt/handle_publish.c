@@ -1,6 +1,8 @@
 /*
  * broker_handle_publish.c — PUBLISH from a device: QoS 0 or 1 (QoS 2 disconnects, as AWS IoT
- * does not support it), AWS topic and payload limits, then routing and PUBACK.
+ * does not support it), AWS topic and payload limits, then PUBACK and routing: the sender
+ * hears its acknowledgement before any subscriber (itself included) hears the message, as
+ * mosquitto does.
  */
 #include "broker_internal.h"
 #include "mqtt_topic.h"
@@ -34,8 +36,8 @@ void broker_handle_publish(struct conn *c, const struct mqtt_frame *f)
         broker_conn_fail(c, MQTT_E_NOMEM);
         return;
     }
-    broker_route(c->broker, msg, c->session);
-    broker_msg_unref(msg);
     if (p.qos == 1)
         broker_send_puback(c, p.packet_id, 0);
+    broker_route(c->broker, msg, c->session);
+    broker_msg_unref(msg);
 }

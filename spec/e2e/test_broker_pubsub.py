@@ -361,3 +361,22 @@ def test_http_publish_reaches_mqtt5_and_311_subscribers(emulator):
     assert m5.properties["PayloadFormatIndicator"] == 1
     assert 0 < m5.properties["MessageExpiryInterval"] <= 60
     assert m3.properties == {}
+
+
+def test_qos1_puback_comes_before_the_forwarded_copy(emulator):
+    """A QoS 1 PUBLISH is acknowledged before it is forwarded: a client subscribed to its
+    own topic hears its PUBACK first (as mosquitto answers; Paho's MQTT 5 suite relies
+    on it)."""
+    w = Wire(emulator.mqtt_host, emulator.mqtt_port)
+    w.connect("ack-order", protocol=5)
+    w.send(subscribe_packet("ack/order", options=0x01, packet_id=1))
+    first, _ = w.read_packet()
+    assert first == 0x90
+    for pid in range(2, 12):
+        w.send(publish_packet("ack/order", b"x%d" % pid, qos=1, packet_id=pid))
+        first, body = w.read_packet()
+        assert first == 0x40 and body[:2] == pid.to_bytes(2, "big"), hex(first)   # PUBACK
+        first, body = w.read_packet()
+        assert first & 0xF0 == 0x30 and body.endswith(b"x%d" % pid)          # then PUBLISH
+        w.send(bytes([0x40, 2]) + body[2 + int.from_bytes(body[:2], "big"):][:2])
+    w.close()
