@@ -98,6 +98,15 @@ int shadow_delete(struct shadow_store *store, const char *thing, const char *nam
 int shadow_list_named(struct shadow_store *store, const char *thing, const char *next_token,
                       size_t page_size, struct shadow_reply *reply);
 
+/* ---------------------------------------------------------------- QA controls
+ * The shadows that exist (thing NULL: of every thing) as
+ * {"shadows":[{"thingName","shadowName"?,"state","metadata","version"}...]} into out, in
+ * (thing, name) order. 0, or -1 out of memory. */
+int shadow_store_dump(struct shadow_store *store, const char *thing, struct buf *out);
+/* Forgets shadows (thing NULL: all), deleted ones' versions included, as if they had
+ * never been; no topic is published. Returns how many live shadows went. */
+size_t shadow_store_reset(struct shadow_store *store, const char *thing);
+
 /* ---------------------------------------------------------------- the MQTT side
  * Watches the broker's publishes (a publish observer) for the shadow request topics and
  * answers on their response topics; becomes the store's listener, so every accepted

@@ -1,5 +1,6 @@
 /* http_qa.c — QA controls under /_emulator/ (unsigned, JSON replies; see emulator/README.md):
- * the record of published messages, fault injection, and disconnecting clients. */
+ * the record of published messages, fault injection, disconnecting clients, and reading
+ * and resetting the Device Shadow store. */
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <sys/time.h>
 
 #include "http_internal.h"
+#include "shadow.h"
 
 #define QA_PER_TOPIC 100                    /* newest messages kept per topic */
 #define QA_MAX_RECORDS 100000               /* over all topics */
@@ -448,6 +450,24 @@ static void disconnect_client(struct http_ctx *ctx, const char *label, size_t n)
     http_reply_json(ctx, 200, &ctx->api->out);
 }
 
+/* GET /_emulator/shadows[?thingName=x]: the documents; DELETE: forget them. */
+static void shadows_control(struct http_ctx *ctx, bool reset)
+{
+    const char *thing = NULL;
+    if (qstr(ctx, "thingName", &thing) != 0)
+        return;
+    struct buf *o = &ctx->api->out;
+    if (reset) {
+        size_t gone = shadow_store_reset(ctx->api->shadows, thing);
+        buf_reset(o);
+        buf_printf(o, "{\"reset\":%zu}", gone);
+    } else if (shadow_store_dump(ctx->api->shadows, thing, o) != 0) {
+        http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
+        return;
+    }
+    http_reply_json(ctx, 200, o);
+}
+
 void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
 {
     struct qa_state *qa = ctx->api->qa;
@@ -488,6 +508,8 @@ void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
     } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_DELETE) {
         qa->fault_count = 0;
         list_faults(ctx, qa);
+    } else if (path_is(p, n, "/shadows") && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_DELETE)) {
+        shadows_control(ctx, m == EVHTTP_REQ_DELETE);
     } else if (n > 13 + 11 && memcmp(p, "/connections/", 13) == 0 &&
                path_is(p + n - 11, 11, "/disconnect") && m == EVHTTP_REQ_POST) {
         disconnect_client(ctx, p + 13, n - 13 - 11);

@@ -536,3 +536,50 @@ int shadow_list_named(struct shadow_store *s, const char *thing, const char *nex
     r->status = 200;
     return 200;
 }
+
+/* ================================================================ QA controls */
+
+int shadow_store_dump(struct shadow_store *s, const char *thing, struct buf *out)
+{
+    struct json_writer w;
+    buf_reset(out);
+    jw_init(&w, out);
+    jw_object_begin(&w);
+    jw_key(&w, "shadows");
+    jw_array_begin(&w);
+    for (size_t i = 0; i < s->count; i++) {
+        const struct shadow *sh = s->items[i];
+        if (!sh->exists || (thing && strcmp(sh->thing, thing) != 0))
+            continue;
+        jw_object_begin(&w);
+        jw_key(&w, "thingName");
+        jw_string(&w, sh->thing);
+        if (sh->name[0]) {
+            jw_key(&w, "shadowName");
+            jw_string(&w, sh->name);
+        }
+        sdoc_write_state(&w, &sh->state, true);
+        jw_key(&w, "version");
+        jw_int(&w, sh->version);
+        jw_object_end(&w);
+    }
+    jw_array_end(&w);
+    jw_object_end(&w);
+    return jw_finish(&w);
+}
+
+size_t shadow_store_reset(struct shadow_store *s, const char *thing)
+{
+    size_t kept = 0, gone = 0;
+    for (size_t i = 0; i < s->count; i++) {
+        struct shadow *sh = s->items[i];
+        if (thing && strcmp(sh->thing, thing) != 0) {
+            s->items[kept++] = sh;
+            continue;
+        }
+        gone += sh->exists;
+        shadow_free(sh);
+    }
+    s->count = kept;
+    return gone;
+}

@@ -247,3 +247,33 @@ def test_mosquitto_clients_on_the_shadow_topics(emulator):
     delta = json.loads(out)
     assert delta["state"] == {"led": "on"} and delta["version"] == 1
     assert get(iot, "mosq-thing")["state"]["desired"] == {"led": "on"}
+
+
+# --------------------------------------------------------------------------- QA controls
+
+def test_qa_controls_read_and_reset_shadows(fresh_emulator):
+    iot = fresh_emulator.iot_data()
+    update(iot, "qa-a", {"state": {"desired": {"led": "on"}}})
+    update(iot, "qa-a", {"state": {"reported": {"led": "off"}}}, name="cfg")
+    update(iot, "qa-b", {"state": {"reported": {"t": 21}}})
+    status, body = fresh_emulator.control("GET", "/_emulator/shadows")
+    assert status == 200
+    shadows = body["shadows"]
+    assert [(s["thingName"], s.get("shadowName")) for s in shadows] == \
+        [("qa-a", None), ("qa-a", "cfg"), ("qa-b", None)]
+    assert shadows[0]["state"]["desired"] == {"led": "on"}
+    assert shadows[0]["state"]["delta"] == {"led": "on"} and shadows[0]["version"] == 1
+    status, body = fresh_emulator.control("GET", "/_emulator/shadows?thingName=qa-b")
+    assert [s["state"]["reported"] for s in body["shadows"]] == [{"t": 21}]
+
+    # reset one thing: its shadows are gone, versions included; the other stays
+    status, body = fresh_emulator.control("DELETE", "/_emulator/shadows?thingName=qa-a")
+    assert status == 200 and body == {"reset": 2}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        get(iot, "qa-a")
+    assert error_of(e)[1] == 404
+    assert update(iot, "qa-a", {"state": {"desired": {"led": "on"}}})["version"] == 1
+    assert get(iot, "qa-b")["state"]["reported"] == {"t": 21}
+    status, body = fresh_emulator.control("DELETE", "/_emulator/shadows")
+    assert body == {"reset": 2}
+    assert fresh_emulator.control("GET", "/_emulator/shadows")[1] == {"shadows": []}
