@@ -26,6 +26,7 @@ void iotlua_core_client(lua_State *L);   /* client_new, operations (lua_client.c
 void iotlua_core_request(lua_State *L); /* result, done (request.c) */
 void iotlua_core_mqtt(lua_State *L);    /* mqtt_connect, mqtt_methods (lua_mqtt.c) */
 void iotlua_core_credentials(lua_State *L); /* client_credentials (lua_credentials.c) */
+void iotlua_core_lock(lua_State *L);    /* lock (lua_lock.c) */
 
 #include <stdint.h>
 struct iot_engine;

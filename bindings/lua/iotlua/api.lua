@@ -31,6 +31,19 @@ local M = {
   sigv4 = {},
 }
 
+-- iotlua.lock(path) -> handle | nil, err: an exclusive lock on path (created if missing)
+-- until handle:release(), the end of its <close> scope, its collection or the end of the
+-- process, however it ends (flock: no stale lock after a crash). err.code is "LockHeld"
+-- (err.holder_pid: the run holding it) or "LockError".
+function M.lock(path)
+  if type(path) ~= "string" or path == "" then
+    error("bad argument #1 to 'lock' (a file path expected, got " .. type(path) .. ")", 2)
+  end
+  local handle, err = core.lock(path)
+  if not handle then return nil, require("iotlua.errors").new(err) end
+  return handle
+end
+
 -- iotlua.sigv4.sign{...}: credentials may also be a client (what its calls sign with) or
 -- a profile name (resolved as a client of that profile would); a failure to get them is
 -- nil, err.
