@@ -127,4 +127,32 @@ int broker_disconnect_client(struct broker *broker, const char *client_id);
 int broker_delete_connection(struct broker *broker, const char *client_id, bool clean_session,
                              bool prevent_will);
 
+/* Retained messages, for GetRetainedMessage and ListRetainedMessages: the store the broker
+ * delivers from on subscribe, one message per topic, set by a retained publish (MQTT,
+ * HTTP or a will) and deleted by an empty one. `last_modified_ms` (epoch ms) is when
+ * the topic's retained message was last set. */
+typedef void (*broker_retained_visitor)(void *arg, const struct broker_message *message,
+                                        int64_t last_modified_ms);
+/* Calls visit once with a view of topic's retained message, valid during the call only.
+ * 0 when there is one, -1 when there is none, -2 when out of memory. */
+int broker_get_retained(struct broker *broker, const char *topic,
+                        broker_retained_visitor visit, void *arg);
+
+struct broker_retained_summary {
+    const char *topic;              /* NUL-terminated, valid during the call */
+    size_t topic_len;
+    size_t payload_size;
+    int qos;
+    int64_t last_modified_ms;
+};
+typedef void (*broker_retained_lister)(void *arg, const struct broker_retained_summary *s);
+/* One page of the store in byte order of topic: the topics after `after` (`after_len`
+ * bytes; NULL for the first page), at most `limit` of them, each given to visit. Returns
+ * how many were visited, or -1 when out of memory; *more_out says whether topics remain
+ * after the last one visited. The order only depends on the topics, so a page ends at
+ * the same place whatever was added or deleted elsewhere meanwhile. */
+int broker_list_retained(struct broker *broker, const char *after, size_t after_len,
+                         size_t limit, broker_retained_lister visit, void *arg,
+                         bool *more_out);
+
 #endif

@@ -2,8 +2,9 @@
  * http_internal.h — what the files of emulator/http/ share: the server state, one
  * request being served (struct http_ctx), replies and request readers (http_reply.c),
  * routing (http_route.c), the operations by family (http_op_messages.c: Publish,
- * SendDirectMessage; http_op_connections.c: GetConnection, ListSubscriptions; shadows
- * and retained messages get files of their own) and the QA controls (http_qa.c).
+ * SendDirectMessage; http_op_connections.c: GetConnection, DeleteConnection,
+ * ListSubscriptions; http_op_retained.c: GetRetainedMessage, ListRetainedMessages;
+ * shadows get a file of their own) and the QA controls (http_qa.c).
  */
 #ifndef IOTLUA_EMULATOR_HTTP_INTERNAL_H
 #define IOTLUA_EMULATOR_HTTP_INTERNAL_H
@@ -41,6 +42,8 @@ enum http_op {
     OP_GET_CONNECTION,
     OP_LIST_SUBSCRIPTIONS,
     OP_DELETE_CONNECTION,
+    OP_GET_RETAINED_MESSAGE,
+    OP_LIST_RETAINED_MESSAGES,
     OP_COUNT
 };
 const char *http_op_name(enum http_op op);
@@ -158,6 +161,8 @@ void http_op_send_direct_message(struct http_ctx *ctx);
 void http_op_get_connection(struct http_ctx *ctx);          /* http_op_connections.c */
 void http_op_delete_connection(struct http_ctx *ctx);
 void http_op_list_subscriptions(struct http_ctx *ctx);
+void http_op_get_retained_message(struct http_ctx *ctx);    /* http_op_retained.c */
+void http_op_list_retained_messages(struct http_ctx *ctx);
 
 /* ---------------------------------------------------------------- QA controls (http_qa.c) */
 struct qa_state *qa_new(struct http_api *api);

@@ -28,6 +28,8 @@ static const char *const op_names[OP_COUNT] = {
     [OP_GET_CONNECTION] = "GetConnection",
     [OP_LIST_SUBSCRIPTIONS] = "ListSubscriptions",
     [OP_DELETE_CONNECTION] = "DeleteConnection",
+    [OP_GET_RETAINED_MESSAGE] = "GetRetainedMessage",
+    [OP_LIST_RETAINED_MESSAGES] = "ListRetainedMessages",
 };
 
 const char *http_op_name(enum http_op op)

@@ -20,6 +20,8 @@ static const struct handler {
     {"GetConnection", OP_GET_CONNECTION, http_op_get_connection},
     {"ListSubscriptions", OP_LIST_SUBSCRIPTIONS, http_op_list_subscriptions},
     {"DeleteConnection", OP_DELETE_CONNECTION, http_op_delete_connection},
+    {"GetRetainedMessage", OP_GET_RETAINED_MESSAGE, http_op_get_retained_message},
+    {"ListRetainedMessages", OP_LIST_RETAINED_MESSAGES, http_op_list_retained_messages},
 };
 
 #define NHANDLERS (sizeof HANDLERS / sizeof HANDLERS[0])
@@ -111,10 +113,9 @@ static int find_operation(const char *path, size_t n, enum evhttp_cmd_type metho
 
 static int not_implemented(struct http_ctx *ctx, const struct iot_op *op)
 {
-    if (strstr(op->name, "Shadow") || strstr(op->name, "RetainedMessage"))
+    if (strstr(op->name, "Shadow"))
         http_reply_error(ctx, 501, "NotImplementedException",
-                         "shadow and retained-message operations are not implemented by "
-                         "iotlua-emulator");
+                         "shadow operations are not implemented by iotlua-emulator");
     else
         http_reply_error(ctx, 501, "NotImplementedException",
                          "%s is not implemented by iotlua-emulator", op->name);
