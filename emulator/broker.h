@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct bufferevent;
 struct event_base;
+struct sockaddr;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct broker;
@@ -54,6 +56,15 @@ struct broker *broker_new(struct event_base *base, const struct broker_options *
                           int *bound_port_out);
 /* Closes every connection and frees everything. Safe with NULL. */
 void broker_free(struct broker *broker);
+
+/* An MQTT client that reached the emulator another way than the MQTT port (MQTT over
+ * WebSockets): bev's input is the bytes the client sends, its output what the broker
+ * answers, and from here on the connection is served exactly as a TCP one. The broker
+ * owns bev (it calls bufferevent_free when the connection is done, after its output has
+ * drained); peer and local (may be NULL) are the addresses GetConnection reports.
+ * 0, or -1 when out of memory (bev has then been freed). */
+int broker_adopt_stream(struct broker *broker, struct bufferevent *bev,
+                        const struct sockaddr *peer, const struct sockaddr *local);
 
 /* Routes a message to every matching subscription (wildcards, $share groups), keeps or
  * deletes the retained copy when message->retain, and tells the publish observers. */

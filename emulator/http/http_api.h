@@ -1,7 +1,7 @@
 /*
  * http_api.h — the AWS IoT data-plane HTTP API of iotlua-emulator (Publish,
- * SendDirectMessage, GetConnection, ListSubscriptions) and its QA controls under
- * /_emulator/, served by libevent's evhttp on the emulator's one event loop.
+ * SendDirectMessage, GetConnection, ListSubscriptions, ...), MQTT over WebSockets on
+ * /mqtt (ws.h) and its QA controls under /_emulator/, on the emulator's one event loop.
  */
 #ifndef IOTLUA_EMULATOR_HTTP_API_H
 #define IOTLUA_EMULATOR_HTTP_API_H
@@ -25,6 +25,8 @@ struct http_api_options {
     const struct emulator_credential *credentials;  /* copied by http_api_new */
     size_t credential_count;
     bool verify_signatures;                         /* false: accept unsigned requests */
+    bool ws_allow_unsigned;                         /* MQTT over WebSockets: accept an
+                                                       upgrade without SigV4 (tests) */
 };
 
 struct http_api;

@@ -28,6 +28,7 @@ struct hw_request;
 struct evconnlistener;
 struct event;
 struct iot_op;
+struct ws_hub;
 
 #define HTTP_MAX_PAYLOAD (128 * 1024)       /* AWS IoT message payload limit */
 #define HTTP_MAX_QUERY_PARAMS 32
@@ -62,6 +63,8 @@ struct http_api {
     struct emulator_credential *credentials;    /* owned copies */
     size_t credential_count;
     bool verify;
+    bool ws_allow_unsigned;         /* MQTT over WebSockets without SigV4 (tests) */
+    struct ws_hub *ws;              /* MQTT over WebSockets (ws.h) */
     uint64_t rng;                   /* request ids */
     uint8_t token_key[16];          /* ListSubscriptions page tokens */
     struct buf out;                 /* response body, reused */
@@ -123,6 +126,10 @@ void http_drop_connection(struct http_ctx *ctx);
 struct http_call *http_call_new(struct http_ctx *ctx);
 void http_call_finish(struct http_call *call);    /* unlinks and frees (no reply) */
 void http_make_request_id(struct http_api *api, char out[40]);
+
+/* SigV4 in the query (presigned, service iotdevicegateway) for MQTT over WebSockets:
+ * 0, or -1 with a 403 sent (http_api.c). */
+int http_verify_query(struct http_ctx *ctx, const char *path, size_t path_len);
 
 /* The value of request header `name` (any case), or NULL (http_api.c). */
 const char *http_header(const struct http_ctx *ctx, const char *name);

@@ -1,0 +1,311 @@
+"""MQTT over WebSockets on the emulator's HTTP port (/mqtt): paho-mqtt with
+transport="websockets", unsigned (--ws-allow-unsigned) and with URLs presigned by
+botocore's SigV4QueryAuth for iotdevicegateway (the independent check of the query
+authentication); refusals with 403 before the upgrade; raw RFC 6455 frames for masking,
+fragmentation, ping/pong, frames split across writes, the frame size limit and the close
+handshake; WebSocket and TCP clients on one broker."""
+
+import base64
+import datetime
+import http.client
+import os
+import socket
+import struct
+import threading
+import time
+from unittest import mock
+
+import pytest
+
+from conftest import Device
+
+
+# --------------------------------------------------------------------------- helpers
+
+def presign(emu, access_key=None, secret_key=None, token=None, service="iotdevicegateway",
+            region="us-east-1", expires=300, when=None):
+    """The /mqtt path and query presigned by botocore for the emulator's host:port."""
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    creds = Credentials(access_key or emu.access_key, secret_key or emu.secret_key, token)
+    req = AWSRequest(method="GET", url=f"http://{emu.http_host}:{emu.http_port}/mqtt")
+    auth = SigV4QueryAuth(creds, service, region, expires=expires)
+    if when is not None:
+        with mock.patch("botocore.auth.datetime") as fake:
+            fake.datetime.utcnow.return_value = when
+            auth.add_auth(req)
+    else:
+        auth.add_auth(req)
+    return req.url.partition(f"{emu.http_port}")[2]          # "/mqtt?X-Amz-..."
+
+
+class WsDevice(Device):
+    """conftest's paho device, over WebSockets to the HTTP port."""
+
+    def __init__(self, emu, client_id, path="/mqtt"):
+        import paho.mqtt.client as mqtt
+        super().__init__(emu, client_id, 5, True, 60, None, None, None)
+        self.client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5,
+                                  transport="websockets")
+        self.client.ws_set_options(path=path)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
+
+    def connect(self, timeout=5):
+        self.client.connect(self.emu.http_host, self.emu.http_port, self.keepalive,
+                            clean_start=True)
+        self.client.loop_start()
+        self._wait(lambda: self.connack is not None, timeout, "CONNACK")
+        rc = self.connack[1]
+        assert int(getattr(rc, "value", rc)) == 0, f"CONNACK refused: {rc}"
+        return self
+
+
+def ws_device(emu, client_id, path="/mqtt"):
+    dev = WsDevice(emu, client_id, path)
+    emu._clients.append(dev)
+    return dev.connect()
+
+
+def upgrade_request(emu, target, protocol="mqtt", extra=None):
+    """A raw upgrade request; returns (status, headers, body, socket-or-None)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    headers = {"Host": f"{emu.http_host}:{emu.http_port}", "Upgrade": "websocket",
+               "Connection": "Upgrade", "Sec-WebSocket-Key": key,
+               "Sec-WebSocket-Version": "13"}
+    if protocol:
+        headers["Sec-WebSocket-Protocol"] = protocol
+    headers.update(extra or {})
+    conn = http.client.HTTPConnection(emu.http_host, emu.http_port, timeout=5)
+    conn.request("GET", target, headers=headers)
+    r = conn.getresponse()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    if r.status == 101:
+        return r.status, hdrs, b"", conn.sock, key
+    body = r.read()
+    conn.close()
+    return r.status, hdrs, body, None, key
+
+
+def frame(opcode, payload, fin=True, mask=True, rsv=0):
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    n = len(payload)
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mbit | n])
+    elif n < 65536:
+        head += bytes([mbit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def read_frame(sock):
+    """One server frame: (fin, opcode, payload); None at EOF."""
+    def exact(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+    head = exact(2)
+    if head is None:
+        return None
+    assert not head[1] & 0x80, "server frames are not masked"
+    n = head[1] & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", exact(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", exact(8))[0]
+    return bool(head[0] & 0x80), head[0] & 0x0F, exact(n) if n else b""
+
+
+def mqtt_connect_packet(client_id):
+    cid = client_id.encode()
+    var = b"\x00\x04MQTT\x04\x02\x00\x3c"             # MQTT 3.1.1, clean session, 60 s
+    body = var + struct.pack("!H", len(cid)) + cid
+    return bytes([0x10, len(body)]) + body
+
+
+# --------------------------------------------------------------------------- paho
+
+@pytest.fixture(scope="module")
+def ws_emulator():
+    from conftest import Emulator
+    emu = Emulator(("--ws-allow-unsigned",))
+    yield emu
+    emu.stop()
+
+
+def test_unsigned_ws_client_hears_http_publish(ws_emulator):
+    dev = ws_device(ws_emulator, "ws-unsigned")
+    dev.subscribe("ws/a/#")
+    ws_emulator.iot_data().publish(topic="ws/a/b", payload=b"over http", qos=1)
+    msg = dev.wait_message("ws/a/b")
+    assert (msg.payload, msg.qos) == (b"over http", 1)
+    c = ws_emulator.iot_data().get_connection(clientId="ws-unsigned",
+                                              includeSocketInformation=True)
+    assert c["connected"] is True
+    assert c["targetPort"] == ws_emulator.http_port
+    assert c["sourcePort"] == dev.client.socket()._socket.getsockname()[1]   # under paho's wrapper
+
+
+def test_ws_and_tcp_clients_exchange_messages(ws_emulator):
+    ws = ws_device(ws_emulator, "ws-peer")
+    tcp = ws_emulator.device("tcp-peer")
+    ws.subscribe("x/to-ws")
+    tcp.subscribe("x/to-tcp")
+    big = os.urandom(100_000)                     # several TCP segments, one frame
+    ws.publish("x/to-tcp", big, qos=1)
+    assert tcp.wait_message("x/to-tcp").payload == big
+    tcp.publish("x/to-ws", b"hello ws", qos=1)
+    assert ws.wait_message("x/to-ws").payload == b"hello ws"
+    tcp.publish("x/to-ws", big, qos=0)
+    assert ws.wait_message("x/to-ws", count=2).payload == big
+
+
+def test_signed_url_is_still_checked_with_the_flag(ws_emulator):
+    status, hdrs, body, _, _ = upgrade_request(
+        ws_emulator, presign(ws_emulator, secret_key="wrong"))
+    assert status == 403 and hdrs["x-amzn-errortype"] == "ForbiddenException"
+
+
+def test_presigned_url_accepted(emulator):
+    dev = ws_device(emulator, "ws-signed", path=presign(emulator))
+    dev.subscribe("signed/t")
+    emulator.iot_data().publish(topic="signed/t", payload=b"ok")
+    assert emulator.iot_data().get_connection(clientId="ws-signed")["connected"] is True
+    assert dev.wait_message("signed/t").payload == b"ok"
+
+
+def test_session_token_in_the_signature_or_added_after(emulator):
+    # botocore signs the token as a query parameter; AWS IoT documents adding it after
+    # signing: both are accepted (the emulator has no token service to check it against)
+    status, _, _, sock, _ = upgrade_request(emulator, presign(emulator, token="tok/en+1="))
+    assert status == 101
+    sock.close()
+    added = presign(emulator) + "&X-Amz-Security-Token=" + "tok%2Fen%2B1%3D"
+    status, _, _, sock, _ = upgrade_request(emulator, added)
+    assert status == 101
+    sock.close()
+
+
+@pytest.mark.parametrize("why,target,message", [
+    ("unsigned", "/mqtt", "Missing Authentication Token"),
+    ("wrong secret", dict(secret_key="not-the-secret"), "signature we calculated"),
+    ("unknown key", dict(access_key="AKIDUNKNOWN"), "security token"),
+    ("wrong service", dict(service="iotdata"), "iotdevicegateway"),
+    ("expired", dict(expires=60, when=datetime.datetime.utcnow()
+                     - datetime.timedelta(minutes=10)), "expired"),
+    ("from the future", dict(when=datetime.datetime.utcnow()
+                             + datetime.timedelta(minutes=10)), "not yet current"),
+])
+def test_refused_with_403_before_the_upgrade(emulator, why, target, message):
+    path = target if isinstance(target, str) else presign(emulator, **target)
+    status, hdrs, body, sock, _ = upgrade_request(emulator, path)
+    assert status == 403, why
+    assert hdrs["x-amzn-errortype"] == "ForbiddenException"
+    assert message in body.decode(), body
+    assert "upgrade" not in hdrs and sock is None
+
+
+def test_paho_refused_without_signature(emulator):
+    import paho.mqtt.client as mqtt
+    c = mqtt.Client(client_id="ws-refused", protocol=mqtt.MQTTv5, transport="websockets")
+    c.ws_set_options(path="/mqtt")
+    with pytest.raises(Exception):
+        c.connect(emulator.http_host, emulator.http_port, 60)
+    with pytest.raises(Exception):
+        emulator.iot_data().get_connection(clientId="ws-refused")
+
+
+# --------------------------------------------------------------------------- raw frames
+
+def open_ws(emu):
+    status, hdrs, _, sock, key = upgrade_request(emu, "/mqtt")
+    assert status == 101
+    import hashlib
+    want = base64.b64encode(hashlib.sha1(
+        (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+    assert hdrs["sec-websocket-accept"] == want
+    assert hdrs["sec-websocket-protocol"] == "mqtt"
+    sock.settimeout(5)
+    return sock
+
+
+def test_handshake_errors(ws_emulator):
+    for protocol, extra, status in ((None, None, 400), ("mqtt", {"Sec-WebSocket-Version": "8"}, 400),
+                                    ("mqtt", {"Sec-WebSocket-Key": "short"}, 400),
+                                    ("mqtt", {"Upgrade": "h2c"}, 400)):
+        got, hdrs, body, _, _ = upgrade_request(ws_emulator, "/mqtt", protocol, extra)
+        assert got == status and hdrs["x-amzn-errortype"] == "InvalidRequestException", body
+    r = ws_emulator.signed_request("POST", "/mqtt")
+    assert (r.status, r.error_type) == (405, "MethodNotAllowedException")
+
+
+def test_fragmented_split_and_interleaved_ping(ws_emulator):
+    sock = open_ws(ws_emulator)
+    connect = mqtt_connect_packet("ws-raw")
+    wire = (frame(0x2, connect[:5], fin=False) + frame(0x9, b"ping-1")
+            + frame(0x0, connect[5:9], fin=False) + frame(0x0, connect[9:]))
+    for i in range(0, len(wire), 3):              # every frame split across writes
+        sock.sendall(wire[i:i + 3])
+        time.sleep(0.002)
+    got = [read_frame(sock), read_frame(sock)]
+    assert (True, 0xA, b"ping-1") in got          # the pong, with the ping's payload
+    connack = [f for f in got if f[1] == 0x2][0]
+    assert connack[2] == b"\x20\x02\x00\x00"
+    sock.sendall(frame(0x8, struct.pack("!H", 1000) + b"bye"))
+    fin, op, payload = read_frame(sock)
+    assert op == 0x8 and struct.unpack("!H", payload[:2])[0] == 1000
+    assert read_frame(sock) is None               # then the server closes the TCP connection
+    sock.close()
+    c = ws_emulator.iot_data().get_connection(clientId="ws-raw")
+    assert c["connected"] is False and c["disconnectReason"] == "CONNECTION_LOST"
+
+
+@pytest.mark.parametrize("bad,code", [
+    (frame(0x2, b"\x10\x00", mask=False), 1002),            # unmasked client frame
+    (frame(0x1, b"text"), 1003),                            # text frames are not MQTT
+    (frame(0x2, b"x", rsv=0x40), 1002),                     # reserved bit
+    (frame(0x0, b"x"), 1002),                               # continuation of nothing
+    (frame(0x9, b"p", fin=False), 1002),                    # fragmented control frame
+    (bytes([0x82, 0xFF]) + struct.pack("!Q", 1 << 40) + b"mask", 1009),   # too big
+])
+def test_protocol_errors_close_with_a_code(ws_emulator, bad, code):
+    sock = open_ws(ws_emulator)
+    sock.sendall(bad)
+    fin, op, payload = read_frame(sock)
+    assert op == 0x8 and struct.unpack("!H", payload[:2])[0] == code
+    sock.close()
+
+
+def test_server_close_sends_close_frame(ws_emulator):
+    sock = open_ws(ws_emulator)
+    sock.sendall(frame(0x2, mqtt_connect_packet("ws-kicked")))
+    assert read_frame(sock)[2] == b"\x20\x02\x00\x00"
+    status, _ = ws_emulator.control("POST", "/_emulator/connections/ws-kicked/disconnect")
+    assert status == 200
+    fin, op, payload = read_frame(sock)
+    assert op == 0x8 and struct.unpack("!H", payload[:2])[0] == 1000
+    sock.sendall(frame(0x8, struct.pack("!H", 1000)))
+    assert read_frame(sock) is None
+    sock.close()
+
+
+def test_other_clients_served_while_a_ws_client_stalls(ws_emulator):
+    stalled = open_ws(ws_emulator)
+    stalled.sendall(frame(0x2, mqtt_connect_packet("ws-stall"))[:7])   # half a frame
+    dev = ws_device(ws_emulator, "ws-alive")
+    dev.subscribe("alive/t")
+    ws_emulator.iot_data().publish(topic="alive/t", payload=b"y")
+    assert dev.wait_message("alive/t").payload == b"y"
+    stalled.close()
