@@ -6,6 +6,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include "http_internal.h"
 #include "http_server.h"
 #include "ws_proto.h"
+
+/* Bytes of frames queued on a socket before the broker's output waits in its own buffer. */
+#define WS_SOCKET_BUFFER (256 * 1024)
 
 struct ws_conn;
 
@@ -113,12 +117,13 @@ static void send_close(struct ws_conn *w, uint16_t code, const char *why)
     w->close_sent = true;
 }
 
-/* The broker's output filter: what it writes goes out as binary frames. */
+/* The broker's output filter: what it writes goes out as binary frames, as far as the
+ * socket's high-water mark allows (`limit`): the rest stays in the broker's output
+ * buffer, where the broker measures how far behind a client is (its QoS 0 drop). */
 static enum bufferevent_filter_result filter_out(struct evbuffer *src, struct evbuffer *dst,
                                                  ev_ssize_t limit,
                                                  enum bufferevent_flush_mode mode, void *arg)
 {
-    (void)limit;
     (void)mode;
     struct ws_conn *w = arg;
     size_t len = evbuffer_get_length(src);
@@ -128,14 +133,21 @@ static enum bufferevent_filter_result filter_out(struct evbuffer *src, struct ev
         evbuffer_drain(src, len);
         return BEV_OK;
     }
-    while (len) {
+    size_t room = limit < 0 ? SIZE_MAX : (size_t)limit;
+    bool moved = false;
+    while (len && room > 10) {      /* room for a header and at least a byte */
         size_t n = len < WS_MAX_FRAME ? len : WS_MAX_FRAME;
+        if (n > room - 10)
+            n = room - 10;
         uint8_t head[10];
-        evbuffer_add(dst, head, ws_frame_header(head, WS_OP_BINARY, n));
+        size_t h = ws_frame_header(head, WS_OP_BINARY, n);
+        evbuffer_add(dst, head, h);
         evbuffer_remove_buffer(src, dst, n);
         len -= n;
+        room -= n + h;
+        moved = true;
     }
-    return BEV_OK;
+    return moved ? BEV_OK : BEV_NEED_MORE;
 }
 
 /* ================================================================ frames in */
@@ -294,6 +306,7 @@ static void on_upgraded(void *arg, int fd, const char *unsent, size_t unsent_len
         conn_free(w);
         return;
     }
+    bufferevent_setwatermark(w->sock, EV_WRITE, 0, WS_SOCKET_BUFFER);
     struct sockaddr_storage peer, local;
     socklen_t peer_len = sizeof peer, local_len = sizeof local;
     memset(&peer, 0, sizeof peer);

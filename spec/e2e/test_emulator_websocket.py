@@ -309,3 +309,44 @@ def test_other_clients_served_while_a_ws_client_stalls(ws_emulator):
     ws_emulator.iot_data().publish(topic="alive/t", payload=b"y")
     assert dev.wait_message("alive/t").payload == b"y"
     stalled.close()
+
+
+def test_slow_ws_subscriber_gets_the_qos0_drop_not_unbounded_buffers(ws_emulator):
+    # The broker drops QoS 0 for a client more than 4 MiB behind; over WebSockets its
+    # output must wait in the broker's buffer (the socket's share is bounded) to be seen.
+    sock = open_ws(ws_emulator)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.sendall(frame(0x2, mqtt_connect_packet("ws-slow")))
+    assert read_frame(sock)[2] == b"\x20\x02\x00\x00"
+    topic = b"slow/t"
+    sub = b"\x00\x01" + struct.pack("!H", len(topic)) + topic + b"\x00"
+    sock.sendall(frame(0x2, bytes([0x82, len(sub)]) + sub))
+    assert read_frame(sock)[2] == b"\x90\x03\x00\x01\x00"
+    pub = ws_emulator.device("slow-pub")
+    count, size = 300, 64 * 1024                  # 19 MiB, QoS 0, while nobody reads
+    for _ in range(count):
+        pub.publish("slow/t", b"z" * size, qos=0)
+    pub.publish("slow/done", b"", qos=1)          # the broker has routed them all
+    stream, received = b"", 0
+    sock.settimeout(2)
+    try:
+        while True:
+            f = read_frame(sock)
+            if f is None:
+                break
+            stream += f[2]
+            while len(stream) >= 5:               # whole PUBLISH packets (4-byte length)
+                n, mult, pos = 0, 1, 1
+                while stream[pos] & 0x80:
+                    n += (stream[pos] & 0x7F) * mult
+                    mult *= 128
+                    pos += 1
+                n += stream[pos] * mult
+                if len(stream) < pos + 1 + n:
+                    break
+                received += stream[0] >> 4 == 3
+                stream = stream[pos + 1 + n:]
+    except socket.timeout:
+        pass
+    sock.close()
+    assert 0 < received < count, received
