@@ -30,6 +30,7 @@ struct options {
     const char *host;
     int http_port;
     int mqtt_port;
+    int ws_port;                                  /* -1: no port of its own */
     const char *ready_file;
     struct emulator_credential credentials[MAX_CREDENTIALS];
     char *credential_copies[MAX_CREDENTIALS];     /* "AKID\0SECRET": owned */
@@ -53,6 +54,9 @@ static const char USAGE[] =
     "  --host ADDR             address both servers listen on (default 127.0.0.1)\n"
     "  --http-port PORT        HTTP API port; 0 picks a free one (default 0)\n"
     "  --mqtt-port PORT        MQTT broker port; 0 picks a free one (default 0)\n"
+    "  --ws-port PORT          also serve MQTT over WebSockets (/mqtt) on a port of its\n"
+    "                          own, TLS (wss) with --http-tls-cert/--http-tls-key; 0 picks\n"
+    "                          a free one; the ready file then has \"ws\":URL\n"
     "  --ready-file FILE       once both listen, write {\"http\":URL,\"mqtt\":URL} to FILE\n"
     "                          (written to a temporary file, then renamed)\n"
     "  --credentials AKID:SECRET\n"
@@ -127,7 +131,7 @@ static void add_credential(struct options *o, const char *s)
 enum {
     OPT_HOST = 256, OPT_HTTP_PORT, OPT_MQTT_PORT, OPT_READY, OPT_CREDENTIALS, OPT_NO_VERIFY,
     OPT_HTTP_CERT, OPT_HTTP_KEY, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_CA, OPT_LOG_LEVEL,
-    OPT_WS_UNSIGNED,
+    OPT_WS_UNSIGNED, OPT_WS_PORT,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -144,6 +148,7 @@ static const struct option LONG_OPTIONS[] = {
     {"mqtt-tls-ca", required_argument, NULL, OPT_MQTT_CA},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"ws-allow-unsigned", no_argument, NULL, OPT_WS_UNSIGNED},
+    {"ws-port", required_argument, NULL, OPT_WS_PORT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -165,6 +170,7 @@ static void apply_option(struct options *o, int opt, const char *arg)
     case OPT_MQTT_CA: o->mqtt_ca = arg; break;
     case OPT_LOG_LEVEL: o->log_level = parse_log_level(arg); break;
     case OPT_WS_UNSIGNED: o->ws_allow_unsigned = true; break;
+    case OPT_WS_PORT: o->ws_port = parse_port("--ws-port", arg); break;
     case 'h': fputs(USAGE, stdout); exit(0);
     case 'V': printf("iotlua-emulator %s\n", IOTLUA_VERSION); exit(0);
     default: exit(EXIT_USAGE);    /* getopt printed the problem */
@@ -189,6 +195,7 @@ static void parse_options(int argc, char **argv, struct options *o)
     memset(o, 0, sizeof(*o));
     o->host = "127.0.0.1";
     o->verify_signatures = true;
+    o->ws_port = -1;
     o->log_level = 1;
     int opt;
     opterr = 1;
@@ -255,7 +262,7 @@ fail:
 /* ---------------------------------------------------------------- ready file */
 
 static int write_ready_file(const char *path, const char *host, bool http_tls, int http_port,
-                            bool mqtt_tls, int mqtt_port)
+                            bool mqtt_tls, int mqtt_port, int ws_port)
 {
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
@@ -270,9 +277,13 @@ static int write_ready_file(const char *path, const char *host, bool http_tls, i
     }
     bool v6 = strchr(host, ':') != NULL;
     const char *lb = v6 ? "[" : "", *rb = v6 ? "]" : "";
-    fprintf(f, "{\"http\":\"%s://%s%s%s:%d\",\"mqtt\":\"%s://%s%s%s:%d\"}\n",
+    fprintf(f, "{\"http\":\"%s://%s%s%s:%d\",\"mqtt\":\"%s://%s%s%s:%d\"",
             http_tls ? "https" : "http", lb, host, rb, http_port,
             mqtt_tls ? "mqtts" : "mqtt", lb, host, rb, mqtt_port);
+    if (ws_port >= 0)
+        fprintf(f, ",\"ws\":\"%s://%s%s%s:%d/mqtt\"", http_tls ? "wss" : "ws", lb, host, rb,
+                ws_port);
+    fputs("}\n", f);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "iotlua-emulator: cannot write '%s': %s\n", path, strerror(errno));
         unlink(tmp);
@@ -346,7 +357,7 @@ static int emulator_start(struct emulator *e, const struct options *o, int *http
         return -1;
     struct http_api_options ho = {o->host, o->http_port, e->http_tls, o->credentials,
                                   o->credential_count, o->verify_signatures,
-                                  o->ws_allow_unsigned};
+                                  o->ws_allow_unsigned, o->ws_port};
     if (!(e->http = http_api_new(e->base, e->broker, &ho, http_port_out)))
         return -1;
     e->sigterm = evsignal_new(e->base, SIGTERM, on_signal, e->base);
@@ -368,7 +379,8 @@ int main(int argc, char **argv)
         goto done;
     }
     if (o.ready_file && write_ready_file(o.ready_file, o.host, e.http_tls != NULL, http_port,
-                                         e.mqtt_tls != NULL, mqtt_port) != 0)
+                                         e.mqtt_tls != NULL, mqtt_port,
+                                         http_api_ws_port(e.http)) != 0)
         goto done;
     if (o.log_level >= 2)
         fprintf(stderr, "iotlua-emulator: http on port %d, mqtt on port %d\n", http_port,

@@ -455,12 +455,22 @@ struct http_api *http_api_new(struct event_base *base, struct broker *broker,
         goto fail;
     if (bound_port_out)
         *bound_port_out = port;
+    api->ws_port = -1;
+    if (options->ws_port >= 0 &&
+        !(api->ws_listener = ws_listener_new(api, options->host ? options->host : "127.0.0.1",
+                                             options->ws_port, api->tls, &api->ws_port)))
+        goto fail;
     return api;
 oom:
     fprintf(stderr, "iotlua-emulator: out of memory starting the HTTP API\n");
 fail:
     http_api_free(api);
     return NULL;
+}
+
+int http_api_ws_port(const struct http_api *api)
+{
+    return api->ws_port;
 }
 
 void http_api_free(struct http_api *api)
@@ -486,6 +496,7 @@ void http_api_free(struct http_api *api)
     if (api->http)
         evhttp_free(api->http);
     hs_free(api->server);
+    ws_listener_free(api->ws_listener);
     ws_hub_release(api->ws);        /* after hs_free: an upgrade it held is let go first */
     qa_free(api->qa);
     sigv4_verifier_free(api->verifier);

@@ -27,6 +27,9 @@ struct http_api_options {
     bool verify_signatures;                         /* false: accept unsigned requests */
     bool ws_allow_unsigned;                         /* MQTT over WebSockets: accept an
                                                        upgrade without SigV4 (tests) */
+    int ws_port;                                    /* -1: none; else a port of its own
+                                                       for /mqtt (0: ephemeral), TLS
+                                                       with `tls` */
 };
 
 struct http_api;
@@ -35,6 +38,8 @@ struct http_api;
  * NULL on failure, with a message on stderr. */
 struct http_api *http_api_new(struct event_base *base, struct broker *broker,
                               const struct http_api_options *options, int *bound_port_out);
+/* The bound port of options->ws_port, -1 when there is none. */
+int http_api_ws_port(const struct http_api *api);
 /* Stops listening, fails pending requests, frees everything. Safe with NULL. */
 void http_api_free(struct http_api *api);
 

@@ -29,6 +29,8 @@ struct evconnlistener;
 struct event;
 struct iot_op;
 struct ws_hub;
+struct ws_listener;
+struct ws_pending;
 
 #define HTTP_MAX_PAYLOAD (128 * 1024)       /* AWS IoT message payload limit */
 #define HTTP_MAX_QUERY_PARAMS 32
@@ -65,6 +67,8 @@ struct http_api {
     bool verify;
     bool ws_allow_unsigned;         /* MQTT over WebSockets without SigV4 (tests) */
     struct ws_hub *ws;              /* MQTT over WebSockets (ws.h) */
+    struct ws_listener *ws_listener;    /* --ws-port, or NULL */
+    int ws_port;                    /* its bound port, -1 without it */
     uint64_t rng;                   /* request ids */
     uint8_t token_key[16];          /* ListSubscriptions page tokens */
     struct buf out;                 /* response body, reused */
@@ -83,7 +87,8 @@ struct http_ctx {
     struct http_api *api;
     struct evhttp_request *req;     /* HTTPS: the evhttp request; else NULL */
     struct hs_conn *conn;           /* plain HTTP: http_server.c's connection; else NULL */
-    const struct hw_request *wire;  /* plain HTTP: the parsed request (in conn) */
+    const struct hw_request *wire;  /* plain HTTP, --ws-port: the parsed request */
+    struct ws_pending *ws_pending;  /* --ws-port: the connection (ws_listen.c); else NULL */
     int method;                     /* enum evhttp_cmd_type */
     const char *uri;                /* request target as sent, NUL-terminated */
     const uint8_t *body;

@@ -16,6 +16,7 @@
 #include "http_server.h"
 #include "http_status.h"
 #include "operations.h"
+#include "ws.h"
 
 #define INVALID "InvalidRequestException"
 
@@ -81,6 +82,11 @@ static void send_reply(struct http_ctx *ctx, int status, const char *reason,
     if (ctx->conn) {
         hs_reply(ctx->conn, status, reason, error_type, ctx->request_id, body->data,
                  body->len);
+        return;
+    }
+    if (ctx->ws_pending) {
+        ws_pending_reply(ctx->ws_pending, status, reason, error_type, ctx->request_id,
+                         body->data, body->len);
         return;
     }
     struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);

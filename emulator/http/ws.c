@@ -280,33 +280,27 @@ static void filter_freed(void *arg)
 
 /* ================================================================ the upgrade */
 
-/* The connection hs_upgrade gave away: a filter over its socket goes to the broker. */
-static void on_upgraded(void *arg, int fd, const char *unsent, size_t unsent_len,
-                        const char *unread, size_t unread_len)
+void ws_adopt(struct ws_hub *hub, struct bufferevent *sock)
 {
-    struct ws_hub *hub = arg;
-    if (fd < 0)
-        return;
     struct ws_conn *w = calloc(1, sizeof *w);
-    int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-    if (!w || !(w->sock = bufferevent_socket_new(hub->base, fd, opts))) {
-        free(w);
-        close(fd);
+    if (!w) {
+        bufferevent_free(sock);
         return;
     }
     w->hub = hub;
+    w->sock = sock;
     hub->conns++;
     ws_reader_init(&w->reader);
-    evbuffer_add(bufferevent_get_output(w->sock), unsent, unsent_len);
-    evbuffer_add(bufferevent_get_input(w->sock), unread, unread_len);
+    bufferevent_set_timeouts(sock, NULL, NULL);
     /* no BEV_OPT_CLOSE_ON_FREE: the socket outlives the filter for the close handshake */
-    w->filter = bufferevent_filter_new(w->sock, filter_in, filter_out,
-                                       BEV_OPT_DEFER_CALLBACKS, filter_freed, w);
+    w->filter = bufferevent_filter_new(sock, filter_in, filter_out, BEV_OPT_DEFER_CALLBACKS,
+                                       filter_freed, w);
     if (!w->filter) {
         conn_free(w);
         return;
     }
-    bufferevent_setwatermark(w->sock, EV_WRITE, 0, WS_SOCKET_BUFFER);
+    bufferevent_setwatermark(sock, EV_WRITE, 0, WS_SOCKET_BUFFER);
+    int fd = (int)bufferevent_getfd(sock);
     struct sockaddr_storage peer, local;
     socklen_t peer_len = sizeof peer, local_len = sizeof local;
     memset(&peer, 0, sizeof peer);
@@ -315,8 +309,26 @@ static void on_upgraded(void *arg, int fd, const char *unsent, size_t unsent_len
     if (broker_adopt_stream(hub->broker, w->filter, (struct sockaddr *)&peer,
                             have_local ? (struct sockaddr *)&local : NULL) != 0)
         return;                     /* the broker freed the filter: filter_freed ran */
-    if (unread_len)                 /* frames that came with the request */
-        bufferevent_trigger(w->sock, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+    if (evbuffer_get_length(bufferevent_get_input(sock)))  /* frames sent with the request */
+        bufferevent_trigger(sock, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+/* The connection hs_upgrade gave away, as a bufferevent with what was buffered. */
+static void on_upgraded(void *arg, int fd, const char *unsent, size_t unsent_len,
+                        const char *unread, size_t unread_len)
+{
+    struct ws_hub *hub = arg;
+    if (fd < 0)
+        return;
+    int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+    struct bufferevent *sock = bufferevent_socket_new(hub->base, fd, opts);
+    if (!sock) {
+        close(fd);
+        return;
+    }
+    evbuffer_add(bufferevent_get_output(sock), unsent, unsent_len);
+    evbuffer_add(bufferevent_get_input(sock), unread, unread_len);
+    ws_adopt(hub, sock);
 }
 
 /* The handshake headers (RFC 6455 4.2.1) and the subprotocol AWS IoT requires. NULL
@@ -357,9 +369,10 @@ void ws_serve_upgrade(struct http_ctx *ctx, struct ws_hub *hub, bool verify,
         http_reply_error(ctx, 405, "MethodNotAllowedException", "/mqtt takes GET (an upgrade)");
         return;
     }
-    if (!ctx->conn) {
+    if (!ctx->conn && !ctx->ws_pending) {
         http_reply_error(ctx, 501, "NotImplementedException",
-                         "MQTT over WebSockets is served on the plain-HTTP port only");
+                         "MQTT over WebSockets is served on the plain-HTTP port and on "
+                         "--ws-port, not by the HTTPS server");
         return;
     }
     const char *problem = handshake_problem(ctx, accept);
@@ -377,5 +390,8 @@ void ws_serve_upgrade(struct http_ctx *ctx, struct ws_hub *hub, bool verify,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
                      "Sec-WebSocket-Protocol: mqtt\r\n\r\n", accept);
-    hs_upgrade(ctx->conn, head, (size_t)n, on_upgraded, hub);
+    if (ctx->conn)
+        hs_upgrade(ctx->conn, head, (size_t)n, on_upgraded, hub);
+    else
+        ws_pending_upgrade(ctx->ws_pending, head, (size_t)n, hub);
 }

@@ -16,10 +16,16 @@
 
 #include <stdbool.h>
 
+#include <stddef.h>
+
 struct broker;
+struct bufferevent;
 struct event_base;
+struct http_api;
 struct http_ctx;
 struct ws_hub;
+struct ws_pending;
+typedef struct ssl_ctx_st SSL_CTX;
 
 #define WS_LINGER_SECONDS 2
 
@@ -33,5 +39,26 @@ void ws_hub_release(struct ws_hub *hub);
  * X-Amz-Credential is accepted (one that carries them is still verified). */
 void ws_serve_upgrade(struct http_ctx *ctx, struct ws_hub *hub, bool verify,
                       bool allow_unsigned);
+
+/* Starts a WebSocket on sock (plain or TLS, owned from here), the 101 answer already in
+ * its output and maybe the client's first frames in its input. */
+void ws_adopt(struct ws_hub *hub, struct bufferevent *sock);
+
+/* ---------------------------------------------------------------- --ws-port (ws_listen.c)
+ * A port of its own for MQTT over WebSockets, TLS (wss) when given a context: each
+ * connection's request head is read on a bufferevent, answered by ws_serve_upgrade
+ * (any other path: 404), and on success the bufferevent goes to ws_adopt. */
+struct ws_listener;
+struct ws_listener *ws_listener_new(struct http_api *api, const char *host, int port,
+                                    SSL_CTX *tls, int *port_out);
+/* Closes the port and the connections still before their upgrade. Safe with NULL. */
+void ws_listener_free(struct ws_listener *l);
+/* The answer to a request on that port (an error: the connection then closes). */
+void ws_pending_reply(struct ws_pending *p, int status, const char *reason,
+                      const char *error_type, const char *request_id, const char *body,
+                      size_t body_len);
+/* The upgrade: head (the 101 answer) is sent and the connection goes to ws_adopt. */
+void ws_pending_upgrade(struct ws_pending *p, const char *head, size_t head_len,
+                        struct ws_hub *hub);
 
 #endif

@@ -23,13 +23,14 @@ from conftest import Device
 # --------------------------------------------------------------------------- helpers
 
 def presign(emu, access_key=None, secret_key=None, token=None, service="iotdevicegateway",
-            region="us-east-1", expires=300, when=None):
+            region="us-east-1", expires=300, when=None, port=None, scheme="http"):
     """The /mqtt path and query presigned by botocore for the emulator's host:port."""
+    port = port or emu.http_port
     from botocore.auth import SigV4QueryAuth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
     creds = Credentials(access_key or emu.access_key, secret_key or emu.secret_key, token)
-    req = AWSRequest(method="GET", url=f"http://{emu.http_host}:{emu.http_port}/mqtt")
+    req = AWSRequest(method="GET", url=f"{scheme}://{emu.http_host}:{port}/mqtt")
     auth = SigV4QueryAuth(creds, service, region, expires=expires)
     if when is not None:
         with mock.patch("botocore.auth.datetime") as fake:
@@ -37,26 +38,29 @@ def presign(emu, access_key=None, secret_key=None, token=None, service="iotdevic
             auth.add_auth(req)
     else:
         auth.add_auth(req)
-    return req.url.partition(f"{emu.http_port}")[2]          # "/mqtt?X-Amz-..."
+    return req.url.partition(f":{port}")[2]                  # "/mqtt?X-Amz-..."
 
 
 class WsDevice(Device):
     """conftest's paho device, over WebSockets to the HTTP port."""
 
-    def __init__(self, emu, client_id, path="/mqtt"):
+    def __init__(self, emu, client_id, path="/mqtt", port=None, ca=None):
         import paho.mqtt.client as mqtt
         super().__init__(emu, client_id, 5, True, 60, None, None, None)
         self.client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5,
                                   transport="websockets")
         self.client.ws_set_options(path=path)
+        if ca:
+            import ssl
+            self.client.tls_set_context(ssl.create_default_context(cafile=ca))
+        self.port = port or emu.http_port
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
 
     def connect(self, timeout=5):
-        self.client.connect(self.emu.http_host, self.emu.http_port, self.keepalive,
-                            clean_start=True)
+        self.client.connect(self.emu.http_host, self.port, self.keepalive, clean_start=True)
         self.client.loop_start()
         self._wait(lambda: self.connack is not None, timeout, "CONNACK")
         rc = self.connack[1]
@@ -64,8 +68,8 @@ class WsDevice(Device):
         return self
 
 
-def ws_device(emu, client_id, path="/mqtt"):
-    dev = WsDevice(emu, client_id, path)
+def ws_device(emu, client_id, path="/mqtt", port=None, ca=None):
+    dev = WsDevice(emu, client_id, path, port, ca)
     emu._clients.append(dev)
     return dev.connect()
 
@@ -140,7 +144,7 @@ def mqtt_connect_packet(client_id):
 @pytest.fixture(scope="module")
 def ws_emulator():
     from conftest import Emulator
-    emu = Emulator(("--ws-allow-unsigned",))
+    emu = Emulator(("--ws-allow-unsigned", "--ws-port", "0"))
     yield emu
     emu.stop()
 
@@ -350,3 +354,68 @@ def test_slow_ws_subscriber_gets_the_qos0_drop_not_unbounded_buffers(ws_emulator
         pass
     sock.close()
     assert 0 < received < count, received
+
+
+# --------------------------------------------------------------------------- --ws-port
+
+def ready_ws_url(emu):
+    import json
+    with open(emu.ready_file) as f:
+        return json.load(f)["ws"]
+
+
+def test_ws_port_of_its_own(ws_emulator):
+    url = ready_ws_url(ws_emulator)
+    assert url.startswith("ws://127.0.0.1:") and url.endswith("/mqtt")
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    assert port not in (ws_emulator.http_port, ws_emulator.mqtt_port)
+    dev = ws_device(ws_emulator, "ws-own-port", port=port)
+    dev.subscribe("own/t")
+    ws_emulator.iot_data().publish(topic="own/t", payload=b"p")
+    assert dev.wait_message("own/t").payload == b"p"
+    s = socket.create_connection((ws_emulator.http_host, port), timeout=5)
+    s.sendall(b"GET /topics/x HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 404") and b"UnknownOperationException" in answer
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def wss_emulator():
+    import subprocess
+    import tempfile
+    from conftest import Emulator
+    with tempfile.TemporaryDirectory(prefix="iotlua-wss-") as d:
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        emu = Emulator(["--http-tls-cert", cert, "--http-tls-key", key, "--ws-port", "0"])
+        emu.ca_bundle = cert
+        yield emu
+        emu.stop()
+
+
+def test_wss_with_a_presigned_url(wss_emulator):
+    import ssl
+    url = ready_ws_url(wss_emulator)
+    assert url.startswith("wss://127.0.0.1:")
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    path = presign(wss_emulator, port=port, scheme="https")
+    dev = ws_device(wss_emulator, "wss-dev", path=path, port=port, ca=wss_emulator.ca_bundle)
+    dev.subscribe("wss/t")
+    tcp = wss_emulator.device("wss-peer")
+    tcp.publish("wss/t", b"secure ws", qos=1)
+    assert dev.wait_message("wss/t").payload == b"secure ws"
+    # unsigned: refused over TLS too, before the upgrade
+    ctx = ssl.create_default_context(cafile=wss_emulator.ca_bundle)
+    conn = http.client.HTTPSConnection(wss_emulator.http_host, port, context=ctx, timeout=5)
+    conn.request("GET", "/mqtt", headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                          "Sec-WebSocket-Key": base64.b64encode(b"k" * 16).decode(),
+                                          "Sec-WebSocket-Version": "13",
+                                          "Sec-WebSocket-Protocol": "mqtt"})
+    r = conn.getresponse()
+    assert r.status == 403 and r.getheader("x-amzn-ErrorType") == "ForbiddenException"
+    conn.close()
