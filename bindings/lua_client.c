@@ -28,6 +28,7 @@
 #include "client.h"
 #include "config.h"
 #include "credentials/cache.h"
+#include "credentials/chain.h"
 
 #define CLIENT_MT "iotlua.client"
 
@@ -293,6 +294,7 @@ static int start_client(lua_State *L, int opts, struct client_box *box,
     cfg.region = r->region;
     cfg.credentials_fn = cred_cache_credentials_fn;
     cfg.credentials_ctx = box->credentials;
+    cfg.credentials_forget = cred_cache_forget;
     cfg.timeout_ms = seconds_to_ms(opt_number(L, opts, "timeout", 0));
     cfg.connect_timeout_ms = seconds_to_ms(opt_number(L, opts, "connect_timeout", 0));
     cfg.max_attempts = r->max_attempts > 0 ? r->max_attempts : 0;
@@ -337,7 +339,8 @@ static int core_client_new(lua_State *L)
     rb->set = 1;
     if (cfg_resolve(&ex, &env, &rb->r, msg) != 0)
         return push_failure(L, "ConfigError", msg);
-    box->credentials = cred_cache_resolve(&ex, &env, msg);
+    struct cred_chain_settings chain = {&ex, &env, rb->r.region};
+    box->credentials = cred_cache_resolve(&chain, msg);
     if (box->credentials == NULL)
         return push_failure(L, "CredentialsError", msg);
     struct iot_error err;

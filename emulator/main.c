@@ -19,6 +19,7 @@
 
 #include "broker.h"
 #include "http/http_api.h"
+#include "shadow.h"
 
 #define EXIT_USAGE 2
 #define MAX_CREDENTIALS 64
@@ -308,6 +309,8 @@ struct emulator {
     struct event_base *base;
     SSL_CTX *http_tls, *mqtt_tls;
     struct broker *broker;
+    struct shadow_store *shadows;
+    struct shadow_mqtt *shadow_mqtt;
     struct http_api *http;
     struct event *sigterm, *sigint;
 };
@@ -330,7 +333,9 @@ static void drain_deferred(struct event_base *base)
 static void emulator_free(struct emulator *e)
 {
     http_api_free(e->http);         /* first: it cancels its waits on the broker */
+    shadow_mqtt_free(e->shadow_mqtt);
     broker_free(e->broker);
+    shadow_store_free(e->shadows);
     if (e->sigterm)
         event_free(e->sigterm);
     if (e->sigint)
@@ -355,9 +360,14 @@ static int emulator_start(struct emulator *e, const struct options *o, int *http
     struct broker_options bo = {o->host, o->mqtt_port, e->mqtt_tls, 0, o->log_level};
     if (!(e->broker = broker_new(e->base, &bo, mqtt_port_out)))
         return -1;
-    struct http_api_options ho = {o->host, o->http_port, e->http_tls, o->credentials,
-                                  o->credential_count, o->verify_signatures,
-                                  o->ws_allow_unsigned, o->ws_port};
+    if (!(e->shadows = shadow_store_new(NULL, NULL)) ||
+        !(e->shadow_mqtt = shadow_mqtt_new(e->broker, e->shadows)))
+        return -1;
+    struct http_api_options ho = {
+        .host = o->host, .port = o->http_port, .tls = e->http_tls,
+        .credentials = o->credentials, .credential_count = o->credential_count,
+        .verify_signatures = o->verify_signatures, .ws_allow_unsigned = o->ws_allow_unsigned,
+        .ws_port = o->ws_port, .shadows = e->shadows};
     if (!(e->http = http_api_new(e->base, e->broker, &ho, http_port_out)))
         return -1;
     e->sigterm = evsignal_new(e->base, SIGTERM, on_signal, e->base);

@@ -64,6 +64,7 @@ struct iot_client {
     char *akid, *secret, *token;    /* static credentials (secret wiped on free) */
     iot_credentials_fn credentials_fn;
     void *credentials_ctx;
+    iot_credentials_forget_fn credentials_forget;
     long timeout_ms, connect_timeout_ms;
     int max_attempts;
     enum iot_retry_mode retry_mode;
@@ -193,6 +194,7 @@ static int client_settings(struct iot_client *c, const struct iot_client_config 
     c->verify_tls = cfg->verify_tls >= 0;
     c->credentials_fn = cfg->credentials_fn;
     c->credentials_ctx = cfg->credentials_ctx;
+    c->credentials_forget = cfg->credentials_forget;
     iot_retry_quota_init(&c->quota);
     return 0;
 }
@@ -251,6 +253,7 @@ struct iot_call {
     int connections_opened;
     int quota_acquired;
     struct eng_timer backoff;
+    struct iot_credentials_wait credentials_wait;   /* while its credentials are fetched */
     struct http_xfer x;
 };
 
@@ -258,6 +261,8 @@ static void call_destroy(struct iot_engine *e, struct eng_item *item)
 {
     struct iot_call *call = DL_CONTAINER(item, struct iot_call, item);
     eng_timer_disarm(e, &call->backoff);
+    if (call->credentials_wait.holder && call->client->credentials_forget)
+        call->client->credentials_forget(call->credentials_wait.holder, &call->credentials_wait);
     http_abort(e, &call->x);
     http_xfer_free(&call->x);
     iot_request_free(&call->req);
@@ -295,13 +300,19 @@ static void call_complete(struct iot_engine *e, struct iot_call *call, struct io
 
 /* ---------------------------------------------------------------- attempts */
 
+/* The attempt's credentials into *out: 0; -1 with err; 1 when they are being fetched
+ * (the call's credentials_wait is woken when they are there). */
 static int get_credentials(struct iot_call *call, struct sigv4_credentials *out,
                            struct iot_error *err)
 {
     struct iot_client *c = call->client;
     if (c->credentials_fn) {
         struct iot_credentials cr = {0};
-        if (c->credentials_fn(c->credentials_ctx, &cr, err) != 0) {
+        int rc = c->credentials_fn(c->credentials_ctx, c->engine, &cr, err,
+                                   &call->credentials_wait);
+        if (rc == 1)
+            return 1;
+        if (rc != 0) {
             if (!err->code[0])
                 snprintf(err->code, sizeof err->code, "CredentialsError");
             return -1;
@@ -323,7 +334,8 @@ static int get_credentials(struct iot_call *call, struct sigv4_credentials *out,
     return 0;
 }
 
-/* Sign the request afresh and build the header list. 0, or -1 with err. */
+/* Sign the request afresh and build the header list. 0; -1 with err; 1 when the
+ * credentials are being fetched (nothing was built). */
 static int sign_attempt(struct iot_call *call, struct iot_error *err)
 {
     struct iot_client *c = call->client;
@@ -335,8 +347,9 @@ static int sign_attempt(struct iot_call *call, struct iot_error *err)
     struct sigv4_params sp = {0};
     struct sigv4_result sr;
     memset(&sr, 0, sizeof sr);
-    if (get_credentials(call, &sp.credentials, err) != 0)
-        return -1;
+    int got = get_credentials(call, &sp.credentials, err);
+    if (got != 0)
+        return got;
     if (call->req.nhdrs + 1 > sizeof stack_hs / sizeof stack_hs[0] &&
         !(hs = malloc((call->req.nhdrs + 1) * sizeof *hs)))
         goto oom;
@@ -377,21 +390,32 @@ fail:
     return -1;
 }
 
+/* The call ends before an attempt went out, with err (CredentialsError, ...). */
+static void call_fail_unsent(struct iot_engine *e, struct iot_call *call, struct iot_error *err)
+{
+    struct iot_result *r = result_new(call);
+    if (r) {
+        err->operation = r->error.operation;
+        r->error = *err;
+    }
+    call_complete(e, call, r);
+}
+
 /* http_xfer.prepare: sign the attempt as it leaves the queue. On failure the call
- * completes with the error (CredentialsError, ...). */
+ * completes with the error; while the credentials are fetched the attempt is not made
+ * (credentials_woken makes it). */
 static int call_prepare(struct iot_engine *e, struct http_xfer *x)
 {
     struct iot_call *call = DL_CONTAINER(x, struct iot_call, x);
     struct iot_error err;
     memset(&err, 0, sizeof err);
-    if (sign_attempt(call, &err) == 0)
+    int rc = sign_attempt(call, &err);
+    if (rc == 0)
         return 0;
-    struct iot_result *r = result_new(call);
-    if (r) {
-        err.operation = r->error.operation;
-        r->error = err;
-    }
-    call_complete(e, call, r);
+    if (rc == 1)
+        call->attempts--;
+    else
+        call_fail_unsent(e, call, &err);
     return -1;
 }
 
@@ -425,6 +449,21 @@ static void call_attempt(struct iot_engine *e, struct iot_call *call)
 static void backoff_fire(struct iot_engine *e, struct eng_timer *t)
 {
     call_attempt(e, DL_CONTAINER(t, struct iot_call, backoff));
+}
+
+/* The credentials the call waited for were fetched (or could not be). */
+static void credentials_woken(struct iot_engine *e, struct iot_credentials_wait *w, int ok,
+                              const char *message)
+{
+    struct iot_call *call = DL_CONTAINER(w, struct iot_call, credentials_wait);
+    if (ok) {
+        call_attempt(e, call);
+        return;
+    }
+    struct iot_error err;
+    memset(&err, 0, sizeof err);
+    iot_error_set(&err, "CredentialsError", "%s", message ? message : "no credentials");
+    call_fail_unsent(e, call, &err);
 }
 
 /* Build the result of a finished attempt: r->ok, error, output. Returns the
@@ -528,6 +567,7 @@ int iot_call_start(struct iot_client *client, struct iot_params *params, void *u
     call->x.done = call_xfer_done;
     call->x.prepare = call_prepare;
     eng_timer_init(&call->backoff, backoff_fire);
+    call->credentials_wait.wake = credentials_woken;
     if (iot_marshal_hashed(call->params, client->hasher, &call->req, msg, msglen) != 0)
         goto fail;
     if (call_urls(call, client) != 0)

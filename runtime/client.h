@@ -60,7 +60,7 @@
  * Retryable service errors: HTTP 500/502/503/504/429, throttling codes (retry.h).
  */
 #define IOT_ERR_CODE_MAX 96
-#define IOT_ERR_MESSAGE_MAX 512
+#define IOT_ERR_MESSAGE_MAX 1024
 #define IOT_REQUEST_ID_MAX 128
 
 struct iot_error {
@@ -171,13 +171,30 @@ struct iot_credentials {
 };
 
 /*
- * Called before every attempt (each attempt is signed afresh). Fill *creds_out with
- * strings that stay valid until the next call of the function on the same ctx, and
- * return 0; or fill err_out->message (code defaults to CredentialsError) and return -1.
+ * A call waiting for credentials that are being fetched (a refresh through the engine).
+ * The credentials source keeps the wait in its list (holder set) and runs wake once,
+ * from iot_engine_poll, when the fetch ends: ok 1 (ask again), or 0 with a message (no
+ * secrets in it). When the source goes away first it clears holder.
+ */
+struct iot_credentials_wait {
+    struct iot_credentials_wait *prev, *next;   /* the holder's list */
+    void *holder;                               /* the source keeping it, or NULL */
+    void (*wake)(struct iot_engine *engine, struct iot_credentials_wait *w, int ok,
+                 const char *message);
+};
+
+/*
+ * Asked before every attempt (each attempt is signed afresh). Returns 0 with *creds_out
+ * filled (strings valid until the next call of the function on the same ctx); -1 with
+ * err_out->message (code defaults to CredentialsError); or 1 when the credentials are
+ * being fetched: wait is kept and woken later (the attempt goes when they are there).
  * Runs inside iot_engine_poll or iot_call_start; it must not call into Lua.
  */
-typedef int (*iot_credentials_fn)(void *ctx, struct iot_credentials *creds_out,
-                                  struct iot_error *err_out);
+typedef int (*iot_credentials_fn)(void *ctx, struct iot_engine *engine,
+                                  struct iot_credentials *creds_out, struct iot_error *err_out,
+                                  struct iot_credentials_wait *wait);
+/* Drops a kept wait (its call was cancelled): holder is the wait's holder. */
+typedef void (*iot_credentials_forget_fn)(void *holder, struct iot_credentials_wait *wait);
 
 enum iot_retry_mode { IOT_RETRY_STANDARD = 0, IOT_RETRY_LEGACY = 1 };
 
@@ -188,6 +205,7 @@ struct iot_client_config {
     struct iot_credentials credentials; /* static credentials (copied), used when no fn */
     iot_credentials_fn credentials_fn;  /* else this is asked before each attempt */
     void *credentials_ctx;
+    iot_credentials_forget_fn credentials_forget;   /* with a credentials_fn that waits */
     long timeout_ms;                /* whole attempt; 0 = 60000 */
     long connect_timeout_ms;        /* TCP+TLS connect; 0 = 10000 */
     int max_attempts;               /* 0 = 3; 1 = no retries */

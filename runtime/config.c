@@ -141,18 +141,31 @@ static const struct ini_section *find_config_profile(const struct ini_file *f,
     return found;
 }
 
-/* "[services name]" of the config file. */
-static const struct ini_section *find_services(const struct ini_file *f, const char *name)
+/* "[kind name]" of the config file ("services x", "sso-session x"); a later one wins. */
+static const struct ini_section *find_named(const struct ini_file *f, const char *kind,
+                                            const char *name)
 {
     const struct ini_section *found = NULL;
     char words[3][256];
+    size_t kind_len = strlen(kind);
     for (size_t i = 0; i < f->nsections; i++) {
         const char *s = f->sections[i].name;
-        if (strncmp(s, "services", 8) == 0 && split_words(s, words, 3) == 2 &&
-            strcmp(words[0], "services") == 0 && strcmp(words[1], name) == 0)
+        if (strncmp(s, kind, kind_len) == 0 && split_words(s, words, 3) == 2 &&
+            strcmp(words[0], kind) == 0 && strcmp(words[1], name) == 0)
             found = &f->sections[i];
     }
     return found;
+}
+
+static const struct ini_section *find_services(const struct ini_file *f, const char *name)
+{
+    return find_named(f, "services", name);
+}
+
+const struct ini_section *cfg_named_section(const struct cfg_files *f, const char *kind,
+                                            const char *name)
+{
+    return find_named(&f->config, kind, name);
 }
 
 void cfg_files_free(struct cfg_files *f)
@@ -208,6 +221,15 @@ int cfg_files_load(const struct cfg_explicit *ex, const struct cfg_env *env,
         return -1;
     }
     return 0;
+}
+
+int cfg_files_view(const struct cfg_files *f, const char *profile, struct cfg_files *view)
+{
+    *view = *f;
+    view->profile = (char *)profile;    /* borrowed: a view is never freed */
+    view->cfg_sect = find_config_profile(&f->config, profile);
+    view->cred_sect = ini_find_section(&f->credentials, profile);
+    return view->cfg_sect || view->cred_sect ? 0 : -1;
 }
 
 /* A profile setting: the credentials file's section overrides the config file's, as in
@@ -305,22 +327,25 @@ static int valid_endpoint(const char *url)
     return rest && *rest && *rest != '/' && !strpbrk(url, " \t\r\n");
 }
 
-/* Configured endpoint: env (service, then global), services section, profile. */
-static int configured_endpoint(const struct cfg_explicit *ex, const struct cfg_env *env,
-                               const struct cfg_files *f, struct lookup *l,
-                               char err_out[CFG_ERROR_LEN])
+/* The endpoint configured for a service (as the SDKs' "service-specific endpoints"):
+ * AWS_ENDPOINT_URL_<ENV_ID>, AWS_ENDPOINT_URL, [services x] <key>.endpoint_url, the
+ * profile's endpoint_url; none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true. */
+static int service_endpoint(const struct cfg_env *env, const struct cfg_files *f,
+                            const char *env_id, const char *key, struct lookup *l,
+                            char err_out[CFG_ERROR_LEN])
 {
     const char *where = NULL;
     int ignore = 0;
-    lookup3(ex ? ex->endpoint : NULL, "endpoint", NULL, NULL, f, NULL, l);
-    if (l->value)
-        return 0;
+    char var[96];
+    l->value = NULL;
+    l->source[0] = '\0';
     if (parse_flag(NULL, -1, env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", f,
                    "ignore_configured_endpoint_urls", &ignore, err_out) != 0)
         return -1;
     if (ignore)
         return 0;
-    lookup3(NULL, NULL, env, "AWS_ENDPOINT_URL_IOT_DATA_PLANE", f, NULL, l);
+    snprintf(var, sizeof var, "AWS_ENDPOINT_URL_%s", env_id);
+    lookup3(NULL, NULL, env, var, f, NULL, l);
     if (!l->value)
         lookup3(NULL, NULL, env, "AWS_ENDPOINT_URL", f, NULL, l);
     const char *svc = l->value ? NULL : cfg_profile_get(f, "services", NULL);
@@ -332,13 +357,41 @@ static int configured_endpoint(const struct cfg_explicit *ex, const struct cfg_e
                     f->profile, svc, f->config_path);
             return -1;
         }
-        if ((l->value = ini_get_sub(s, "iot_data_plane", "endpoint_url")))
-            snprintf(l->source, sizeof l->source, "[services %s] iot_data_plane.endpoint_url "
-                     "in %s", svc, f->config_path);
+        if ((l->value = ini_get_sub(s, key, "endpoint_url")))
+            snprintf(l->source, sizeof l->source, "[services %s] %s.endpoint_url in %s", svc,
+                     key, f->config_path);
     }
     if (!l->value && (l->value = cfg_profile_get(f, "endpoint_url", &where)))
         snprintf(l->source, sizeof l->source, "'endpoint_url' of profile '%s' in %s",
                  f->profile, where);
+    return 0;
+}
+
+/* The data plane's configured endpoint: the client's field first. */
+static int configured_endpoint(const struct cfg_explicit *ex, const struct cfg_env *env,
+                               const struct cfg_files *f, struct lookup *l,
+                               char err_out[CFG_ERROR_LEN])
+{
+    lookup3(ex ? ex->endpoint : NULL, "endpoint", NULL, NULL, f, NULL, l);
+    if (l->value)
+        return 0;
+    return service_endpoint(env, f, "IOT_DATA_PLANE", "iot_data_plane", l, err_out);
+}
+
+int cfg_service_endpoint(const struct cfg_env *env, const struct cfg_files *f,
+                         const char *env_id, const char *key, const char **url_out,
+                         char err_out[CFG_ERROR_LEN])
+{
+    struct lookup l;
+    *url_out = NULL;
+    if (service_endpoint(env, f, env_id, key, &l, err_out) != 0)
+        return -1;
+    if (l.value && !valid_endpoint(l.value)) {
+        set_err(err_out, "Invalid endpoint: '%.200s' (from %s); expected http(s)://host[:port]",
+                l.value, l.source);
+        return -1;
+    }
+    *url_out = l.value;
     return 0;
 }
 

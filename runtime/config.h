@@ -18,11 +18,7 @@
  *   max_attempts, retry_mode, ca_bundle, use_fips_endpoint, use_dualstack_endpoint:
  *              explicit > AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, AWS_CA_BUNDLE,
  *              AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT > profile keys
- *   credentials (botocore's order; credentials/chain.c):
- *              explicit > environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- *              AWS_SESSION_TOKEN; skipped when the profile was given explicitly) >
- *              shared credentials file [profile] > credential_process (profile) >
- *              config file [profile x] static keys
+ *   credentials: botocore's chain, credentials/chain.h
  * Files: AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials) with sections named
  * by the profile ("[x]"); AWS_CONFIG_FILE (default ~/.aws/config) with "[default]" and
  * "[profile x]" ("[x]" there is not a profile). As botocore does, the profile's
@@ -118,6 +114,21 @@ void cfg_files_free(struct cfg_files *f);
 /* A profile setting: the credentials file's section overrides the config file's, as in
  * botocore. *where_out (may be NULL) names the file it came from. */
 const char *cfg_profile_get(const struct cfg_files *f, const char *key, const char **where_out);
+/* *view = f seen through another profile (source_profile): the same files, that
+ * profile's sections. 0, or -1 when neither file has the profile. A view borrows
+ * everything from f and profile: never cfg_files_free it. */
+int cfg_files_view(const struct cfg_files *f, const char *profile, struct cfg_files *view);
+/* The endpoint configured for another service than the data plane (STS: env_id "STS",
+ * key "sts"; the SSO portal: "SSO", "sso"): AWS_ENDPOINT_URL_<env_id>, AWS_ENDPOINT_URL,
+ * the profile's [services] section, its endpoint_url. *url_out NULL when none (the
+ * service's own endpoint applies). 0, or -1 with err_out (an invalid URL, a missing
+ * services section). */
+int cfg_service_endpoint(const struct cfg_env *env, const struct cfg_files *f,
+                         const char *env_id, const char *key, const char **url_out,
+                         char err_out[CFG_ERROR_LEN]);
+/* The config file's "[kind name]" section ("sso-session corp"), or NULL. */
+const struct ini_section *cfg_named_section(const struct cfg_files *f, const char *kind,
+                                            const char *name);
 /* The variable's value, or NULL when unset or empty (as the AWS CLI treats them). */
 const char *cfg_env_get(const struct cfg_env *env, const char *name);
 

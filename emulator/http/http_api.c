@@ -437,6 +437,7 @@ struct http_api *http_api_new(struct event_base *base, struct broker *broker,
         goto oom;
     api->base = base;
     api->broker = broker;
+    api->shadows = options->shadows;
     api->tls = options->tls;
     api->verify = options->verify_signatures;
     api->ws_allow_unsigned = options->ws_allow_unsigned;

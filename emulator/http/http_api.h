@@ -1,7 +1,8 @@
 /*
  * http_api.h — the AWS IoT data-plane HTTP API of iotlua-emulator (Publish,
- * SendDirectMessage, GetConnection, ListSubscriptions, ...), MQTT over WebSockets on
- * /mqtt (ws.h) and its QA controls under /_emulator/, on the emulator's one event loop.
+ * SendDirectMessage, GetConnection, ListSubscriptions, DeleteConnection, the Device
+ * Shadow and retained-message operations), MQTT over WebSockets on /mqtt (ws.h) and its
+ * QA controls under /_emulator/, on the emulator's one event loop.
  */
 #ifndef IOTLUA_EMULATOR_HTTP_API_H
 #define IOTLUA_EMULATOR_HTTP_API_H
@@ -11,6 +12,7 @@
 
 struct event_base;
 struct broker;
+struct shadow_store;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct emulator_credential {
@@ -30,6 +32,7 @@ struct http_api_options {
     int ws_port;                                    /* -1: none; else a port of its own
                                                        for /mqtt (0: ephemeral), TLS
                                                        with `tls` */
+    struct shadow_store *shadows;                   /* the Device Shadow store (borrowed) */
 };
 
 struct http_api;

@@ -2,9 +2,10 @@
  * http_internal.h — what the files of emulator/http/ share: the server state, one
  * request being served (struct http_ctx), replies and request readers (http_reply.c),
  * routing (http_route.c), the operations by family (http_op_messages.c: Publish,
- * SendDirectMessage; http_op_connections.c: GetConnection, DeleteConnection,
- * ListSubscriptions; http_op_retained.c: GetRetainedMessage, ListRetainedMessages;
- * shadows get a file of their own) and the QA controls (http_qa.c).
+ * SendDirectMessage; http_op_connections.c: GetConnection, ListSubscriptions,
+ * DeleteConnection; http_op_shadows.c: the Device Shadow operations;
+ * http_op_retained.c: GetRetainedMessage, ListRetainedMessages) and the QA controls
+ * (http_qa.c).
  */
 #ifndef IOTLUA_EMULATOR_HTTP_INTERNAL_H
 #define IOTLUA_EMULATOR_HTTP_INTERNAL_H
@@ -28,6 +29,7 @@ struct hw_request;
 struct evconnlistener;
 struct event;
 struct iot_op;
+struct shadow_store;
 struct ws_hub;
 struct ws_listener;
 struct ws_pending;
@@ -45,6 +47,10 @@ enum http_op {
     OP_GET_CONNECTION,
     OP_LIST_SUBSCRIPTIONS,
     OP_DELETE_CONNECTION,
+    OP_GET_THING_SHADOW,
+    OP_UPDATE_THING_SHADOW,
+    OP_DELETE_THING_SHADOW,
+    OP_LIST_NAMED_SHADOWS_FOR_THING,
     OP_GET_RETAINED_MESSAGE,
     OP_LIST_RETAINED_MESSAGES,
     OP_COUNT
@@ -58,6 +64,7 @@ struct qa_state;
 struct http_api {
     struct event_base *base;
     struct broker *broker;
+    struct shadow_store *shadows;   /* borrowed (shadow.h): main.c owns it */
     struct evhttp *http;            /* HTTPS */
     struct hs_server *server;       /* plain HTTP (http_server.h) */
     SSL_CTX *tls;
@@ -173,6 +180,10 @@ void http_op_send_direct_message(struct http_ctx *ctx);
 void http_op_get_connection(struct http_ctx *ctx);          /* http_op_connections.c */
 void http_op_delete_connection(struct http_ctx *ctx);
 void http_op_list_subscriptions(struct http_ctx *ctx);
+void http_op_get_thing_shadow(struct http_ctx *ctx);        /* http_op_shadows.c */
+void http_op_update_thing_shadow(struct http_ctx *ctx);
+void http_op_delete_thing_shadow(struct http_ctx *ctx);
+void http_op_list_named_shadows_for_thing(struct http_ctx *ctx);
 void http_op_get_retained_message(struct http_ctx *ctx);    /* http_op_retained.c */
 void http_op_list_retained_messages(struct http_ctx *ctx);
 

@@ -29,6 +29,10 @@ static const char *const op_names[OP_COUNT] = {
     [OP_GET_CONNECTION] = "GetConnection",
     [OP_LIST_SUBSCRIPTIONS] = "ListSubscriptions",
     [OP_DELETE_CONNECTION] = "DeleteConnection",
+    [OP_GET_THING_SHADOW] = "GetThingShadow",
+    [OP_UPDATE_THING_SHADOW] = "UpdateThingShadow",
+    [OP_DELETE_THING_SHADOW] = "DeleteThingShadow",
+    [OP_LIST_NAMED_SHADOWS_FOR_THING] = "ListNamedShadowsForThing",
     [OP_GET_RETAINED_MESSAGE] = "GetRetainedMessage",
     [OP_LIST_RETAINED_MESSAGES] = "ListRetainedMessages",
 };

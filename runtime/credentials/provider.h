@@ -18,10 +18,12 @@
 
 #include <time.h>
 
+#include "buf.h"
+
 struct iot_engine;
 
 #define CRED_ERROR_LEN 1024
-#define CRED_SOURCE_LEN 160
+#define CRED_SOURCE_LEN 512
 
 /* ================================================================ credentials */
 
@@ -48,7 +50,8 @@ struct cred_provider;
 
 /* Called from iot_engine_poll when a refresh started with refresh_start ends: ok 1 (the
  * next get returns the new credentials) or 0 with a message (no secrets in it). */
-typedef void (*cred_refresh_done)(void *ctx, int ok, const char *message);
+typedef void (*cred_refresh_done)(void *ctx, struct iot_engine *engine, int ok,
+                                  const char *message);
 
 struct cred_provider_ops {
     /* Current credentials into *out (the caller's, cred_credentials_free). 0, or -1 with
@@ -78,6 +81,89 @@ void cred_provider_free(struct cred_provider *p);           /* safe with NULL */
  * them. NULL with err_out when out of memory. */
 struct cred_provider *cred_static_new(const char *akid, const char *secret, const char *token,
                                       const char *source, char err_out[CRED_ERROR_LEN]);
+
+/* The instance metadata service (imds.c): IMDSv2 token (falling back to IMDSv1 when the
+ * token call is refused with 403/404/405, unless v1 is disabled), the role name, then its
+ * credentials. */
+struct cred_imds_settings {
+    const char *base_url;               /* "http://169.254.169.254/" (ends with '/') */
+    long timeout_ms;                    /* each request */
+    int attempts;
+    int v1_disabled;
+    /* When it is the chain's last resort: the places looked at before it, so that its
+     * failure reads "Unable to locate credentials. Looked in: ...". NULL otherwise. */
+    const char *looked_in;
+};
+struct cred_provider *cred_imds_new(const struct cred_imds_settings *s,
+                                    char err_out[CRED_ERROR_LEN]);
+
+/* A container credentials endpoint (container.c), ECS or EKS Pod Identity: GET url with
+ * the Authorization token, read from token_file on every fetch when set. */
+struct cred_container_settings {
+    const char *url;
+    const char *token;                  /* NULL: none */
+    const char *token_file;             /* NULL: none; preferred over token */
+};
+struct cred_provider *cred_container_new(const struct cred_container_settings *s,
+                                         char err_out[CRED_ERROR_LEN]);
+
+/* IAM Identity Center (sso.c): the access token `aws sso login` left in the token
+ * cache (read on every fetch; an expired one says to log in again), then the portal's
+ * GetRoleCredentials. */
+struct cred_sso_settings {
+    const char *portal_url;             /* "https://portal.sso.eu-west-1.amazonaws.com" */
+    const char *cache_dir;              /* "~/.aws/sso/cache", expanded */
+    const char *cache_key;              /* the sso_session's name, or the start URL */
+    const char *login_hint;             /* "aws sso login --sso-session corp" */
+    const char *account_id, *role_name;
+    const char *ca_bundle;
+    const char *source_name;            /* "sso:corp" */
+};
+struct cred_provider *cred_sso_new(const struct cred_sso_settings *s,
+                                   char err_out[CRED_ERROR_LEN]);
+
+/* ================================================================ fetching providers */
+
+/* What a provider that fetches over the network keeps (fetched.c): its last answer and
+ * the refresh under way. Its get hands out the last answer; cache.c starts a refresh
+ * before the first get and whenever they are due. */
+struct cred_fetched {
+    struct cred_credentials last;
+    int have_last;
+    cred_refresh_done done;             /* the refresh under way reports here */
+    void *done_ctx;
+    struct iot_engine *engine;
+};
+
+/* A copy of the last answer (its source the provider's). 0, or -1 with err_out. */
+int cred_fetched_get(const struct cred_fetched *f, const struct cred_provider *p,
+                     struct cred_credentials *out, char err_out[CRED_ERROR_LEN]);
+void cred_fetched_begin(struct cred_fetched *f, struct iot_engine *engine,
+                        cred_refresh_done done, void *ctx);
+/* Ends the refresh: with got (taken over; NULL when it failed) or a message. */
+void cred_fetched_finish(struct cred_fetched *f, struct cred_credentials *got,
+                         const char *message);
+void cred_fetched_free(struct cred_fetched *f);
+
+/* The names a JSON credentials document uses (IMDS and containers: AccessKeyId,
+ * SecretAccessKey, Token, Expiration as RFC 3339). */
+struct cred_json_names {
+    const char *akid, *secret, *token, *expiration;
+    int expiration_ms;                  /* Expiration is epoch milliseconds (SSO) */
+};
+extern const struct cred_json_names CRED_JSON_METADATA;
+
+/* Parses a JSON credentials document (obj: the object holding the fields) into *out.
+ * `what` names the answer for messages ("the instance metadata service"). 0, or -1
+ * with err_out (never quoting a secret). */
+int cred_parse_json(const char *text, size_t len, const char *container_key,
+                    const struct cred_json_names *names, const char *what,
+                    struct cred_credentials *out, char err_out[CRED_ERROR_LEN]);
+
+/* A token from its file into out (appended; trailing line breaks dropped; at most 16
+ * KiB, not empty). `what` names it for messages. 0, or -1 with err_out. */
+int cred_read_token_file(const char *path, const char *what, struct buf *out,
+                         char err_out[CRED_ERROR_LEN]);
 
 /* ================================================================ messages */
 

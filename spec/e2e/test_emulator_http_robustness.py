@@ -102,7 +102,7 @@ def test_unknown_path_and_wrong_method_get_aws_style_errors(emulator):
              ("POST", "/connections/c", 405, "MethodNotAllowedException"),
              ("DELETE", "/connections/c", 404, "ResourceNotFoundException"),
              ("GET", "/retainedMessage/a%2Fb", 404, "ResourceNotFoundException"),
-             ("GET", "/things/t/shadow", 501, "NotImplementedException"),
+             ("GET", "/things/t/shadow", 404, "ResourceNotFoundException"),
              ("POST", "/topics/", 400, "InvalidRequestException")]
     for method, path, status, code in cases:
         r = emulator.signed_request(method, path)

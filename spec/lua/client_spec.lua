@@ -88,10 +88,19 @@ describe("iotlua.client configuration", function()
 
   it("returns nil, CredentialsError when there are no credentials, naming the places looked at", function()
     local iot, err = resolve({ AWS_REGION = "us-east-1", AWS_CONFIG_FILE = "/dev/null",
-                               AWS_SHARED_CREDENTIALS_FILE = "/dev/null" })
+                               AWS_SHARED_CREDENTIALS_FILE = "/dev/null",
+                               AWS_EC2_METADATA_DISABLED = "true" })
     assert.is_nil(iot)
     assert.equals("CredentialsError", err.code)
     assert.matches("AWS_ACCESS_KEY_ID", err.message, 1, true)
+    assert.matches("disabled by AWS_EC2_METADATA_DISABLED", err.message, 1, true)
+  end)
+
+  it("falls back to the EC2 instance metadata service, asked on the first call", function()
+    local iot = assert(resolve({ AWS_REGION = "us-east-1", AWS_CONFIG_FILE = "/dev/null",
+                                 AWS_SHARED_CREDENTIALS_FILE = "/dev/null",
+                                 AWS_EC2_METADATA_SERVICE_ENDPOINT = "http://127.0.0.1:9/" }))
+    assert.equals("imds", iot.credentials_source)
   end)
 
   it("returns nil, err for a custom endpoint with FIPS", function()
@@ -103,6 +112,7 @@ describe("iotlua.client configuration", function()
 
   it("never puts a secret in a configuration error", function()
     local _, err = resolve({ AWS_SECRET_ACCESS_KEY = SECRET, AWS_REGION = "us-east-1",
+                             AWS_EC2_METADATA_DISABLED = "true",
                              AWS_CONFIG_FILE = "/dev/null", AWS_SHARED_CREDENTIALS_FILE = "/dev/null" })
     assert.equals("CredentialsError", err.code)
     assert.is_nil(tostring(err):find(SECRET, 1, true))

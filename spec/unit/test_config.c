@@ -55,6 +55,7 @@ static struct fake_env base_env(void)
     setv(&e, "HOME", tmpdir);
     setv(&e, "AWS_CONFIG_FILE", config_path);
     setv(&e, "AWS_SHARED_CREDENTIALS_FILE", creds_path);
+    setv(&e, "AWS_EC2_METADATA_DISABLED", "true");     /* never 169.254.169.254 */
     return e;
 }
 
@@ -457,7 +458,8 @@ static struct cred_cache *provider(struct fake_env *e, const struct cfg_explicit
 {
     struct cfg_env env = as_env(e);
     struct cfg_explicit none = CFG_EXPLICIT_INIT;
-    return cred_cache_resolve(ex ? ex : &none, &env, err);
+    struct cred_chain_settings chain = {ex ? ex : &none, &env, "us-east-1"};
+    return cred_cache_resolve(&chain, err);
 }
 
 /* Resolves the chain and returns the access key id found ("" on error). */
@@ -506,7 +508,8 @@ static void test_credentials_chain(void)
     struct cred_credentials c;
     struct cfg_env env = as_env(&e);
     struct cfg_explicit none = CFG_EXPLICIT_INIT;
-    struct cred_cache *p = cred_cache_resolve(&none, &env, err);
+    struct cred_chain_settings chain = {&none, &env, "us-east-1"};
+    struct cred_cache *p = cred_cache_resolve(&chain, err);
     CHECK_REQUIRE(p && cred_cache_get(p, 0, &c, err) == 0);
     CHECK_STR_EQ(c.secret_access_key, SECRET_ENV);
     CHECK_STR_EQ(c.session_token, "TOKENV");
@@ -576,17 +579,28 @@ static void test_partial_and_missing(void)
     CHECK_STR_CONTAINS(err, "AWS_SECRET_ACCESS_KEY");
     CHECK_STR_CONTAINS(err, creds_path);
     CHECK_STR_CONTAINS(err, "file not found");
-    CHECK_STR_CONTAINS(err, "credential_process of profile 'default' (not set)");
+    CHECK_STR_CONTAINS(err, "no credential_process");
     CHECK_STR_CONTAINS(err, config_path);
     CHECK_STR_CONTAINS(err, "[default] (no aws_access_key_id/aws_secret_access_key)");
+    CHECK_STR_CONTAINS(err, "EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)");
 
-    /* Unsupported sources are named. */
-    files("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = default\n", "");
-    setv(&e, "AWS_PROFILE", "r");
+    /* Unless disabled, the instance metadata service is the last resort: picked without
+     * a request (it is asked on the first call). */
+    struct fake_env on_ec2 = base_env();
+    setv(&on_ec2, "AWS_EC2_METADATA_DISABLED", "false");
+    setv(&on_ec2, "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9/");
+    struct cred_cache *imds = provider(&on_ec2, NULL, err);
+    CHECK_REQUIRE(imds != NULL);
+    CHECK_STR_EQ(cred_cache_source(imds), "imds");
+    cred_cache_free(imds);
+
+    /* Sources not supported yet are named. */
+    files("[profile s]\nlogin_session = arn:aws:iam::1:user/me\n", "");
+    setv(&e, "AWS_PROFILE", "s");
     CHECK(provider(&e, NULL, err) == NULL);
-    CHECK_STR_CONTAINS(err, "[profile r] (no aws_access_key_id");
-    CHECK_STR_CONTAINS(err, "[r] (no such section)");
-    CHECK_STR_CONTAINS(err, "role_arn (assume role), which iotlua does not support");
+    CHECK_STR_CONTAINS(err, "[profile s] (no aws_access_key_id");
+    CHECK_STR_CONTAINS(err, "[s] (no such section)");
+    CHECK_STR_CONTAINS(err, "login_session, which iotlua does not support");
 }
 
 /* ---------------------------------------------------------------- credential_process */
@@ -619,8 +633,8 @@ static void test_process_cache(void)
     CHECK_INT_EQ(cred_parse_rfc3339("2030-01-01T00:00:00Z", &exp), 0);
     struct cred_cache *p = process_provider(body, err);
     CHECK_REQUIRE(p != NULL);
-    CHECK_STR_CONTAINS(cred_cache_source(p), "credential_process of profile 'default'");
-    cred_cache_set_refresh_margin(p, 60);
+    CHECK_STR_EQ(cred_cache_source(p), "process:default");
+    cred_cache_set_windows(p, 60, 60);
 
     CHECK_INT_EQ(cred_cache_get(p, exp - 3600, &c, err), 0);    /* first run */
     CHECK_STR_EQ(c.access_key_id, "AKID1");
@@ -696,7 +710,8 @@ static void test_process_errors(void)
         CHECK_INT_EQ(cred_cache_get(p, 0, &c, err), -1);
         cred_cache_free(p);
     }
-    /* A failed refresh inside the margin keeps the still-valid credentials. */
+    /* A failed refresh inside the advisory window (15 min) keeps the still-valid
+     * credentials; inside the mandatory window (10 min) the failure is the answer. */
     char err[CFG_ERROR_LEN], flag[400], body[1024];
     struct cred_credentials c;
     snprintf(flag, sizeof flag, "%s/fail-now", tmpdir);
@@ -710,10 +725,12 @@ static void test_process_errors(void)
     CHECK_REQUIRE(p && cred_cache_get(p, exp - 3600, &c, err) == 0);
     cred_credentials_free(&c);
     write_file(flag, "");
-    CHECK_INT_EQ(cred_cache_get(p, exp - 10, &c, err), 0);
+    CHECK_INT_EQ(cred_cache_get(p, exp - 700, &c, err), 0);
     CHECK_STR_EQ(c.access_key_id, "AKOK");
     CHECK_STR_EQ(err, "");
     cred_credentials_free(&c);
+    CHECK_INT_EQ(cred_cache_get(p, exp - 300, &c, err), -1);
+    CHECK_STR_CONTAINS(err, "exit status 1");
     CHECK_INT_EQ(cred_cache_get(p, exp, &c, err), -1);
     CHECK_STR_CONTAINS(err, "exit status 1");
     cred_cache_free(p);
