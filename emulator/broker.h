@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct bufferevent;
 struct event_base;
+struct sockaddr;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct broker;
@@ -54,6 +56,15 @@ struct broker *broker_new(struct event_base *base, const struct broker_options *
                           int *bound_port_out);
 /* Closes every connection and frees everything. Safe with NULL. */
 void broker_free(struct broker *broker);
+
+/* An MQTT client that reached the emulator another way than the MQTT port (MQTT over
+ * WebSockets): bev's input is the bytes the client sends, its output what the broker
+ * answers, and from here on the connection is served exactly as a TCP one. The broker
+ * owns bev (it calls bufferevent_free when the connection is done, after its output has
+ * drained); peer and local (may be NULL) are the addresses GetConnection reports.
+ * 0, or -1 when out of memory (bev has then been freed). */
+int broker_adopt_stream(struct broker *broker, struct bufferevent *bev,
+                        const struct sockaddr *peer, const struct sockaddr *local);
 
 /* Routes a message to every matching subscription (wildcards, $share groups), keeps or
  * deletes the retained copy when message->retain, and tells the publish observers. */
@@ -126,5 +137,33 @@ int broker_disconnect_client(struct broker *broker, const char *client_id);
  * will then goes at once, the session having ended). 0, or -1 when not connected. */
 int broker_delete_connection(struct broker *broker, const char *client_id, bool clean_session,
                              bool prevent_will);
+
+/* Retained messages, for GetRetainedMessage and ListRetainedMessages: the store the broker
+ * delivers from on subscribe, one message per topic, set by a retained publish (MQTT,
+ * HTTP or a will) and deleted by an empty one. `last_modified_ms` (epoch ms) is when
+ * the topic's retained message was last set. */
+typedef void (*broker_retained_visitor)(void *arg, const struct broker_message *message,
+                                        int64_t last_modified_ms);
+/* Calls visit once with a view of topic's retained message, valid during the call only.
+ * 0 when there is one, -1 when there is none, -2 when out of memory. */
+int broker_get_retained(struct broker *broker, const char *topic,
+                        broker_retained_visitor visit, void *arg);
+
+struct broker_retained_summary {
+    const char *topic;              /* NUL-terminated, valid during the call */
+    size_t topic_len;
+    size_t payload_size;
+    int qos;
+    int64_t last_modified_ms;
+};
+typedef void (*broker_retained_lister)(void *arg, const struct broker_retained_summary *s);
+/* One page of the store in byte order of topic: the topics after `after` (`after_len`
+ * bytes; NULL for the first page), at most `limit` of them, each given to visit. Returns
+ * how many were visited, or -1 when out of memory; *more_out says whether topics remain
+ * after the last one visited. The order only depends on the topics, so a page ends at
+ * the same place whatever was added or deleted elsewhere meanwhile. */
+int broker_list_retained(struct broker *broker, const char *after, size_t after_len,
+                         size_t limit, broker_retained_lister visit, void *arg,
+                         bool *more_out);
 
 #endif

@@ -31,6 +31,7 @@ struct options {
     const char *host;
     int http_port;
     int mqtt_port;
+    int ws_port;                                  /* -1: no port of its own */
     const char *ready_file;
     struct emulator_credential credentials[MAX_CREDENTIALS];
     char *credential_copies[MAX_CREDENTIALS];     /* "AKID\0SECRET": owned */
@@ -38,6 +39,7 @@ struct options {
     const char *http_cert, *http_key;
     const char *mqtt_cert, *mqtt_key, *mqtt_ca;
     bool verify_signatures;
+    bool ws_allow_unsigned;
     int log_level;                                /* 0 error .. 3 debug */
 };
 
@@ -45,19 +47,25 @@ static const char USAGE[] =
     "usage: iotlua-emulator [options]\n"
     "\n"
     "A local AWS IoT Core: the data-plane HTTP API (Publish, SendDirectMessage,\n"
-    "GetConnection, ListSubscriptions, with SigV4 verification) and an MQTT 3.1.1/5.0\n"
-    "broker, in one process.\n"
+    "GetConnection, ListSubscriptions, ..., with SigV4 verification) and an MQTT\n"
+    "3.1.1/5.0 broker, also reached over WebSockets on the HTTP port's /mqtt, in one\n"
+    "process.\n"
     "\n"
     "options:\n"
     "  --host ADDR             address both servers listen on (default 127.0.0.1)\n"
     "  --http-port PORT        HTTP API port; 0 picks a free one (default 0)\n"
     "  --mqtt-port PORT        MQTT broker port; 0 picks a free one (default 0)\n"
+    "  --ws-port PORT          also serve MQTT over WebSockets (/mqtt) on a port of its\n"
+    "                          own, TLS (wss) with --http-tls-cert/--http-tls-key; 0 picks\n"
+    "                          a free one; the ready file then has \"ws\":URL\n"
     "  --ready-file FILE       once both listen, write {\"http\":URL,\"mqtt\":URL} to FILE\n"
     "                          (written to a temporary file, then renamed)\n"
     "  --credentials AKID:SECRET\n"
     "                          accept requests signed with this key pair; repeatable\n"
     "                          (default: AKIAIOSFODNN7EXAMPLE with its documented secret)\n"
     "  --no-verify-signatures  accept unsigned requests (benchmarks only)\n"
+    "  --ws-allow-unsigned     MQTT over WebSockets (/mqtt): accept an upgrade without\n"
+    "                          SigV4 in the query (tests); signed ones are still checked\n"
     "  --http-tls-cert FILE    serve HTTPS with this certificate chain (PEM)...\n"
     "  --http-tls-key FILE     ...and this private key (PEM)\n"
     "  --mqtt-tls-cert FILE    serve MQTT over TLS with this certificate chain (PEM)...\n"
@@ -124,6 +132,7 @@ static void add_credential(struct options *o, const char *s)
 enum {
     OPT_HOST = 256, OPT_HTTP_PORT, OPT_MQTT_PORT, OPT_READY, OPT_CREDENTIALS, OPT_NO_VERIFY,
     OPT_HTTP_CERT, OPT_HTTP_KEY, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_CA, OPT_LOG_LEVEL,
+    OPT_WS_UNSIGNED, OPT_WS_PORT,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -139,6 +148,8 @@ static const struct option LONG_OPTIONS[] = {
     {"mqtt-tls-key", required_argument, NULL, OPT_MQTT_KEY},
     {"mqtt-tls-ca", required_argument, NULL, OPT_MQTT_CA},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"ws-allow-unsigned", no_argument, NULL, OPT_WS_UNSIGNED},
+    {"ws-port", required_argument, NULL, OPT_WS_PORT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -159,6 +170,8 @@ static void apply_option(struct options *o, int opt, const char *arg)
     case OPT_MQTT_KEY: o->mqtt_key = arg; break;
     case OPT_MQTT_CA: o->mqtt_ca = arg; break;
     case OPT_LOG_LEVEL: o->log_level = parse_log_level(arg); break;
+    case OPT_WS_UNSIGNED: o->ws_allow_unsigned = true; break;
+    case OPT_WS_PORT: o->ws_port = parse_port("--ws-port", arg); break;
     case 'h': fputs(USAGE, stdout); exit(0);
     case 'V': printf("iotlua-emulator %s\n", IOTLUA_VERSION); exit(0);
     default: exit(EXIT_USAGE);    /* getopt printed the problem */
@@ -183,6 +196,7 @@ static void parse_options(int argc, char **argv, struct options *o)
     memset(o, 0, sizeof(*o));
     o->host = "127.0.0.1";
     o->verify_signatures = true;
+    o->ws_port = -1;
     o->log_level = 1;
     int opt;
     opterr = 1;
@@ -249,7 +263,7 @@ fail:
 /* ---------------------------------------------------------------- ready file */
 
 static int write_ready_file(const char *path, const char *host, bool http_tls, int http_port,
-                            bool mqtt_tls, int mqtt_port)
+                            bool mqtt_tls, int mqtt_port, int ws_port)
 {
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
@@ -264,9 +278,13 @@ static int write_ready_file(const char *path, const char *host, bool http_tls, i
     }
     bool v6 = strchr(host, ':') != NULL;
     const char *lb = v6 ? "[" : "", *rb = v6 ? "]" : "";
-    fprintf(f, "{\"http\":\"%s://%s%s%s:%d\",\"mqtt\":\"%s://%s%s%s:%d\"}\n",
+    fprintf(f, "{\"http\":\"%s://%s%s%s:%d\",\"mqtt\":\"%s://%s%s%s:%d\"",
             http_tls ? "https" : "http", lb, host, rb, http_port,
             mqtt_tls ? "mqtts" : "mqtt", lb, host, rb, mqtt_port);
+    if (ws_port >= 0)
+        fprintf(f, ",\"ws\":\"%s://%s%s%s:%d/mqtt\"", http_tls ? "wss" : "ws", lb, host, rb,
+                ws_port);
+    fputs("}\n", f);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "iotlua-emulator: cannot write '%s': %s\n", path, strerror(errno));
         unlink(tmp);
@@ -297,6 +315,21 @@ struct emulator {
     struct event *sigterm, *sigint;
 };
 
+/* libevent 2.1 frees a bufferevent from the loop (a finalizer callback), and
+ * event_base_free runs the finalizers queued when it starts, not those queued while it
+ * runs them: the socket under a WebSocket's filter bufferevent (ws.h), whose last
+ * reference the filter drops in its own finalizer, leaked that way (ASan, spec/e2e/
+ * test_emulator_websocket.py). Running the loop until nothing is active completes every
+ * deferred free first. */
+static void drain_deferred(struct event_base *base)
+{
+    for (int round = 0; round < 16; round++) {
+        if (event_base_get_num_events(base, EVENT_BASE_COUNT_ACTIVE) == 0)
+            return;
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+}
+
 static void emulator_free(struct emulator *e)
 {
     http_api_free(e->http);         /* first: it cancels its waits on the broker */
@@ -309,8 +342,10 @@ static void emulator_free(struct emulator *e)
         event_free(e->sigint);
     SSL_CTX_free(e->http_tls);
     SSL_CTX_free(e->mqtt_tls);
-    if (e->base)
+    if (e->base) {
+        drain_deferred(e->base);
         event_base_free(e->base);
+    }
 }
 
 static int emulator_start(struct emulator *e, const struct options *o, int *http_port_out,
@@ -328,8 +363,11 @@ static int emulator_start(struct emulator *e, const struct options *o, int *http
     if (!(e->shadows = shadow_store_new(NULL, NULL)) ||
         !(e->shadow_mqtt = shadow_mqtt_new(e->broker, e->shadows)))
         return -1;
-    struct http_api_options ho = {o->host, o->http_port, e->http_tls, o->credentials,
-                                  o->credential_count, o->verify_signatures, e->shadows};
+    struct http_api_options ho = {
+        .host = o->host, .port = o->http_port, .tls = e->http_tls,
+        .credentials = o->credentials, .credential_count = o->credential_count,
+        .verify_signatures = o->verify_signatures, .ws_allow_unsigned = o->ws_allow_unsigned,
+        .ws_port = o->ws_port, .shadows = e->shadows};
     if (!(e->http = http_api_new(e->base, e->broker, &ho, http_port_out)))
         return -1;
     e->sigterm = evsignal_new(e->base, SIGTERM, on_signal, e->base);
@@ -351,7 +389,8 @@ int main(int argc, char **argv)
         goto done;
     }
     if (o.ready_file && write_ready_file(o.ready_file, o.host, e.http_tls != NULL, http_port,
-                                         e.mqtt_tls != NULL, mqtt_port) != 0)
+                                         e.mqtt_tls != NULL, mqtt_port,
+                                         http_api_ws_port(e.http)) != 0)
         goto done;
     if (o.log_level >= 2)
         fprintf(stderr, "iotlua-emulator: http on port %d, mqtt on port %d\n", http_port,

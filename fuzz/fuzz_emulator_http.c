@@ -2,7 +2,7 @@
  * fuzz_emulator_http.c — libFuzzer target for what the emulator's HTTP API parses itself
  * (emulator/http/http_parse.c): query splitting, the x-amz-mqtt5-user-properties JSON
  * (runtime/json.h's parser plus the emulator's shape rules), topic and client-id rules,
- * integers, booleans and ListSubscriptions page tokens; and the runtime decoders it
+ * integers, booleans, ListSubscriptions page tokens and ListRetainedMessages topic tokens; and the runtime decoders it
  * applies to what clients send (strict percent-decoding of labels and query values,
  * base64 of the MQTT 5 headers). HTTP framing itself is libevent's evhttp.
  *
@@ -129,6 +129,26 @@ static void fuzz_token(const char *s, size_t n)
     buf_free(&tok);
 }
 
+/* Topic tokens: any input decodes or not without harm; an input used as a topic makes a
+ * token that decodes back to it and fails under another key. */
+static void fuzz_topic_token(const char *s, size_t n)
+{
+    static const uint8_t key[16] = {1, 2, 3}, other[16] = {4};
+    struct buf topic = BUF_INIT, tok = BUF_INIT;
+    if (hp_topic_token_decode(s, n, key, &topic) == 0)
+        sink += topic.len;
+    buf_reset(&topic);
+    if (n > 0 && n <= HP_TOPIC_TOKEN_MAX) {
+        check(hp_topic_token_encode(&tok, s, n, key) == 0);
+        check(hp_topic_token_decode(tok.data, tok.len, key, &topic) == 0 && topic.len == n &&
+              memcmp(topic.data, s, n) == 0);
+        buf_reset(&topic);
+        check(hp_topic_token_decode(tok.data, tok.len, other, &topic) != 0);
+    }
+    buf_free(&topic);
+    buf_free(&tok);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
@@ -138,5 +158,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_user_properties(s, size);
     fuzz_rules(s, size);
     fuzz_token(s, size);
+    fuzz_topic_token(s, size);
     return 0;
 }

@@ -235,6 +235,23 @@ enum sigv4_verify_status sigv4_verifier_verify(struct sigv4_verifier *v,
                                                const struct sigv4_verify_params *params,
                                                struct sigv4_verify_result *out);
 
+/* Presigned requests: SigV4 in the query string (X-Amz-Algorithm, X-Amz-Credential,
+ * X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature, optional X-Amz-Expires and
+ * X-Amz-Security-Token), as AWS IoT's MQTT over WebSockets is signed. The canonical query
+ * is the received one without X-Amz-Signature. Time: X-Amz-Date no later than now +
+ * max_skew, and, with X-Amz-Expires (1..604800 s), not more than that long ago ("Request
+ * has expired"); without it, within max_skew either way. With
+ * SIGV4_VERIFY_QUERY_TOKEN_AFTER a query X-Amz-Security-Token may also have been added
+ * after signing, as AWS IoT documents for WebSockets: the signature is then accepted over
+ * the query without it too. SignedHeaders must list host. Otherwise as
+ * sigv4_verifier_verify (the same checks and messages, the same key cache); "Missing
+ * Authentication Token" when the query has neither X-Amz-Credential nor X-Amz-Signature. */
+#define SIGV4_VERIFY_QUERY_TOKEN_AFTER (1u << 7)
+enum sigv4_verify_status sigv4_verifier_verify_query(struct sigv4_verifier *v,
+                                                     const struct sigv4_request *req,
+                                                     const struct sigv4_verify_params *params,
+                                                     struct sigv4_verify_result *out);
+
 /* ---------------------------------------------------------------- signing many requests (clients)
  * A signer keeps between calls what sigv4_sign redoes for every request: a SHA-256
  * context, the buffer the canonical request is built in, the last X-Amz-Date formatted,

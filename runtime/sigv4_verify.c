@@ -7,6 +7,7 @@
 #include "sigv4.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,3 +502,173 @@ enum sigv4_verify_status sigv4_verify(const struct sigv4_request *req,
     return s;
 }
 
+
+/* ================================================================ presigned (query) requests */
+
+/* The X-Amz-* parameters of a presigned query, percent-decoded; NULL when absent. Each
+ * points into `storage` (the decoded values, NUL-separated). */
+struct query_auth {
+    const char *algorithm, *credential, *date, *expires, *signed_headers, *signature, *token;
+    char storage[4096];
+    size_t used;
+};
+
+/* The slot a query key fills, NULL for a key that is not one of ours. */
+static const char **query_slot(struct query_auth *q, const char *k, size_t n)
+{
+    static const char *const names[] = {"X-Amz-Algorithm", "X-Amz-Credential",
+                                        "X-Amz-Date", "X-Amz-Expires",
+                                        "X-Amz-SignedHeaders", "X-Amz-Signature",
+                                        "X-Amz-Security-Token"};
+    const char **slots[] = {&q->algorithm, &q->credential, &q->date, &q->expires,
+                            &q->signed_headers, &q->signature, &q->token};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0)
+            return slots[i];
+    return NULL;
+}
+
+/* Reads the parameters; the raw query without X-Amz-Signature goes to `with_token` and
+ * without the token too to `without_token`. 0, -1 out of memory, -2 malformed. */
+static int query_auth_parse(const char *query, struct query_auth *q, struct buf *with_token,
+                            struct buf *without_token)
+{
+    for (const char *p = query ? query : ""; *p;) {
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        size_t klen = eq ? (size_t)(eq - p) : len;
+        const char **slot = query_slot(q, p, klen);
+        if (slot) {
+            const char *v = eq ? eq + 1 : p + len;
+            size_t vlen = (size_t)(p + len - v), out_len;
+            if (*slot || vlen + 1 > sizeof q->storage - q->used)
+                return -2;      /* repeated, or too long to be ours */
+            char *dst = q->storage + q->used;
+            if (enc_uri_decode_to(dst, v, vlen, ENC_DECODE_STRICT, &out_len) != 0 ||
+                strlen(dst) != out_len)
+                return -2;
+            *slot = dst;
+            q->used += out_len + 1;
+        }
+        bool is_sig = slot == &q->signature, is_token = slot == &q->token;
+        struct buf *targets[2] = {is_sig ? NULL : with_token,
+                                  is_sig || is_token ? NULL : without_token};
+        for (int t = 0; t < 2; t++)
+            if (targets[t] && ((targets[t]->len && buf_append_char(targets[t], '&') != 0) ||
+                               buf_append(targets[t], p, len) != 0))
+                return -1;
+        p += len + (p[len] == '&');
+    }
+    return 0;
+}
+
+/* The parameters as the parsed Authorization header they stand for. */
+static enum sigv4_verify_status query_authz(const struct query_auth *q, struct sigv4_authz *a,
+                                            struct sigv4_verify_result *r)
+{
+    memset(a, 0, sizeof *a);
+    if (!q->algorithm || !q->credential || !q->date || !q->signed_headers || !q->signature)
+        return vfail(r, SIGV4_VERIFY_MALFORMED,
+                     "a presigned request needs X-Amz-Algorithm, X-Amz-Credential, "
+                     "X-Amz-Date, X-Amz-SignedHeaders and X-Amz-Signature");
+    if (strcmp(q->algorithm, SIGV4_ALGORITHM) != 0)
+        return vfail(r, SIGV4_VERIFY_BAD_ALGORITHM,
+                     "Unsupported AWS 'algorithm': only %s is accepted", SIGV4_ALGORITHM);
+    size_t sig_len = strlen(q->signature);
+    if (parse_credential(q->credential, strlen(q->credential), a) != 0 ||
+        copy_field(a->signed_headers, sizeof a->signed_headers, q->signed_headers,
+                   strlen(q->signed_headers)) != 0 ||
+        sig_len != SIGV4_HASH_HEX_LEN || !is_lower_hex(q->signature, sig_len))
+        return vfail(r, SIGV4_VERIFY_MALFORMED,
+                     "X-Amz-Credential, X-Amz-SignedHeaders or X-Amz-Signature is malformed");
+    memcpy(a->signature, q->signature, sig_len + 1);
+    strcpy(a->algorithm, SIGV4_ALGORITHM);
+    strcpy(r->access_key_id, a->access_key_id);
+    if (!list_has(a->signed_headers, "host"))
+        return vfail(r, SIGV4_VERIFY_BAD_SIGNED_HEADERS, "'Host' must be a SignedHeader");
+    return SIGV4_VERIFY_OK;
+}
+
+/* X-Amz-Date and X-Amz-Expires against now (see sigv4.h). */
+static enum sigv4_verify_status query_time(const struct query_auth *q,
+                                           const struct sigv4_verify_params *p,
+                                           struct sigv4_verify_result *r, time_t *t_out)
+{
+    int skew = p->max_skew > 0 ? p->max_skew : 300;
+    long expires = -1;
+    if (sigv4_parse_time(q->date, t_out) != 0)
+        return vfail(r, SIGV4_VERIFY_BAD_DATE, "X-Amz-Date must be in the ISO-8601 basic "
+                                               "format YYYYMMDDTHHMMSSZ");
+    if (q->expires) {
+        char *end;
+        expires = strtol(q->expires, &end, 10);
+        if (*end || end == q->expires || expires < 1 || expires > 604800)
+            return vfail(r, SIGV4_VERIFY_MALFORMED,
+                         "X-Amz-Expires must be a number of seconds from 1 to 604800");
+    }
+    if (*t_out > p->now + skew || (expires < 0 && *t_out < p->now - skew))
+        return skew_fail(q->date, p->now, skew, r);
+    if (expires >= 0 && p->now > *t_out + expires)
+        return vfail(r, SIGV4_VERIFY_DATE_SKEW, "Request has expired: signed at %s for %ld s",
+                     q->date, expires);
+    return SIGV4_VERIFY_OK;
+}
+
+/* Scope, key, payload hash, then the signature over `query` as the canonical query. */
+static enum sigv4_verify_status query_check(struct sigv4_verifier *v,
+                                            const struct sigv4_request *req,
+                                            const struct query_auth *q,
+                                            const struct sigv4_authz *a, time_t t,
+                                            const struct buf *with_token,
+                                            const struct buf *without_token,
+                                            const struct sigv4_verify_params *p,
+                                            struct sigv4_verify_result *r)
+{
+    struct sigv4_verify_params at = *p;
+    at.now = t;                 /* the time was checked above; this checks the scope */
+    struct seen_headers seen = {.token = q->token};
+    const char *secret = NULL;
+    char hash[SIGV4_HASH_HEX_LEN + 1];
+    enum sigv4_verify_status s;
+    at.flags &= ~(unsigned)SIGV4_VERIFY_CONTENT_SHA256;
+    if ((s = check_time_scope(a, q->date, &at, r)) != SIGV4_VERIFY_OK ||
+        (s = check_key(a, &seen, &at, r, &secret)) != SIGV4_VERIFY_OK ||
+        (s = payload_hash(v, req, &seen, &at, r, hash)) != SIGV4_VERIFY_OK)
+        return s;
+    struct sigv4_request signed_req = *req;
+    bool token_after = q->token && (p->flags & SIGV4_VERIFY_QUERY_TOKEN_AFTER);
+    signed_req.query = buf_cstr(token_after ? without_token : with_token);
+    s = check_signature(v, &signed_req, a, q->date, secret, hash, p, r);
+    if (s == SIGV4_VERIFY_MISMATCH && token_after) {
+        signed_req.query = buf_cstr(with_token);
+        s = check_signature(v, &signed_req, a, q->date, secret, hash, p, r);
+    }
+    return s;
+}
+
+enum sigv4_verify_status sigv4_verifier_verify_query(struct sigv4_verifier *v,
+                                                     const struct sigv4_request *req,
+                                                     const struct sigv4_verify_params *p,
+                                                     struct sigv4_verify_result *r)
+{
+    struct query_auth q;
+    struct sigv4_authz a;
+    struct buf with_token = BUF_INIT, without_token = BUF_INIT;
+    enum sigv4_verify_status s;
+    time_t t;
+    memset(r, 0, sizeof *r);
+    q = (struct query_auth){0};
+    int rc = query_auth_parse(req->query, &q, &with_token, &without_token);
+    if (rc == -1)
+        s = vfail(r, SIGV4_VERIFY_NOMEM, "out of memory");
+    else if (rc == -2)
+        s = vfail(r, SIGV4_VERIFY_MALFORMED, "the X-Amz-* query parameters are malformed");
+    else if (!q.credential && !q.signature)
+        s = vfail(r, SIGV4_VERIFY_MISSING, "Missing Authentication Token");
+    else if ((s = query_authz(&q, &a, r)) == SIGV4_VERIFY_OK &&
+             (s = query_time(&q, p, r, &t)) == SIGV4_VERIFY_OK)
+        s = query_check(v, req, &q, &a, t, &with_token, &without_token, p, r);
+    buf_free(&with_token);
+    buf_free(&without_token);
+    return s;
+}

@@ -29,6 +29,7 @@
 #include "http_server.h"
 #include "http_status.h"
 #include "sigv4.h"
+#include "ws.h"
 
 /* The same limits on both transports (http_wire.h, http_server.h). */
 #define HTTP_IDLE_TIMEOUT_SECONDS HS_IDLE_SECONDS
@@ -66,22 +67,15 @@ static int lookup_secret(void *ud, const char *access_key_id, const char **secre
     return 0;
 }
 
-/* 0 when the request is signed by a configured credential; else a 403 has been sent.
- *
- * runtime/sigv4.h's verifier, as received: method, raw path and raw query (still
- * percent-encoded, never normalised by us), headers in arrival order and the body. It
- * caches the signing key per credential and day/region/service. Accepted: any region in
- * the credential scope, service "iotdata", X-Amz-Date within 5 minutes of the clock, the
- * path signed as sent or RFC 3986-normalised (as botocore signs it). x-amz-content-sha256,
- * when sent, must be the SHA-256 of the body received (or UNSIGNED-PAYLOAD). A session
- * token (X-Amz-Security-Token) is signed like any header but not checked. */
-static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
+/* The request's headers as the verifier takes them; -1 when there are too many (a 400
+ * has been sent). */
+static int request_headers(struct http_ctx *ctx, struct sigv4_header scratch[HTTP_MAX_HEADERS],
+                           const struct sigv4_header **headers_out, size_t *count_out)
 {
-    struct sigv4_header scratch[HTTP_MAX_HEADERS];
-    const struct sigv4_header *headers = scratch;
     size_t count = 0;
+    *headers_out = scratch;
     if (ctx->wire) {
-        headers = ctx->wire->headers;
+        *headers_out = ctx->wire->headers;
         count = ctx->wire->nheaders;
     } else {
         struct evkeyval *kv;
@@ -99,6 +93,28 @@ static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
         http_reply_error(ctx, 400, "InvalidRequestException", "too many headers");
         return -1;
     }
+    *count_out = count;
+    return 0;
+}
+
+/* 0 when the request is signed by a configured credential; else a 403 has been sent.
+ *
+ * runtime/sigv4.h's verifier, as received: method, raw path and raw query (still
+ * percent-encoded, never normalised by us), headers in arrival order and the body. It
+ * caches the signing key per credential and day/region/service. Accepted: any region in
+ * the credential scope, the service given, X-Amz-Date within 5 minutes of the clock, the
+ * path signed as sent or RFC 3986-normalised (as botocore signs it). x-amz-content-sha256,
+ * when sent, must be the SHA-256 of the body received (or UNSIGNED-PAYLOAD). A session
+ * token (X-Amz-Security-Token) is signed like any header but not checked. `in_query`:
+ * the signature is in the query (a presigned URL), else in the Authorization header. */
+static int verify_signature(struct http_ctx *ctx, const char *path, size_t path_len,
+                            const char *service, bool in_query)
+{
+    struct sigv4_header scratch[HTTP_MAX_HEADERS];
+    const struct sigv4_header *headers;
+    size_t count;
+    if (request_headers(ctx, scratch, &headers, &count) != 0)
+        return -1;
     char path_z[4096];
     if (path_len >= sizeof path_z) {
         http_reply_error(ctx, 403, "ForbiddenException", "the request path is too long to verify");
@@ -116,20 +132,34 @@ static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
         .body_len = ctx->body_len,
     };
     struct sigv4_verify_params params = {
-        .service = "iotdata",
+        .service = service,
         .now = time(NULL),
         .max_skew = 300,
         .lookup = lookup_secret,
         .lookup_ud = ctx->api,
-        .flags = SIGV4_VERIFY_EITHER_PATH | SIGV4_VERIFY_CONTENT_SHA256 | SIGV4_VERIFY_ANY_TOKEN,
+        .flags = SIGV4_VERIFY_EITHER_PATH | SIGV4_VERIFY_CONTENT_SHA256 | SIGV4_VERIFY_ANY_TOKEN |
+                 SIGV4_VERIFY_QUERY_TOKEN_AFTER,
     };
     struct sigv4_verify_result result;
     enum sigv4_verify_status status =
-        sigv4_verifier_verify(ctx->api->verifier, &req, &params, &result);
+        in_query ? sigv4_verifier_verify_query(ctx->api->verifier, &req, &params, &result)
+                 : sigv4_verifier_verify(ctx->api->verifier, &req, &params, &result);
     if (status != SIGV4_VERIFY_OK)
         http_reply_error(ctx, 403, "ForbiddenException", "%s", result.message);
     sigv4_verify_result_free(&result);
     return status == SIGV4_VERIFY_OK ? 0 : -1;
+}
+
+static int authenticate(struct http_ctx *ctx, const char *path, size_t path_len)
+{
+    return verify_signature(ctx, path, path_len, "iotdata", false);
+}
+
+/* MQTT over WebSockets: AWS IoT's device gateway signs as service iotdevicegateway, in
+ * the query, X-Amz-Security-Token possibly added after signing. */
+int http_verify_query(struct http_ctx *ctx, const char *path, size_t path_len)
+{
+    return verify_signature(ctx, path, path_len, "iotdevicegateway", true);
 }
 
 /* ---------------------------------------------------------------- faults */
@@ -209,6 +239,10 @@ static void serve(struct http_ctx *ctx_in)
     static const char qa_prefix[] = "/_emulator/";
     if (path_len >= sizeof qa_prefix - 1 && memcmp(uri, qa_prefix, sizeof qa_prefix - 1) == 0) {
         qa_handle(&ctx, uri, path_len);
+        return;
+    }
+    if (path_len == 5 && memcmp(uri, "/mqtt", 5) == 0) {
+        ws_serve_upgrade(&ctx, api->ws, api->verify, api->ws_allow_unsigned);
         return;
     }
     if (http_route(&ctx, uri, path_len, ctx.method) != 0)
@@ -406,12 +440,14 @@ struct http_api *http_api_new(struct event_base *base, struct broker *broker,
     api->shadows = options->shadows;
     api->tls = options->tls;
     api->verify = options->verify_signatures;
+    api->ws_allow_unsigned = options->ws_allow_unsigned;
+    api->ws = ws_hub_new(base, broker);
     seed(api);
     api->verifier = sigv4_verifier_new();
     api->qa = qa_new(api);
     api->accept_retry = evtimer_new(base, accept_retry_cb, api);
     if (copy_credentials(api, options) != 0 || !api->verifier || !api->qa ||
-        !api->accept_retry)
+        !api->accept_retry || !api->ws)
         goto oom;
     api->next_api = live_apis;
     live_apis = api;
@@ -420,12 +456,22 @@ struct http_api *http_api_new(struct event_base *base, struct broker *broker,
         goto fail;
     if (bound_port_out)
         *bound_port_out = port;
+    api->ws_port = -1;
+    if (options->ws_port >= 0 &&
+        !(api->ws_listener = ws_listener_new(api, options->host ? options->host : "127.0.0.1",
+                                             options->ws_port, api->tls, &api->ws_port)))
+        goto fail;
     return api;
 oom:
     fprintf(stderr, "iotlua-emulator: out of memory starting the HTTP API\n");
 fail:
     http_api_free(api);
     return NULL;
+}
+
+int http_api_ws_port(const struct http_api *api)
+{
+    return api->ws_port;
 }
 
 void http_api_free(struct http_api *api)
@@ -451,6 +497,8 @@ void http_api_free(struct http_api *api)
     if (api->http)
         evhttp_free(api->http);
     hs_free(api->server);
+    ws_listener_free(api->ws_listener);
+    ws_hub_release(api->ws);        /* after hs_free: an upgrade it held is let go first */
     qa_free(api->qa);
     sigv4_verifier_free(api->verifier);
     free_credentials(api);

@@ -1,8 +1,8 @@
 /*
  * http_api.h — the AWS IoT data-plane HTTP API of iotlua-emulator (Publish,
  * SendDirectMessage, GetConnection, ListSubscriptions, DeleteConnection, the Device
- * Shadow operations) and its QA controls under
- * /_emulator/, served by libevent's evhttp on the emulator's one event loop.
+ * Shadow and retained-message operations), MQTT over WebSockets on /mqtt (ws.h) and its
+ * QA controls under /_emulator/, on the emulator's one event loop.
  */
 #ifndef IOTLUA_EMULATOR_HTTP_API_H
 #define IOTLUA_EMULATOR_HTTP_API_H
@@ -27,6 +27,11 @@ struct http_api_options {
     const struct emulator_credential *credentials;  /* copied by http_api_new */
     size_t credential_count;
     bool verify_signatures;                         /* false: accept unsigned requests */
+    bool ws_allow_unsigned;                         /* MQTT over WebSockets: accept an
+                                                       upgrade without SigV4 (tests) */
+    int ws_port;                                    /* -1: none; else a port of its own
+                                                       for /mqtt (0: ephemeral), TLS
+                                                       with `tls` */
     struct shadow_store *shadows;                   /* the Device Shadow store (borrowed) */
 };
 
@@ -36,6 +41,8 @@ struct http_api;
  * NULL on failure, with a message on stderr. */
 struct http_api *http_api_new(struct event_base *base, struct broker *broker,
                               const struct http_api_options *options, int *bound_port_out);
+/* The bound port of options->ws_port, -1 when there is none. */
+int http_api_ws_port(const struct http_api *api);
 /* Stops listening, fails pending requests, frees everything. Safe with NULL. */
 void http_api_free(struct http_api *api);
 

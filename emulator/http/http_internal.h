@@ -3,8 +3,9 @@
  * request being served (struct http_ctx), replies and request readers (http_reply.c),
  * routing (http_route.c), the operations by family (http_op_messages.c: Publish,
  * SendDirectMessage; http_op_connections.c: GetConnection, ListSubscriptions,
- * DeleteConnection; http_op_shadows.c: the Device Shadow operations; retained messages
- * get a file of their own) and the QA controls (http_qa.c).
+ * DeleteConnection; http_op_shadows.c: the Device Shadow operations;
+ * http_op_retained.c: GetRetainedMessage, ListRetainedMessages) and the QA controls
+ * (http_qa.c).
  */
 #ifndef IOTLUA_EMULATOR_HTTP_INTERNAL_H
 #define IOTLUA_EMULATOR_HTTP_INTERNAL_H
@@ -29,6 +30,9 @@ struct evconnlistener;
 struct event;
 struct iot_op;
 struct shadow_store;
+struct ws_hub;
+struct ws_listener;
+struct ws_pending;
 
 #define HTTP_MAX_PAYLOAD (128 * 1024)       /* AWS IoT message payload limit */
 #define HTTP_MAX_QUERY_PARAMS 32
@@ -47,6 +51,8 @@ enum http_op {
     OP_UPDATE_THING_SHADOW,
     OP_DELETE_THING_SHADOW,
     OP_LIST_NAMED_SHADOWS_FOR_THING,
+    OP_GET_RETAINED_MESSAGE,
+    OP_LIST_RETAINED_MESSAGES,
     OP_COUNT
 };
 const char *http_op_name(enum http_op op);
@@ -66,6 +72,10 @@ struct http_api {
     struct emulator_credential *credentials;    /* owned copies */
     size_t credential_count;
     bool verify;
+    bool ws_allow_unsigned;         /* MQTT over WebSockets without SigV4 (tests) */
+    struct ws_hub *ws;              /* MQTT over WebSockets (ws.h) */
+    struct ws_listener *ws_listener;    /* --ws-port, or NULL */
+    int ws_port;                    /* its bound port, -1 without it */
     uint64_t rng;                   /* request ids */
     uint8_t token_key[16];          /* ListSubscriptions page tokens */
     struct buf out;                 /* response body, reused */
@@ -84,7 +94,8 @@ struct http_ctx {
     struct http_api *api;
     struct evhttp_request *req;     /* HTTPS: the evhttp request; else NULL */
     struct hs_conn *conn;           /* plain HTTP: http_server.c's connection; else NULL */
-    const struct hw_request *wire;  /* plain HTTP: the parsed request (in conn) */
+    const struct hw_request *wire;  /* plain HTTP, --ws-port: the parsed request */
+    struct ws_pending *ws_pending;  /* --ws-port: the connection (ws_listen.c); else NULL */
     int method;                     /* enum evhttp_cmd_type */
     const char *uri;                /* request target as sent, NUL-terminated */
     const uint8_t *body;
@@ -128,6 +139,10 @@ struct http_call *http_call_new(struct http_ctx *ctx);
 void http_call_finish(struct http_call *call);    /* unlinks and frees (no reply) */
 void http_make_request_id(struct http_api *api, char out[40]);
 
+/* SigV4 in the query (presigned, service iotdevicegateway) for MQTT over WebSockets:
+ * 0, or -1 with a 403 sent (http_api.c). */
+int http_verify_query(struct http_ctx *ctx, const char *path, size_t path_len);
+
 /* The value of request header `name` (any case), or NULL (http_api.c). */
 const char *http_header(const struct http_ctx *ctx, const char *name);
 
@@ -169,6 +184,8 @@ void http_op_get_thing_shadow(struct http_ctx *ctx);        /* http_op_shadows.c
 void http_op_update_thing_shadow(struct http_ctx *ctx);
 void http_op_delete_thing_shadow(struct http_ctx *ctx);
 void http_op_list_named_shadows_for_thing(struct http_ctx *ctx);
+void http_op_get_retained_message(struct http_ctx *ctx);    /* http_op_retained.c */
+void http_op_list_retained_messages(struct http_ctx *ctx);
 
 /* ---------------------------------------------------------------- QA controls (http_qa.c) */
 struct qa_state *qa_new(struct http_api *api);

@@ -215,3 +215,53 @@ fail:
     buf_free(&bytes);
     return rc;
 }
+
+/* Topic tokens: "t1." + the topic in hex + "." + 16 hex digits of a MAC (the first 8
+ * bytes of HMAC-SHA256 over "retained:" and the topic). */
+static int topic_mac(const char *topic, size_t n, const uint8_t key[16], uint8_t mac_out[8])
+{
+    unsigned char full[ENC_SHA256_LEN] = {0};
+    struct buf data = BUF_INIT;
+    int rc = buf_append_str(&data, "retained:") == 0 && buf_append(&data, topic, n) == 0 &&
+                     enc_hmac_sha256(key, 16, data.data, data.len, full) == 0
+                 ? 0
+                 : -1;
+    buf_free(&data);
+    memcpy(mac_out, full, 8);
+    return rc;
+}
+
+int hp_topic_token_encode(struct buf *out, const char *topic, size_t n, const uint8_t key[16])
+{
+    uint8_t mac[8];
+    if (n > HP_TOPIC_TOKEN_MAX || topic_mac(topic, n, key, mac) != 0)
+        return -1;
+    return buf_append_str(out, "t1.") == 0 && enc_hex(out, topic, n) == 0 &&
+                   buf_append_char(out, '.') == 0 && enc_hex(out, mac, sizeof mac) == 0
+               ? 0
+               : -1;
+}
+
+int hp_topic_token_decode(const char *token, size_t n, const uint8_t key[16],
+                          struct buf *topic_out)
+{
+    struct buf raw = BUF_INIT;
+    uint8_t want[8];
+    int rc = -1;
+    /* "t1." + at least one topic byte + "." + 16 digits */
+    if (n < 3 + 2 + 1 + 16 || n > 3 + 2 * HP_TOPIC_TOKEN_MAX + 1 + 16 ||
+        memcmp(token, "t1.", 3) != 0 || token[n - 17] != '.')
+        goto fail;
+    size_t hex_len = n - 3 - 17;
+    if (enc_hex_decode(&raw, token + 3, hex_len) != 0 ||
+        enc_hex_decode(&raw, token + n - 16, 16) != 0 || raw.len != hex_len / 2 + 8)
+        goto fail;
+    size_t topic_len = raw.len - 8;
+    if (topic_mac(raw.data, topic_len, key, want) != 0 ||
+        !enc_ct_equal(want, raw.data + topic_len, 8))
+        goto fail;
+    rc = buf_append(topic_out, raw.data, topic_len);
+fail:
+    buf_free(&raw);
+    return rc;
+}

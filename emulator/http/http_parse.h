@@ -1,7 +1,8 @@
 /*
  * http_parse.h — the pure pieces of the data-plane HTTP API that are its own: query
  * splitting, the user-properties JSON (read with runtime/json.h), topic and client-id
- * rules, integers and booleans of the query, and the ListSubscriptions page token.
+ * rules, integers and booleans of the query, and the page tokens of ListSubscriptions and
+ * ListRetainedMessages.
  * Encodings (percent, base64, hex, UTF-8) are runtime/encode.h's. Every function reads
  * untrusted bytes with explicit lengths; fuzz/fuzz_emulator_http.c drives them all.
  */
@@ -56,5 +57,15 @@ int hp_page_token_encode(struct buf *out, uint64_t offset, const char *client_id
 /* 0 and *offset_out on success; -1 for anything malformed or not made for client_id. */
 int hp_page_token_decode(const char *token, size_t n, const char *client_id,
                          const uint8_t key[16], uint64_t *offset_out);
+
+/* ListRetainedMessages tokens: opaque text naming the last topic of the page before (so
+ * the next page starts after it, whatever changed meanwhile), with a check value bound
+ * to the per-process key. Topics of at most HP_TOPIC_TOKEN_MAX bytes. */
+#define HP_TOPIC_TOKEN_MAX 1024
+int hp_topic_token_encode(struct buf *out, const char *topic, size_t n, const uint8_t key[16]);
+/* 0 with the topic appended to *topic_out (NUL-terminated by buf); -1 for anything
+ * malformed or not made by this process. */
+int hp_topic_token_decode(const char *token, size_t n, const uint8_t key[16],
+                          struct buf *topic_out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "http_server.h"
 #include "http_status.h"
 #include "operations.h"
+#include "ws.h"
 
 #define INVALID "InvalidRequestException"
 
@@ -32,6 +33,8 @@ static const char *const op_names[OP_COUNT] = {
     [OP_UPDATE_THING_SHADOW] = "UpdateThingShadow",
     [OP_DELETE_THING_SHADOW] = "DeleteThingShadow",
     [OP_LIST_NAMED_SHADOWS_FOR_THING] = "ListNamedShadowsForThing",
+    [OP_GET_RETAINED_MESSAGE] = "GetRetainedMessage",
+    [OP_LIST_RETAINED_MESSAGES] = "ListRetainedMessages",
 };
 
 const char *http_op_name(enum http_op op)
@@ -83,6 +86,11 @@ static void send_reply(struct http_ctx *ctx, int status, const char *reason,
     if (ctx->conn) {
         hs_reply(ctx->conn, status, reason, error_type, ctx->request_id, body->data,
                  body->len);
+        return;
+    }
+    if (ctx->ws_pending) {
+        ws_pending_reply(ctx->ws_pending, status, reason, error_type, ctx->request_id,
+                         body->data, body->len);
         return;
     }
     struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);

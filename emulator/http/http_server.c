@@ -46,6 +46,8 @@ struct hs_conn {
     bool linger;                    /* after an error page: read and discard until EOF */
     bool eof;                       /* the client shut its side */
     bool reading, writing;          /* rd / wr added */
+    hs_upgrade_cb upgrade_cb;       /* hs_upgrade: given away at the next settle */
+    void *upgrade_arg;
     struct hs_conn *next, **pprev;
 };
 
@@ -214,6 +216,8 @@ static void conn_close_socket(struct hs_conn *c)
 
 static void conn_free(struct hs_conn *c)
 {
+    if (c->upgrade_cb)              /* never handed over: its taker frees what it holds */
+        c->upgrade_cb(c->upgrade_arg, -1, NULL, 0, NULL, 0);
     conn_close_socket(c);
     *c->pprev = c->next;
     if (c->next)
@@ -231,7 +235,7 @@ static void conn_free(struct hs_conn *c)
 static void process(struct hs_conn *c)
 {
     struct hs_server *s = c->srv;
-    while (!c->busy && !c->closing && !c->dead && c->pos < c->in_len) {
+    while (!c->busy && !c->closing && !c->dead && !c->upgrade_cb && c->pos < c->in_len) {
         enum hw_result res = hw_parse(c->in + c->pos, c->in_len - c->pos, &c->req);
         if (res == HW_ERROR) {
             append_error_page(c, c->req.error_status, c->req.head_len ? c->req.minor : -1);
@@ -312,6 +316,21 @@ static void set_reading(struct hs_conn *c, bool on)
     c->reading = on;
 }
 
+/* hs_upgrade's second half: the socket and what is buffered go to the taker. */
+static void hand_over(struct hs_conn *c)
+{
+    hs_upgrade_cb cb = c->upgrade_cb;
+    int fd = c->fd;
+    c->upgrade_cb = NULL;
+    event_del(c->rd);
+    event_del(c->wr);
+    c->reading = c->writing = false;
+    c->fd = -1;                     /* conn_free must not close it */
+    cb(c->upgrade_arg, fd, c->out.data + c->sent, c->out.len - c->sent, c->in + c->pos,
+       c->in_len - c->pos);
+    conn_free(c);
+}
+
 /* After anything happened to c: parse, send, free, or pick the events to watch. */
 static void settle(struct hs_conn *c)
 {
@@ -319,6 +338,10 @@ static void settle(struct hs_conn *c)
         return;
     if (!c->dead && !c->busy)
         process(c);
+    if (c->upgrade_cb && !c->dead) {
+        hand_over(c);
+        return;
+    }
     if (!c->dead)
         flush(c);
     bool drained = c->sent == c->out.len;
@@ -459,6 +482,19 @@ void hs_drop(struct hs_conn *c)
     if (c->fd >= 0)
         shutdown(c->fd, SHUT_RDWR);
     conn_close_socket(c);
+    settle(c);
+}
+
+void hs_upgrade(struct hs_conn *c, const char *head, size_t head_len, hs_upgrade_cb cb,
+                void *arg)
+{
+    if (!c->busy)
+        return;
+    c->busy = false;
+    c->upgrade_cb = cb;
+    c->upgrade_arg = arg;
+    if (buf_append(&c->out, head, head_len) != 0)
+        conn_close_socket(c);       /* out of memory: cb gets -1 when c is freed */
     settle(c);
 }
 

@@ -46,4 +46,15 @@ void hs_reply(struct hs_conn *conn, int status, const char *reason, const char *
 /* Closes the connection without an answer (QA fault). */
 void hs_drop(struct hs_conn *conn);
 
+/* A connection given away (WebSockets): the socket, the answer bytes not yet sent and
+ * the bytes the client sent after the request, both to be copied during the call. fd is
+ * -1 when the connection failed or the server is being freed first. */
+typedef void (*hs_upgrade_cb)(void *arg, int fd, const char *unsent, size_t unsent_len,
+                              const char *unread, size_t unread_len);
+/* Answers the request conn is serving with `head` (a whole response head, e.g. 101
+ * Switching Protocols) and gives the connection away: once the request callback has
+ * returned, cb gets the socket (now the callee's to close) and the server forgets it. */
+void hs_upgrade(struct hs_conn *conn, const char *head, size_t head_len, hs_upgrade_cb cb,
+                void *arg);
+
 #endif

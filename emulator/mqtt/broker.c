@@ -152,12 +152,6 @@ static void free_session_entry(void *arg, struct strmap_entry *e)
     broker_session_free(e->value);
 }
 
-static void free_retained_entry(void *arg, struct strmap_entry *e)
-{
-    (void)arg;
-    broker_msg_unref(e->value);
-}
-
 void broker_free(struct broker *b)
 {
     if (!b)
@@ -170,8 +164,7 @@ void broker_free(struct broker *b)
         broker_conn_free(b->dead);
     broker_strmap_each(&b->sessions, free_session_entry, b);
     broker_strmap_free(&b->sessions);
-    broker_strmap_each(&b->retained, free_retained_entry, NULL);
-    broker_strmap_free(&b->retained);
+    broker_retained_free_all(b);
     broker_sub_store_free(&b->subs);
     if (b->reaper)
         event_free(b->reaper);

@@ -172,7 +172,7 @@ struct broker {
     SSL_CTX *tls;
     size_t max_body;
     struct strmap sessions;         /* client id -> struct session */
-    struct strmap retained;         /* topic -> struct mqtt_msg */
+    struct strmap retained;         /* topic -> struct retained (retained.c) */
     struct sub_store subs;
     struct conn *conns;
     struct conn *dead;              /* closed, freed by `reaper` */
@@ -205,9 +205,20 @@ void broker_log(const struct broker *b, int level, const char *fmt, ...)
  * publishing session (for No Local) or NULL. Updates the retained store and tells the
  * observer. */
 void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin);
+
+/* The retained store (retained.c): one entry per topic, owned by the broker, holding a
+ * reference to the message and the time the topic's retained message was last set. */
+struct retained {
+    struct mqtt_msg *msg;
+    int64_t modified_ms;            /* epoch ms: GetRetainedMessage's lastModifiedTime */
+};
+/* Keeps msg as its topic's retained message (at now_ms), or deletes the topic's entry
+ * when msg's payload is empty. Out of memory: the store is left as it was. */
+void broker_retained_update(struct broker *b, struct mqtt_msg *msg, int64_t now_ms);
 /* Retained messages matching a new subscription's filter. */
 void broker_send_retained(struct broker *b, struct session *s, const char *filter,
                           size_t filter_len, uint8_t qos, uint8_t options);
+void broker_retained_free_all(struct broker *b);
 
 /* Sessions (session.c). */
 struct session *broker_session_get_or_create(struct broker *b, const char *client_id, size_t len);

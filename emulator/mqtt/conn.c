@@ -1,5 +1,7 @@
 /*
- * conn.c — one MQTT network connection on a libevent bufferevent (plain or TLS): framing
+ * conn.c — one MQTT network connection on a libevent bufferevent: TCP, TLS, or any stream
+ * handed over by broker_adopt_stream (WebSockets: a filter that carries the bytes in
+ * frames), the same code for all of them from here on: framing
  * of the input, keep-alive enforcement (a read timeout of 1.5 x keep alive), and closing.
  * A closed connection is unlinked at once and freed by the broker's reaper, so code
  * running inside its callbacks never sees it freed under its feet.
@@ -140,6 +142,30 @@ static struct bufferevent *make_bev(struct broker *b, int fd)
     return bev;
 }
 
+/* A connection on bev, whatever carries it: the broker owns bev from here (on failure
+ * too). peer and local are the TCP addresses GetConnection reports; local may be NULL. */
+static int conn_attach(struct broker *b, struct bufferevent *bev, const struct sockaddr *peer,
+                       const struct sockaddr *local)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        bufferevent_free(bev);
+        return -1;
+    }
+    c->broker = b;
+    c->bev = bev;
+    c->client_receive_max = 65535;
+    c->client_max_packet = UINT32_MAX;
+    address_string(peer, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
+    if (local)
+        address_string(local, c->local_ip, sizeof(c->local_ip), &c->local_port);
+    list_push(&b->conns, c);
+    bufferevent_setcb(bev, on_read, NULL, on_event, c);
+    broker_conn_set_keep_alive(c, -1);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    return 0;
+}
+
 void broker_conn_accept(struct broker *b, int fd, const struct sockaddr *peer, int peer_len)
 {
     (void)peer_len;
@@ -148,27 +174,21 @@ void broker_conn_accept(struct broker *b, int fd, const struct sockaddr *peer, i
      * for the client's delayed ACK, ~40 ms (emulator/bench/mqtt_latency.py). */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct conn *c = calloc(1, sizeof(*c));
-    struct bufferevent *bev = c ? make_bev(b, fd) : NULL;
+    struct bufferevent *bev = make_bev(b, fd);
     if (!bev) {
-        free(c);
         evutil_closesocket(fd);
         return;
     }
-    c->broker = b;
-    c->bev = bev;
-    c->client_receive_max = 65535;
-    c->client_max_packet = UINT32_MAX;
-    address_string(peer, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
     struct sockaddr_storage local;
     socklen_t local_len = sizeof(local);
-    if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
-        address_string((struct sockaddr *)&local, c->local_ip, sizeof(c->local_ip),
-                       &c->local_port);
-    list_push(&b->conns, c);
-    bufferevent_setcb(bev, on_read, NULL, on_event, c);
-    broker_conn_set_keep_alive(c, -1);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    bool have_local = getsockname(fd, (struct sockaddr *)&local, &local_len) == 0;
+    conn_attach(b, bev, peer, have_local ? (struct sockaddr *)&local : NULL);
+}
+
+int broker_adopt_stream(struct broker *b, struct bufferevent *bev, const struct sockaddr *peer,
+                        const struct sockaddr *local)
+{
+    return conn_attach(b, bev, peer, local);
 }
 
 /* seconds > 0: a read timeout of 1.5 x seconds; 0: none; -1: the CONNECT deadline. */

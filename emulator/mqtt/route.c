@@ -1,17 +1,15 @@
 /*
  * route.c — delivering one message to every matching subscription: plain and wildcard
  * subscribers get it once per session (at the highest QoS granted), each `$share` group
- * gives it to one online member in turn; retained copies are kept or deleted.
+ * gives it to one online member in turn. The retained store is retained.c's.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker_internal.h"
-#include "mqtt_topic.h"
 
 #define SUB_NO_LOCAL 0x04
 #define SUB_RETAIN_AS_PUBLISHED 0x08
-#define SUB_RETAIN_HANDLING(o) (((o) >> 4) & 0x03)
 
 struct delivery {
     struct session *session;
@@ -85,21 +83,6 @@ static void visit_node(void *arg, struct sub_node *n)
         add_delivery(r, n->members[i].session, n->members[i].qos, n->members[i].options);
 }
 
-static void update_retained(struct broker *b, struct mqtt_msg *msg)
-{
-    struct mqtt_msg *old;
-    if (msg->payload_len == 0) {
-        old = broker_strmap_remove(&b->retained, msg->topic, msg->topic_len);
-    } else {
-        old = broker_strmap_get(&b->retained, msg->topic, msg->topic_len);
-        if (!broker_strmap_put(&b->retained, msg->topic, msg->topic_len, broker_msg_ref(msg))) {
-            broker_msg_unref(msg);
-            return;
-        }
-    }
-    broker_msg_unref(old);
-}
-
 static void notify_observers(struct broker *b, struct mqtt_msg *msg, struct session *origin)
 {
     if (!b->observers)
@@ -116,7 +99,7 @@ static void notify_observers(struct broker *b, struct mqtt_msg *msg, struct sess
 void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin)
 {
     if (msg->retain)
-        update_retained(b, msg);
+        broker_retained_update(b, msg, broker_now_ms());
     notify_observers(b, msg, origin);
     struct route r = {.broker = b, .msg = msg, .origin = origin};
     b->route_stamp++;
@@ -124,33 +107,4 @@ void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin
     for (size_t i = 0; i < r.count; i++)
         broker_session_deliver(r.list[i].session, msg, r.list[i].qos, r.list[i].retain);
     free(r.list);
-}
-
-struct retained_scan {
-    struct session *session;
-    const char *filter;
-    size_t filter_len;
-    uint8_t qos;
-};
-
-static void visit_retained(void *arg, struct strmap_entry *e)
-{
-    struct retained_scan *scan = arg;
-    struct mqtt_msg *msg = e->value;
-    if (!mqtt_topic_matches(scan->filter, scan->filter_len, msg->topic, msg->topic_len))
-        return;
-    uint8_t q = scan->qos < msg->qos ? scan->qos : msg->qos;
-    broker_session_deliver(scan->session, msg, q, true);
-}
-
-void broker_send_retained(struct broker *b, struct session *s, const char *filter,
-                          size_t filter_len, uint8_t qos, uint8_t options)
-{
-    (void)options;
-    const char *group, *rest;
-    size_t group_len, rest_len;
-    if (mqtt_topic_split_shared(filter, filter_len, &group, &group_len, &rest, &rest_len) != 0)
-        return;     /* shared subscriptions get no retained messages */
-    struct retained_scan scan = {s, filter, filter_len, qos};
-    broker_strmap_each(&b->retained, visit_retained, &scan);
 }

@@ -101,7 +101,7 @@ def test_unknown_path_and_wrong_method_get_aws_style_errors(emulator):
              ("GET", "/topics/t", 405, "MethodNotAllowedException"),
              ("POST", "/connections/c", 405, "MethodNotAllowedException"),
              ("DELETE", "/connections/c", 404, "ResourceNotFoundException"),
-             ("GET", "/retainedMessage", 501, "NotImplementedException"),
+             ("GET", "/retainedMessage/a%2Fb", 404, "ResourceNotFoundException"),
              ("GET", "/things/t/shadow", 404, "ResourceNotFoundException"),
              ("POST", "/topics/", 400, "InvalidRequestException")]
     for method, path, status, code in cases:
