@@ -1,6 +1,6 @@
 /* http_qa.c — QA controls under /_emulator/ (unsigned, JSON replies; see emulator/README.md):
- * the record of published messages, fault injection, disconnecting clients, and reading
- * and resetting the Device Shadow store. */
+ * the record of published messages, fault injection, disconnecting clients, reading and
+ * resetting the Device Shadow store, and listing retained messages. */
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -468,6 +468,49 @@ static void shadows_control(struct http_ctx *ctx, bool reset)
     http_reply_json(ctx, 200, o);
 }
 
+/* GET /_emulator/retained: every retained message, in topic order. */
+struct retained_dump {
+    struct broker *broker;
+    struct buf *out;
+    int count;
+    int failed;
+};
+
+static void dump_message(void *arg, const struct broker_message *m, int64_t modified_ms)
+{
+    struct retained_dump *d = arg;
+    struct buf *o = d->out;
+    if (d->count++)
+        buf_append_char(o, ',');
+    buf_append_str(o, "{\"topic\":");
+    json_write_string_lossy(o, m->topic, strlen(m->topic));
+    buf_append_str(o, ",\"payload\":\"");
+    d->failed |= enc_base64(o, m->payload, m->payload_len) != 0;
+    buf_printf(o, "\",\"payloadSize\":%zu,\"qos\":%d,\"lastModifiedTime\":%lld}",
+               m->payload_len, m->qos, (long long)modified_ms);
+}
+
+static void dump_topic(void *arg, const struct broker_retained_summary *s)
+{
+    struct retained_dump *d = arg;
+    d->failed |= broker_get_retained(d->broker, s->topic, dump_message, d) == -2;
+}
+
+static void list_retained(struct http_ctx *ctx)
+{
+    struct buf *o = &ctx->api->out;
+    struct retained_dump d = {ctx->api->broker, o, 0, 0};
+    bool more = false;
+    buf_reset(o);
+    buf_append_str(o, "{\"retained\":[");
+    if (broker_list_retained(ctx->api->broker, NULL, 0, SIZE_MAX, dump_topic, &d, &more) < 0 ||
+        d.failed || buf_append_str(o, "]}") != 0) {
+        http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
+        return;
+    }
+    http_reply_json(ctx, 200, o);
+}
+
 void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
 {
     struct qa_state *qa = ctx->api->qa;
@@ -508,6 +551,8 @@ void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
     } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_DELETE) {
         qa->fault_count = 0;
         list_faults(ctx, qa);
+    } else if (path_is(p, n, "/retained") && m == EVHTTP_REQ_GET) {
+        list_retained(ctx);
     } else if (path_is(p, n, "/shadows") && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_DELETE)) {
         shadows_control(ctx, m == EVHTTP_REQ_DELETE);
     } else if (n > 13 + 11 && memcmp(p, "/connections/", 13) == 0 &&

@@ -179,3 +179,20 @@ def test_list_retained_messages_bad_parameters(emulator):
         assert (r.status, r.error_type) == (400, "InvalidRequestException"), bad
     r = emulator.signed_request("POST", "/retainedMessage")
     assert (r.status, r.error_type) == (405, "MethodNotAllowedException")
+
+
+def test_qa_control_lists_retained_messages(fresh_emulator):
+    import base64
+    iot = fresh_emulator.iot_data()
+    iot.publish(topic="qa/ret/b", payload=b"bee", qos=1, retain=True)
+    iot.publish(topic="qa/ret/a", payload=b"ay", qos=0, retain=True)
+    iot.publish(topic="qa/ret/live", payload=b"not kept", qos=0)
+    status, body = fresh_emulator.control("GET", "/_emulator/retained")
+    assert status == 200
+    got = [(r["topic"], base64.b64decode(r["payload"]), r["payloadSize"], r["qos"])
+           for r in body["retained"]]
+    assert got == [("qa/ret/a", b"ay", 2, 0), ("qa/ret/b", b"bee", 3, 1)]
+    assert all(r["lastModifiedTime"] > 0 for r in body["retained"])
+    iot.publish(topic="qa/ret/a", payload=b"", retain=True)          # deleted
+    status, body = fresh_emulator.control("GET", "/_emulator/retained")
+    assert [r["topic"] for r in body["retained"]] == ["qa/ret/b"]
