@@ -215,6 +215,7 @@ static void fill_explicit(lua_State *L, int opts, struct cfg_explicit *ex)
     ex->max_attempts = (int)opt_number(L, opts, "max_attempts", -1);
     ex->use_fips_endpoint = opt_bool(L, opts, "use_fips_endpoint");
     ex->use_dualstack_endpoint = opt_bool(L, opts, "use_dualstack_endpoint");
+    ex->mfa_code = opt_string(L, opts, "_mfa_code");
     if (lua_getfield(L, opts, "credentials") == LUA_TTABLE) {
         ex->access_key_id = opt_string(L, -1, "access_key_id");
         ex->secret_access_key = opt_string(L, -1, "secret_access_key");
@@ -345,10 +346,17 @@ static int core_client_new(lua_State *L)
     rb->set = 1;
     if (cfg_resolve(&ex, &env, &rb->r, msg) != 0)
         return push_failure(L, "ConfigError", msg);
-    struct cred_chain_settings chain = {&ex, &env, rb->r.region};
+    char mfa_serial[256] = "";
+    struct cred_chain_settings chain = {&ex, &env, rb->r.region, mfa_serial, sizeof mfa_serial};
     box->credentials = cred_cache_resolve(&chain, msg);
-    if (box->credentials == NULL)
-        return push_failure(L, "CredentialsError", msg);
+    if (box->credentials == NULL) {
+        int n = push_failure(L, "CredentialsError", msg);
+        if (mfa_serial[0]) {
+            lua_pushstring(L, mfa_serial);
+            lua_setfield(L, -2, "mfa_serial");     /* client.lua asks mfa_token for a code */
+        }
+        return n;
+    }
     struct iot_error err;
     memset(&err, 0, sizeof err);
     if (start_client(L, 1, box, &rb->r, &err) != 0)

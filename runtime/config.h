@@ -63,8 +63,9 @@ struct cfg_explicit {
     const char *ca_bundle;
     int use_fips_endpoint;            /* -1: not set, 0, 1 */
     int use_dualstack_endpoint;       /* -1: not set, 0, 1 */
+    const char *mfa_code;             /* an MFA code for an assume-role profile's mfa_serial */
 };
-#define CFG_EXPLICIT_INIT {NULL, NULL, NULL, NULL, NULL, NULL, -1, NULL, NULL, -1, -1}
+#define CFG_EXPLICIT_INIT {NULL, NULL, NULL, NULL, NULL, NULL, -1, NULL, NULL, -1, -1, NULL}
 
 /* Resolved settings. Owned strings; release with cfg_resolved_free. Each *_source says
  * where the value came from ("client", "env AWS_REGION", "config file /p [profile x]",

@@ -23,6 +23,8 @@ struct chain_ctx {
     const struct cfg_env *env;
     const struct cfg_files *f;          /* the files, seen through the profile being read */
     const char *region;
+    char *mfa_serial_out;               /* see cred_chain_settings */
+    size_t mfa_serial_cap;
     const char *visited[MAX_ROLE_CHAIN];    /* profiles on the way here (source_profile) */
     int depth;
 };
@@ -484,10 +486,14 @@ static int from_assume_role(const struct chain_ctx *c, struct cred_provider **ou
                        "nor credential_source.", f->profile);
         return -1;
     }
-    if (cfg_profile_get(f, "mfa_serial", NULL)) {
-        cred_set_error(err_out, "The profile \"%s\" assumes its role with mfa_serial: iotlua "
-                       "cannot prompt for an MFA code. Use a profile without mfa_serial, or "
-                       "credentials from `aws sts assume-role` in the environment.", f->profile);
+    const char *mfa_serial = cfg_profile_get(f, "mfa_serial", NULL);
+    const char *mfa_code = c->ex ? c->ex->mfa_code : NULL;
+    if (mfa_serial && !mfa_code) {
+        cred_set_error(err_out, "The profile \"%s\" assumes its role with mfa_serial %.200s: "
+                       "give the client an mfa_token function that returns the device's code",
+                       f->profile, mfa_serial);
+        if (c->mfa_serial_out && c->mfa_serial_cap)
+            snprintf(c->mfa_serial_out, c->mfa_serial_cap, "%s", mfa_serial);
         return -1;
     }
     struct cred_sts_settings s;
@@ -501,6 +507,8 @@ static int from_assume_role(const struct chain_ctx *c, struct cred_provider **ou
     s.role_arn = role;
     s.session_name = cfg_profile_get(f, "role_session_name", NULL);
     s.external_id = cfg_profile_get(f, "external_id", NULL);
+    s.mfa_serial = mfa_serial;
+    s.mfa_code = mfa_serial ? mfa_code : NULL;
     s.source_name = name;
     if (!(s.source = cred_cache_new(source, err_out)))
         return -1;
@@ -589,7 +597,8 @@ struct cred_provider *cred_chain_resolve(const struct cred_chain_settings *setti
     struct cred_provider *p = NULL;
     err_out[0] = '\0';
     if (cfg_files_load(settings->ex, settings->env, &f, err_out) == 0) {
-        struct chain_ctx c = {settings->ex, settings->env, &f, settings->region, {NULL}, 0};
+        struct chain_ctx c = {settings->ex, settings->env, &f, settings->region,
+                              settings->mfa_serial_out, settings->mfa_serial_cap, {NULL}, 0};
         int found = 0;
         for (size_t i = 0; i < sizeof STEPS / sizeof STEPS[0] && found == 0; i++)
             found = STEPS[i](&c, &p, err_out);

@@ -29,6 +29,10 @@ struct cred_chain_settings {
     const struct cfg_explicit *ex;
     const struct cfg_env *env;
     const char *region;                 /* NULL: none resolved */
+    /* When an assume-role profile needs an MFA code (mfa_serial) and ex->mfa_code is
+     * not set, its serial is written here (NUL-terminated) beside the error; may be NULL. */
+    char *mfa_serial_out;
+    size_t mfa_serial_cap;
 };
 
 /* The provider of the first source found, or NULL with err_out. */

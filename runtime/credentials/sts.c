@@ -25,6 +25,7 @@ struct sts_provider {
     struct cred_fetched fetched;
     const char *action;                 /* "AssumeRole" / "AssumeRoleWithWebIdentity" */
     char *endpoint, *region, *role_arn, *session_name, *external_id, *ca_bundle, *token_file;
+    char *mfa_serial, *mfa_code;        /* an MFA code is good once: the first fetch uses it */
     int duration_s;
     struct cred_cache *source;          /* AssumeRole: owned */
     struct iot_credentials_wait source_wait;
@@ -82,6 +83,8 @@ static int form_body(const struct sts_provider *p, const char *token, time_t now
                    form_param(b, "RoleArn", p->role_arn) || form_param(b, "RoleSessionName", session) ||
                    form_param(b, "ExternalId", p->external_id) ||
                    form_param(b, "DurationSeconds", p->duration_s > 0 ? duration : NULL) ||
+                   form_param(b, "SerialNumber", p->mfa_serial) ||
+                   form_param(b, "TokenCode", p->mfa_serial ? p->mfa_code : NULL) ||
                    form_param(b, "WebIdentityToken", token)
                ? -1 : 0;
 }
@@ -189,7 +192,7 @@ static void sts_free(struct cred_provider *base)
     cred_cache_free(p->source);
     cred_fetched_free(&p->fetched);
     char *strings[] = {p->endpoint, p->region, p->role_arn, p->session_name, p->external_id,
-                       p->ca_bundle, p->token_file};
+                       p->ca_bundle, p->token_file, p->mfa_serial, p->mfa_code};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         free(strings[i]);
     free(p);
@@ -217,7 +220,8 @@ static struct cred_provider *sts_new(const struct cred_sts_settings *s, const ch
     if (!p || copy_opt(&p->endpoint, s->endpoint) || copy_opt(&p->region, s->region) ||
         copy_opt(&p->role_arn, s->role_arn) || copy_opt(&p->session_name, s->session_name) ||
         copy_opt(&p->external_id, s->external_id) || copy_opt(&p->ca_bundle, s->ca_bundle) ||
-        copy_opt(&p->token_file, s->token_file)) {
+        copy_opt(&p->token_file, s->token_file) || copy_opt(&p->mfa_serial, s->mfa_serial) ||
+        copy_opt(&p->mfa_code, s->mfa_code)) {
         if (p)
             sts_free(&p->base);
         else

@@ -22,6 +22,7 @@ struct cred_sts_settings {
     const char *session_name;           /* NULL: botocore's default form */
     const char *external_id;            /* AssumeRole only; NULL: none */
     int duration_s;                     /* 0: STS's default */
+    const char *mfa_serial, *mfa_code;  /* AssumeRole with MFA (SerialNumber, TokenCode) */
     const char *ca_bundle;              /* NULL: system store */
     /* AssumeRole: the cache of the source credentials, taken over. */
     struct cred_cache *source;

@@ -20,8 +20,13 @@ SECRET_MARKERS = ("secret-imds", "secret-ctr", "secret-sts", "secret-base", "sec
 
 SCRIPT = textwrap.dedent("""
     local iotlua = require("iotlua")
+    local mfa = os.getenv("TEST_MFA") and function(serial)
+      print("mfa asked for " .. serial)
+      return os.getenv("TEST_MFA")
+    end
     local iot, err = iotlua.client{ endpoint = os.getenv("TEST_EMULATOR"), region = "us-east-1",
-                                     max_attempts = 1, profile = os.getenv("TEST_PROFILE") }
+                                     max_attempts = 1, profile = os.getenv("TEST_PROFILE"),
+                                     mfa_token = mfa }
     if not iot then io.stderr:write("client: ", tostring(err), "\\n") os.exit(3) end
     print("source=" .. iot.credentials_source)
     local n = tonumber(os.getenv("TEST_CALLS") or "1")
@@ -401,6 +406,32 @@ def test_credential_source_instance_metadata_same_as_boto3(tmp, fakes):
     fakes.clear()
     assert boto3_credentials(env, sts_url=fakes.url).access_key == "ASIARUN"
     assert [(r.method, r.path) for r in fakes.requests] == ours
+
+
+def test_mfa_serial_with_an_mfa_token_function(tmp, fakes):
+    write(tmp / "credentials", """
+        [base]
+        aws_access_key_id = AKIABASE
+        aws_secret_access_key = secret-base-1
+    """)
+    write(tmp / "config", """
+        [profile mfa]
+        role_arn = arn:aws:iam::1:role/admin
+        source_profile = base
+        mfa_serial = arn:aws:iam::1:mfa/me
+    """)
+    fakes.sts_secrets["AKIABASE"] = "secret-base-1"
+    fakes.sts_answers.append(("ASIAMFA", "secret-sts-mfa", "token-xxxx-a"))
+    emu = emulator_for(("ASIAMFA", "secret-sts-mfa"))
+    try:
+        code, out = run_iotlua(sts_env(tmp, fakes, AWS_PROFILE="mfa", TEST_MFA="123456"), emu)
+        assert code == 0, out
+        assert "mfa asked for arn:aws:iam::1:mfa/me" in out
+    finally:
+        emu.stop()
+    (call,) = fakes.seen("/")
+    form = call.form()
+    assert form["SerialNumber"] == "arn:aws:iam::1:mfa/me" and form["TokenCode"] == "123456"
 
 
 def test_sts_errors_and_profile_mistakes(tmp, fakes):

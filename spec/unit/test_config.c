@@ -458,7 +458,7 @@ static struct cred_cache *provider(struct fake_env *e, const struct cfg_explicit
 {
     struct cfg_env env = as_env(e);
     struct cfg_explicit none = CFG_EXPLICIT_INIT;
-    struct cred_chain_settings chain = {ex ? ex : &none, &env, "us-east-1"};
+    struct cred_chain_settings chain = {ex ? ex : &none, &env, "us-east-1", NULL, 0};
     return cred_cache_resolve(&chain, err);
 }
 
@@ -508,7 +508,7 @@ static void test_credentials_chain(void)
     struct cred_credentials c;
     struct cfg_env env = as_env(&e);
     struct cfg_explicit none = CFG_EXPLICIT_INIT;
-    struct cred_chain_settings chain = {&none, &env, "us-east-1"};
+    struct cred_chain_settings chain = {&none, &env, "us-east-1", NULL, 0};
     struct cred_cache *p = cred_cache_resolve(&chain, err);
     CHECK_REQUIRE(p && cred_cache_get(p, 0, &c, err) == 0);
     CHECK_STR_EQ(c.secret_access_key, SECRET_ENV);

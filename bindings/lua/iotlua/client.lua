@@ -76,6 +76,7 @@ local OPTIONS = {
   use_fips_endpoint = { is_boolean, "a boolean" },
   use_dualstack_endpoint = { is_boolean, "a boolean" },
   max_connections = { is_count, "an integer >= 1" },
+  mfa_token = { function(v) return type(v) == "function" end, "a function" },
   _env = { is_env, "a table" },    -- tests: the environment to resolve from, instead of the process's
 }
 M.OPTIONS = OPTIONS
@@ -113,6 +114,17 @@ function M.new(opts)
   end
   check_options(opts)
   local client, err = core.client_new(opts)
+  if not client and err.mfa_serial and opts.mfa_token then
+    -- an assume-role profile with mfa_serial: the code the caller's function gives
+    local code = opts.mfa_token(err.mfa_serial)
+    if type(code) ~= "string" or code == "" then
+      error("mfa_token must return the MFA code as a string (got " .. type(code) .. ")", 2)
+    end
+    local with_code = {}
+    for k, v in pairs(opts) do with_code[k] = v end
+    with_code.mfa_token, with_code._mfa_code = nil, code
+    client, err = core.client_new(with_code)
+  end
   if not client then return nil, errors.new(err) end
   known_clients[client] = true
   return client
