@@ -513,6 +513,21 @@ static void push_operation(lua_State *L, const struct iot_op *op)
         lua_setfield(L, -2, m->name);
     }
     lua_setfield(L, -2, "input");
+    if (op->pagination) {
+        const struct iot_pagination *p = op->pagination;
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, p->input_token);
+        lua_setfield(L, -2, "input_token");
+        lua_pushstring(L, p->output_token);
+        lua_setfield(L, -2, "output_token");
+        if (p->limit_key) {
+            lua_pushstring(L, p->limit_key);
+            lua_setfield(L, -2, "limit_key");
+        }
+        lua_pushstring(L, p->result_key);
+        lua_setfield(L, -2, "result_key");
+        lua_setfield(L, -2, "pagination");
+    }
 }
 
 /* core.operations() -> array of operation descriptions, in model order. */

@@ -4,11 +4,17 @@
     python3 runtime/gen_operations.py spec/fixtures/aws-models/iot-data/2015-05-28/service-2.json \
         > runtime/operations_table.c
 
+The pagination of each operation comes from paginators-1.json beside the model; an
+operation it leaves out whose input and output both have a nextToken member (and whose
+output has exactly one list) is paged the same way, with its integer input member named
+like a page size as the limit.
+
 The output is committed; spec/unit/test_operations.c re-reads the model with the
 runtime's own JSON parser and fails when the table and the model disagree, so a model
 update means running this script again (and nothing else).
 """
 import json
+import os
 import re
 import sys
 
@@ -32,8 +38,9 @@ def cstr(s):
 
 
 class Gen:
-    def __init__(self, model):
+    def __init__(self, model, paginators):
         self.model = model
+        self.paginators = paginators
         self.shapes = model["shapes"]
         self.order = []          # shape names, dependencies first
         self.seen = set()
@@ -115,6 +122,15 @@ class Gen:
             w.append("static const char *const ERR_%s[] = {%s};" % (
                 opname, ", ".join([cstr(e) for e in errs] + ["NULL"])))
         w.append("")
+        paged = {}
+        for opname, op in ops.items():
+            p = self.pagination(opname, op)
+            if p:
+                paged[opname] = p
+                w.append("static const struct iot_pagination P_%s = {%s, %s, %s, %s};" % (
+                    opname, cstr(p["input_token"]), cstr(p["output_token"]),
+                    cstr(p.get("limit_key")), cstr(p["result_key"])))
+        w.append("")
         w.append("const struct iot_op iot_op_table[] = {")
         for opname, op in ops.items():
             inp = op.get("input", {}).get("shape")
@@ -122,21 +138,42 @@ class Gen:
             w.append("    {%s, %s, %s, %s," % (cstr(opname), cstr(snake(opname)),
                                                 cstr(op["http"]["method"]),
                                                 cstr(op["http"]["requestUri"])))
-            w.append("     %s, %s, %s, %s, ERR_%s, %s, %s}," % (
+            w.append("     %s, %s, %s, %s, ERR_%s, %s, %s, %s}," % (
                 "M_%s" % inp if inp else "NULL",
                 len(self.shapes[inp]["members"]) if inp else 0,
                 "M_%s" % outp if outp else "NULL",
                 len(self.shapes[outp]["members"]) if outp else 0, opname,
-                "&S_%s" % inp if inp else "NULL", "&S_%s" % outp if outp else "NULL"))
+                "&S_%s" % inp if inp else "NULL", "&S_%s" % outp if outp else "NULL",
+                "&P_%s" % opname if opname in paged else "NULL"))
         w.append("};")
         w.append("const size_t iot_op_table_len = sizeof iot_op_table / sizeof iot_op_table[0];")
         return "\n".join(w) + "\n"
 
 
+    def pagination(self, opname, op):
+        """The model's paginator for opname, or the nextToken convention, or None."""
+        if opname in self.paginators:
+            return self.paginators[opname]
+        inp = self.shapes.get(op.get("input", {}).get("shape"), {}).get("members", {})
+        out = self.shapes.get(op.get("output", {}).get("shape"), {}).get("members", {})
+        lists = [m for m, d in out.items() if self.shapes[d["shape"]]["type"] == "list"]
+        if "nextToken" not in inp or "nextToken" not in out or len(lists) != 1:
+            return None
+        limits = [m for m, d in inp.items() if self.shapes[d["shape"]]["type"] == "integer"
+                  and m in ("pageSize", "maxResults")]
+        return {"input_token": "nextToken", "output_token": "nextToken",
+                "limit_key": limits[0] if limits else None, "result_key": lists[0]}
+
+
 def main():
     with open(sys.argv[1]) as f:
         model = json.load(f)
-    sys.stdout.write(Gen(model).emit())
+    pages = os.path.join(os.path.dirname(sys.argv[1]), "paginators-1.json")
+    paginators = {}
+    if os.path.exists(pages):
+        with open(pages) as f:
+            paginators = json.load(f)["pagination"]
+    sys.stdout.write(Gen(model, paginators).emit())
 
 
 if __name__ == "__main__":

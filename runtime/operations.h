@@ -61,6 +61,15 @@ struct iot_member {
     unsigned jsonvalue : 1;         /* header member holding JSON text (base64 on the wire) */
 };
 
+/* How an operation is paged: the model's paginators-1.json entry, or for an operation
+ * it leaves out whose input and output both carry nextToken, the same convention. */
+struct iot_pagination {
+    const char *input_token;        /* the request member that asks for the next page */
+    const char *output_token;       /* the response member that gives it */
+    const char *limit_key;          /* the page-size member, or NULL */
+    const char *result_key;         /* the response list the pages hold */
+};
+
 struct iot_op {
     const char *name;               /* model name, e.g. "SendDirectMessage" */
     const char *method_name;        /* boto3 name, e.g. "send_direct_message" */
@@ -73,6 +82,7 @@ struct iot_op {
     const char *const *errors;      /* NULL-terminated model error shape names */
     const struct iot_shape *input_shape;   /* the STRUCTURE shapes themselves, or NULL */
     const struct iot_shape *output_shape;
+    const struct iot_pagination *pagination;   /* NULL: not paged */
 };
 
 /* The operation with that boto3 method name ("publish") or model name ("Publish"), or NULL. */

@@ -267,28 +267,32 @@ static const char *const ERR_Publish[] = {"InternalFailureException", "InvalidRe
 static const char *const ERR_SendDirectMessage[] = {"InternalFailureException", "InvalidRequestException", "ResourceNotFoundException", "UnauthorizedException", "ForbiddenException", "ThrottlingException", "RequestEntityTooLargeException", "GatewayTimeoutException", NULL};
 static const char *const ERR_UpdateThingShadow[] = {"ConflictException", "RequestEntityTooLargeException", "InvalidRequestException", "ThrottlingException", "UnauthorizedException", "ServiceUnavailableException", "InternalFailureException", "MethodNotAllowedException", "UnsupportedDocumentEncodingException", NULL};
 
+static const struct iot_pagination P_ListNamedShadowsForThing = {"nextToken", "nextToken", "pageSize", "results"};
+static const struct iot_pagination P_ListRetainedMessages = {"nextToken", "nextToken", "maxResults", "retainedTopics"};
+static const struct iot_pagination P_ListSubscriptions = {"nextToken", "nextToken", "maxResults", "subscriptions"};
+
 const struct iot_op iot_op_table[] = {
     {"DeleteConnection", "delete_connection", "DELETE", "/connections/{clientId}",
-     M_DeleteConnectionRequest, 3, NULL, 0, ERR_DeleteConnection, &S_DeleteConnectionRequest, NULL},
+     M_DeleteConnectionRequest, 3, NULL, 0, ERR_DeleteConnection, &S_DeleteConnectionRequest, NULL, NULL},
     {"DeleteThingShadow", "delete_thing_shadow", "DELETE", "/things/{thingName}/shadow",
-     M_DeleteThingShadowRequest, 2, M_DeleteThingShadowResponse, 1, ERR_DeleteThingShadow, &S_DeleteThingShadowRequest, &S_DeleteThingShadowResponse},
+     M_DeleteThingShadowRequest, 2, M_DeleteThingShadowResponse, 1, ERR_DeleteThingShadow, &S_DeleteThingShadowRequest, &S_DeleteThingShadowResponse, NULL},
     {"GetConnection", "get_connection", "GET", "/connections/{clientId}",
-     M_GetConnectionRequest, 2, M_GetConnectionResponse, 14, ERR_GetConnection, &S_GetConnectionRequest, &S_GetConnectionResponse},
+     M_GetConnectionRequest, 2, M_GetConnectionResponse, 14, ERR_GetConnection, &S_GetConnectionRequest, &S_GetConnectionResponse, NULL},
     {"GetRetainedMessage", "get_retained_message", "GET", "/retainedMessage/{topic}",
-     M_GetRetainedMessageRequest, 1, M_GetRetainedMessageResponse, 5, ERR_GetRetainedMessage, &S_GetRetainedMessageRequest, &S_GetRetainedMessageResponse},
+     M_GetRetainedMessageRequest, 1, M_GetRetainedMessageResponse, 5, ERR_GetRetainedMessage, &S_GetRetainedMessageRequest, &S_GetRetainedMessageResponse, NULL},
     {"GetThingShadow", "get_thing_shadow", "GET", "/things/{thingName}/shadow",
-     M_GetThingShadowRequest, 2, M_GetThingShadowResponse, 1, ERR_GetThingShadow, &S_GetThingShadowRequest, &S_GetThingShadowResponse},
+     M_GetThingShadowRequest, 2, M_GetThingShadowResponse, 1, ERR_GetThingShadow, &S_GetThingShadowRequest, &S_GetThingShadowResponse, NULL},
     {"ListNamedShadowsForThing", "list_named_shadows_for_thing", "GET", "/api/things/shadow/ListNamedShadowsForThing/{thingName}",
-     M_ListNamedShadowsForThingRequest, 3, M_ListNamedShadowsForThingResponse, 3, ERR_ListNamedShadowsForThing, &S_ListNamedShadowsForThingRequest, &S_ListNamedShadowsForThingResponse},
+     M_ListNamedShadowsForThingRequest, 3, M_ListNamedShadowsForThingResponse, 3, ERR_ListNamedShadowsForThing, &S_ListNamedShadowsForThingRequest, &S_ListNamedShadowsForThingResponse, &P_ListNamedShadowsForThing},
     {"ListRetainedMessages", "list_retained_messages", "GET", "/retainedMessage",
-     M_ListRetainedMessagesRequest, 2, M_ListRetainedMessagesResponse, 2, ERR_ListRetainedMessages, &S_ListRetainedMessagesRequest, &S_ListRetainedMessagesResponse},
+     M_ListRetainedMessagesRequest, 2, M_ListRetainedMessagesResponse, 2, ERR_ListRetainedMessages, &S_ListRetainedMessagesRequest, &S_ListRetainedMessagesResponse, &P_ListRetainedMessages},
     {"ListSubscriptions", "list_subscriptions", "GET", "/connections/{clientId}/subscriptions",
-     M_ListSubscriptionsRequest, 3, M_ListSubscriptionsResponse, 2, ERR_ListSubscriptions, &S_ListSubscriptionsRequest, &S_ListSubscriptionsResponse},
+     M_ListSubscriptionsRequest, 3, M_ListSubscriptionsResponse, 2, ERR_ListSubscriptions, &S_ListSubscriptionsRequest, &S_ListSubscriptionsResponse, &P_ListSubscriptions},
     {"Publish", "publish", "POST", "/topics/{topic}",
-     M_PublishRequest, 10, NULL, 0, ERR_Publish, &S_PublishRequest, NULL},
+     M_PublishRequest, 10, NULL, 0, ERR_Publish, &S_PublishRequest, NULL, NULL},
     {"SendDirectMessage", "send_direct_message", "POST", "/connections/{clientId}/messages",
-     M_SendDirectMessageRequest, 10, M_SendDirectMessageResponse, 2, ERR_SendDirectMessage, &S_SendDirectMessageRequest, &S_SendDirectMessageResponse},
+     M_SendDirectMessageRequest, 10, M_SendDirectMessageResponse, 2, ERR_SendDirectMessage, &S_SendDirectMessageRequest, &S_SendDirectMessageResponse, NULL},
     {"UpdateThingShadow", "update_thing_shadow", "POST", "/things/{thingName}/shadow",
-     M_UpdateThingShadowRequest, 3, M_UpdateThingShadowResponse, 1, ERR_UpdateThingShadow, &S_UpdateThingShadowRequest, &S_UpdateThingShadowResponse},
+     M_UpdateThingShadowRequest, 3, M_UpdateThingShadowResponse, 1, ERR_UpdateThingShadow, &S_UpdateThingShadowRequest, &S_UpdateThingShadowResponse, NULL},
 };
 const size_t iot_op_table_len = sizeof iot_op_table / sizeof iot_op_table[0];

@@ -175,6 +175,49 @@ static void test_against_model(void)
     free(text);
 }
 
+/* Every paginator of paginators-1.json is the operation's pagination, member for member;
+ * the operations it leaves out are paged only by the nextToken convention. */
+static void test_pagination_against_model(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/aws-models/iot-data/2015-05-28/paginators-1.json",
+             fixtures());
+    size_t len = 0;
+    char *text = slurp(path, &len);
+    CHECK_REQUIRE(text != NULL);
+    struct json_value *root = NULL;
+    struct json_error err;
+    CHECK_REQUIRE(json_parse(text, len, NULL, &root, &err) == 0);
+    const struct json_value *pages = json_get(root, "pagination");
+    CHECK_REQUIRE(pages && pages->type == JSON_OBJECT);
+    size_t paged = 0;
+    for (size_t i = 0; i < iot_op_count(); i++) {
+        const struct iot_op *op = iot_op_at(i);
+        const struct json_value *p = json_get(pages, op->name);
+        paged += op->pagination != NULL;
+        if (!p) {
+            if (op->pagination)
+                CHECK_STR_EQ(op->pagination->input_token, "nextToken");
+            continue;
+        }
+        CHECK_REQUIRE(op->pagination != NULL);
+        CHECK_STR_EQ(op->pagination->input_token, jstr(p, "input_token"));
+        CHECK_STR_EQ(op->pagination->output_token, jstr(p, "output_token"));
+        CHECK_STR_EQ(op->pagination->limit_key, jstr(p, "limit_key"));
+        CHECK_STR_EQ(op->pagination->result_key, jstr(p, "result_key"));
+        CHECK(iot_op_input(op, op->pagination->input_token) != NULL);
+    }
+    CHECK(paged >= pages->u.obj.n);
+    /* the one the model leaves out: ListNamedShadowsForThing, by the convention */
+    const struct iot_pagination *sh = iot_op_find("list_named_shadows_for_thing")->pagination;
+    CHECK_REQUIRE(sh != NULL);
+    CHECK_STR_EQ(sh->limit_key, "pageSize");
+    CHECK_STR_EQ(sh->result_key, "results");
+    CHECK(iot_op_find("publish")->pagination == NULL);
+    json_free(root);
+    free(text);
+}
+
 static void test_lookups(void)
 {
     const struct iot_op *pub = iot_op_find("publish");
@@ -209,6 +252,7 @@ static void test_lookups(void)
 int main(void)
 {
     test_against_model();
+    test_pagination_against_model();
     test_lookups();
     return CHECK_SUMMARY();
 }

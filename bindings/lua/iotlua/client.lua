@@ -235,6 +235,30 @@ end
 
 local methods = core.client_methods()
 
+-- Pages of a paged operation (its pagination from the model: core.operations()): an
+-- iterator of (page, nil) for each response, then (false, err) once if a call fails.
+-- The request's own nextToken starts it; a token that comes back unchanged ends it.
+local function pages(self, op, params)
+  local p = op.pagination
+  local request = {}
+  for k, v in pairs(params or {}) do request[k] = v end
+  local method, finished = methods[op.method], false
+  return function()
+    if finished then return nil end
+    local page, err = method(self, request)
+    if not page then
+      finished = true
+      return false, err
+    end
+    local token = page[p.output_token]
+    if token == nil or token == "" or token == request[p.input_token] then
+      finished = true
+    end
+    request[p.input_token] = token
+    return page
+  end
+end
+
 -- iot:credentials() -> { access_key_id, secret_access_key, session_token, expiration,
 -- source } | nil, err: what the client's calls sign with now (fetched first when a
 -- network source has none yet; inside a task only this task waits).
@@ -249,8 +273,32 @@ function methods.credentials(self)
   return creds
 end
 local operations = core.operations()
+local paged = {}
 for _, op in ipairs(operations) do
   methods[op.method] = make_method(op)
+  if op.pagination then
+    paged[op.method] = op
+    methods[op.method .. "_pages"] = function(self, params)
+      if params ~= nil and type(params) ~= "table" then
+        error("bad argument #1 to '" .. op.method .. "_pages' (table expected, got " ..
+              type(params) .. ")", 2)
+      end
+      return pages(self, op, params)
+    end
+  end
+end
+
+-- iot:paginate("list_subscriptions", {...}): the same iterator, by name.
+function methods.paginate(self, name, params)
+  local op = paged[name]
+  if not op then
+    local names = {}
+    for n in pairs(paged) do names[#names + 1] = n end
+    table.sort(names)
+    error("bad argument #1 to 'paginate' (" .. tostring(name) .. " is not a paged " ..
+          "operation; paged: " .. table.concat(names, ", ") .. ")", 2)
+  end
+  return pages(self, op, params)
 end
 M.operations = operations
 
