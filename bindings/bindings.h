@@ -73,5 +73,8 @@ void *iotlua_test_box(lua_State *L, int idx, const void *key);
 
 /* Registry key set to true by the host for --quiet. */
 #define IOTLUA_QUIET_KEY "iotlua.quiet"
+/* Registry keys the host sets to the strings of --log-format and --log-level. */
+#define IOTLUA_LOG_FORMAT_KEY "iotlua.log_format"
+#define IOTLUA_LOG_LEVEL_KEY "iotlua.log_level"
 
 #endif

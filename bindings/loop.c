@@ -193,11 +193,21 @@ static int core_quiet(lua_State *L)
     return 1;
 }
 
+/* core.log_options() -> format, level given to the host (--log-format, --log-level), or
+ * nil for each not given. */
+static int core_log_options(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, IOTLUA_LOG_FORMAT_KEY);
+    lua_getfield(L, LUA_REGISTRYINDEX, IOTLUA_LOG_LEVEL_KEY);
+    return 2;
+}
+
 void iotlua_core_loop(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"poll", core_poll},     {"pending", core_pending}, {"now", core_now},
-        {"isatty", core_isatty}, {"quiet", core_quiet},     {NULL, NULL},
+        {"isatty", core_isatty}, {"quiet", core_quiet},
+        {"log_options", core_log_options}, {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);
 }

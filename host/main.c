@@ -48,6 +48,7 @@ enum {
 struct options {
     int flags;
     int quiet;
+    const char *log_format, *log_level;     /* --log-format, --log-level, or NULL */
     int script;     /* index in argv of the script, or argc when none */
     int bad;        /* index in argv of a bad option */
 };
@@ -58,6 +59,9 @@ static void print_usage(FILE *out, const char *badoption)
 {
     if (badoption && (badoption[1] == 'e' || badoption[1] == 'l') && badoption[2] == '\0')
         fprintf(out, "%s: '%s' needs an argument\n", progname, badoption);
+    else if (badoption && strncmp(badoption, "--log-", 6) == 0)
+        fprintf(out, "%s: '%s' needs one of: %s\n", progname, badoption,
+                badoption[6] == 'f' ? "text, json" : "debug, info, warn, error");
     else if (badoption)
         fprintf(out, "%s: unrecognized option '%s'\n", progname, badoption);
     fprintf(out,
@@ -68,6 +72,8 @@ static void print_usage(FILE *out, const char *badoption)
             "  -v, --version show version information\n"
             "  -h, --help    show this help\n"
             "  --quiet       no progress display for iotlua.map\n"
+            "  --log-format F  iotlua.log lines as 'text' (default) or 'json'\n"
+            "  --log-level L   iotlua.log's least level: debug, info (default), warn, error\n"
             "  --            stop handling options\n"
             "  -             stop handling options and execute stdin\n"
             "With no script, a terminal on stdin starts an interactive session and\n"
@@ -166,11 +172,24 @@ static int push_script_args(lua_State *L)
     return n;
 }
 
+/* 1 when value is one --log-format or --log-level takes. */
+static int log_value_valid(const char *option, const char *value)
+{
+    static const char *const FORMATS[] = {"text", "json", NULL};
+    static const char *const LEVELS[] = {"debug", "info", "warn", "error", NULL};
+    const char *const *ok = option[6] == 'f' ? FORMATS : LEVELS;
+    for (; *ok; ok++)
+        if (strcmp(*ok, value) == 0)
+            return 1;
+    return 0;
+}
+
 /* Scans the options; the script index is argc when there is none. */
 static void collect_options(char **argv, int argc, struct options *opt_out)
 {
     opt_out->flags = 0;
     opt_out->quiet = 0;
+    opt_out->log_format = opt_out->log_level = NULL;
     opt_out->script = argc;
     opt_out->bad = 0;
     for (int i = 1; i < argc; i++) {
@@ -193,6 +212,16 @@ static void collect_options(char **argv, int argc, struct options *opt_out)
             opt_out->flags |= HAS_H;
         } else if (strcmp(a, "--quiet") == 0) {
             opt_out->quiet = 1;
+        } else if (strcmp(a, "--log-format") == 0 || strcmp(a, "--log-level") == 0) {
+            if (i + 1 >= argc || !log_value_valid(a, argv[i + 1])) {
+                opt_out->flags |= HAS_ERROR;
+                opt_out->bad = i;
+                return;
+            }
+            if (a[6] == 'f')
+                opt_out->log_format = argv[++i];
+            else
+                opt_out->log_level = argv[++i];
         } else if (a[1] == 'e' || a[1] == 'l') {
             opt_out->flags |= HAS_E;
             if (a[2] == '\0' && (i + 1 >= argc || argv[i + 1][0] == '-')) {
@@ -434,6 +463,14 @@ static int pmain(lua_State *L)
     preload(L, "cjson", luaopen_cjson);
     lua_pushboolean(L, opt.quiet);
     lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_QUIET_KEY);
+    if (opt.log_format) {
+        lua_pushstring(L, opt.log_format);
+        lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_LOG_FORMAT_KEY);
+    }
+    if (opt.log_level) {
+        lua_pushstring(L, opt.log_level);
+        lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_LOG_LEVEL_KEY);
+    }
     create_arg_table(L, argv, argc, opt.script);
     lua_gc(L, LUA_GCRESTART);
     lua_gc(L, LUA_GCGEN, 0, 0);

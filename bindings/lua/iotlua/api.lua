@@ -164,6 +164,11 @@ setmetatable(M, {
       rawset(t, "json", cjson)
       return cjson
     end
+    if k == "log" then
+      local log = require("iotlua.log")
+      rawset(t, "log", log)
+      return log
+    end
     if k == "mqtt" then                 -- loaded on first use: start-up stays as it was
       local mqtt = require("iotlua.mqtt")
       rawset(t, "mqtt", mqtt)

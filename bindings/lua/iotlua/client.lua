@@ -215,6 +215,24 @@ local function check_self(self, method)
   end
 end
 
+-- With the log level at debug (--log-level, IOTLUA_LOG_LEVEL), each call is logged:
+-- operation, outcome, attempts, duration. Decided once: calls pay nothing otherwise.
+local log_calls = (select(2, core.log_options()) or os.getenv("IOTLUA_LOG_LEVEL")) == "debug"
+
+local function log_call(op, started, result, err)
+  local log = require("iotlua.log")
+  if not log.enabled("debug") then return end
+  log.debug("call", {
+    operation = op.name,
+    status = result and result.ResponseMetadata and result.ResponseMetadata.HTTPStatusCode
+             or err and err.status,
+    code = err and err.code or nil,
+    attempts = result and result.ResponseMetadata and result.ResponseMetadata.RetryAttempts
+               and result.ResponseMetadata.RetryAttempts + 1 or err and err.attempts,
+    duration_ms = math.floor((core.now() - started) * 1000 + 0.5),
+  })
+end
+
 local function make_method(op)
   local method, members, index = op.method, table_members(op), op.index
   return function(self, params)
@@ -224,10 +242,12 @@ local function make_method(op)
             type(params) .. ")", 2)
     end
     local given, json_names = prepare(op, members, params)
+    local started = log_calls and core.now()
     local req, msg = core.call(self, index, given, json_names)
     if not req then error(msg, 2) end
     tasks.await(req)
     local result, err = core.result(req)
+    if started then log_call(op, started, result, err) end
     if result then return result end
     return nil, errors.new(err)
   end
