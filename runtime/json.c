@@ -57,7 +57,7 @@ static int peek(const struct parser *p)
 
 static int parse_value(struct parser *p, struct json_value *v);
 
-static void free_value(struct json_value *v)
+void json_value_free_contents(struct json_value *v)
 {
     switch (v->type) {
     case JSON_STRING:
@@ -65,13 +65,13 @@ static void free_value(struct json_value *v)
         break;
     case JSON_ARRAY:
         for (size_t i = 0; i < v->u.arr.n; i++)
-            free_value(&v->u.arr.items[i]);
+            json_value_free_contents(&v->u.arr.items[i]);
         free(v->u.arr.items);
         break;
     case JSON_OBJECT:
         for (size_t i = 0; i < v->u.obj.n; i++) {
             free(v->u.obj.members[i].key);
-            free_value(&v->u.obj.members[i].value);
+            json_value_free_contents(&v->u.obj.members[i].value);
         }
         free(v->u.obj.members);
         break;
@@ -85,7 +85,7 @@ void json_free(struct json_value *root)
 {
     if (!root)
         return;
-    free_value(root);
+    json_value_free_contents(root);
     free(root);
 }
 
@@ -358,7 +358,7 @@ static int parse_array(struct parser *p, struct json_value *v)
         struct json_value *item = &v->u.arr.items[v->u.arr.n];
         item->type = JSON_NULL;
         if (parse_value(p, item) != 0)
-            return free_value(item), -1;
+            return json_value_free_contents(item), -1;
         v->u.arr.n++;
         skip_ws(p);
         int c = peek(p);
@@ -404,7 +404,7 @@ static int parse_object(struct parser *p, struct json_value *v)
         m->value.type = JSON_NULL;
         if (parse_member(p, m) != 0) {
             free(m->key);
-            free_value(&m->value);
+            json_value_free_contents(&m->value);
             return -1;
         }
         v->u.obj.n++;

@@ -68,6 +68,9 @@ struct json_error {
 int json_parse(const char *text, size_t len, const struct json_limits *limits,
                struct json_value **root_out, struct json_error *err);
 void json_free(struct json_value *root);
+/* Frees what v owns (strings, items, members), not v itself: for values built or kept
+ * outside a parsed tree. */
+void json_value_free_contents(struct json_value *v);
 
 /* Lookups; NULL/0 when absent or of another type. */
 const struct json_value *json_get(const struct json_value *obj, const char *key);

@@ -18,25 +18,7 @@ static const char MSG_NESTING[] = "JSON contains too many levels of nesting; max
 
 void sdoc_value_free(struct json_value *v)
 {
-    switch (v->type) {
-    case JSON_STRING:
-        free(v->u.str.ptr);
-        break;
-    case JSON_ARRAY:
-        for (size_t i = 0; i < v->u.arr.n; i++)
-            sdoc_value_free(&v->u.arr.items[i]);
-        free(v->u.arr.items);
-        break;
-    case JSON_OBJECT:
-        for (size_t i = 0; i < v->u.obj.n; i++) {
-            free(v->u.obj.members[i].key);
-            sdoc_value_free(&v->u.obj.members[i].value);
-        }
-        free(v->u.obj.members);
-        break;
-    default:
-        break;
-    }
+    json_value_free_contents(v);
     memset(v, 0, sizeof *v);
     v->type = JSON_NULL;
 }
