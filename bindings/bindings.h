@@ -76,5 +76,8 @@ void *iotlua_test_box(lua_State *L, int idx, const void *key);
 /* Registry keys the host sets to the strings of --log-format and --log-level. */
 #define IOTLUA_LOG_FORMAT_KEY "iotlua.log_format"
 #define IOTLUA_LOG_LEVEL_KEY "iotlua.log_level"
+/* The run's deadline (--deadline, iotlua.deadline): a number on core.now()'s monotonic
+ * clock, in seconds; absent when there is none. */
+#define IOTLUA_DEADLINE_KEY "iotlua.deadline"
 
 #endif

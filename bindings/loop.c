@@ -34,6 +34,19 @@ static int engine_gc(lua_State *L)
     return 0;
 }
 
+/* The deadline in the registry, in engine milliseconds (0: none). [-0, +0] */
+static int64_t registry_deadline_ms(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
+    int isnum = 0;
+    lua_Number at = lua_tonumberx(L, -1, &isnum);
+    lua_pop(L, 1);
+    if (!isnum)
+        return 0;
+    int64_t ms = (int64_t)ceil(at * 1000.0);
+    return ms > 0 ? ms : 1;             /* 0 would mean none: the earliest time instead */
+}
+
 /* Pushes the engine box, creating it on first use. Raises when the engine cannot be made. */
 struct iot_engine *iotlua_push_engine(lua_State *L)
 {
@@ -55,6 +68,7 @@ struct iot_engine *iotlua_push_engine(lua_State *L)
     box->engine = iot_engine_new(NULL, &err);
     if (box->engine == NULL)
         luaL_error(L, "cannot start the event loop: %s", err.message);
+    iot_engine_set_deadline(box->engine, registry_deadline_ms(L));
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &engine_key);
     return box->engine;
@@ -202,12 +216,33 @@ static int core_log_options(lua_State *L)
     return 2;
 }
 
+/* core.deadline() -> the run's deadline (core.now() seconds), or nil. */
+static int core_deadline(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
+    return 1;
+}
+
+/* core.set_deadline(at | nil): the run's deadline, for the engine's calls too. */
+static int core_set_deadline(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1))
+        luaL_checknumber(L, 1);
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
+    struct iot_engine *engine = existing_engine(L);
+    if (engine)
+        iot_engine_set_deadline(engine, registry_deadline_ms(L));
+    return 0;
+}
+
 void iotlua_core_loop(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"poll", core_poll},     {"pending", core_pending}, {"now", core_now},
         {"isatty", core_isatty}, {"quiet", core_quiet},
-        {"log_options", core_log_options}, {NULL, NULL},
+        {"log_options", core_log_options}, {"deadline", core_deadline},
+        {"set_deadline", core_set_deadline}, {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);
 }

@@ -460,27 +460,30 @@ static int core_call(lua_State *L)
     struct client_box *box = check_client(L, 1);
     const struct iot_op *op = check_op(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
-    lua_settop(L, 4);   /* 4: json_names, a table or nil */
+    lua_settop(L, 5);   /* 4: json_names, a table or nil; 5: the call's timeout (s) or nil */
+    struct iot_call_opts opts = {0};
+    if (!lua_isnil(L, 5))
+        opts.timeout_ms = (long)ceil(luaL_checknumber(L, 5) * 1000.0);
     if (box->client == NULL) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s: the client is closed", op->method_name);
         return 2;
     }
-    struct iot_params *params = iotlua_push_request(L, op);    /* 5, owns params */
+    struct iot_params *params = iotlua_push_request(L, op);    /* 6, owns params */
     lua_pushvalue(L, 1);
-    lua_setiuservalue(L, 5, 1);
+    lua_setiuservalue(L, 6, 1);
     char msg[512];
     uint64_t id = 0;
-    if (fill_params(L, params, op, 5, msg, sizeof msg) != 0)
+    if (fill_params(L, params, op, 6, msg, sizeof msg) != 0)
         goto misuse;
-    void *slot = iotlua_anchor_call(L, 5);
-    iotlua_request_release_params(L, 5);                       /* iot_call_start owns them */
-    if (iot_call_start(box->client, params, slot, &id, msg, sizeof msg) != 0) {
+    void *slot = iotlua_anchor_call(L, 6);
+    iotlua_request_release_params(L, 6);                       /* the call owns them */
+    if (iot_call_start_opts(box->client, params, &opts, slot, &id, msg, sizeof msg) != 0) {
         iotlua_unanchor_call(L, slot);
         goto misuse;
     }
-    iotlua_request_set_id(L, 5, id);
-    lua_pushvalue(L, 5);
+    iotlua_request_set_id(L, 6, id);
+    lua_pushvalue(L, 6);
     return 1;
 misuse:
     lua_pushnil(L);

@@ -12,7 +12,10 @@
  *
  * After the script returns, the host lets the tasks it spawned run to completion
  * (iotlua's run()); a task that failed without anybody retrieving its error also makes
- * the exit status 1. Start-up does nothing but open the standard libraries and register
+ * the exit status 1. With --deadline, a run that ends after its deadline (the host's or
+ * an earlier one set by iotlua.deadline) exits with status 124 whatever else happened,
+ * and one that has not ended --deadline-grace seconds later is stopped with 124 (see
+ * deadline.h); os.exit keeps its own status. Start-up does nothing but open the standard libraries and register
  * the preloads: the module itself is loaded by the first require.
  */
 #include <lua.h>
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "bindings.h"
+#include "deadline.h"
 #include "lua_alloc.h"
 
 #ifndef IOTLUA_VERSION
@@ -49,6 +53,7 @@ struct options {
     int flags;
     int quiet;
     const char *log_format, *log_level;     /* --log-format, --log-level, or NULL */
+    double deadline, deadline_grace;        /* --deadline (0: none), --deadline-grace */
     int script;     /* index in argv of the script, or argc when none */
     int bad;        /* index in argv of a bad option */
 };
@@ -59,6 +64,8 @@ static void print_usage(FILE *out, const char *badoption)
 {
     if (badoption && (badoption[1] == 'e' || badoption[1] == 'l') && badoption[2] == '\0')
         fprintf(out, "%s: '%s' needs an argument\n", progname, badoption);
+    else if (badoption && strncmp(badoption, "--deadline", 10) == 0)
+        fprintf(out, "%s: '%s' needs a number of seconds > 0\n", progname, badoption);
     else if (badoption && strncmp(badoption, "--log-", 6) == 0)
         fprintf(out, "%s: '%s' needs one of: %s\n", progname, badoption,
                 badoption[6] == 'f' ? "text, json" : "debug, info, warn, error");
@@ -74,6 +81,10 @@ static void print_usage(FILE *out, const char *badoption)
             "  --quiet       no progress display for iotlua.map\n"
             "  --log-format F  iotlua.log lines as 'text' (default) or 'json'\n"
             "  --log-level L   iotlua.log's least level: debug, info (default), warn, error\n"
+            "  --deadline S    end the run's calls S seconds from now (TimeoutError), stop\n"
+            "                  iotlua.map there; the exit status is then 124\n"
+            "  --deadline-grace G  stop the process G seconds after the deadline if the\n"
+            "                  script has not ended by then (default 10)\n"
             "  --            stop handling options\n"
             "  -             stop handling options and execute stdin\n"
             "With no script, a terminal on stdin starts an interactive session and\n"
@@ -190,6 +201,8 @@ static void collect_options(char **argv, int argc, struct options *opt_out)
     opt_out->flags = 0;
     opt_out->quiet = 0;
     opt_out->log_format = opt_out->log_level = NULL;
+    opt_out->deadline = 0;
+    opt_out->deadline_grace = HOST_DEADLINE_GRACE_S;
     opt_out->script = argc;
     opt_out->bad = 0;
     for (int i = 1; i < argc; i++) {
@@ -222,6 +235,14 @@ static void collect_options(char **argv, int argc, struct options *opt_out)
                 opt_out->log_format = argv[++i];
             else
                 opt_out->log_level = argv[++i];
+        } else if (strcmp(a, "--deadline") == 0 || strcmp(a, "--deadline-grace") == 0) {
+            double *value = a[10] ? &opt_out->deadline_grace : &opt_out->deadline;
+            if (i + 1 >= argc || host_seconds_parse(argv[i + 1], value) != 0) {
+                opt_out->flags |= HAS_ERROR;
+                opt_out->bad = i;
+                return;
+            }
+            i++;
         } else if (a[1] == 'e' || a[1] == 'l') {
             opt_out->flags |= HAS_E;
             if (a[2] == '\0' && (i + 1 >= argc || argv[i + 1][0] == '-')) {
@@ -471,6 +492,12 @@ static int pmain(lua_State *L)
         lua_pushstring(L, opt.log_level);
         lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_LOG_LEVEL_KEY);
     }
+    if (opt.deadline > 0) {
+        lua_pushnumber(L, host_monotonic_now() + opt.deadline);
+        lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
+        if (host_hard_stop_arm(opt.deadline, opt.deadline_grace) != 0)
+            return luaL_error(L, "cannot arm the --deadline timer");
+    }
     create_arg_table(L, argv, argc, opt.script);
     lua_gc(L, LUA_GCRESTART);
     lua_gc(L, LUA_GCGEN, 0, 0);
@@ -563,6 +590,16 @@ static lua_State *new_state(struct lua_alloc **pool_out)
     return L;
 }
 
+/* 1 when the run had a deadline (--deadline, iotlua.deadline) and it has passed. */
+static int deadline_passed(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
+    int isnum = 0;
+    double at = lua_tonumberx(L, -1, &isnum);
+    lua_pop(L, 1);
+    return isnum && host_monotonic_now() >= at;
+}
+
 int main(int argc, char **argv)
 {
     struct lua_alloc *pool;
@@ -578,7 +615,10 @@ int main(int argc, char **argv)
     int status = lua_pcall(L, 2, 1, 0);
     int ok = lua_toboolean(L, -1);
     report(L, status);
+    int late = deadline_passed(L);
     lua_close(L);
     lua_alloc_free(pool);
+    if (late)
+        return HOST_DEADLINE_EXIT;
     return (status == LUA_OK && ok) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

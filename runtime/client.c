@@ -253,17 +253,26 @@ struct iot_call {
     int connections_opened;
     int quota_acquired;
     struct eng_timer backoff;
+    struct eng_timer budget;    /* the call's own timeout (iot_call_opts), when given */
+    long budget_ms;
     struct iot_credentials_wait credentials_wait;   /* while its credentials are fetched */
     struct http_xfer x;
 };
 
-static void call_destroy(struct iot_engine *e, struct eng_item *item)
+/* Stops whatever the call is doing: its attempt, its backoff, its wait for credentials. */
+static void call_stop(struct iot_engine *e, struct iot_call *call)
 {
-    struct iot_call *call = DL_CONTAINER(item, struct iot_call, item);
     eng_timer_disarm(e, &call->backoff);
+    eng_timer_disarm(e, &call->budget);
     if (call->credentials_wait.holder && call->client->credentials_forget)
         call->client->credentials_forget(call->credentials_wait.holder, &call->credentials_wait);
     http_abort(e, &call->x);
+}
+
+static void call_destroy(struct iot_engine *e, struct eng_item *item)
+{
+    struct iot_call *call = DL_CONTAINER(item, struct iot_call, item);
+    call_stop(e, call);
     http_xfer_free(&call->x);
     iot_request_free(&call->req);
     iot_params_free(call->params);
@@ -286,6 +295,7 @@ static struct iot_result *result_new(struct iot_call *call)
 /* Deliver the call's event with result r (NULL: out of memory, reported as such). */
 static void call_complete(struct iot_engine *e, struct iot_call *call, struct iot_result *r)
 {
+    eng_timer_disarm(e, &call->budget);
     if (!r && (r = iot_result_new_bare(iot_params_op(call->params))))
         iot_error_set(&r->error, "InternalError", "out of memory");
     if (r) {
@@ -399,6 +409,33 @@ static void call_fail_unsent(struct iot_engine *e, struct iot_call *call, struct
         r->error = *err;
     }
     call_complete(e, call, r);
+}
+
+/* The call ran out of time (the engine's deadline or its own timeout): it stops and
+ * completes with TimeoutError, not retryable, its attempts so far counted. */
+static void call_time_out(struct iot_engine *e, struct iot_call *call, const char *message)
+{
+    call_stop(e, call);
+    struct iot_error err;
+    memset(&err, 0, sizeof err);
+    iot_error_set(&err, "TimeoutError", "%s", message);
+    call_fail_unsent(e, call, &err);
+}
+
+static void call_expire(struct iot_engine *e, struct eng_item *item)
+{
+    call_time_out(e, DL_CONTAINER(item, struct iot_call, item),
+                  "deadline passed: the run's deadline (--deadline, iotlua.deadline) ended "
+                  "the call");
+}
+
+static void budget_fire(struct iot_engine *e, struct eng_timer *t)
+{
+    struct iot_call *call = DL_CONTAINER(t, struct iot_call, budget);
+    char message[128];
+    snprintf(message, sizeof message, "call timeout: the call's timeout of %ld ms passed",
+             call->budget_ms);
+    call_time_out(e, call, message);
 }
 
 /* http_xfer.prepare: sign the attempt as it leaves the queue. On failure the call
@@ -544,10 +581,39 @@ static int call_urls(struct iot_call *call, const struct iot_client *client)
     return 0;
 }
 
+/* The call's first attempt, or its end at once when the deadline has passed already. */
+static void call_begin(struct iot_engine *e, struct iot_call *call)
+{
+    if (call->budget_ms > 0) {
+        if (eng_timer_arm(e, &call->budget, call->budget_ms) != 0) {
+            call_complete(e, call, NULL);
+            return;
+        }
+    } else if (eng_deadline_passed(e)) {
+        call_time_out(e, call, "deadline passed: the run's deadline (--deadline, "
+                      "iotlua.deadline) had passed before the call started");
+        return;
+    }
+    call_attempt(e, call);
+}
+
 int iot_call_start(struct iot_client *client, struct iot_params *params, void *user,
                    uint64_t *id_out, char *msg, size_t msglen)
 {
+    return iot_call_start_opts(client, params, NULL, user, id_out, msg, msglen);
+}
+
+int iot_call_start_opts(struct iot_client *client, struct iot_params *params,
+                        const struct iot_call_opts *opts, void *user, uint64_t *id_out,
+                        char *msg, size_t msglen)
+{
     struct iot_call *call = NULL;
+    if (opts && opts->timeout_ms < 0) {
+        if (msg && msglen)
+            snprintf(msg, msglen, "the call's timeout must not be negative");
+        iot_params_free(params);
+        return -1;
+    }
     if (!client || !params) {
         if (msg && msglen)
             snprintf(msg, msglen, "iot_call_start: no client or parameters");
@@ -567,6 +633,8 @@ int iot_call_start(struct iot_client *client, struct iot_params *params, void *u
     call->x.done = call_xfer_done;
     call->x.prepare = call_prepare;
     eng_timer_init(&call->backoff, backoff_fire);
+    eng_timer_init(&call->budget, budget_fire);
+    call->budget_ms = opts ? opts->timeout_ms : 0;
     call->credentials_wait.wake = credentials_woken;
     if (iot_marshal_hashed(call->params, client->hasher, &call->req, msg, msglen) != 0)
         goto fail;
@@ -578,10 +646,11 @@ int iot_call_start(struct iot_client *client, struct iot_params *params, void *u
     call->item.user = user;
     call->item.kind = IOT_EV_CALL;
     call->item.destroy = call_destroy;
+    call->item.expire = call->budget_ms > 0 ? NULL : call_expire;
     eng_item_track(client->engine, &call->item);
     if (id_out)
         *id_out = call->item.id;
-    call_attempt(client->engine, call);
+    call_begin(client->engine, call);
     return 0;
 oom:
     if (msg && msglen)

@@ -47,7 +47,9 @@
  *   TLSError          TLS handshake failed (retryable) or the certificate could not be
  *                     verified / the CA bundle is unusable (not retryable)
  *   TimeoutError      "connect timeout: ..." (connect_timeout, TCP+TLS) or "timeout: ..."
- *                     (timeout, the whole attempt); retryable, 10 quota tokens
+ *                     (timeout, the whole attempt); retryable, 10 quota tokens;
+ *                     "deadline passed: ..." (the engine's deadline) or "call timeout:
+ *                     ..." (the call's own timeout), both not retryable
  *   CredentialsError  no usable credentials (from the credentials callback)
  *   ConfigError       the client configuration is unusable (bad endpoint URL, ...)
  *   UnknownError      a non-2xx response that names no error code: empty body, JSON
@@ -134,6 +136,17 @@ void iot_engine_set_max_connections(struct iot_engine *engine, int max_connectio
  * Returns early (0 events) when nothing is pending at all.
  */
 int iot_engine_poll(struct iot_engine *engine, int timeout_ms);
+/*
+ * The deadline of everything the engine runs (a script's --deadline, iotlua.deadline):
+ * deadline_ms on the monotonic clock (eng_now_ms; 0 clears it). When it passes, every
+ * call in flight (sending, waiting for a retry's backoff or for its credentials) is
+ * aborted and completes with TimeoutError ("deadline passed"), and a call started after
+ * it completes so at once, with no attempt made; calls given their own timeout
+ * (struct iot_call_opts) are not subject to it. Setting it again starts over.
+ */
+void iot_engine_set_deadline(struct iot_engine *engine, int64_t deadline_ms);
+int64_t iot_engine_deadline(const struct iot_engine *engine);     /* 0: none */
+
 /* How long until the engine needs iot_engine_poll again: -1 nothing pending, 0 now. */
 long iot_engine_next_timeout_ms(struct iot_engine *engine);
 /* Items not yet finished: calls in flight, queued or waiting to pop, and live streams. */
@@ -291,6 +304,18 @@ int iot_params_check(const struct iot_params *params, char *msg, size_t msglen);
  */
 int iot_call_start(struct iot_client *client, struct iot_params *params, void *user,
                    uint64_t *id_out, char *msg, size_t msglen);
+
+/* Options of one call. */
+struct iot_call_opts {
+    long timeout_ms;    /* > 0: the call's whole budget, every attempt and backoff
+                           included; when it passes the call ends with TimeoutError.
+                           It replaces the engine's deadline for this call. 0: none */
+};
+
+/* iot_call_start with options (NULL: none). timeout_ms < 0 is misuse. */
+int iot_call_start_opts(struct iot_client *client, struct iot_params *params,
+                        const struct iot_call_opts *opts, void *user, uint64_t *id_out,
+                        char *msg, size_t msglen);
 
 /* The decoded output: a small tree the bindings turn into Lua values. */
 enum iot_out_kind {

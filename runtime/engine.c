@@ -39,6 +39,8 @@ struct iot_engine {
     void *random_ctx;
     time_t (*wall_clock)(void *ctx);
     void *clock_ctx;
+    int64_t deadline_ms;        /* monotonic; 0: none */
+    int deadline_expired;       /* the live items were expired for deadline_ms */
 };
 
 struct http_layer *eng_http(struct iot_engine *e)
@@ -429,13 +431,59 @@ void iot_engine_free(struct iot_engine *e)
     free(e);
 }
 
-/* Milliseconds until the nearest timer (0 when due), or -1 when none is armed. */
+/* ================================================================ the deadline */
+
+void iot_engine_set_deadline(struct iot_engine *e, int64_t deadline_ms)
+{
+    if (!e)
+        return;
+    e->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+    e->deadline_expired = 0;
+}
+
+int64_t iot_engine_deadline(const struct iot_engine *e)
+{
+    return e ? e->deadline_ms : 0;
+}
+
+int eng_deadline_passed(const struct iot_engine *e)
+{
+    return e->deadline_ms > 0 && eng_now_ms() >= e->deadline_ms;
+}
+
+/* Once the deadline has passed, every live item with an expire hook and no event
+ * waiting is expired (the hooks queue events, which leaves the live list as it is). */
+static void expire_at_deadline(struct iot_engine *e)
+{
+    if (e->deadline_expired || !eng_deadline_passed(e))
+        return;
+    e->deadline_expired = 1;
+    for (struct dl *n = e->items.next; n != &e->items; n = n->next) {
+        struct eng_item *item = DL_CONTAINER(n, struct eng_item, live);
+        if (item->expire && !dl_linked(&item->ready))
+            item->expire(e, item);
+    }
+}
+
+/* Milliseconds until the deadline matters (0 when due), or -1: no deadline, or no item
+ * left for it to end. */
+static long deadline_wait_ms(const struct iot_engine *e)
+{
+    if (!e->deadline_ms || e->deadline_expired || e->nitems == 0)
+        return -1;
+    int64_t d = e->deadline_ms - eng_now_ms();
+    return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (long)d;
+}
+
+/* Milliseconds until the nearest timer or the deadline (0 when due), or -1 when none. */
 static long timer_wait_ms(const struct iot_engine *e)
 {
+    long best = deadline_wait_ms(e);
     if (e->nheap == 0)
-        return -1;
+        return best;
     int64_t d = e->heap[0]->due_ms - eng_now_ms();
-    return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (long)d;
+    long t = d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (long)d;
+    return best < 0 || t < best ? t : best;
 }
 
 /* Sources waiting for something. */
@@ -465,6 +513,7 @@ long iot_engine_next_timeout_ms(struct iot_engine *e)
 /* One round of work that never waits. */
 static int run_once(struct iot_engine *e)
 {
+    expire_at_deadline(e);
     fire_due_timers(e);
     if (http_layer_progress(e) != 0)
         return -1;
@@ -497,7 +546,7 @@ int iot_engine_poll(struct iot_engine *e, int timeout_ms)
     long t = timer_wait_ms(e);
     if (t >= 0 && (wait < 0 || t < wait))
         wait = (int)t;
-    if (!http_layer_pending(e) && e->nheap == 0 && !sources_waiting(e))
+    if (!http_layer_pending(e) && t < 0 && !sources_waiting(e))
         return (int)e->nevents;     /* nothing pending: never block forever */
     if (wait < 0)
         wait = 1000;

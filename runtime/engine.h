@@ -75,11 +75,17 @@ struct eng_item {
     /* Frees the item and whatever it owns (a result not yet popped included). Runs once:
      * after a one-shot item's pop, on cancel, on eng_item_finish or on iot_engine_free. */
     void (*destroy)(struct iot_engine *engine, struct eng_item *item);
+    /* Runs once when the engine's deadline (iot_engine_set_deadline) passes while the
+     * item is live and has no event waiting: it ends the item's work and queues its
+     * event (it must not destroy the item). NULL: the deadline does not concern it. */
+    void (*expire)(struct iot_engine *engine, struct eng_item *item);
 };
 
 uint64_t eng_next_id(struct iot_engine *engine);
 void eng_item_track(struct iot_engine *engine, struct eng_item *item);   /* into live */
 void eng_item_ready(struct iot_engine *engine, struct eng_item *item);   /* queue an event */
+/* 1 when the engine has a deadline and it has passed. */
+int eng_deadline_passed(const struct iot_engine *engine);
 /* A stream item's owner ends it: no more events (a queued one is dropped), destroyed. */
 void eng_item_finish(struct iot_engine *engine, struct eng_item *item);
 

@@ -8,6 +8,7 @@
 --   iotlua.sleep(s)                      yields inside a task, drives the loop outside
 --   iotlua.map(items, fn, opts)          results, errors in input order
 --   iotlua.run()                         runs until every task has finished
+--   iotlua.deadline([s])                 the run's deadline: seconds left (or nil)
 --   iotlua.sigv4.sign{...}               headers to add (and the signer's working)
 --   iotlua.mqtt.connect{...}             an MQTT connection, or nil, err (iotlua.mqtt)
 --   iotlua.request{...}                  a request over HTTP, its reply heard over MQTT
@@ -71,7 +72,35 @@ function M.sigv4.sign(r)
   return core.sigv4_sign(r)
 end
 
+-- iotlua.deadline(s) -> seconds left: the run ends its calls s seconds from now (or at
+-- the deadline already set, when that comes first: a deadline only moves earlier, so a
+-- script cannot outlive the host's --deadline). iotlua.deadline() -> the seconds left
+-- (0 once passed), or nil when there is no deadline. When it passes, calls in flight end
+-- with TimeoutError, later calls fail at once (unless given their own { timeout = s }),
+-- waits for MQTT acks and messages end, and map starts no more items.
+function M.deadline(seconds)
+  local now = core.now()
+  if seconds ~= nil then
+    if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
+      error("bad argument #1 to 'deadline' (a number of seconds >= 0 expected, got " ..
+            (type(seconds) == "number" and tostring(seconds) or type(seconds)) .. ")", 2)
+    end
+    local at, current = now + seconds, tasks.deadline()
+    if current == nil or at < current then tasks.set_deadline(at) end
+  end
+  local at = tasks.deadline()
+  if at == nil then return nil end
+  return at > now and at - now or 0
+end
+
 local DEFAULT_CONCURRENCY = 16
+
+-- The error of an item map did not start because the run's deadline had passed.
+local function skipped_error(i)
+  return require("iotlua.errors").new({
+    code = "Skipped", skipped = true, retryable = false,
+    message = "item " .. i .. " skipped: the run's deadline passed before it started" })
+end
 
 local function check_map_args(items, fn, opts)
   if type(items) ~= "table" then
@@ -109,7 +138,9 @@ end
 -- at a time, each in a task. results[i] is fn's first result; errors[i] is the error
 -- fn raised (a task error with a traceback) or the second result of a nil, err return.
 -- One item's failure does not stop the others. With a terminal on stderr a progress
--- line is shown unless opts.progress is false or iotlua.quiet is set.
+-- line is shown unless opts.progress is false or iotlua.quiet is set. Once the run's
+-- deadline has passed no item is started: each one left gets errors[i] with code
+-- "Skipped" (err.skipped is true).
 function M.map(items, fn, opts)
   opts = check_map_args(items, fn, opts)
   local n = #items
@@ -119,8 +150,18 @@ function M.map(items, fn, opts)
   if n > 0 and opts.progress ~= false and progress.enabled(M.quiet) then
     bar = progress.new(n)
   end
+  local function skip_rest()
+    for i = next_index + 1, n do
+      errs[i] = skipped_error(i)
+      done, failed = done + 1, failed + 1
+    end
+    next_index = n
+    if bar then bar:update(done, failed) end
+  end
+  local deadline_passed = tasks.deadline_passed
   local function worker()
     while next_index < n do
+      if deadline_passed() then skip_rest() break end
       next_index = next_index + 1
       local i = next_index
       local ok, r, e = xpcall(fn, item_error, items[i], i)

@@ -233,17 +233,39 @@ local function log_call(op, started, result, err)
   })
 end
 
+-- The options of one call, { timeout = seconds }: its timeout in seconds (> 0), the
+-- whole call's budget over every attempt, in place of the run's deadline.
+local function call_timeout(method, opts)
+  if type(opts) ~= "table" then
+    error("bad argument #2 to '" .. method .. "' (table of call options expected, got " ..
+          type(opts) .. ")", 3)
+  end
+  for k in pairs(opts) do
+    if k ~= "timeout" then
+      error("bad argument #2 to '" .. method .. "' (unknown call option '" .. tostring(k) ..
+            "'; the options are: timeout)", 3)
+    end
+  end
+  local t = opts.timeout
+  if t ~= nil and (type(t) ~= "number" or not (t > 0) or t == math.huge) then
+    error("bad argument #2 to '" .. method .. "' (option 'timeout' must be a number of " ..
+          "seconds > 0)", 3)
+  end
+  return t
+end
+
 local function make_method(op)
   local method, members, index = op.method, table_members(op), op.index
-  return function(self, params)
+  return function(self, params, opts)
     if not known_clients[self] then check_self(self, method) end
     if type(params) ~= "table" then
       error("bad argument #1 to '" .. method .. "' (table expected, got " ..
             type(params) .. ")", 2)
     end
+    local timeout = opts ~= nil and call_timeout(method, opts) or nil
     local given, json_names = prepare(op, members, params)
     local started = log_calls and core.now()
-    local req, msg = core.call(self, index, given, json_names)
+    local req, msg = core.call(self, index, given, json_names, timeout)
     if not req then error(msg, 2) end
     tasks.await(req)
     local result, err = core.result(req)

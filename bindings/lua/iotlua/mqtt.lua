@@ -351,7 +351,14 @@ local function deadline_of(timeout)
   return timeout and now() + timeout or nil
 end
 
+-- The run's deadline (--deadline, iotlua.deadline) ends every wait before its own timeout.
+local function deadline_error(what)
+  return errors.new({ code = "TimeoutError", retryable = false,
+                      message = "deadline passed: " .. what .. " before the run's deadline" })
+end
+
 local function timeout_error(what, timeout)
+  if tasks.deadline_passed() then return deadline_error(what) end
   return errors.new({ code = "TimeoutError", retryable = true,
                       message = what .. " within " .. tostring(timeout) .. " s" })
 end
@@ -364,6 +371,7 @@ local function await_connected(conn)
   tasks.wait_signal(w, nil, "an MQTT connection")
   d.connect_wait = nil
   if w.notice then return true end
+  if not w.error and tasks.deadline_passed() then return nil, deadline_error("no CONNACK") end
   local _, err = conn:_state()
   return nil, w.error or errors.new(err or { code = "NetworkError", message = "not connected" })
 end

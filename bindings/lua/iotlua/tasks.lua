@@ -42,10 +42,30 @@ local state = {
   requests = {},     -- request handle -> task waiting for it (or true when waited outside)
   streams = {},      -- long-lived handle (an MQTT connection) -> function(handle) run
                      -- each time core.poll reports it (until unwatch)
+  deadline = core.deadline(),   -- the run's deadline (now() seconds; --deadline,
+                                -- iotlua.deadline) or nil
   live = 0,          -- tasks not finished
   unhandled = 0,     -- failed tasks whose error nobody has retrieved
   next_id = 0,
 }
+
+------------------------------------------------------------------------------------------
+-- The run's deadline: the engine ends the calls in flight when it passes (and fails the
+-- ones started later); here it bounds every wait for a signal, and map stops there.
+
+function M.deadline()
+  return state.deadline
+end
+
+function M.set_deadline(at)
+  state.deadline = at
+  core.set_deadline(at)
+end
+
+function M.deadline_passed()
+  local d = state.deadline
+  return d ~= nil and now() >= d
+end
 
 ------------------------------------------------------------------------------------------
 -- Task errors
@@ -354,7 +374,8 @@ end
 
 -- Signals: a table w that one side waits on (wait_signal) and the other completes
 -- (signal), such as an MQTT operation waiting for its ack. wait_signal returns true when
--- signalled, false when the deadline (monotonic seconds, or nil for none) passed first.
+-- signalled, false when the deadline (monotonic seconds, or nil for none) or the run's
+-- deadline passed first.
 function M.signal(w)
   w.signalled = true
   local timer = w.timer
@@ -365,6 +386,8 @@ end
 
 function M.wait_signal(w, deadline, what)
   if w.signalled then return true end
+  local run_deadline = state.deadline
+  if run_deadline and (not deadline or run_deadline < deadline) then deadline = run_deadline end
   local task = current()
   if task then
     w.task = task
