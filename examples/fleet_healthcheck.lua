@@ -5,8 +5,11 @@
 --     FLEET               a file with one clientId per line (# comments allowed), or a
 --                         JSON array of clientIds
 --     --alert-topic T     where alerts go (default fleet/alerts), QoS 1
---     --format plain|json log format on stdout (default plain); --json, --plain for short
---     --lock PATH         lock directory (default /tmp/iotlua-fleet-healthcheck.lock)
+--     --format plain|json log format on stdout (default: iotlua's --log-format, else
+--                         plain); --json, --plain for short
+--     --lock PATH         lock file (default /tmp/iotlua-fleet-healthcheck.lock), held
+--                         with iotlua.lock: an flock the system drops when the run ends,
+--                         however it ends
 --     --deadline S        stop checking after S seconds (default 240); devices not
 --                         checked by then are logged as "skipped"
 --     --concurrency N     devices checked at once (default 32)
@@ -18,7 +21,9 @@
 -- A device is "connected", "disconnected" (GetConnection says connected = false: an
 -- alert is published with its disconnectReason), "unknown" (ResourceNotFoundException:
 -- never connected or forgotten: an alert too), "error" (the check itself failed), or
--- "skipped" (the deadline came first).
+-- "skipped" (the deadline came first). Each line is an iotlua.log line ("device", with
+-- clientId, status and reason/since/alert/error as fields): info when connected, warn
+-- when dropped, unknown or skipped, error when the check failed.
 --
 -- Exit status:
 --   0  every device connected
@@ -39,7 +44,7 @@ local function usage(msg)
 end
 
 local function parse_args(argv)
-  local opts = { ["alert-topic"] = "fleet/alerts", format = "plain", deadline = 240,
+  local opts = { ["alert-topic"] = "fleet/alerts", format = "", deadline = 240,
                  lock = "/tmp/iotlua-fleet-healthcheck.lock", concurrency = 32 }
   local i = 1
   while i <= #argv do
@@ -58,7 +63,12 @@ local function parse_args(argv)
     end
   end
   if not opts.fleet then usage("no fleet file given") end
-  if opts.format ~= "plain" and opts.format ~= "json" then usage("--format is plain or json") end
+  if opts.format ~= "" then
+    opts.format = ({ plain = "text", json = "json" })[opts.format] or
+                  usage("--format is plain or json")
+  else
+    opts.format = nil                         -- iotlua.log's own: --log-format, else text
+  end
   return opts
 end
 
@@ -82,66 +92,15 @@ local function read_fleet(path)
   return ids
 end
 
--- ------------------------------------------------------------------ the lock
--- mkdir is atomic: whoever creates the directory holds the lock. The holder's pid is
--- written inside, so a lock left by a run that was killed is recognised and taken over.
-
-local function pid_alive(pid)
-  local f = io.open("/proc/" .. pid .. "/stat", "r")
-  if not f then return false end
-  local stat = f:read("a")
-  f:close()
-  return stat:match("^%d+ %b() (%a)") ~= "Z"
-end
-
-local function my_pid()
-  local f = io.open("/proc/self/stat", "r")
-  local pid = f and f:read("n")
-  if f then f:close() end
-  -- /proc/self is this process (iotlua), not a shell: the pid is ours.
-  return pid
-end
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function take_lock(dir)
-  for _ = 1, 2 do
-    if os.execute("mkdir " .. q(dir) .. " 2>/dev/null") then
-      local f = assert(io.open(dir .. "/pid", "w"))
-      f:write(tostring(my_pid()), "\n")
-      f:close()
-      return true
-    end
-    local f = io.open(dir .. "/pid", "r")
-    local holder = f and f:read("n")
-    if f then f:close() end
-    if holder and pid_alive(holder) then return false, holder end
-    if not holder then return false, "unknown (no pid file yet)" end
-    os.execute("rm -rf " .. q(dir))           -- stale: its owner is gone
-  end
-  return false, "unknown"
-end
-
-local function release_lock(dir)
-  os.execute("rm -rf " .. q(dir))
-end
-
 -- ------------------------------------------------------------------ checking
 
 local function utc(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
 
-local function log(opts, entry)
-  if opts.format == "json" then
-    print(cjson.encode(entry))
-  else
-    local extra = {}
-    for _, k in ipairs{ "reason", "since", "alert", "error" } do
-      if entry[k] ~= nil then extra[#extra + 1] = k .. "=" .. tostring(entry[k]) end
-    end
-    print(("%s %s %s%s"):format(entry.time, entry.clientId, entry.status,
-                                #extra > 0 and " " .. table.concat(extra, " ") or ""))
-  end
-  io.stdout:flush()
+local LEVEL = { connected = "info", disconnected = "warn", unknown = "warn", skipped = "warn",
+                error = "error" }
+
+local function log(entry)
+  iotlua.log[entry.error and "error" or LEVEL[entry.status]]("device", entry)
 end
 
 local function check(iot, opts, id, deadline)
@@ -168,8 +127,7 @@ local function check(iot, opts, id, deadline)
       if perr then entry.error = "alert not published: " .. tostring(perr) end
     end
   end
-  entry.time = utc(os.time())
-  log(opts, entry)
+  log(entry)
   return entry
 end
 
@@ -184,7 +142,7 @@ local function run(opts, ids)
     local status = type(e) == "table" and e.status or "error"
     local c = ({ connected = 0, disconnected = 1, unknown = 1, skipped = 4, error = 5 })[status]
     if type(e) == "table" and e.error then c = 5 end
-    if not e then log(opts, { time = utc(os.time()), clientId = id, status = "error" }) end
+    if not e then log{ clientId = id, status = "error" } end
     code = math.max(code, c)
   end
   return code
@@ -193,14 +151,16 @@ end
 local opts = parse_args(arg)
 local ids, err = read_fleet(opts.fleet)
 if not ids then usage(err) end
-local locked, holder = take_lock(opts.lock)
-if not locked then
+iotlua.log.configure{ output = io.stdout, format = opts.format }
+local lock, lerr = iotlua.lock(opts.lock)
+if not lock then
+  if lerr.code ~= "LockHeld" then usage(tostring(lerr)) end
   io.stderr:write(("fleet_healthcheck: another run holds %s (pid %s); exiting\n"):format(
-    opts.lock, tostring(holder)))
+    opts.lock, tostring(lerr.holder_pid)))
   os.exit(3)
 end
 local ok, code = pcall(run, opts, ids)
-release_lock(opts.lock)
+lock:release()
 if not ok then
   io.stderr:write("fleet_healthcheck: " .. tostring(code) .. "\n")
   os.exit(5)

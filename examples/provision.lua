@@ -10,7 +10,7 @@
 -- (the device must acknowledge with an MQTT PUBACK within --timeout), 2. get_connection
 -- must say connected, 3. list_subscriptions must list the topic filter it is expected to
 -- have subscribed to (if the list names one). Devices that fail any step are tried again
--- in the next round. Prints a summary table.
+-- in the next round. Logs one iotlua.log line per round (stderr), prints a summary table.
 --
 -- Device list, CSV (a header line; fields with commas in double quotes, "" for a quote):
 --   clientId,topic,config,subscription
@@ -156,20 +156,14 @@ local function provision(iot, d, opts)
   if not conn.connected then
     return false, "not connected (" .. tostring(conn.disconnectReason) .. ")"
   end
-  if d.subscription then
-    local found, token = false, nil
-    repeat
-      local page
-      page, err = iot:list_subscriptions{ clientId = d.clientId, nextToken = token }
-      if err then return false, "list_subscriptions: " .. err.code end
-      for _, s in ipairs(page.subscriptions or {}) do
-        if s.topicFilter == d.subscription then found = true end
-      end
-      token = page.nextToken
-    until found or not token or token == cjson.null
-    if not found then return false, "not subscribed to " .. d.subscription end
+  if not d.subscription then return true, "ok" end
+  for page, perr in iot:list_subscriptions_pages{ clientId = d.clientId } do
+    if not page then return false, "list_subscriptions: " .. perr.code end
+    for _, s in ipairs(page.subscriptions or {}) do
+      if s.topicFilter == d.subscription then return true, "ok" end
+    end
   end
-  return true, "ok"
+  return false, "not subscribed to " .. d.subscription
 end
 
 -- ------------------------------------------------------------------ main
@@ -194,7 +188,7 @@ local function main(argv)
       state[d.clientId] = s
       if not s.ok then failed[#failed + 1] = d end
     end
-    io.stderr:write(("round %d: %d ok, %d failed\n"):format(round, #pending - #failed, #failed))
+    iotlua.log.info(("round %d: %d ok, %d failed"):format(round, #pending - #failed, #failed))
     pending = failed
     if #pending == 0 then break end
     if round < opts.rounds then iotlua.sleep(opts.pause) end

@@ -3,6 +3,7 @@
 -- deadline and the exit codes.
 local servers = require("tools.servers")
 local cjson = require("cjson")
+local iotlua = require("iotlua")
 
 local SCRIPT = servers.source_dir .. "/examples/fleet_healthcheck.lua"
 
@@ -32,6 +33,17 @@ describe("examples/fleet_healthcheck.lua", function()
 
   teardown(function() servers.cleanup(emu, dir) end)
 
+  -- Another iotlua process that takes the lock and keeps it, as an overlapping run would.
+  local function hold_lock(name)
+    local ready = dir .. "/" .. name .. ".ready"
+    local chunk = ("local iotlua = require('iotlua') local l = assert(iotlua.lock(%q)) " ..
+                   "io.open(%q, 'w'):close() iotlua.sleep(60)"):format(lock, ready)
+    local proc = servers.spawn({ servers.build_dir .. "/iotlua", "-e", chunk }, dir, name)
+    assert(servers.wait_until(function() return servers.read_file(ready) ~= nil end, 10, 0.05),
+           name .. " never took the lock")
+    return proc
+  end
+
   local function run(args)
     local argv = { fleet, "--lock", lock }
     for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
@@ -56,6 +68,9 @@ describe("examples/fleet_healthcheck.lua", function()
     assert.equals("unknown", lines["hc-never"].status)
     assert.is_true(lines["hc-never"].alert)
     assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$", lines["hc-up"].time)
+    assert.equals("info", lines["hc-up"].level)            -- iotlua.log's JSON lines
+    assert.equals("warn", lines["hc-dropped"].level)
+    assert.equals("device", lines["hc-never"].message)
     local _, count = res.stdout:gsub("\n", "")
     assert.equals(3, count)
 
@@ -68,15 +83,18 @@ describe("examples/fleet_healthcheck.lua", function()
     assert.equals("disconnected", by_id["hc-dropped"].status)
     assert.equals("unknown", by_id["hc-never"].status)
     assert.is_nil(by_id["hc-up"])
-    assert.is_nil(io.open(lock .. "/pid"), "the lock is released")
+    local again = assert(iotlua.lock(lock), "the lock is released")
+    again:release()
   end)
 
   it("logs plain lines by default", function()
     local res = run()
     assert.equals(1, res.status)
-    assert.matches("Z hc%-up connected\n", res.stdout)
-    assert.matches("Z hc%-dropped disconnected reason=CONNECTION_LOST", res.stdout)
-    assert.matches("Z hc%-never unknown", res.stdout)
+    assert.matches("Z INFO device clientId=hc%-up status=connected\n", res.stdout)
+    assert.matches("Z WARN device alert=true clientId=hc%-dropped reason=CONNECTION_LOST " ..
+                   "since=%d+ status=disconnected\n", res.stdout)
+    assert.matches("Z WARN device alert=true clientId=hc%-never reason=ResourceNotFoundException " ..
+                   "status=unknown\n", res.stdout)
   end)
 
   it("exits 0 when every device is connected (JSON fleet, --json as in the README's crontab)", function()
@@ -89,22 +107,29 @@ describe("examples/fleet_healthcheck.lua", function()
     assert.equals("connected", lines["hc-watcher"].status)
   end)
 
-  it("never overlaps a running check: exit 3 while the lock is held", function()
-    os.execute("mkdir " .. servers.shell_quote(lock))
-    servers.write_file(lock .. "/pid", tostring(emu.proc.pid) .. "\n")   -- a live process
+  it("never overlaps a running check: exit 3 while another process holds the lock", function()
+    -- another iotlua process holds it, as an overlapping run would
+    local holder = hold_lock("holder")
     local res = run()
-    assert.equals(3, res.status)
-    assert.matches("another run holds", res.stderr)
+    assert.equals(3, res.status, res.stdout .. res.stderr)
+    assert.matches("another run holds .* %(pid " .. holder.pid .. "%)", res.stderr)
     assert.equals("", res.stdout)
-    os.execute("rm -rf " .. servers.shell_quote(lock))
+    servers.stop(holder)
   end)
 
-  it("takes over a stale lock left by a run that died", function()
-    os.execute("mkdir " .. servers.shell_quote(lock))
-    servers.write_file(lock .. "/pid", "999999999\n")
+  it("runs when the run holding the lock was killed, and when a lock file is left behind", function()
+    local holder = hold_lock("killed")
+    servers.signal(holder, "KILL")
+    servers.wait_until(function() return not servers.alive(holder.pid) end, 5, 0.05)
+    assert.is_truthy(io.open(lock), "the lock file is still there")
     local res = run()
     assert.equals(1, res.status, res.stderr)
-    assert.is_nil(io.open(lock .. "/pid"))
+  end)
+
+  it("exits 2 when the lock path cannot be used", function()
+    local res = run{ "--lock", dir .. "/no/such/dir/run.lock" }
+    assert.equals(2, res.status)
+    assert.matches("LockError", res.stderr)
   end)
 
   it("stops at the deadline: devices not checked are skipped, exit 4", function()

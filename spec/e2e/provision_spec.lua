@@ -2,6 +2,7 @@
 -- iotlua host exactly as a user runs it (configuration only from the environment).
 local servers = require("tools.servers")
 local cjson = require("cjson")
+local iotlua = require("iotlua")
 
 local SCRIPT = servers.source_dir .. "/examples/provision.lua"
 
@@ -82,6 +83,30 @@ describe("examples/provision.lua", function()
     assert.equals(0, res.status, res.stdout .. res.stderr)
     assert.same({ status = "ok", attempts = 2, detail = "ok" }, rows(res.stdout)["prov-1"])
     assert.matches("round 1: 0 ok, 1 failed", res.stderr)
+  end)
+
+  it("finds a subscription on a later page of ListSubscriptions", function()
+    local topics = {}
+    for i = 1, 30 do topics[i] = ("many/%02d"):format(i) end
+    servers.device(emu, "prov-many", { topics = topics })
+    local iot = assert(iotlua.client(emu:client_options()))
+    local first = servers.wait_until(function()
+      local page = iot:list_subscriptions{ clientId = "prov-many" }
+      return page and page.nextToken and page
+    end, 5, 0.1)
+    assert.is_table(first, "ListSubscriptions never came in pages")
+    local on_first = {}
+    for _, sub in ipairs(first.subscriptions) do on_first[sub.topicFilter] = true end
+    local later
+    for _, t in ipairs(topics) do if not on_first[t] then later = t end end
+    assert.is_string(later)
+    local list = dir .. "/many.json"
+    servers.write_file(list, cjson.encode{ { clientId = "prov-many", topic = "many/01",
+                                             config = { n = 1 }, subscription = later } })
+    local res = servers.run_iotlua(SCRIPT, { list, "--pause", "0" }, emu:env())
+    assert.equals(0, res.status, res.stdout .. res.stderr)
+    assert.same({ status = "ok", attempts = 1, detail = "ok" }, rows(res.stdout)["prov-many"])
+    assert.matches("INFO round 1: 1 ok, 0 failed", res.stderr)
   end)
 
   it("rejects a bad device list with exit status 2", function()
