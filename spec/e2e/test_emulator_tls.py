@@ -57,7 +57,7 @@ def test_aws_cli_over_https(tls_emulator):
 
 
 def test_https_accept_queue_is_deep(tls_emulator):
-    """evhttp's listening socket gets the same accept queue as plain HTTP and MQTT."""
+    """The HTTPS listening socket gets the same accept queue as plain HTTP and MQTT."""
     from conftest import expected_backlog, listen_backlog
     assert listen_backlog(tls_emulator.http_port) == expected_backlog()
 
