@@ -648,6 +648,22 @@ static struct evconnlistener *listen_on(struct hs_server *s, const char *host, i
     return l;
 }
 
+/* ALPN (RFC 7301): "http/1.1" when the client offers it; a client offering only other
+ * protocols (h2) gets no ALPN answer and HTTP/1.1 all the same. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char ours[] = "\x08http/1.1";
+    unsigned char *chosen;
+    if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 bool hs_is_tls(const struct hs_conn *c)
 {
     return c->srv->tls != NULL;
@@ -661,6 +677,8 @@ struct hs_server *hs_new(struct event_base *base, const char *host, int port, SS
         return NULL;
     s->base = base;
     s->tls = tls;
+    if (tls)
+        SSL_CTX_set_alpn_select_cb(tls, alpn_select, NULL);
     s->on_request = on_request;
     s->arg = arg;
     s->listener = listen_on(s, host, port);

@@ -32,8 +32,9 @@ struct hs_conn;
 typedef void (*hs_request_cb)(void *arg, struct hs_conn *conn, const struct hw_request *r);
 
 /* Listens on host:port (port 0: an ephemeral one, written to *port_out); with tls (borrowed,
- * it must outlive the server) every connection is a TLS session, else plain HTTP. NULL on
- * failure, with a message on stderr. */
+ * it must outlive the server) every connection is a TLS session, else plain HTTP. It sets
+ * tls's ALPN callback ("http/1.1" when offered); session resumption is OpenSSL's default
+ * (tickets, TLS 1.2 and 1.3). NULL on failure, with a message on stderr. */
 struct hs_server *hs_new(struct event_base *base, const char *host, int port, SSL_CTX *tls,
                          hs_request_cb on_request, void *arg, int *port_out);
 /* Whether conn is a TLS connection (it cannot be given away with hs_upgrade). */
