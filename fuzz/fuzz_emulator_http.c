@@ -4,7 +4,7 @@
  * (runtime/json.h's parser plus the emulator's shape rules), topic and client-id rules,
  * integers, booleans, ListSubscriptions page tokens and ListRetainedMessages topic tokens; and the runtime decoders it
  * applies to what clients send (strict percent-decoding of labels and query values,
- * base64 of the MQTT 5 headers). HTTP framing itself is libevent's evhttp.
+ * base64 of the MQTT 5 headers). HTTP framing (http_wire.c) has fuzz_emulator_http_wire.c.
  *
  * Every input goes through every parser, and results are checked: user properties are
  * NUL-free valid UTF-8 inside the arena, round trips hold (base64 and page tokens decode

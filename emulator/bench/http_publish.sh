@@ -2,7 +2,8 @@
 # http_publish.sh — throughput of the emulator's Publish over HTTP/1.1 keep-alive.
 #
 #   emulator/bench/http_publish.sh [BUILD_DIR]      (default: ./build)
-#   env: CONNECTIONS (64), THREADS (1), DURATION (10s), PAYLOAD_BYTES (64)
+#   env: CONNECTIONS (64), THREADS (1), DURATION (10s), PAYLOAD_BYTES (64),
+#        TLS (0; 1: HTTPS with a throw-away self-signed P-256 certificate, keep-alive)
 #
 # Two runs of wrk against two emulators started here on ephemeral ports:
 #   unsigned  --no-verify-signatures: the ceiling of evhttp + routing + broker_publish
@@ -24,6 +25,14 @@ command -v wrk >/dev/null || { echo "http_publish.sh: wrk is not installed" >&2;
 
 TMP=$(mktemp -d)
 . "$(dirname "$0")/emulator.sh"    # start NAME ARGS..., cleanup on exit
+
+TLS_ARGS=""
+if [ "${TLS:-0}" = 1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 1 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+    TLS_ARGS="--http-tls-cert $TMP/cert.pem --http-tls-key $TMP/key.pem"
+fi
 
 # cpu PID — the process's user+system CPU time so far, in clock ticks.
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -64,11 +73,13 @@ BODY=$(head -c "$PAYLOAD_BYTES" /dev/zero | tr '\0' 'x')
 export BENCH_PATH="/topics/bench%2Fpublish?qos=0" BENCH_BODY="$BODY"
 
 echo "== unsigned (--no-verify-signatures): $CONNECTIONS connections, $DURATION, $PAYLOAD_BYTES-byte payload"
-start unsigned --no-verify-signatures
+# shellcheck disable=SC2086
+start unsigned --no-verify-signatures $TLS_ARGS
 BENCH_AUTHORIZATION="" run_wrk
 
 echo "== signed (SigV4 verified): $CONNECTIONS connections, $DURATION, $PAYLOAD_BYTES-byte payload"
-start signed
+# shellcheck disable=SC2086
+start signed $TLS_ARGS
 eval "$(/usr/bin/python3 - "$URL$BENCH_PATH" "$BODY" <<'PY'
 import sys
 from botocore.auth import SigV4Auth

@@ -1,14 +1,9 @@
-/* http_api.c — the data-plane API's servers (evhttp for HTTPS, http_server.c for plain
- * HTTP): start-up, the SigV4 gate, fault injection, and handing each request to the
+/* http_api.c — the data-plane API's server (http_server.c, plain HTTP or HTTPS): start-up, the SigV4 gate, fault injection, and handing each request to the
  * router (http_route.c); replies are http_reply.c's (see http_api.h). */
 #include "http_api.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,11 +25,6 @@
 #include "http_status.h"
 #include "sigv4.h"
 #include "ws.h"
-
-/* The same limits on both transports (http_wire.h, http_server.h). */
-#define HTTP_IDLE_TIMEOUT_SECONDS HS_IDLE_SECONDS
-#define HTTP_MAX_HEADERS_SIZE HW_MAX_HEAD
-#define HTTP_MAX_BODY_SIZE HW_MAX_BODY     /* beyond this evhttp itself answers 413 */
 
 /* ---------------------------------------------------------------- SigV4 gate */
 
@@ -69,26 +59,11 @@ static int lookup_secret(void *ud, const char *access_key_id, const char **secre
 
 /* The request's headers as the verifier takes them; -1 when there are too many (a 400
  * has been sent). */
-static int request_headers(struct http_ctx *ctx, struct sigv4_header scratch[HTTP_MAX_HEADERS],
-                           const struct sigv4_header **headers_out, size_t *count_out)
+static int request_headers(struct http_ctx *ctx, const struct sigv4_header **headers_out,
+                           size_t *count_out)
 {
-    size_t count = 0;
-    *headers_out = scratch;
-    if (ctx->wire) {
-        *headers_out = ctx->wire->headers;
-        count = ctx->wire->nheaders;
-    } else {
-        struct evkeyval *kv;
-        for (kv = evhttp_request_get_input_headers(ctx->req)->tqh_first; kv;
-             kv = kv->next.tqe_next) {
-            if (count == HTTP_MAX_HEADERS) {
-                count++;
-                break;
-            }
-            scratch[count].name = kv->key;
-            scratch[count++].value = kv->value;
-        }
-    }
+    *headers_out = ctx->wire->headers;
+    size_t count = ctx->wire->nheaders;
     if (count > HTTP_MAX_HEADERS) {
         http_reply_error(ctx, 400, "InvalidRequestException", "too many headers");
         return -1;
@@ -110,10 +85,9 @@ static int request_headers(struct http_ctx *ctx, struct sigv4_header scratch[HTT
 static int verify_signature(struct http_ctx *ctx, const char *path, size_t path_len,
                             const char *service, bool in_query)
 {
-    struct sigv4_header scratch[HTTP_MAX_HEADERS];
     const struct sigv4_header *headers;
     size_t count;
-    if (request_headers(ctx, scratch, &headers, &count) != 0)
+    if (request_headers(ctx, &headers, &count) != 0)
         return -1;
     char path_z[4096];
     if (path_len >= sizeof path_z) {
@@ -214,9 +188,7 @@ static int inject_fault(struct http_ctx *ctx)
 
 const char *http_header(const struct http_ctx *ctx, const char *name)
 {
-    if (ctx->wire)
-        return hw_header(ctx->wire, name);
-    return evhttp_find_header(evhttp_request_get_input_headers(ctx->req), name);
+    return hw_header(ctx->wire, name);
 }
 
 /* Routes, verifies and serves one request, whichever transport brought it. */
@@ -254,19 +226,8 @@ static void serve(struct http_ctx *ctx_in)
     http_run_op(&ctx);
 }
 
-/* HTTPS: a request from evhttp. */
-static void on_evhttp_request(struct evhttp_request *req, void *arg)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    struct http_ctx ctx = {.api = arg, .req = req, .method = evhttp_request_get_command(req),
-                           .uri = evhttp_request_get_uri(req),
-                           .body_len = evbuffer_get_length(in)};
-    ctx.body = ctx.body_len ? evbuffer_pullup(in, -1) : NULL;
-    serve(&ctx);
-}
-
-/* Plain HTTP: a request from http_server.c. */
-static void on_native_request(void *arg, struct hs_conn *conn, const struct hw_request *r)
+/* A request from http_server.c, plain HTTP or HTTPS. */
+static void on_request(void *arg, struct hs_conn *conn, const struct hw_request *r)
 {
     struct http_ctx ctx = {.api = arg, .conn = conn, .wire = r, .method = r->method,
                            .uri = r->target, .body = (const uint8_t *)r->body,
@@ -276,23 +237,23 @@ static void on_native_request(void *arg, struct hs_conn *conn, const struct hw_r
 
 /* ---------------------------------------------------------------- lifetime */
 
-/* evhttp hands its listener's error callback the struct evhttp, not our state: the live
- * APIs are kept in a list to find it (one per emulator in practice). */
+/* The listener's error callback gets the struct hs_server, not our state: the live APIs
+ * are kept in a list to find it (one per emulator in practice). */
 static struct http_api *live_apis;
 
-static struct http_api *api_of_http(void *http)
+static struct http_api *api_of_server(void *server)
 {
     for (struct http_api *a = live_apis; a; a = a->next_api)
-        if ((void *)a->http == http || (void *)a->server == http)
+        if ((void *)a->server == server)
             return a;
     return NULL;
 }
 
 /* accept() failed for a reason that does not go away by itself (out of file
  * descriptors, memory): stop listening for 100 ms instead of spinning on the error. */
-static void accept_error(struct evconnlistener *listener, void *http)
+static void accept_error(struct evconnlistener *listener, void *server)
 {
-    struct http_api *api = api_of_http(http);
+    struct http_api *api = api_of_server(server);
     int err = EVUTIL_SOCKET_ERROR();
     if (!api)
         return;
@@ -312,16 +273,6 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
     evconnlistener_enable(api->listener);
 }
 
-static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
-{
-    struct http_api *api = arg;
-    SSL *ssl = SSL_new(api->tls);
-    if (!ssl)
-        return NULL;
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
-}
-
 /* Responses go out without waiting (Nagle + the client's delayed ACK held each HTTPS
  * response ~40 ms: its TLS records leave in separate writes). Set on the listening
  * socket, accepted connections inherit it (Linux copies the option). */
@@ -335,52 +286,11 @@ static void listener_ready(struct http_api *api, struct evconnlistener *listener
     evconnlistener_set_error_cb(listener, accept_error);
 }
 
-/* HTTPS: evhttp on a bufferevent_openssl per connection. */
-static int bind_evhttp(struct http_api *api, const struct http_api_options *o, int *port_out)
+/* The emulator's own server (http_server.h), over TLS when api->tls is set. */
+static int bind_server(struct http_api *api, const struct http_api_options *o, int *port_out)
 {
-    const char *host = o->host ? o->host : "127.0.0.1";
-    api->http = evhttp_new(api->base);
-    if (!api->http) {
-        fprintf(stderr, "iotlua-emulator: out of memory starting the HTTP API\n");
-        return -1;
-    }
-    evhttp_set_gencb(api->http, on_evhttp_request, api);
-    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-    evhttp_set_max_headers_size(api->http, HTTP_MAX_HEADERS_SIZE);
-    evhttp_set_max_body_size(api->http, HTTP_MAX_BODY_SIZE);
-    evhttp_set_timeout(api->http, HTTP_IDLE_TIMEOUT_SECONDS);
-    evhttp_set_bevcb(api->http, tls_bevcb, api);
-    struct evhttp_bound_socket *bound =
-        evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)o->port);
-    if (!bound) {
-        fprintf(stderr, "iotlua-emulator: cannot listen for HTTP on %s:%d\n", host, o->port);
-        return -1;
-    }
-    /* evhttp listens with a queue of 128, which 256 connections opened at once overflow
-     * (a dropped SYN is resent only after 1 s); listen() again deepens it, as for plain
-     * HTTP (http_server.c) and MQTT. */
-    listen(evhttp_bound_socket_get_fd(bound), 4096);
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &len) != 0) {
-        perror("iotlua-emulator: getsockname");
-        return -1;
-    }
-    if (ss.ss_family == AF_INET)
-        *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    else
-        *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    listener_ready(api, evhttp_bound_socket_get_listener(bound));
-    return 0;
-}
-
-/* Plain HTTP: the emulator's own server (http_server.h). */
-static int bind_native(struct http_api *api, const struct http_api_options *o, int *port_out)
-{
-    api->server = hs_new(api->base, o->host ? o->host : "127.0.0.1", o->port,
-                         on_native_request, api, port_out);
+    api->server = hs_new(api->base, o->host ? o->host : "127.0.0.1", o->port, api->tls,
+                         on_request, api, port_out);
     if (!api->server)
         return -1;
     listener_ready(api, hs_listener(api->server));
@@ -452,7 +362,7 @@ struct http_api *http_api_new(struct event_base *base, struct broker *broker,
     api->next_api = live_apis;
     live_apis = api;
     int port = 0;
-    if ((api->tls ? bind_evhttp(api, options, &port) : bind_native(api, options, &port)) != 0)
+    if (bind_server(api, options, &port) != 0)
         goto fail;
     if (bound_port_out)
         *bound_port_out = port;
@@ -494,8 +404,6 @@ void http_api_free(struct http_api *api)
         }
     if (api->accept_retry)
         event_free(api->accept_retry);
-    if (api->http)
-        evhttp_free(api->http);
     hs_free(api->server);
     ws_listener_free(api->ws_listener);
     ws_hub_release(api->ws);        /* after hs_free: an upgrade it held is let go first */

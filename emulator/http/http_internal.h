@@ -21,8 +21,6 @@
 #include "http_parse.h"
 #include "json.h"
 
-struct evhttp;
-struct evhttp_request;
 struct hs_conn;
 struct hs_server;
 struct hw_request;
@@ -65,8 +63,7 @@ struct http_api {
     struct event_base *base;
     struct broker *broker;
     struct shadow_store *shadows;   /* borrowed (shadow.h): main.c owns it */
-    struct evhttp *http;            /* HTTPS */
-    struct hs_server *server;       /* plain HTTP (http_server.h) */
+    struct hs_server *server;       /* plain HTTP or HTTPS (http_server.h) */
     SSL_CTX *tls;
     struct sigv4_verifier *verifier;    /* SigV4, with its signing-key cache */
     struct emulator_credential *credentials;    /* owned copies */
@@ -89,12 +86,11 @@ struct http_api {
 
 /* One request being served. Lives on the stack for synchronous answers; copied into a
  * struct http_call when the answer waits (fault latency, direct-message PUBACK). Every
- * pointer is into the evhttp request, which stays valid until the reply. */
+ * pointer is into the connection's buffer, which stays put until the reply. */
 struct http_ctx {
     struct http_api *api;
-    struct evhttp_request *req;     /* HTTPS: the evhttp request; else NULL */
-    struct hs_conn *conn;           /* plain HTTP: http_server.c's connection; else NULL */
-    const struct hw_request *wire;  /* plain HTTP, --ws-port: the parsed request */
+    struct hs_conn *conn;           /* http_server.c's connection; else NULL */
+    const struct hw_request *wire;  /* the parsed request (http_server.c or --ws-port) */
     struct ws_pending *ws_pending;  /* --ws-port: the connection (ws_listen.c); else NULL */
     int method;                     /* enum evhttp_cmd_type */
     const char *uri;                /* request target as sent, NUL-terminated */

@@ -1,6 +1,6 @@
-/* http_server.c — the emulator's plain-HTTP/1.1 server; see http_server.h.
+/* http_server.c — the emulator's HTTP/1.1 server, plain and over TLS; see http_server.h.
  *
- * A connection reads with one recv per readiness into its own buffer, parses every
+ * A connection reads with one recv (or SSL_read) per readiness into its own buffer, parses every
  * complete request there in place (http_wire.c), and writes the answers gathered in one
  * send; only a send that cannot finish arms a write event. While a request waits for its
  * answer the connection is not read (as evhttp did), so the buffer and the pointers into
@@ -12,6 +12,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,10 @@
 struct hs_conn {
     struct hs_server *srv;
     evutil_socket_t fd;             /* -1 once closed */
+    SSL *ssl;                       /* HTTPS: the TLS session on fd; NULL for plain HTTP */
+    bool tls_failed;                /* no close_notify: the session is broken or dropped */
+    bool read_wants_write;          /* SSL_read waits for the socket to take bytes */
+    bool write_wants_read;          /* SSL_write waits for bytes from the peer */
     struct event *rd, *wr;
     char *in;                       /* received bytes: in[pos..len) not yet parsed */
     size_t in_len, in_cap, pos;
@@ -55,6 +61,7 @@ struct hs_server {
     struct event_base *base;
     struct evconnlistener *listener;
     struct event *sweeper;
+    SSL_CTX *tls;                   /* borrowed; NULL: plain HTTP */
     hs_request_cb on_request;
     void *arg;
     struct hs_conn *conns;
@@ -209,9 +216,86 @@ static void conn_close_socket(struct hs_conn *c)
     event_del(c->rd);
     event_del(c->wr);
     c->reading = c->writing = false;
+    if (c->ssl) {
+        if (!c->tls_failed && SSL_is_init_finished(c->ssl)) {
+            ERR_clear_error();
+            SSL_shutdown(c->ssl);   /* close_notify, once, without waiting for the peer's */
+        }
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
     close(c->fd);
     c->fd = -1;
     c->dead = true;
+}
+
+/* ---------------------------------------------------------------- transport */
+
+/* What one read or write on the connection came to. */
+enum io_result { IO_DONE, IO_AGAIN, IO_EOF, IO_FAILED };
+
+/* An SSL_read_ex/SSL_write_ex that did not move bytes: wait for which event, or give up.
+ * A peer that closes without close_notify ends the stream like a TCP close. */
+static enum io_result tls_failure(struct hs_conn *c, int rc, bool reading)
+{
+    switch (SSL_get_error(c->ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+        if (!reading)
+            c->write_wants_read = true;
+        return IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        if (reading)
+            c->read_wants_write = true;
+        return IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return IO_EOF;
+    case SSL_ERROR_SYSCALL:
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return IO_AGAIN;
+        c->tls_failed = true;
+        return IO_FAILED;
+    default:                        /* not TLS (garbage), a bad record, a failed handshake */
+        c->tls_failed = true;
+        return IO_FAILED;
+    }
+}
+
+/* Reads what is there (up to n bytes) into p; *got the count. */
+static enum io_result conn_read(struct hs_conn *c, char *p, size_t n, size_t *got)
+{
+    *got = 0;
+    if (c->ssl) {
+        c->read_wants_write = false;
+        ERR_clear_error();
+        int rc = SSL_read_ex(c->ssl, p, n, got);
+        return rc == 1 ? IO_DONE : tls_failure(c, rc, true);
+    }
+    ssize_t r = recv(c->fd, p, n, 0);
+    if (r > 0) {
+        *got = (size_t)r;
+        return IO_DONE;
+    }
+    if (r == 0)
+        return IO_EOF;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IO_AGAIN : IO_FAILED;
+}
+
+/* Writes what the socket takes of p[0..n); *put the count. */
+static enum io_result conn_write(struct hs_conn *c, const char *p, size_t n, size_t *put)
+{
+    *put = 0;
+    if (c->ssl) {
+        c->write_wants_read = false;
+        ERR_clear_error();
+        int rc = SSL_write_ex(c->ssl, p, n, put);
+        return rc == 1 ? IO_DONE : tls_failure(c, rc, false);
+    }
+    ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+    if (r >= 0) {
+        *put = (size_t)r;
+        return IO_DONE;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IO_AGAIN : IO_FAILED;
 }
 
 static void conn_free(struct hs_conn *c)
@@ -276,21 +360,23 @@ static void process(struct hs_conn *c)
 static void flush(struct hs_conn *c)
 {
     while (c->sent < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->sent += (size_t)n;
+        size_t n;
+        enum io_result r = conn_write(c, c->out.data + c->sent, c->out.len - c->sent, &n);
+        if (r == IO_DONE && n > 0) {
+            c->sent += n;
             c->last_active = time(NULL);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (r == IO_AGAIN) {
             break;
         } else {
             conn_close_socket(c);
             return;
         }
     }
-    bool pending = c->sent < c->out.len;
-    if (!pending) {
+    /* the write event also serves an SSL_read that waits to write; an SSL_write that
+     * waits to read has the read event on (settle) */
+    bool unsent = c->sent < c->out.len;
+    bool pending = (unsent && !c->write_wants_read) || c->read_wants_write;
+    if (!unsent) {
         if (c->out.cap > HS_KEEP_BUFFER)
             buf_free(&c->out);
         buf_reset(&c->out);
@@ -348,6 +434,11 @@ static void settle(struct hs_conn *c)
     if (!c->busy && !c->dead && c->closing && drained && c->linger && !c->eof) {
         /* What the client still sends is read and dropped, so that closing with unread
          * bytes does not reset the connection before it has read the error page. */
+        if (c->ssl) {
+            ERR_clear_error();
+            SSL_shutdown(c->ssl);   /* close_notify before the FIN */
+            c->tls_failed = true;   /* sent: not again when the socket closes */
+        }
         shutdown(c->fd, SHUT_WR);
         c->in_len = c->pos = 0;
         set_reading(c, true);
@@ -357,8 +448,12 @@ static void settle(struct hs_conn *c)
         conn_free(c);
         return;
     }
-    if (!c->dead)
-        set_reading(c, !c->busy && !c->closing);
+    if (c->dead)
+        return;
+    set_reading(c, (!c->busy && !c->closing) || c->write_wants_read);
+    /* bytes SSL_read already decrypted do not make the socket readable again */
+    if (c->reading && c->ssl && !c->write_wants_read && SSL_pending(c->ssl) > 0)
+        event_active(c->rd, EV_READ, 1);
 }
 
 /* Room for at least HS_READ_ROOM more bytes, up to HS_MAX_BUFFER. -1 when full. */
@@ -379,29 +474,37 @@ static int make_room(struct hs_conn *c)
     return 0;
 }
 
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+/* One read into the buffer (not while a request is served: its pointers are into it). */
+static void read_once(struct hs_conn *c)
 {
-    (void)what;
-    struct hs_conn *c = arg;
     if (make_room(c) != 0) {
         conn_close_socket(c);
-        settle(c);
         return;
     }
-    ssize_t n = recv(fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-    if (n > 0 && c->linger) {
+    size_t n;
+    enum io_result r = conn_read(c, c->in + c->in_len, c->in_cap - c->in_len, &n);
+    if (r == IO_DONE && c->linger) {
         c->last_active = time(NULL);
         return;                     /* dropped: see settle */
     }
-    if (n > 0) {
-        c->in_len += (size_t)n;
+    if (r == IO_DONE) {
+        c->in_len += n;
         c->last_active = time(NULL);
-    } else if (n == 0) {
+    } else if (r == IO_EOF) {
         c->closing = true;          /* the client sent everything it will send */
         c->eof = true;
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    } else if (r == IO_FAILED) {
         conn_close_socket(c);
     }
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct hs_conn *c = arg;
+    if (!c->busy && !c->write_wants_read)
+        read_once(c);               /* else the socket only had bytes for SSL_write */
     settle(c);
 }
 
@@ -409,7 +512,25 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    settle(arg);
+    struct hs_conn *c = arg;
+    if (c->read_wants_write && !c->busy)
+        read_once(c);
+    settle(c);
+}
+
+/* The server side of a TLS session on c's socket; the handshake runs in the first reads.
+ * Writes may move (the answer buffer grows) and finish in parts, as send's do. */
+static int tls_start(struct hs_conn *c, SSL_CTX *ctx)
+{
+    c->ssl = SSL_new(ctx);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
+        return -1;
+    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* a client closing without close_notify ends its stream as a TCP close does (the
+     * answers already queued still go out), not as a broken session */
+    SSL_set_options(c->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_set_accept_state(c->ssl);
+    return 0;
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -436,7 +557,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     s->conns = c;
     c->rd = event_new(s->base, fd, EV_READ | EV_PERSIST, read_cb, c);
     c->wr = event_new(s->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
-    if (!c->rd || !c->wr) {
+    if (!c->rd || !c->wr || (s->tls && tls_start(c, s->tls) != 0)) {
         conn_free(c);
         return;
     }
@@ -479,6 +600,7 @@ void hs_drop(struct hs_conn *c)
     if (!c->busy)
         return;
     c->busy = false;
+    c->tls_failed = true;           /* dropped: no close_notify either */
     if (c->fd >= 0)
         shutdown(c->fd, SHUT_RDWR);
     conn_close_socket(c);
@@ -493,7 +615,9 @@ void hs_upgrade(struct hs_conn *c, const char *head, size_t head_len, hs_upgrade
     c->busy = false;
     c->upgrade_cb = cb;
     c->upgrade_arg = arg;
-    if (buf_append(&c->out, head, head_len) != 0)
+    if (c->ssl)                     /* a TLS session is not handed over: cb gets -1 */
+        conn_close_socket(c);
+    else if (buf_append(&c->out, head, head_len) != 0)
         conn_close_socket(c);       /* out of memory: cb gets -1 when c is freed */
     settle(c);
 }
@@ -524,13 +648,37 @@ static struct evconnlistener *listen_on(struct hs_server *s, const char *host, i
     return l;
 }
 
-struct hs_server *hs_new(struct event_base *base, const char *host, int port,
+/* ALPN (RFC 7301): "http/1.1" when the client offers it; a client offering only other
+ * protocols (h2) gets no ALPN answer and HTTP/1.1 all the same. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char ours[] = "\x08http/1.1";
+    unsigned char *chosen;
+    if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+bool hs_is_tls(const struct hs_conn *c)
+{
+    return c->srv->tls != NULL;
+}
+
+struct hs_server *hs_new(struct event_base *base, const char *host, int port, SSL_CTX *tls,
                          hs_request_cb on_request, void *arg, int *port_out)
 {
     struct hs_server *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->base = base;
+    s->tls = tls;
+    if (tls)
+        SSL_CTX_set_alpn_select_cb(tls, alpn_select, NULL);
     s->on_request = on_request;
     s->arg = arg;
     s->listener = listen_on(s, host, port);

@@ -1,8 +1,9 @@
 /*
- * http_server.h — the emulator's own HTTP/1.1 server for plain-HTTP connections, on the
- * emulator's libevent loop. It replaces evhttp there because evhttp's per-request work
- * (a malloc per header, printf per response line, four epoll_ctl and an ioctl per
- * request) cost more than the operations it served. HTTPS stays on evhttp.
+ * http_server.h — the emulator's own HTTP/1.1 server, plain or over TLS (OpenSSL on the
+ * connection's socket), on the emulator's libevent loop. It replaced evhttp because
+ * evhttp's per-request work (a malloc per header, printf per response line, four
+ * epoll_ctl and an ioctl per request) cost more than the operations it served. Both
+ * schemes go through the same parser and the same answers, byte for byte.
  *
  * One request per connection is served at a time, in arrival order (pipelined requests
  * wait in the buffer). The request handed to the callback (its target, headers and body
@@ -15,6 +16,7 @@
 #ifndef IOTLUA_EMULATOR_HTTP_SERVER_H
 #define IOTLUA_EMULATOR_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "http_wire.h"
@@ -23,15 +25,20 @@
 
 struct event_base;
 struct evconnlistener;
+typedef struct ssl_ctx_st SSL_CTX;
 struct hs_server;
 struct hs_conn;
 
 typedef void (*hs_request_cb)(void *arg, struct hs_conn *conn, const struct hw_request *r);
 
-/* Listens on host:port (port 0: an ephemeral one, written to *port_out). NULL on failure,
- * with a message on stderr. */
-struct hs_server *hs_new(struct event_base *base, const char *host, int port,
+/* Listens on host:port (port 0: an ephemeral one, written to *port_out); with tls (borrowed,
+ * it must outlive the server) every connection is a TLS session, else plain HTTP. It sets
+ * tls's ALPN callback ("http/1.1" when offered); session resumption is OpenSSL's default
+ * (tickets, TLS 1.2 and 1.3). NULL on failure, with a message on stderr. */
+struct hs_server *hs_new(struct event_base *base, const char *host, int port, SSL_CTX *tls,
                          hs_request_cb on_request, void *arg, int *port_out);
+/* Whether conn is a TLS connection (it cannot be given away with hs_upgrade). */
+bool hs_is_tls(const struct hs_conn *conn);
 /* Closes every connection and the listener. Requests still waiting for hs_reply must
  * have been answered first. Safe with NULL. */
 void hs_free(struct hs_server *s);
@@ -40,7 +47,8 @@ struct evconnlistener *hs_listener(struct hs_server *s);
 
 /* The answer to the request conn is serving: status line, the x-amzn-ErrorType header
  * when error_type is not NULL, Content-Type application/json, x-amzn-RequestId, then
- * what evhttp would add (Date, Content-Length, Connection) and the body. */
+ * what evhttp added when it served these requests (Date, Content-Length, Connection) and
+ * the body. */
 void hs_reply(struct hs_conn *conn, int status, const char *reason, const char *error_type,
               const char *request_id, const char *body, size_t body_len);
 /* Closes the connection without an answer (QA fault). */
@@ -53,7 +61,8 @@ typedef void (*hs_upgrade_cb)(void *arg, int fd, const char *unsent, size_t unse
                               const char *unread, size_t unread_len);
 /* Answers the request conn is serving with `head` (a whole response head, e.g. 101
  * Switching Protocols) and gives the connection away: once the request callback has
- * returned, cb gets the socket (now the callee's to close) and the server forgets it. */
+ * returned, cb gets the socket (now the callee's to close) and the server forgets it.
+ * A TLS connection is closed instead (cb gets -1). */
 void hs_upgrade(struct hs_conn *conn, const char *head, size_t head_len, hs_upgrade_cb cb,
                 void *arg);
 

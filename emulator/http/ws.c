@@ -369,7 +369,7 @@ void ws_serve_upgrade(struct http_ctx *ctx, struct ws_hub *hub, bool verify,
         http_reply_error(ctx, 405, "MethodNotAllowedException", "/mqtt takes GET (an upgrade)");
         return;
     }
-    if (!ctx->conn && !ctx->ws_pending) {
+    if ((!ctx->conn && !ctx->ws_pending) || (ctx->conn && hs_is_tls(ctx->conn))) {
         http_reply_error(ctx, 501, "NotImplementedException",
                          "MQTT over WebSockets is served on the plain-HTTP port and on "
                          "--ws-port, not by the HTTPS server");

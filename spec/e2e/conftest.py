@@ -68,6 +68,7 @@ class Emulator:
         self.args = [*wrapper, self.binary, "--http-port", "0", "--mqtt-port", "0",
                      "--ready-file", self.ready_file, *extra_args]
         self._clients = []
+        self.ca_bundle = None       # the HTTPS certificate (https_emulator) to verify
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr,
@@ -122,7 +123,22 @@ class Emulator:
             region_name=region or self.region)
         cfg = Config(retries={"total_max_attempts": attempts, "mode": "standard"},
                      read_timeout=read_timeout, connect_timeout=5)
-        return session.client("iot-data", endpoint_url=self.http_url, config=cfg)
+        return session.client("iot-data", endpoint_url=self.http_url, config=cfg,
+                              verify=self.ca_bundle)
+
+    def raw_http(self, timeout=5):
+        """A connected socket to the HTTP API, TLS-wrapped (certificate verified) when
+        the emulator serves HTTPS: raw request bytes in, raw answer bytes out."""
+        s = socket.create_connection((self.http_host, self.http_port), timeout=timeout)
+        if not self.ca_bundle:
+            return s
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.ca_bundle)
+        try:
+            return ctx.wrap_socket(s, server_hostname=self.http_host)
+        except Exception:
+            s.close()
+            raise
 
     def aws(self, *args, check=True, env=None, timeout=60):
         """Runs /usr/bin/aws <args> --endpoint-url <http> with the emulator's keys.
@@ -177,8 +193,12 @@ class Emulator:
         req = urllib.request.Request(self.http_url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
+        ctx = None
+        if self.ca_bundle:
+            import ssl
+            ctx = ssl.create_default_context(cafile=self.ca_bundle)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
                 raw = r.read()
                 status = r.status
         except urllib.error.HTTPError as e:
@@ -210,7 +230,13 @@ class Emulator:
             else:
                 auth.add_auth(req)
         sent = dict(req.headers.items())
-        conn = http.client.HTTPConnection(self.http_host, self.http_port, timeout=timeout)
+        if self.ca_bundle:
+            import ssl
+            conn = http.client.HTTPSConnection(
+                self.http_host, self.http_port, timeout=timeout,
+                context=ssl.create_default_context(cafile=self.ca_bundle))
+        else:
+            conn = http.client.HTTPConnection(self.http_host, self.http_port, timeout=timeout)
         try:
             conn.request(method, target, body=body, headers=sent)
             r = conn.getresponse()
@@ -273,6 +299,25 @@ class AwsResult:
     @property
     def json(self):
         return json.loads(self.stdout) if self.stdout.strip() else None
+
+
+def https_emulator(extra_args=()):
+    """An Emulator serving HTTPS with a throw-away self-signed certificate for 127.0.0.1
+    (its ca_bundle), made with the openssl tool in the emulator's own temporary directory."""
+    d = tempfile.mkdtemp(prefix="iotlua-https-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    emu = Emulator(["--http-tls-cert", cert, "--http-tls-key", key, *extra_args])
+    emu.ca_bundle = cert
+    return emu
+
+
+def emulator_for(scheme, extra_args=()):
+    """An Emulator on plain HTTP ("http") or HTTPS ("https")."""
+    return https_emulator(extra_args) if scheme == "https" else Emulator(list(extra_args))
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,29 @@
 """Raw-socket HTTP tests: malformed, truncated, oversized and slow requests get an error
 or a closed connection, never a crash, and the emulator keeps serving other clients
-(checked after each case with a signed boto3 call). Also routing errors and keep-alive."""
+(checked after each case with a signed boto3 call). Also routing errors and keep-alive.
+Every test runs over plain HTTP and over HTTPS (the same server, over OpenSSL)."""
 
 import os
 import socket
+import ssl
 import time
 
 import pytest
 
+SCHEMES = ["http", "https"]
+
+
+@pytest.fixture(scope="module", params=SCHEMES)
+def emulator(request):
+    from conftest import emulator_for
+    e = emulator_for(request.param)
+    yield e
+    e.stop()
+
 
 def raw_exchange(emu, data, read_timeout=3.0, close_write=True):
     """Sends bytes, returns everything the emulator answers until it closes or goes quiet."""
-    s = socket.create_connection((emu.http_host, emu.http_port), timeout=5)
+    s = emu.raw_http()
     try:
         try:
             s.sendall(data)
@@ -24,7 +36,7 @@ def raw_exchange(emu, data, read_timeout=3.0, close_write=True):
         while True:
             try:
                 chunk = s.recv(65536)
-            except (socket.timeout, ConnectionResetError):
+            except (socket.timeout, ConnectionResetError, ssl.SSLError):
                 break
             if not chunk:
                 break
@@ -84,7 +96,7 @@ def test_body_over_the_server_limit_is_refused(emulator):
 def test_slow_partial_clients_do_not_block_others(emulator):
     socks = []
     for _ in range(50):
-        s = socket.create_connection((emulator.http_host, emulator.http_port), timeout=5)
+        s = emulator.raw_http()
         s.sendall(b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Le")
         socks.append(s)
     start = time.monotonic()
@@ -113,7 +125,7 @@ def test_unknown_path_and_wrong_method_get_aws_style_errors(emulator):
 
 def test_keep_alive_and_pipelining(emulator):
     req = b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n"
-    s = socket.create_connection((emulator.http_host, emulator.http_port), timeout=5)
+    s = emulator.raw_http()
     try:
         s.sendall(req + req)                    # two requests in one write
         data = b""
@@ -131,14 +143,23 @@ def test_keep_alive_and_pipelining(emulator):
     assert len(ids) == 5
 
 
+@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("fault", ["latencyMs=300", "latencyMs=300&status=503",
                                    "latencyMs=300&dropConnection=true"])
-def test_client_gone_while_its_reply_waits(start_emulator, fault):
-    emu = start_emulator("--no-verify-signatures")
+def test_client_gone_while_its_reply_waits(scheme, fault):
+    from conftest import emulator_for
+    emu = emulator_for(scheme, ["--no-verify-signatures"])
+    try:
+        client_gone_while_its_reply_waits(emu, fault)
+    finally:
+        emu.stop()
+
+
+def client_gone_while_its_reply_waits(emu, fault):
     status, _ = emu.control("POST", "/_emulator/faults?operation=Publish&count=3&" + fault)
     assert status == 201
     for _ in range(3):
-        s = socket.create_connection((emu.http_host, emu.http_port), timeout=5)
+        s = emu.raw_http()
         s.sendall(b"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
         s.close()                       # gone before the delayed reply
     # wait until the three faults were taken and their delayed replies have fired

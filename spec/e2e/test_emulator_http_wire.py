@@ -1,5 +1,6 @@
-"""The plain-HTTP wire of the emulator (emulator/http/http_server.c and http_wire.c): raw
-bytes in, exact bytes out (request ids and dates masked). The answers are the ones evhttp
+"""The HTTP wire of the emulator (emulator/http/http_server.c and http_wire.c), over plain
+HTTP and over HTTPS (every test runs on both): raw bytes in, exact bytes out (request ids
+and dates masked), the same bytes on both schemes. The answers are the ones evhttp
 gave before the emulator had its own server: header order, Date and Content-Length by
 HTTP version, Connection handling, its HTML error pages. Also chunked bodies, Expect:
 100-continue, requests arriving a byte at a time, pipelining and a reply that waits.
@@ -8,6 +9,7 @@ sent the body too, without a length, which broke the connection for the next ans
 
 import re
 import socket
+import ssl
 import time
 
 import pytest
@@ -16,10 +18,10 @@ ID = rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 DATE = rb"Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"
 
 
-@pytest.fixture(scope="module")
-def emu():
-    from conftest import Emulator
-    e = Emulator(["--no-verify-signatures"])
+@pytest.fixture(scope="module", params=["http", "https"])
+def emu(request):
+    from conftest import emulator_for
+    e = emulator_for(request.param, ["--no-verify-signatures"])
     yield e
     e.stop()
 
@@ -30,7 +32,7 @@ def mask(data):
 
 
 def connect(emu):
-    return socket.create_connection((emu.http_host, emu.http_port), timeout=5)
+    return emu.raw_http()
 
 
 def read_until_closed(s, timeout=1.0):
@@ -41,7 +43,7 @@ def read_until_closed(s, timeout=1.0):
             chunk = s.recv(65536)
         except socket.timeout:
             return out + b"<open>"
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):
             return out + b"<reset>"
         if not chunk:
             return out + b"<closed>"
@@ -93,7 +95,7 @@ def page(status, reason):
 PUBLISH = b"POST /topics/wire HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"
 
 
-@pytest.mark.parametrize("request_bytes, expected", [
+EXACT_CASES = [
     # keep-alive HTTP/1.1: Date and Content-Length after our headers; stays open
     (PUBLISH, OK_11 + b"<open>"),
     # bare LF line ends are read like CRLF
@@ -136,7 +138,10 @@ PUBLISH = b"POST /topics/wire HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"
     (b"POST /topics/t HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n",
      page(413, b"Request Entity Too Large")),
     (b"GET /x HTTP/1.1\r\nA: " + b"a" * 70000 + b"\r\n\r\n", page(400, b"Bad Request")),
-])
+]
+
+
+@pytest.mark.parametrize("request_bytes, expected", EXACT_CASES)
 def test_exact_answers(emu, request_bytes, expected):
     assert exchange(emu, request_bytes) == expected
 
@@ -223,8 +228,17 @@ def test_a_large_body_over_many_reads(emu):
     assert base64.b64decode(emu.published("wire/big")[-1]["payload"]) == payload
 
 
-def test_a_waiting_reply_holds_back_the_next_pipelined_request(start_emulator):
-    e = start_emulator("--no-verify-signatures")
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_waiting_reply_holds_back_the_next_pipelined_request(scheme):
+    from conftest import emulator_for
+    e = emulator_for(scheme, ["--no-verify-signatures"])
+    try:
+        waiting_reply_holds_back_the_next(e)
+    finally:
+        e.stop()
+
+
+def waiting_reply_holds_back_the_next(e):
     status, _ = e.control("POST", "/_emulator/faults?operation=Publish&count=1&latencyMs=300")
     assert status == 201
     s = connect(e)
@@ -239,3 +253,43 @@ def test_a_waiting_reply_holds_back_the_next_pipelined_request(start_emulator):
     ids = [re.search(rb"x-amzn-RequestId: (\S+)", a).group(1) for a in answers]
     assert ids[0] != ids[1]
     assert [m["payloadText"] for m in e.published("wire")] == ["1", "x"]
+
+
+# ---------------------------------------------------------------- plain vs HTTPS
+
+@pytest.fixture(scope="module")
+def pair():
+    from conftest import emulator_for
+    plain = emulator_for("http", ["--no-verify-signatures"])
+    tls = emulator_for("https", ["--no-verify-signatures"])
+    yield plain, tls
+    plain.stop()
+    tls.stop()
+
+
+PIPELINE = b"".join(b"POST /topics/same HTTP/1.1\r\nContent-Length: %d\r\n\r\n%d"
+                    % (len(b"%d" % i), i) for i in range(20))
+SAME_CASES = [case for case, _ in EXACT_CASES] + [
+    PIPELINE,                                            # pipelined, answered in one write
+    PIPELINE + b"GET / HTTP/2.0\r\n\r\n",               # ... then an error page
+    b"HEAD /topics/same HTTP/1.1\r\n\r\n" + PUBLISH,    # headers only, then the next
+    b"GET /nothing HTTP/1.1\r\n\r\nGET /_emulator/health HTTP/1.0\r\n\r\n",
+    b"DELETE /connections/none HTTP/1.1\r\nConnection: close\r\n\r\n",
+    b"POST /topics/%zz HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    b"POST /topics/same HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+]
+
+
+def test_https_answers_are_the_plain_answers_byte_for_byte(pair):
+    """The same raw bytes to a plain-HTTP and an HTTPS emulator: the same answer bytes,
+    dates and request ids masked (good requests, malformed ones, pipelines, error pages,
+    the connection left open or closed)."""
+    from concurrent.futures import ThreadPoolExecutor
+    plain, tls = pair
+    with ThreadPoolExecutor(8) as pool:
+        got_plain = list(pool.map(lambda d: exchange(plain, d), SAME_CASES))
+        got_tls = list(pool.map(lambda d: exchange(tls, d), SAME_CASES))
+    for data, a, b in zip(SAME_CASES, got_plain, got_tls):
+        assert b == a, data[:80]
+        assert a.startswith(b"HTTP/1."), data[:80]
+    assert got_plain[len(EXACT_CASES)].count(b"HTTP/1.1 200 OK") == 20

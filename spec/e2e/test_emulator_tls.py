@@ -57,7 +57,7 @@ def test_aws_cli_over_https(tls_emulator):
 
 
 def test_https_accept_queue_is_deep(tls_emulator):
-    """evhttp's listening socket gets the same accept queue as plain HTTP and MQTT."""
+    """The HTTPS listening socket gets the same accept queue as plain HTTP and MQTT."""
     from conftest import expected_backlog, listen_backlog
     assert listen_backlog(tls_emulator.http_port) == expected_backlog()
 
@@ -104,3 +104,109 @@ def test_mutual_tls_device_has_its_certificate_cn_as_thing_name():
             assert out["thingName"] == "thermostat-42"
         finally:
             emu.stop()
+
+
+HEALTH = b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def tls_client(emu, alpn=None, session=None):
+    import ssl
+    ctx = ssl.create_default_context(cafile=emu.ca_bundle)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    s = socket.create_connection((emu.http_host, emu.http_port), timeout=5)
+    return ctx, ctx.wrap_socket(s, server_hostname=emu.http_host, session=session)
+
+
+def health(s):
+    s.sendall(HEALTH)
+    data = b""
+    while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+        chunk = s.recv(65536)
+        assert chunk, data
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n"), data
+    return data
+
+
+def test_alpn_http11_is_answered_when_offered(tls_emulator):
+    for offered, chosen in ((["h2", "http/1.1"], "http/1.1"), (["h2"], None), (None, None)):
+        _, s = tls_client(tls_emulator, offered)
+        try:
+            assert s.selected_alpn_protocol() == chosen
+            health(s)                   # HTTP/1.1 whatever was negotiated
+        finally:
+            s.close()
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_sessions_resume(tls_emulator, version):
+    import ssl
+    ctx = ssl.create_default_context(cafile=tls_emulator.ca_bundle)
+    ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    first = ctx.wrap_socket(socket.create_connection((tls_emulator.http_host,
+                                                      tls_emulator.http_port), timeout=5),
+                            server_hostname=tls_emulator.http_host)
+    health(first)                       # TLS 1.3 tickets arrive after the handshake
+    session = first.session
+    first.close()
+    assert session is not None and session.has_ticket
+    again = ctx.wrap_socket(socket.create_connection((tls_emulator.http_host,
+                                                      tls_emulator.http_port), timeout=5),
+                            server_hostname=tls_emulator.http_host, session=session)
+    try:
+        assert again.session_reused
+        health(again)
+    finally:
+        again.close()
+
+
+def test_garbage_instead_of_a_handshake_is_closed_others_served(tls_emulator):
+    """A client sending non-TLS bytes is closed at once (not left to the idle timeout)
+    while a keep-alive TLS connection opened before goes on being served."""
+    _, kept = tls_client(tls_emulator)
+    try:
+        health(kept)
+        for garbage in (b"GET / HTTP/1.1\r\n\r\n", b"\x16\x03\x01\x00\x05hello",
+                        bytes(range(256)) * 4):
+            s = socket.create_connection((tls_emulator.http_host, tls_emulator.http_port),
+                                         timeout=3)
+            s.sendall(garbage)
+            got = b""
+            try:
+                while True:
+                    chunk = s.recv(4096)    # a TLS alert at most, then the close
+                    if not chunk:
+                        break
+                    got += chunk
+            except ConnectionResetError:
+                pass
+            s.close()
+            assert not got.startswith(b"HTTP/"), got
+            health(kept)
+    finally:
+        kept.close()
+
+
+def test_clients_gone_mid_request_or_mid_handshake(tls_emulator):
+    """Clients that vanish halfway (in the handshake, in a request's head or body, before
+    reading the answer) leave the server serving; under ASan, nothing leaks."""
+    import ssl
+    for step in range(4):
+        raw = socket.create_connection((tls_emulator.http_host, tls_emulator.http_port),
+                                       timeout=5)
+        if step == 0:
+            raw.sendall(b"\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03")   # half a hello
+            raw.close()
+            continue
+        ctx = ssl.create_default_context(cafile=tls_emulator.ca_bundle)
+        s = ctx.wrap_socket(raw, server_hostname=tls_emulator.http_host)
+        s.sendall([b"POST /topics/gone HTTP/1.1\r\nHost: x\r\nContent-Le",
+                   b"POST /topics/gone HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc",
+                   b"POST /topics/gone HTTP/1.1\r\nContent-Length: 1\r\n\r\nx" * 50][step - 1])
+        s.close()
+    _, s = tls_client(tls_emulator)
+    try:
+        health(s)
+    finally:
+        s.close()
