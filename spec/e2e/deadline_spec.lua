@@ -136,11 +136,13 @@ print("elapsed=" .. string.format("%.2f", elapsed()))
     local done, timed_out, skipped = tonumber(out.done), tonumber(out.timed_out),
                                      tonumber(out.skipped)
     assert.equals(30, done + timed_out + skipped, r.stdout)
-    assert.is_true(done >= 2 and done <= 8, r.stdout)      -- ~3 rounds of 2 in 1.5 s
-    assert.equals(2, timed_out, r.stdout)                 -- the two in flight at the deadline
+    -- ~3 rounds of 2 in 1.5 s; the (at most two) items in flight at the deadline end
+    -- with TimeoutError; on a loaded machine one may finish just before it
+    assert.is_true(done >= 1 and done <= 8, r.stdout)
+    assert.is_true(timed_out >= 1 and timed_out <= 2, r.stdout)
     assert.is_true(skipped >= 20, r.stdout)
     assert.matches("skipped: the run's deadline passed", out.skipped_message)
-    assert.is_true(tonumber(out.elapsed) < 3, out.elapsed)
+    assert.is_true(tonumber(out.elapsed) < 4, out.elapsed)
     assert.equals(done + timed_out, #rec:requests())      -- skipped items sent nothing
   end)
 
