@@ -301,7 +301,7 @@ static enum io_result conn_write(struct hs_conn *c, const char *p, size_t n, siz
 static void conn_free(struct hs_conn *c)
 {
     if (c->upgrade_cb)              /* never handed over: its taker frees what it holds */
-        c->upgrade_cb(c->upgrade_arg, -1, NULL, 0, NULL, 0);
+        c->upgrade_cb(c->upgrade_arg, -1, NULL, NULL, 0, NULL, 0);
     conn_close_socket(c);
     *c->pprev = c->next;
     if (c->next)
@@ -402,17 +402,58 @@ static void set_reading(struct hs_conn *c, bool on)
     c->reading = on;
 }
 
-/* hs_upgrade's second half: the socket and what is buffered go to the taker. */
+/* Room for at least HS_READ_ROOM more bytes, up to HS_MAX_BUFFER. -1 when full. */
+static int make_room(struct hs_conn *c)
+{
+    if (c->in_cap - c->in_len >= HS_READ_ROOM)
+        return 0;
+    if (c->in_cap >= HS_MAX_BUFFER)
+        return c->in_len < c->in_cap ? 0 : -1;
+    size_t cap = c->in_cap * 2;
+    if (cap > HS_MAX_BUFFER)
+        cap = HS_MAX_BUFFER;
+    char *p = realloc(c->in, cap);
+    if (!p)
+        return c->in_len < c->in_cap ? 0 : -1;
+    c->in = p;
+    c->in_cap = cap;
+    return 0;
+}
+
+/* Moves what SSL_read has decrypted but not returned into the buffer (the taker's
+ * bufferevent would not see it: the socket is not readable for it). -1 when it does not
+ * fit. */
+static int drain_tls(struct hs_conn *c)
+{
+    while (c->ssl && SSL_pending(c->ssl) > 0) {
+        size_t n;
+        if (make_room(c) != 0 ||
+            conn_read(c, c->in + c->in_len, c->in_cap - c->in_len, &n) != IO_DONE)
+            return -1;
+        c->in_len += n;
+    }
+    return 0;
+}
+
+/* hs_upgrade's second half: the socket, its TLS session and what is buffered go to the
+ * taker. */
 static void hand_over(struct hs_conn *c)
 {
+    if (drain_tls(c) != 0) {
+        conn_close_socket(c);       /* conn_free tells cb (-1) */
+        conn_free(c);
+        return;
+    }
     hs_upgrade_cb cb = c->upgrade_cb;
     int fd = c->fd;
+    SSL *ssl = c->ssl;
     c->upgrade_cb = NULL;
+    c->ssl = NULL;
     event_del(c->rd);
     event_del(c->wr);
     c->reading = c->writing = false;
     c->fd = -1;                     /* conn_free must not close it */
-    cb(c->upgrade_arg, fd, c->out.data + c->sent, c->out.len - c->sent, c->in + c->pos,
+    cb(c->upgrade_arg, fd, ssl, c->out.data + c->sent, c->out.len - c->sent, c->in + c->pos,
        c->in_len - c->pos);
     conn_free(c);
 }
@@ -424,6 +465,12 @@ static void settle(struct hs_conn *c)
         return;
     if (!c->dead && !c->busy)
         process(c);
+    if (c->upgrade_cb && !c->dead && c->ssl)
+        flush(c);                   /* a TLS session changes hands with nothing half-written */
+    if (c->upgrade_cb && !c->dead && c->ssl && c->sent < c->out.len) {
+        set_reading(c, c->write_wants_read);    /* the write event finishes it */
+        return;
+    }
     if (c->upgrade_cb && !c->dead) {
         hand_over(c);
         return;
@@ -454,24 +501,6 @@ static void settle(struct hs_conn *c)
     /* bytes SSL_read already decrypted do not make the socket readable again */
     if (c->reading && c->ssl && !c->write_wants_read && SSL_pending(c->ssl) > 0)
         event_active(c->rd, EV_READ, 1);
-}
-
-/* Room for at least HS_READ_ROOM more bytes, up to HS_MAX_BUFFER. -1 when full. */
-static int make_room(struct hs_conn *c)
-{
-    if (c->in_cap - c->in_len >= HS_READ_ROOM)
-        return 0;
-    if (c->in_cap >= HS_MAX_BUFFER)
-        return c->in_len < c->in_cap ? 0 : -1;
-    size_t cap = c->in_cap * 2;
-    if (cap > HS_MAX_BUFFER)
-        cap = HS_MAX_BUFFER;
-    char *p = realloc(c->in, cap);
-    if (!p)
-        return c->in_len < c->in_cap ? 0 : -1;
-    c->in = p;
-    c->in_cap = cap;
-    return 0;
 }
 
 /* One read into the buffer (not while a request is served: its pointers are into it). */
@@ -615,9 +644,7 @@ void hs_upgrade(struct hs_conn *c, const char *head, size_t head_len, hs_upgrade
     c->busy = false;
     c->upgrade_cb = cb;
     c->upgrade_arg = arg;
-    if (c->ssl)                     /* a TLS session is not handed over: cb gets -1 */
-        conn_close_socket(c);
-    else if (buf_append(&c->out, head, head_len) != 0)
+    if (buf_append(&c->out, head, head_len) != 0)
         conn_close_socket(c);       /* out of memory: cb gets -1 when c is freed */
     settle(c);
 }
@@ -662,11 +689,6 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
         return SSL_TLSEXT_ERR_NOACK;
     *out = chosen;
     return SSL_TLSEXT_ERR_OK;
-}
-
-bool hs_is_tls(const struct hs_conn *c)
-{
-    return c->srv->tls != NULL;
 }
 
 struct hs_server *hs_new(struct event_base *base, const char *host, int port, SSL_CTX *tls,

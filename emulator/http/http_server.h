@@ -26,6 +26,7 @@
 struct event_base;
 struct evconnlistener;
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 struct hs_server;
 struct hs_conn;
 
@@ -37,8 +38,6 @@ typedef void (*hs_request_cb)(void *arg, struct hs_conn *conn, const struct hw_r
  * (tickets, TLS 1.2 and 1.3). NULL on failure, with a message on stderr. */
 struct hs_server *hs_new(struct event_base *base, const char *host, int port, SSL_CTX *tls,
                          hs_request_cb on_request, void *arg, int *port_out);
-/* Whether conn is a TLS connection (it cannot be given away with hs_upgrade). */
-bool hs_is_tls(const struct hs_conn *conn);
 /* Closes every connection and the listener. Requests still waiting for hs_reply must
  * have been answered first. Safe with NULL. */
 void hs_free(struct hs_server *s);
@@ -54,15 +53,17 @@ void hs_reply(struct hs_conn *conn, int status, const char *reason, const char *
 /* Closes the connection without an answer (QA fault). */
 void hs_drop(struct hs_conn *conn);
 
-/* A connection given away (WebSockets): the socket, the answer bytes not yet sent and
- * the bytes the client sent after the request, both to be copied during the call. fd is
- * -1 when the connection failed or the server is being freed first. */
-typedef void (*hs_upgrade_cb)(void *arg, int fd, const char *unsent, size_t unsent_len,
-                              const char *unread, size_t unread_len);
+/* A connection given away (WebSockets): the socket, its TLS session (NULL for plain
+ * HTTP; open, nothing half-written, decrypted bytes all in `unread`), the answer bytes
+ * not yet sent and the bytes the client sent after the request, both to be copied during
+ * the call. fd and ssl are the callee's to close and free. fd is -1 (ssl NULL) when the
+ * connection failed or the server is being freed first. */
+typedef void (*hs_upgrade_cb)(void *arg, int fd, SSL *ssl, const char *unsent,
+                              size_t unsent_len, const char *unread, size_t unread_len);
 /* Answers the request conn is serving with `head` (a whole response head, e.g. 101
  * Switching Protocols) and gives the connection away: once the request callback has
- * returned, cb gets the socket (now the callee's to close) and the server forgets it.
- * A TLS connection is closed instead (cb gets -1). */
+ * returned (and, over TLS, the answers before it are written), cb gets the socket and
+ * its TLS session and the server forgets it. */
 void hs_upgrade(struct hs_conn *conn, const char *head, size_t head_len, hs_upgrade_cb cb,
                 void *arg);
 

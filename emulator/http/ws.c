@@ -4,8 +4,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,15 +316,19 @@ void ws_adopt(struct ws_hub *hub, struct bufferevent *sock)
 }
 
 /* The connection hs_upgrade gave away, as a bufferevent with what was buffered. */
-static void on_upgraded(void *arg, int fd, const char *unsent, size_t unsent_len,
+static void on_upgraded(void *arg, int fd, SSL *ssl, const char *unsent, size_t unsent_len,
                         const char *unread, size_t unread_len)
 {
     struct ws_hub *hub = arg;
     if (fd < 0)
         return;
     int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-    struct bufferevent *sock = bufferevent_socket_new(hub->base, fd, opts);
+    struct bufferevent *sock =
+        ssl ? bufferevent_openssl_socket_new(hub->base, fd, ssl, BUFFEREVENT_SSL_OPEN, opts)
+            : bufferevent_socket_new(hub->base, fd, opts);
     if (!sock) {
+        if (ssl)
+            SSL_free(ssl);
         close(fd);
         return;
     }
@@ -367,12 +373,6 @@ void ws_serve_upgrade(struct http_ctx *ctx, struct ws_hub *hub, bool verify,
     char accept[29];
     if (ctx->method != EVHTTP_REQ_GET) {
         http_reply_error(ctx, 405, "MethodNotAllowedException", "/mqtt takes GET (an upgrade)");
-        return;
-    }
-    if ((!ctx->conn && !ctx->ws_pending) || (ctx->conn && hs_is_tls(ctx->conn))) {
-        http_reply_error(ctx, 501, "NotImplementedException",
-                         "MQTT over WebSockets is served on the plain-HTTP port and on "
-                         "--ws-port, not by the HTTPS server");
         return;
     }
     const char *problem = handshake_problem(ctx, accept);

@@ -304,14 +304,15 @@ class AwsResult:
 def https_emulator(extra_args=()):
     """An Emulator serving HTTPS with a throw-away self-signed certificate for 127.0.0.1
     (its ca_bundle), made with the openssl tool in the emulator's own temporary directory."""
-    d = tempfile.mkdtemp(prefix="iotlua-https-")
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    d = tempfile.TemporaryDirectory(prefix="iotlua-https-")
+    cert, key = os.path.join(d.name, "cert.pem"), os.path.join(d.name, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
     emu = Emulator(["--http-tls-cert", cert, "--http-tls-key", key, *extra_args])
     emu.ca_bundle = cert
+    emu.cert_dir = d                # removed with the Emulator object
     return emu
 
 

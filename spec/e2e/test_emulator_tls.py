@@ -12,17 +12,10 @@ import pytest
 
 @pytest.fixture(scope="module")
 def tls_emulator():
-    from conftest import Emulator
-    with tempfile.TemporaryDirectory(prefix="iotlua-tls-") as d:
-        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                        "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True)
-        emu = Emulator(["--http-tls-cert", cert, "--http-tls-key", key])
-        emu.ca_bundle = cert
-        yield emu
-        emu.stop()
+    from conftest import https_emulator
+    emu = https_emulator()
+    yield emu
+    emu.stop()
 
 
 def iot_data_tls(emu):

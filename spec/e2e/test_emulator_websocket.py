@@ -419,3 +419,19 @@ def test_wss_with_a_presigned_url(wss_emulator):
     r = conn.getresponse()
     assert r.status == 403 and r.getheader("x-amzn-ErrorType") == "ForbiddenException"
     conn.close()
+
+
+def test_wss_on_the_https_port(wss_emulator):
+    """The HTTPS server gives an upgraded connection, TLS session and all, to the
+    WebSocket layer: a presigned wss client on the HTTPS port itself exchanges messages
+    with a TCP device and hears an HTTP Publish."""
+    port = wss_emulator.http_port
+    path = presign(wss_emulator, port=port, scheme="https")
+    dev = ws_device(wss_emulator, "wss-https", path=path, port=port, ca=wss_emulator.ca_bundle)
+    dev.subscribe("wss/https/#")
+    tcp = wss_emulator.device("wss-https-peer")
+    tcp.publish("wss/https/a", b"over the https port", qos=1)
+    assert dev.wait_message("wss/https/a").payload == b"over the https port"
+    r = wss_emulator.iot_data().publish(topic="wss/https/b", payload=b"from http")
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert dev.wait_message("wss/https/b").payload == b"from http"
