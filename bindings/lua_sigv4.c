@@ -1,6 +1,10 @@
 /*
  * lua_sigv4.c — iotlua.sigv4.sign{ method, url, headers, body, region, service, credentials,
- * time }: signs any AWS request with the runtime's signer (runtime/sigv4.h).
+ * time, normalize_path, double_encode, content_sha256_header, payload }: signs any AWS
+ * request with the runtime's signer (runtime/sigv4.h), by the service's rules
+ * (sigv4_service_flags: S3-like names sign the path as given with X-Amz-Content-Sha256,
+ * the others normalise it and encode it once more) unless the booleans override them;
+ * payload ("UNSIGNED-PAYLOAD" or 64 hex digits) is signed instead of the body's hash.
  *
  * Returns the table of headers to add (Authorization, X-Amz-Date, X-Amz-Security-Token
  * when a session token is given) and, second, the signer's working: canonical_request,
@@ -72,6 +76,43 @@ static time_t field_time(lua_State *L, int idx)
     return t;
 }
 
+/* Sets or clears bit in *flags from the boolean field `name`, when present. */
+static void field_flag(lua_State *L, int idx, const char *name, unsigned bit, unsigned *flags)
+{
+    int t = lua_getfield(L, idx, name);
+    if (t == LUA_TBOOLEAN)
+        *flags = lua_toboolean(L, -1) ? (*flags | bit) : (*flags & ~bit);
+    else if (t != LUA_TNIL)
+        luaL_error(L, "bad argument #1 to 'sign' (field '%s' must be a boolean, got %s)", name,
+                   luaL_typename(L, -1));
+    lua_pop(L, 1);
+}
+
+/* The flags for the request at idx: the service's defaults, then the overrides. */
+static unsigned field_flags(lua_State *L, int idx, const char *service)
+{
+    unsigned flags = sigv4_service_flags(service);
+    unsigned encode = (flags & SIGV4_NO_URI_ENCODE) ? 0 : 1;
+    field_flag(L, idx, "normalize_path", SIGV4_NORMALIZE_PATH, &flags);
+    field_flag(L, idx, "double_encode", 1, &encode);
+    flags = encode ? (flags & ~SIGV4_NO_URI_ENCODE) : (flags | SIGV4_NO_URI_ENCODE);
+    field_flag(L, idx, "content_sha256_header", SIGV4_ADD_CONTENT_SHA256, &flags);
+    return flags;
+}
+
+/* The payload field: "UNSIGNED-PAYLOAD" or a SHA-256 in hex; NULL when absent. */
+static const char *field_payload(lua_State *L, int idx)
+{
+    const char *p = field_string(L, idx, "payload", 0, NULL);
+    if (!p || strcmp(p, "UNSIGNED-PAYLOAD") == 0)
+        return p;
+    size_t n = strspn(p, "0123456789abcdefABCDEF");
+    if (n != SIGV4_HASH_HEX_LEN || p[n])
+        luaL_error(L, "bad argument #1 to 'sign' (field 'payload' must be \"UNSIGNED-PAYLOAD\" "
+                      "or a SHA-256 as 64 hex digits)");
+    return p;
+}
+
 /* Collects the headers table (name -> string) into a userdata array pushed on the stack;
  * the strings stay anchored in the table at index tbl. Returns the count. */
 static size_t collect_headers(lua_State *L, int tbl, struct sigv4_header **out)
@@ -135,6 +176,8 @@ static int l_sign(lua_State *L)
     const char *region = field_string(L, 1, "region", 1, NULL);
     const char *service = field_string(L, 1, "service", 1, NULL);
     time_t t = field_time(L, 1);
+    unsigned flags = field_flags(L, 1, service);
+    const char *payload = field_payload(L, 1);
     if (lua_getfield(L, 1, "credentials") != LUA_TTABLE)              /* 2 */
         return luaL_error(L, "bad argument #1 to 'sign' (field 'credentials' must be a table, "
                              "got %s)", luaL_typename(L, -1));
@@ -152,8 +195,8 @@ static int l_sign(lua_State *L)
         nheaders = collect_headers(L, 3, &headers);                      /* 4 */
     struct sign_box *sb = push_sign_box(L);
     sb->set = 1;
-    if (sigv4_sign_url(method, url, headers, nheaders, body, body_len, region, service, &creds,
-                       t, 0, &sb->r) != 0)
+    if (sigv4_sign_url(method, url, headers, nheaders, body, body_len, payload, region, service,
+                       &creds, t, flags, &sb->r) != 0)
         return luaL_error(L, "bad argument #1 to 'sign' (%s)", sb->r.error);
     push_signed(L, &sb->r);
     return 2;

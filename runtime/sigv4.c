@@ -360,10 +360,20 @@ static const char *split_url(const char *url, struct url_parts *u)
     return rc ? "out of memory" : NULL;
 }
 
+unsigned sigv4_service_flags(const char *service)
+{
+    static const char *const s3_like[] = {"s3", "s3-object-lambda", "s3-outposts"};
+    for (size_t i = 0; service && i < sizeof s3_like / sizeof s3_like[0]; i++)
+        if (strcmp(service, s3_like[i]) == 0)
+            return SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256;
+    return SIGV4_NORMALIZE_PATH;
+}
+
 int sigv4_sign_url(const char *method, const char *url, const struct sigv4_header *headers,
-                   size_t nheaders, const void *body, size_t body_len, const char *region,
-                   const char *service, const struct sigv4_credentials *creds, time_t time,
-                   unsigned flags, struct sigv4_result *out)
+                   size_t nheaders, const void *body, size_t body_len, const char *payload_hash,
+                   const char *region, const char *service,
+                   const struct sigv4_credentials *creds, time_t time, unsigned flags,
+                   struct sigv4_result *out)
 {
     struct url_parts u = {BUF_INIT, BUF_INIT, BUF_INIT};
     struct sigv4_header *h = NULL;
@@ -381,10 +391,8 @@ int sigv4_sign_url(const char *method, const char *url, const struct sigv4_heade
     size_t nh = nheaders;
     if (!has_header(headers, nheaders, "host"))
         h[nh++] = (struct sigv4_header){"Host", buf_cstr(&u.host)};
-    if (service && strcmp(service, "s3") == 0)
-        flags |= SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256;
     struct sigv4_request req = {method, u.path.len ? buf_cstr(&u.path) : "/",
-                                buf_cstr(&u.query), h, nh, body, body_len, NULL};
+                                buf_cstr(&u.query), h, nh, body, body_len, payload_hash};
     struct sigv4_params p = {region, service, {NULL, NULL, NULL}, time, flags};
     if (creds)
         p.credentials = *creds;
