@@ -311,12 +311,6 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *param
 
 /* ================================================================ signing a URL */
 
-struct url_parts {
-    struct buf host;    /* Host header value */
-    struct buf path;
-    struct buf query;
-};
-
 static int default_port(const char *scheme, size_t n, const char *port, size_t pn)
 {
     if (n == 5 && strncasecmp(scheme, "https", 5) == 0)
@@ -326,8 +320,7 @@ static int default_port(const char *scheme, size_t n, const char *port, size_t p
     return 0;
 }
 
-/* Splits scheme://host[:port][/path][?query][#fragment]. Returns NULL or the reason. */
-static const char *split_url(const char *url, struct url_parts *u)
+const char *sigv4_split_url(const char *url, struct url_parts *u)
 {
     const char *sep = strstr(url, "://");
     if (!sep || sep == url)
@@ -335,6 +328,7 @@ static const char *split_url(const char *url, struct url_parts *u)
     const char *auth = sep + 3, *end = auth + strcspn(auth, "/?#");
     if (end == auth)
         return "url has no host";
+    u->origin_len = (size_t)(end - url);
     if (memchr(auth, '@', (size_t)(end - auth)))
         return "url must not contain user information";
     const char *colon = NULL;
@@ -375,10 +369,10 @@ int sigv4_sign_url(const char *method, const char *url, const struct sigv4_heade
                    const struct sigv4_credentials *creds, time_t time, unsigned flags,
                    struct sigv4_result *out)
 {
-    struct url_parts u = {BUF_INIT, BUF_INIT, BUF_INIT};
+    struct url_parts u = {BUF_INIT, BUF_INIT, BUF_INIT, 0};
     struct sigv4_header *h = NULL;
     int rc = -1;
-    const char *why = url ? split_url(url, &u) : "url is missing";
+    const char *why = url ? sigv4_split_url(url, &u) : "url is missing";
     memset(out, 0, sizeof *out);
     if (why) {
         sigv4_set_error(out->error, sizeof out->error, "sigv4: %s", why);

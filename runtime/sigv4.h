@@ -134,6 +134,17 @@ int sigv4_sign_url(const char *method, const char *url, const struct sigv4_heade
  * other service normalises the path and encodes it once more (SIGV4_NORMALIZE_PATH). */
 unsigned sigv4_service_flags(const char *service);
 
+/* A presigned URL (query-string signing, as botocore's SigV4QueryAuth and, with
+ * SIGV4_NO_URI_ENCODE in params->flags, S3SigV4QueryAuth): the URL (fragment dropped)
+ * with X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires (expires, 1..604800
+ * seconds), X-Amz-SignedHeaders=host, X-Amz-Security-Token (a session token) after its own
+ * query, all signed, then X-Amz-Signature. Only Host is signed; the payload is
+ * UNSIGNED-PAYLOAD with SIGV4_NO_URI_ENCODE, the empty body's hash otherwise;
+ * SIGV4_NORMALIZE_PATH applies as for sigv4_sign. Appends to out; returns 0, or -1 with
+ * error set (naming what is wrong, never the secret). */
+int sigv4_presign_url(const char *method, const char *url, const struct sigv4_params *params,
+                      long expires, struct buf *out, char *error, size_t error_len);
+
 /* ---------------------------------------------------------------- the pipeline's steps
  * Each is unit-tested on its own. */
 

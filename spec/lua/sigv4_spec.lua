@@ -214,3 +214,61 @@ describe("iotlua.sigv4.sign", function()
     assert.is_nil(err:find(CREDENTIALS.secret_access_key, 1, true))
   end)
 end)
+
+-- iotlua.sigv4.presign: the AWS S3 documentation's presigned example (examplebucket,
+-- test.txt, 2013-05-24, 86400 s) reproduced byte for byte; expiry and argument checks.
+describe("iotlua.sigv4.presign", function()
+  local DOC = { access_key_id = "AKIAIOSFODNN7EXAMPLE",
+                secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }
+  local function req(fields)
+    local r = { method = "GET", url = "https://examplebucket.s3.amazonaws.com/test.txt",
+                region = "us-east-1", service = "s3", credentials = DOC,
+                time = "20130524T000000Z", expires = 86400 }
+    for k, v in pairs(fields or {}) do r[k] = v end
+    return r
+  end
+
+  it("gives the documented presigned URL", function()
+    assert.equals("https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=" ..
+      "AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3" ..
+      "%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=" ..
+      "host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+      iotlua.sigv4.presign(req()))
+  end)
+
+  it("defaults expires to 3600 and signs a session token in the query", function()
+    local r = req{ credentials = { access_key_id = DOC.access_key_id,
+                   secret_access_key = DOC.secret_access_key, session_token = "T+K/1" } }
+    r.expires = nil
+    local url = iotlua.sigv4.presign(r)
+    assert.matches("&X-Amz-Expires=3600&", url, 1, true)
+    assert.matches("&X-Amz-Security-Token=T%2BK%2F1&X-Amz-Signature=", url, 1, true)
+  end)
+
+  it("normalises the path for services other than S3 when signing, keeps it in the URL",
+     function()
+    local a = iotlua.sigv4.presign(req{ service = "execute-api", url = "https://h/a/./b" })
+    local b = iotlua.sigv4.presign(req{ service = "execute-api", url = "https://h/a/b" })
+    assert.equals(a:match("X%-Amz%-Signature=(%x+)"), b:match("X%-Amz%-Signature=(%x+)"))
+    assert.matches("^https://h/a/%./b%?", a)
+  end)
+
+  local BAD = {
+    { "expires 0", req{ expires = 0 }, "field 'expires' must be whole seconds from 1 to 604800" },
+    { "expires a week and a second", req{ expires = 604801 }, "field 'expires'" },
+    { "expires fractional", req{ expires = 1.5 }, "field 'expires'" },
+    { "no url", req{ url = false }, "field 'url' must be a string" },
+    { "bad url", req{ url = "examplebucket" }, "url must be scheme://host" },
+    { "no service", req{ service = 3 }, "field 'service' must be a string" },
+    { "credentials a number", req{ credentials = 3 }, "field 'credentials' must be" },
+  }
+  for _, case in ipairs(BAD) do
+    it("raises on bad input: " .. case[1], function()
+      local ok, err = pcall(iotlua.sigv4.presign, case[2])
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'presign'", err, 1, true)
+      assert.matches(case[3], err, 1, true)
+      assert.is_nil(err:find(DOC.secret_access_key, 1, true))
+    end)
+  end
+end)
