@@ -311,12 +311,6 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *param
 
 /* ================================================================ signing a URL */
 
-struct url_parts {
-    struct buf host;    /* Host header value */
-    struct buf path;
-    struct buf query;
-};
-
 static int default_port(const char *scheme, size_t n, const char *port, size_t pn)
 {
     if (n == 5 && strncasecmp(scheme, "https", 5) == 0)
@@ -326,8 +320,7 @@ static int default_port(const char *scheme, size_t n, const char *port, size_t p
     return 0;
 }
 
-/* Splits scheme://host[:port][/path][?query][#fragment]. Returns NULL or the reason. */
-static const char *split_url(const char *url, struct url_parts *u)
+const char *sigv4_split_url(const char *url, struct url_parts *u)
 {
     const char *sep = strstr(url, "://");
     if (!sep || sep == url)
@@ -335,6 +328,7 @@ static const char *split_url(const char *url, struct url_parts *u)
     const char *auth = sep + 3, *end = auth + strcspn(auth, "/?#");
     if (end == auth)
         return "url has no host";
+    u->origin_len = (size_t)(end - url);
     if (memchr(auth, '@', (size_t)(end - auth)))
         return "url must not contain user information";
     const char *colon = NULL;
@@ -360,15 +354,25 @@ static const char *split_url(const char *url, struct url_parts *u)
     return rc ? "out of memory" : NULL;
 }
 
-int sigv4_sign_url(const char *method, const char *url, const struct sigv4_header *headers,
-                   size_t nheaders, const void *body, size_t body_len, const char *region,
-                   const char *service, const struct sigv4_credentials *creds, time_t time,
-                   unsigned flags, struct sigv4_result *out)
+unsigned sigv4_service_flags(const char *service)
 {
-    struct url_parts u = {BUF_INIT, BUF_INIT, BUF_INIT};
+    static const char *const s3_like[] = {"s3", "s3-object-lambda", "s3-outposts"};
+    for (size_t i = 0; service && i < sizeof s3_like / sizeof s3_like[0]; i++)
+        if (strcmp(service, s3_like[i]) == 0)
+            return SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256;
+    return SIGV4_NORMALIZE_PATH;
+}
+
+int sigv4_sign_url(const char *method, const char *url, const struct sigv4_header *headers,
+                   size_t nheaders, const void *body, size_t body_len, const char *payload_hash,
+                   const char *region, const char *service,
+                   const struct sigv4_credentials *creds, time_t time, unsigned flags,
+                   struct sigv4_result *out)
+{
+    struct url_parts u = {BUF_INIT, BUF_INIT, BUF_INIT, 0};
     struct sigv4_header *h = NULL;
     int rc = -1;
-    const char *why = url ? split_url(url, &u) : "url is missing";
+    const char *why = url ? sigv4_split_url(url, &u) : "url is missing";
     memset(out, 0, sizeof *out);
     if (why) {
         sigv4_set_error(out->error, sizeof out->error, "sigv4: %s", why);
@@ -381,10 +385,8 @@ int sigv4_sign_url(const char *method, const char *url, const struct sigv4_heade
     size_t nh = nheaders;
     if (!has_header(headers, nheaders, "host"))
         h[nh++] = (struct sigv4_header){"Host", buf_cstr(&u.host)};
-    if (service && strcmp(service, "s3") == 0)
-        flags |= SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256;
     struct sigv4_request req = {method, u.path.len ? buf_cstr(&u.path) : "/",
-                                buf_cstr(&u.query), h, nh, body, body_len, NULL};
+                                buf_cstr(&u.query), h, nh, body, body_len, payload_hash};
     struct sigv4_params p = {region, service, {NULL, NULL, NULL}, time, flags};
     if (creds)
         p.credentials = *creds;

@@ -118,13 +118,32 @@ void sigv4_result_free(struct sigv4_result *r);
 
 /* One call for scripts (iotlua.sigv4.sign): url is scheme://host[:port][/path][?query]
  * (path and query exactly as they will be sent). A Host header is derived from the URL
- * (the port only when it is not the scheme's default) unless headers has one. For
- * service "s3" the flags SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256 are implied. The
- * headers to add are out->add[0 .. out->nadd). Returns 0 or -1 with out->error. */
+ * (the port only when it is not the scheme's default) unless headers has one. flags are
+ * used as given (sigv4_service_flags gives a service's defaults); payload_hash, when not
+ * NULL, is signed instead of the body's hash ("UNSIGNED-PAYLOAD" or hex). The headers to
+ * add are out->add[0 .. out->nadd). Returns 0 or -1 with out->error. */
 int sigv4_sign_url(const char *method, const char *url, const struct sigv4_header *headers,
-                   size_t nheaders, const void *body, size_t body_len, const char *region,
-                   const char *service, const struct sigv4_credentials *creds, time_t time,
-                   unsigned flags, struct sigv4_result *out);
+                   size_t nheaders, const void *body, size_t body_len, const char *payload_hash,
+                   const char *region, const char *service,
+                   const struct sigv4_credentials *creds, time_t time, unsigned flags,
+                   struct sigv4_result *out);
+
+/* The flags botocore's signer implies for a signing name: s3, s3-object-lambda and
+ * s3-outposts sign the path as given (no normalisation, no second encoding) with an
+ * X-Amz-Content-Sha256 header (SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256); every
+ * other service normalises the path and encodes it once more (SIGV4_NORMALIZE_PATH). */
+unsigned sigv4_service_flags(const char *service);
+
+/* A presigned URL (query-string signing, as botocore's SigV4QueryAuth and, with
+ * SIGV4_NO_URI_ENCODE in params->flags, S3SigV4QueryAuth): the URL (fragment dropped)
+ * with X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires (expires, 1..604800
+ * seconds), X-Amz-SignedHeaders=host, X-Amz-Security-Token (a session token) after its own
+ * query, all signed, then X-Amz-Signature. Only Host is signed; the payload is
+ * UNSIGNED-PAYLOAD with SIGV4_NO_URI_ENCODE, the empty body's hash otherwise;
+ * SIGV4_NORMALIZE_PATH applies as for sigv4_sign. Appends to out; returns 0, or -1 with
+ * error set (naming what is wrong, never the secret). */
+int sigv4_presign_url(const char *method, const char *url, const struct sigv4_params *params,
+                      long expires, struct buf *out, char *error, size_t error_len);
 
 /* ---------------------------------------------------------------- the pipeline's steps
  * Each is unit-tested on its own. */

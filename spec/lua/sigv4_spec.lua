@@ -43,8 +43,8 @@ local function parse_request(text)
   return { method = method, target = target, headers = headers, body = body or "" }
 end
 
--- Vectors: every top-level case plus the session-token ones. The normalize-path cases
--- need path normalization, which iotdata never uses (unit-tested in C).
+-- Vectors: every top-level case, the session-token ones and the normalize-path ones
+-- (service "service" normalises the path as botocore does for every service but S3).
 local VECTORS = {
   "get-header-key-duplicate", "get-header-value-multiline", "get-header-value-order",
   "get-header-value-trim", "get-unreserved", "get-utf8", "get-vanilla",
@@ -55,6 +55,10 @@ local VECTORS = {
   "post-header-key-sort", "post-header-value-case", "post-vanilla",
   "post-vanilla-empty-query-value", "post-vanilla-query", "post-x-www-form-urlencoded",
   "post-x-www-form-urlencoded-parameters", "post-sts-token/post-sts-header-before",
+  "normalize-path/get-relative", "normalize-path/get-relative-relative",
+  "normalize-path/get-slash", "normalize-path/get-slash-dot-slash",
+  "normalize-path/get-slash-pointless-dot", "normalize-path/get-slashes",
+  "normalize-path/get-space", "normalize-path/get-special-character",
 }
 
 local function vector_path(name)
@@ -115,6 +119,53 @@ describe("iotlua.sigv4.sign", function()
     assert.equals("/topics/a%252Fb%2520c%252F%2523", working.canonical_request:match("^POST\n([^\n]*)"))
   end)
 
+  local function canonical_uri(fields)
+    local r = { method = "GET", region = "us-east-1", credentials = CREDENTIALS,
+                time = "20150830T123600Z" }
+    for k, v in pairs(fields) do r[k] = v end
+    local added, working = iotlua.sigv4.sign(r)
+    return working.canonical_request:match("^GET\n([^\n]*)"), added, working
+  end
+
+  it("normalises and double-encodes the path for services other than S3", function()
+    local url = "https://sqs.us-east-1.amazonaws.com/a/./b//../c%2Fd"
+    assert.equals("/a/c%252Fd", (canonical_uri{ url = url, service = "sqs" }))
+    assert.equals("/a/./b//../c%252Fd",
+                  (canonical_uri{ url = url, service = "sqs", normalize_path = false }))
+    assert.equals("/a/c%2Fd",
+                  (canonical_uri{ url = url, service = "sqs", double_encode = false }))
+  end)
+
+  for _, service in ipairs{ "s3", "s3-object-lambda", "s3-outposts" } do
+    it("signs the path as given with X-Amz-Content-Sha256 for " .. service, function()
+      local uri, added, working = canonical_uri{ service = service, body = "",
+        url = "https://b.s3.amazonaws.com/a/./b//k%20y" }
+      assert.equals("/a/./b//k%20y", uri)
+      local empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+      assert.equals(empty, added["X-Amz-Content-Sha256"])
+      assert.matches("x-amz-content-sha256", working.signed_headers, 1, true)
+    end)
+  end
+
+  it("signs UNSIGNED-PAYLOAD or a hash given instead of the body's", function()
+    local _, added, working = canonical_uri{ service = "s3", body = "data",
+      url = "https://b.s3.amazonaws.com/k", payload = "UNSIGNED-PAYLOAD" }
+    assert.equals("UNSIGNED-PAYLOAD", added["X-Amz-Content-Sha256"])
+    assert.equals("UNSIGNED-PAYLOAD", working.canonical_request:match("([^\n]*)$"))
+    local hash = string.rep("ab", 32)
+    _, added, working = canonical_uri{ service = "execute-api", payload = hash,
+      url = "https://x.execute-api.us-east-1.amazonaws.com/p" }
+    assert.is_nil(added["X-Amz-Content-Sha256"])
+    assert.equals(hash, working.canonical_request:match("([^\n]*)$"))
+    _, added = canonical_uri{ service = "execute-api", content_sha256_header = true,
+      url = "https://x.execute-api.us-east-1.amazonaws.com/p" }
+    assert.equals(read(vector_path("get-vanilla") .. ".creq"):match("([^\n]*)$"),
+                  added["X-Amz-Content-Sha256"])
+    _, added = canonical_uri{ service = "s3", content_sha256_header = false,
+      url = "https://b.s3.amazonaws.com/k" }
+    assert.is_nil(added["X-Amz-Content-Sha256"])
+  end)
+
   local base = { method = "GET", url = "https://example.amazonaws.com/", region = "us-east-1",
                  service = "service", credentials = CREDENTIALS }
   local function with(field, value)
@@ -139,6 +190,14 @@ describe("iotlua.sigv4.sign", function()
     { "headers not a table", with("headers", "Host: x"), "field 'headers' must be a table" },
     { "header value not a string", with("headers", { ["X-A"] = 1 }), "must map names to strings" },
     { "body not a string", with("body", {}), "field 'body' must be a string" },
+    { "normalize_path not a boolean", with("normalize_path", "yes"),
+      "field 'normalize_path' must be a boolean" },
+    { "double_encode not a boolean", with("double_encode", 0),
+      "field 'double_encode' must be a boolean" },
+    { "content_sha256_header not a boolean", with("content_sha256_header", "x"),
+      "field 'content_sha256_header' must be a boolean" },
+    { "payload not a hash", with("payload", "abc"),
+      "field 'payload' must be \"UNSIGNED-PAYLOAD\" or a SHA-256 as 64 hex digits" },
   }
   for _, case in ipairs(BAD) do
     it("raises on bad input: " .. case[1], function()
@@ -154,4 +213,62 @@ describe("iotlua.sigv4.sign", function()
     assert.is_false(ok)
     assert.is_nil(err:find(CREDENTIALS.secret_access_key, 1, true))
   end)
+end)
+
+-- iotlua.sigv4.presign: the AWS S3 documentation's presigned example (examplebucket,
+-- test.txt, 2013-05-24, 86400 s) reproduced byte for byte; expiry and argument checks.
+describe("iotlua.sigv4.presign", function()
+  local DOC = { access_key_id = "AKIAIOSFODNN7EXAMPLE",
+                secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }
+  local function req(fields)
+    local r = { method = "GET", url = "https://examplebucket.s3.amazonaws.com/test.txt",
+                region = "us-east-1", service = "s3", credentials = DOC,
+                time = "20130524T000000Z", expires = 86400 }
+    for k, v in pairs(fields or {}) do r[k] = v end
+    return r
+  end
+
+  it("gives the documented presigned URL", function()
+    assert.equals("https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=" ..
+      "AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3" ..
+      "%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=" ..
+      "host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+      iotlua.sigv4.presign(req()))
+  end)
+
+  it("defaults expires to 3600 and signs a session token in the query", function()
+    local r = req{ credentials = { access_key_id = DOC.access_key_id,
+                   secret_access_key = DOC.secret_access_key, session_token = "T+K/1" } }
+    r.expires = nil
+    local url = iotlua.sigv4.presign(r)
+    assert.matches("&X-Amz-Expires=3600&", url, 1, true)
+    assert.matches("&X-Amz-Security-Token=T%2BK%2F1&X-Amz-Signature=", url, 1, true)
+  end)
+
+  it("normalises the path for services other than S3 when signing, keeps it in the URL",
+     function()
+    local a = iotlua.sigv4.presign(req{ service = "execute-api", url = "https://h/a/./b" })
+    local b = iotlua.sigv4.presign(req{ service = "execute-api", url = "https://h/a/b" })
+    assert.equals(a:match("X%-Amz%-Signature=(%x+)"), b:match("X%-Amz%-Signature=(%x+)"))
+    assert.matches("^https://h/a/%./b%?", a)
+  end)
+
+  local BAD = {
+    { "expires 0", req{ expires = 0 }, "field 'expires' must be whole seconds from 1 to 604800" },
+    { "expires a week and a second", req{ expires = 604801 }, "field 'expires'" },
+    { "expires fractional", req{ expires = 1.5 }, "field 'expires'" },
+    { "no url", req{ url = false }, "field 'url' must be a string" },
+    { "bad url", req{ url = "examplebucket" }, "url must be scheme://host" },
+    { "no service", req{ service = 3 }, "field 'service' must be a string" },
+    { "credentials a number", req{ credentials = 3 }, "field 'credentials' must be" },
+  }
+  for _, case in ipairs(BAD) do
+    it("raises on bad input: " .. case[1], function()
+      local ok, err = pcall(iotlua.sigv4.presign, case[2])
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'presign'", err, 1, true)
+      assert.matches(case[3], err, 1, true)
+      assert.is_nil(err:find(DOC.secret_access_key, 1, true))
+    end)
+  end
 end)

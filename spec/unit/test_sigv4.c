@@ -380,8 +380,8 @@ static void botocore_case(const struct json_value *c, const char *akid, const ch
     struct sigv4_credentials cr = {akid, secret, token};
     struct sigv4_result r;
     CHECK_INT_EQ(sigv4_sign_url(json_get_string(c, "method"), json_get_string(c, "url"), h,
-                                nh, body.data, body.len, "us-east-1", "iotdata", &cr, t, 0,
-                                &r), 0);
+                                nh, body.data, body.len, NULL, "us-east-1", "iotdata", &cr, t,
+                                0, &r), 0);
     CHECK_STR_EQ(r.canonical_request, json_get_string(c, "canonical_request"));
     CHECK_STR_EQ(r.string_to_sign, json_get_string(c, "string_to_sign"));
     CHECK_STR_EQ(r.authorization, json_get_string(c, "authorization"));
@@ -429,7 +429,8 @@ static void test_sign_url(void)
     struct sigv4_credentials cr = {EX_AKID, EX_SECRET, "TOKEN"};
     struct sigv4_result r;
     CHECK_INT_EQ(sigv4_sign_url("POST", "https://h.example:8443/p/a%2Fb?b=2&a=1#frag", NULL, 0,
-                                "x", 1, "eu-west-1", "iotdata", &cr, 1440938160, 0, &r), 0);
+                                "x", 1, NULL, "eu-west-1", "iotdata", &cr, 1440938160, 0,
+                                &r), 0);
     CHECK_STR_CONTAINS(r.canonical_request, "POST\n/p/a%252Fb\na=1&b=2\nhost:h.example:8443\n");
     CHECK_STR_CONTAINS(r.canonical_request, "x-amz-security-token:TOKEN\n");
     CHECK_STR_EQ(r.signed_headers, "host;x-amz-date;x-amz-security-token");
@@ -441,38 +442,58 @@ static void test_sign_url(void)
     sigv4_result_free(&r);
 
     /* Default port dropped from Host; an explicit Host header wins; empty path is "/". */
-    CHECK_INT_EQ(sigv4_sign_url("GET", "http://h:80", NULL, 0, NULL, 0, "r", "s", &cr, 0, 0, &r), 0);
+    CHECK_INT_EQ(sigv4_sign_url("GET", "http://h:80", NULL, 0, NULL, 0, NULL, "r", "s", &cr, 0,
+                                0, &r), 0);
     CHECK_STR_CONTAINS(r.canonical_request, "GET\n/\n\nhost:h\n");
     sigv4_result_free(&r);
     struct sigv4_header host = {"host", "other"};
-    CHECK_INT_EQ(sigv4_sign_url("GET", "http://h/", &host, 1, NULL, 0, "r", "s", &cr, 0, 0, &r), 0);
+    CHECK_INT_EQ(sigv4_sign_url("GET", "http://h/", &host, 1, NULL, 0, NULL, "r", "s", &cr, 0,
+                                0, &r), 0);
     CHECK_STR_CONTAINS(r.canonical_request, "host:other\n");
     sigv4_result_free(&r);
 
     /* S3 implies no second encoding and X-Amz-Content-Sha256. */
-    CHECK_INT_EQ(sigv4_sign_url("PUT", "https://b.s3.amazonaws.com/k%20y", NULL, 0, "", 0,
-                                "us-east-1", "s3", &cr, 0, 0, &r), 0);
+    CHECK_INT_EQ(sigv4_sign_url("PUT", "https://b.s3.amazonaws.com/k%20y", NULL, 0, "", 0, NULL,
+                                "us-east-1", "s3", &cr, 0, sigv4_service_flags("s3"), &r), 0);
     CHECK_STR_CONTAINS(r.canonical_request, "PUT\n/k%20y\n");
     CHECK_STR_EQ(added(&r, "X-Amz-Content-Sha256"),
                  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sigv4_result_free(&r);
+
+    /* Service defaults: S3-like names sign the path as given, others normalise it; a
+     * payload hash given (UNSIGNED-PAYLOAD) is signed and sent instead of the body's. */
+    CHECK_INT_EQ(sigv4_service_flags("s3-outposts"),
+                 SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256);
+    CHECK_INT_EQ(sigv4_service_flags("s3-object-lambda"), sigv4_service_flags("s3"));
+    CHECK_INT_EQ(sigv4_service_flags("sqs"), SIGV4_NORMALIZE_PATH);
+    CHECK_INT_EQ(sigv4_sign_url("GET", "https://h/a/./b//../c", NULL, 0, NULL, 0, NULL, "r",
+                                "sqs", &cr, 0, sigv4_service_flags("sqs"), &r), 0);
+    CHECK_STR_CONTAINS(r.canonical_request, "GET\n/a/c\n");
+    sigv4_result_free(&r);
+    CHECK_INT_EQ(sigv4_sign_url("GET", "https://b.s3.amazonaws.com/a/./b//c", NULL, 0, "x", 1,
+                                "UNSIGNED-PAYLOAD", "r", "s3", &cr, 0,
+                                sigv4_service_flags("s3"), &r), 0);
+    CHECK_STR_CONTAINS(r.canonical_request, "GET\n/a/./b//c\n");
+    CHECK_STR_CONTAINS(r.canonical_request, "x-amz-content-sha256:UNSIGNED-PAYLOAD\n");
+    CHECK_STR_EQ(added(&r, "X-Amz-Content-Sha256"), "UNSIGNED-PAYLOAD");
     sigv4_result_free(&r);
 
     /* Bad input: a clear error, nothing allocated, secret never echoed. */
     const char *bad_urls[] = {"nohost", "https://", "https://u:p@h/", "https://h:99999/",
                               "https://h:x/", NULL};
     for (int i = 0; bad_urls[i]; i++) {
-        CHECK_INT_EQ(sigv4_sign_url("GET", bad_urls[i], NULL, 0, NULL, 0, "r", "s", &cr, 0, 0,
-                                    &r), -1);
+        CHECK_INT_EQ(sigv4_sign_url("GET", bad_urls[i], NULL, 0, NULL, 0, NULL, "r", "s", &cr,
+                                    0, 0, &r), -1);
         CHECK_STR_CONTAINS(r.error, "url");
         sigv4_result_free(&r);
     }
     struct sigv4_credentials nosecret = {EX_AKID, "", NULL};
-    CHECK_INT_EQ(sigv4_sign_url("GET", "https://h/", NULL, 0, NULL, 0, "r", "s", &nosecret, 0,
-                                0, &r), -1);
+    CHECK_INT_EQ(sigv4_sign_url("GET", "https://h/", NULL, 0, NULL, 0, NULL, "r", "s",
+                                &nosecret, 0, 0, &r), -1);
     CHECK_STR_CONTAINS(r.error, "secret access key is missing");
     sigv4_result_free(&r);
-    CHECK_INT_EQ(sigv4_sign_url("GET", "https://h/", NULL, 0, NULL, 0, "us east", "s", &cr, 0,
-                                0, &r), -1);
+    CHECK_INT_EQ(sigv4_sign_url("GET", "https://h/", NULL, 0, NULL, 0, NULL, "us east", "s",
+                                &cr, 0, 0, &r), -1);
     CHECK_STR_CONTAINS(r.error, "region");
     sigv4_result_free(&r);
 }

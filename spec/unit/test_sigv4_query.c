@@ -7,6 +7,8 @@
  * 86400 s, the documented example key pair), so the verifier is checked against a
  * signature it did not make. Then each kind of tampering, the time window of
  * X-Amz-Expires, and a session token signed or added after signing.
+ * sigv4_presign_url is checked against the same documented URL, byte for byte, and its
+ * output accepted by the verifier; then its argument checks.
  * The emulator's use of it (service iotdevicegateway, URLs presigned by botocore) is
  * spec/e2e/test_emulator_websocket.py.
  */
@@ -129,6 +131,47 @@ static void test_token_after_signing(struct sigv4_verifier *v)
                  SIGV4_VERIFY_MISMATCH);
 }
 
+static void test_presign(struct sigv4_verifier *v)
+{
+    struct sigv4_params p = {"us-east-1", "s3", {AKID, SECRET, NULL}, SIGNED_AT,
+                             sigv4_service_flags("s3")};
+    struct buf out = BUF_INIT;
+    char err[SIGV4_ERROR_LEN], why[512];
+    CHECK_INT_EQ(sigv4_presign_url("GET", "https://examplebucket.s3.amazonaws.com/test.txt#f",
+                                   &p, 86400, &out, err, sizeof err), 0);
+    CHECK_STR_EQ(buf_cstr(&out), "https://examplebucket.s3.amazonaws.com/test.txt?" GOOD);
+    const char *q = strchr(buf_cstr(&out), '?') + 1;
+    CHECK_INT_EQ(verify_at(v, q, SIGNED_AT + 60, 0, why, sizeof why), SIGV4_VERIFY_OK);
+    buf_free(&out);
+
+    /* A session token is signed in the query; the URL's own query comes first. */
+    p.credentials.session_token = "TOK/EN";
+    CHECK_INT_EQ(sigv4_presign_url("GET", "https://h:8443/a/./b?x=1", &p, 60, &out, err,
+                                   sizeof err), 0);
+    CHECK_STR_CONTAINS(buf_cstr(&out), "https://h:8443/a/./b?x=1&X-Amz-Algorithm=");
+    CHECK_STR_CONTAINS(buf_cstr(&out), "&X-Amz-Expires=60&X-Amz-SignedHeaders=host"
+                                       "&X-Amz-Security-Token=TOK%2FEN&X-Amz-Signature=");
+    buf_free(&out);
+
+    struct {
+        const char *url;
+        long expires;
+        const char *secret, *error;
+    } bad[] = {{"https://h/", 0, SECRET, "expires must be 1..604800"},
+               {"https://h/", 604801, SECRET, "expires must be 1..604800"},
+               {"https://h/", 60, "", "secret access key is missing"},
+               {"nohost", 60, SECRET, "url must be"},
+               {NULL, 60, SECRET, "url is missing"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p.credentials.secret_access_key = bad[i].secret;
+        CHECK_INT_EQ(sigv4_presign_url("GET", bad[i].url, &p, bad[i].expires, &out, err,
+                                       sizeof err), -1);
+        CHECK_STR_CONTAINS(err, bad[i].error);
+        CHECK(strstr(err, SECRET) == NULL);
+        CHECK_INT_EQ(out.len, 0);
+    }
+}
+
 int main(void)
 {
     struct sigv4_verifier *v = sigv4_verifier_new();
@@ -137,6 +180,7 @@ int main(void)
     test_tampering(v);
     test_time_window(v);
     test_token_after_signing(v);
+    test_presign(v);
     sigv4_verifier_free(v);
     return CHECK_SUMMARY();
 }

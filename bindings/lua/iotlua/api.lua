@@ -10,6 +10,7 @@
 --   iotlua.run()                         runs until every task has finished
 --   iotlua.deadline([s])                 the run's deadline: seconds left (or nil)
 --   iotlua.sigv4.sign{...}               headers to add (and the signer's working)
+--   iotlua.sigv4.presign{...}            a presigned URL
 --   iotlua.mqtt.connect{...}             an MQTT connection, or nil, err (iotlua.mqtt)
 --   iotlua.request{...}                  a request over HTTP, its reply heard over MQTT
 --   iotlua.json                          lua-cjson
@@ -45,31 +46,43 @@ function M.lock(path)
   return handle
 end
 
--- iotlua.sigv4.sign{...}: credentials may also be a client (what its calls sign with) or
--- a profile name (resolved as a client of that profile would); a failure to get them is
--- nil, err.
-function M.sigv4.sign(r)
-  if type(r) == "table" and r.credentials ~= nil and type(r.credentials) ~= "table" then
-    local source = r.credentials
-    if type(source) == "string" then
-      local client, err = M.client{ profile = source ~= "default" and source or nil,
-                                    region = type(r.region) == "string" and r.region or nil }
-      if not client then return nil, err end
-      source = client
-    elseif (getmetatable(source) or {}).__name ~= "iotlua.client" then
-      error("bad argument #1 to 'sign' (field 'credentials' must be a table, a client or " ..
-            "a profile name, got " .. type(source) .. ")", 2)
-    end
-    local creds, err = source:credentials()
-    if not creds then return nil, err end
-    local copy = {}
-    for k, v in pairs(r) do copy[k] = v end
-    copy.credentials = { access_key_id = creds.access_key_id,
-                         secret_access_key = creds.secret_access_key,
-                         session_token = creds.session_token }
-    r = copy
+-- iotlua.sigv4.sign{...} and presign{...}: credentials may also be a client (what its
+-- calls sign with) or a profile name (resolved as a client of that profile would); a
+-- failure to get them is nil, err. Returns r itself or a copy with the table of keys.
+local function sigv4_credentials(r, fn)
+  if type(r) ~= "table" or r.credentials == nil or type(r.credentials) == "table" then
+    return r
   end
-  return core.sigv4_sign(r)
+  local source = r.credentials
+  if type(source) == "string" then
+    local client, err = M.client{ profile = source ~= "default" and source or nil,
+                                  region = type(r.region) == "string" and r.region or nil }
+    if not client then return nil, err or "no client" end
+    source = client
+  elseif (getmetatable(source) or {}).__name ~= "iotlua.client" then
+    error("bad argument #1 to '" .. fn .. "' (field 'credentials' must be a table, a " ..
+          "client or a profile name, got " .. type(source) .. ")", 3)
+  end
+  local creds, err = source:credentials()
+  if not creds then return nil, err or "no credentials" end
+  local copy = {}
+  for k, v in pairs(r) do copy[k] = v end
+  copy.credentials = { access_key_id = creds.access_key_id,
+                       secret_access_key = creds.secret_access_key,
+                       session_token = creds.session_token }
+  return copy
+end
+
+function M.sigv4.sign(r)
+  local req, err = sigv4_credentials(r, "sign")
+  if err then return nil, err end
+  return core.sigv4_sign(req)
+end
+
+function M.sigv4.presign(r)
+  local req, err = sigv4_credentials(r, "presign")
+  if err then return nil, err end
+  return core.sigv4_presign(req)
 end
 
 -- iotlua.deadline(s) -> seconds left: the run ends its calls s seconds from now (or at
