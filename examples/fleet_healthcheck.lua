@@ -10,7 +10,8 @@
 --     --lock PATH         lock file (default /tmp/iotlua-fleet-healthcheck.lock), held
 --                         with iotlua.lock: an flock the system drops when the run ends,
 --                         however it ends
---     --deadline S        stop checking after S seconds (default 240); devices not
+--     --deadline S        stop checking after S seconds (default 240, iotlua.deadline:
+--                         checks in flight then end, none starts); devices not
 --                         checked by then are logged as "skipped"
 --     --concurrency N     devices checked at once (default 32)
 --
@@ -103,47 +104,54 @@ local function log(entry)
   iotlua.log[entry.error and "error" or LEVEL[entry.status]]("device", entry)
 end
 
-local function check(iot, opts, id, deadline)
+-- A check the run's deadline ended (in flight, or never started by iotlua.map).
+local function cut_by_deadline(err)
+  return err.code == "Skipped" or (err.code == "TimeoutError" and iotlua.deadline() == 0)
+end
+
+local function check(iot, opts, id)
   local entry = { clientId = id }
-  if os.time() >= deadline then
+  local c, err = iot:get_connection{ clientId = id }
+  if c and c.connected then
+    entry.status = "connected"
+  elseif c then
+    entry.status, entry.reason = "disconnected", c.disconnectReason
+    entry.since = c.disconnectedSince
+  elseif err.code == "ResourceNotFoundException" then
+    entry.status, entry.reason = "unknown", "ResourceNotFoundException"
+  elseif cut_by_deadline(err) then
     entry.status = "skipped"
   else
-    local c, err = iot:get_connection{ clientId = id }
-    if c and c.connected then
-      entry.status = "connected"
-    elseif c then
-      entry.status, entry.reason = "disconnected", c.disconnectReason
-      entry.since = c.disconnectedSince
-    elseif err.code == "ResourceNotFoundException" then
-      entry.status, entry.reason = "unknown", "ResourceNotFoundException"
-    else
-      entry.status, entry.error = "error", tostring(err)
-    end
-    if entry.status == "disconnected" or entry.status == "unknown" then
-      local _, perr = iot:publish{ topic = opts["alert-topic"], qos = 1, payload = {
-        clientId = id, status = entry.status, reason = entry.reason,
-        disconnectedSince = entry.since, checkedAt = utc(os.time()) } }
-      entry.alert = perr == nil
-      if perr then entry.error = "alert not published: " .. tostring(perr) end
-    end
+    entry.status, entry.error = "error", tostring(err)
+  end
+  if entry.status == "disconnected" or entry.status == "unknown" then
+    -- An alert has its own budget: one found just before the deadline still goes out.
+    local _, perr = iot:publish({ topic = opts["alert-topic"], qos = 1, payload = {
+      clientId = id, status = entry.status, reason = entry.reason,
+      disconnectedSince = entry.since, checkedAt = utc(os.time()) } }, { timeout = 10 })
+    entry.alert = perr == nil
+    if perr then entry.error = "alert not published: " .. tostring(perr) end
   end
   log(entry)
   return entry
 end
 
+local EXIT_OF = { connected = 0, disconnected = 1, unknown = 1, skipped = 4, error = 5 }
+
 local function run(opts, ids)
-  local deadline = os.time() + opts.deadline
-  local iot = assert(iotlua.client{ timeout = math.max(1, math.min(10, opts.deadline)) })
-  local entries = iotlua.map(ids, function(id) return check(iot, opts, id, deadline) end,
-                             { concurrency = opts.concurrency })
+  iotlua.deadline(opts.deadline)
+  local iot = assert(iotlua.client{ timeout = 10 })
+  local entries, errs = iotlua.map(ids, function(id) return check(iot, opts, id) end,
+                                   { concurrency = opts.concurrency })
   local code = 0
   for i, id in ipairs(ids) do
     local e = entries[i]
-    local status = type(e) == "table" and e.status or "error"
-    local c = ({ connected = 0, disconnected = 1, unknown = 1, skipped = 4, error = 5 })[status]
-    if type(e) == "table" and e.error then c = 5 end
-    if not e then log{ clientId = id, status = "error" } end
-    code = math.max(code, c)
+    if not e then                           -- not started (skipped) or the check raised
+      e = { clientId = id, status = errs[i] and cut_by_deadline(errs[i]) and "skipped"
+                                    or "error" }
+      log(e)
+    end
+    code = math.max(code, e.error and 5 or EXIT_OF[e.status])
   end
   return code
 end
