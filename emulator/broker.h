@@ -26,6 +26,8 @@ struct broker_options {
     SSL_CTX *tls;              /* NULL: plain TCP; else TLS (mutual TLS when the ctx verifies peers) */
     int max_packet_size;       /* bytes; 0 means the AWS IoT limit (128 KiB payload + headers) */
     int log_level;             /* added by H4: 0 error, 1 warn, 2 info (connections), 3 debug */
+    int keep_alive_min;        /* seconds; a client's keep alive is raised to it (0: AWS's 30) */
+    int keep_alive_max;        /* seconds; above it or 0 lowered to it (0: AWS's 1200) */
 };
 
 struct mqtt_user_property {

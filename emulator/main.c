@@ -41,6 +41,7 @@ struct options {
     bool verify_signatures;
     bool ws_allow_unsigned;
     int log_level;                                /* 0 error .. 3 debug */
+    int keep_alive_min, keep_alive_max;           /* 0: AWS's 30 and 1200 */
 };
 
 static const char USAGE[] =
@@ -72,6 +73,9 @@ static const char USAGE[] =
     "  --mqtt-tls-key FILE     ...and this private key (PEM)\n"
     "  --mqtt-tls-ca FILE      mutual TLS: require a client certificate signed by a CA in\n"
     "                          FILE; its subject CN is the connection's thingName\n"
+    "  --keep-alive-range MIN:MAX  a client keep alive below MIN is raised to MIN, 0 or\n"
+    "                          above MAX lowered to MAX (MQTT 5: Server Keep Alive in\n"
+    "                          CONNACK); default 30:1200, AWS IoT's range\n"
     "  --log-level LEVEL       error, warn, info or debug (default warn)\n"
     "  -h, --help              print this help and exit\n"
     "  -V, --version           print the version and exit\n"
@@ -129,10 +133,22 @@ static void add_credential(struct options *o, const char *s)
     o->credentials[i] = (struct emulator_credential){copy, copy + (colon - s) + 1};
 }
 
+/* --keep-alive-range MIN:MAX, seconds, 1 <= MIN <= MAX <= 65535. */
+static void parse_keep_alive_range(struct options *o, const char *s)
+{
+    unsigned min = 0, max = 0;
+    char end = 0;
+    if (sscanf(s, "%u:%u%c", &min, &max, &end) != 2 || min < 1 || min > max || max > 65535)
+        usage_error("--keep-alive-range wants MIN:MAX seconds, 1 <= MIN <= MAX <= 65535, got '%s'",
+                    s);
+    o->keep_alive_min = (int)min;
+    o->keep_alive_max = (int)max;
+}
+
 enum {
     OPT_HOST = 256, OPT_HTTP_PORT, OPT_MQTT_PORT, OPT_READY, OPT_CREDENTIALS, OPT_NO_VERIFY,
     OPT_HTTP_CERT, OPT_HTTP_KEY, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_CA, OPT_LOG_LEVEL,
-    OPT_WS_UNSIGNED, OPT_WS_PORT,
+    OPT_WS_UNSIGNED, OPT_WS_PORT, OPT_KEEP_ALIVE_RANGE,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -150,6 +166,7 @@ static const struct option LONG_OPTIONS[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"ws-allow-unsigned", no_argument, NULL, OPT_WS_UNSIGNED},
     {"ws-port", required_argument, NULL, OPT_WS_PORT},
+    {"keep-alive-range", required_argument, NULL, OPT_KEEP_ALIVE_RANGE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -172,6 +189,7 @@ static void apply_option(struct options *o, int opt, const char *arg)
     case OPT_LOG_LEVEL: o->log_level = parse_log_level(arg); break;
     case OPT_WS_UNSIGNED: o->ws_allow_unsigned = true; break;
     case OPT_WS_PORT: o->ws_port = parse_port("--ws-port", arg); break;
+    case OPT_KEEP_ALIVE_RANGE: parse_keep_alive_range(o, arg); break;
     case 'h': fputs(USAGE, stdout); exit(0);
     case 'V': printf("iotlua-emulator %s\n", IOTLUA_VERSION); exit(0);
     default: exit(EXIT_USAGE);    /* getopt printed the problem */
@@ -357,7 +375,8 @@ static int emulator_start(struct emulator *e, const struct options *o, int *http
         return -1;
     if (!(e->base = event_base_new()))
         return -1;
-    struct broker_options bo = {o->host, o->mqtt_port, e->mqtt_tls, 0, o->log_level};
+    struct broker_options bo = {o->host, o->mqtt_port, e->mqtt_tls, 0, o->log_level,
+                                o->keep_alive_min, o->keep_alive_max};
     if (!(e->broker = broker_new(e->base, &bo, mqtt_port_out)))
         return -1;
     if (!(e->shadows = shadow_store_new(NULL, NULL)) ||

@@ -129,6 +129,10 @@ struct broker *broker_new(struct event_base *base, const struct broker_options *
     b->log_level = options->log_level;
     b->max_body = options->max_packet_size > 0 ? (size_t)options->max_packet_size
                                                 : BROKER_PAYLOAD_MAX + 8192;
+    b->keep_alive_min = (uint16_t)(options->keep_alive_min > 0 ? options->keep_alive_min
+                                                               : BROKER_KEEP_ALIVE_MIN);
+    b->keep_alive_max = (uint16_t)(options->keep_alive_max > 0 ? options->keep_alive_max
+                                                               : BROKER_KEEP_ALIVE_MAX);
     b->reaper = event_new(base, -1, 0, on_reap, b);
     b->sweeper = event_new(base, -1, EV_PERSIST, on_sweep, b);
     b->accept_pause = event_new(base, -1, 0, on_accept_resume, b);

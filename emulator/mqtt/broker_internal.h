@@ -24,6 +24,8 @@ struct sockaddr;
 #define BROKER_RECEIVE_MAX 100            /* unacknowledged QoS 1 we accept from a client */
 #define BROKER_QUEUE_MAX 1000             /* QoS 1 messages kept per offline session */
 #define BROKER_PAYLOAD_MAX (128 * 1024)   /* AWS IoT message payload limit */
+#define BROKER_KEEP_ALIVE_MIN 30          /* AWS IoT keep-alive range, seconds */
+#define BROKER_KEEP_ALIVE_MAX 1200
 #define BROKER_CLIENT_ID_MAX 128          /* AWS IoT client id limit */
 #define BROKER_DEFAULT_SESSION_EXPIRY 3600  /* 3.1.1 persistent sessions (AWS default) */
 #define BROKER_MAX_SESSION_EXPIRY (7 * 24 * 3600)
@@ -171,6 +173,7 @@ struct broker {
     struct evconnlistener *listener;
     SSL_CTX *tls;
     size_t max_body;
+    uint16_t keep_alive_min, keep_alive_max;   /* the range a keep alive is moved into */
     struct strmap sessions;         /* client id -> struct session */
     struct strmap retained;         /* topic -> struct retained (retained.c) */
     struct sub_store subs;
@@ -279,6 +282,7 @@ struct connack_info {
     uint8_t reason;                 /* MQTT 5 reason code, or the 3.1.1 return code */
     bool session_present;
     const char *assigned_client_id; /* NULL unless the broker chose it */
+    int server_keep_alive;          /* -1: the client's own; else announced (MQTT 5) */
 };
 int broker_send_connack(struct conn *c, const struct connack_info *info);
 int broker_send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16_t packet_id,

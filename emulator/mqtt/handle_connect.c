@@ -12,7 +12,7 @@
  * for the return codes it has; then the connection closes. */
 static void refuse(struct conn *c, enum mqtt_err err, uint8_t version)
 {
-    struct connack_info info = {0};
+    struct connack_info info = {0, false, NULL, -1};
     if (version == MQTT_V5) {
         c->version = MQTT_V5;
         info.reason = broker_reason_code(err);
@@ -59,7 +59,7 @@ static void fill_info(struct conn *c, struct session *s, const struct mqtt_conne
     info->connected = true;
     broker_conn_peer_common_name(c, info->thing_name, sizeof(info->thing_name));
     info->clean_session = cn->clean_start;
-    info->keep_alive = cn->keep_alive;
+    info->keep_alive = c->keep_alive;
     info->connected_since_ms = broker_now_ms();
     info->disconnected_since_ms = 0;
     info->disconnect_reason[0] = '\0';
@@ -92,13 +92,22 @@ static struct session *take_session(struct conn *c, const struct mqtt_connect *c
     return s;
 }
 
+/* AWS IoT's adjustment: below the minimum is raised to it, 0 or above the maximum
+ * lowered to the maximum. */
+static uint16_t keep_alive_in_range(const struct broker *b, uint16_t asked)
+{
+    if (asked == 0 || asked > b->keep_alive_max)
+        return b->keep_alive_max;
+    return asked < b->keep_alive_min ? b->keep_alive_min : asked;
+}
+
 /* What the CONNECT tells us about this connection. */
 static void adopt_options(struct conn *c, const struct mqtt_connect *cn)
 {
     c->version = cn->version;
     c->no_problem_info = cn->props.request_problem_info == 0;
     c->will_delay = cn->has_will ? cn->will_props.will_delay : 0;
-    c->keep_alive = cn->keep_alive;
+    c->keep_alive = keep_alive_in_range(c->broker, cn->keep_alive);
     if (cn->props.has_receive_max)
         c->client_receive_max = cn->props.receive_max;
     if (cn->props.has_max_packet)
@@ -135,12 +144,13 @@ void broker_handle_connect(struct conn *c, const struct mqtt_frame *f)
         return;
     }
     c->state = CONN_CONNECTED;
-    broker_conn_set_keep_alive(c, cn.keep_alive);
-    struct connack_info info = {0, present, assigned[0] && cn.version == MQTT_V5 ? assigned : NULL};
+    broker_conn_set_keep_alive(c, c->keep_alive);
+    struct connack_info info = {0, present, assigned[0] && cn.version == MQTT_V5 ? assigned : NULL,
+                                c->keep_alive != cn.keep_alive ? c->keep_alive : -1};
     broker_send_connack(c, &info);
     broker_log(c->broker, LOG_INFO, "%s connected from %s:%u (MQTT %s, keep alive %u s%s)",
                s->client_id, c->peer_ip, c->peer_port, cn.version == MQTT_V5 ? "5" : "3.1.1",
-               cn.keep_alive, present ? ", session resumed" : "");
+               c->keep_alive, present ? ", session resumed" : "");
     if (present)
         broker_session_resume(s);
     broker_lifecycle_connected(c->broker, s, c);

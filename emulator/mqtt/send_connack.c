@@ -23,6 +23,10 @@ static int connack_props(struct buf *p, const struct conn *c, const struct conna
     rc |= mqtt_put_u8(p, 0);
     rc |= mqtt_put_u8(p, MQTT_P_SHARED_AVAILABLE);
     rc |= mqtt_put_u8(p, 1);
+    if (info->server_keep_alive >= 0) {
+        rc |= mqtt_put_u8(p, MQTT_P_SERVER_KEEP_ALIVE);
+        rc |= mqtt_put_u16(p, (uint16_t)info->server_keep_alive);
+    }
     if (info->assigned_client_id) {
         rc |= mqtt_put_u8(p, MQTT_P_ASSIGNED_CLIENT_ID);
         rc |= mqtt_put_str(p, info->assigned_client_id, strlen(info->assigned_client_id));

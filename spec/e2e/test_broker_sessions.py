@@ -213,7 +213,8 @@ def test_will_delay_interval(emulator):
     again.close()
 
 
-def test_keep_alive_enforced_at_one_and_a_half_times(emulator):
+def test_keep_alive_enforced_at_one_and_a_half_times(start_emulator):
+    emulator = start_emulator("--keep-alive-range", "1:1200")
     watcher = emulator.device("ka-watch")
     watcher.subscribe("ka/will")
     w = Wire(emulator.mqtt_host, emulator.mqtt_port)
@@ -230,7 +231,8 @@ def test_keep_alive_enforced_at_one_and_a_half_times(emulator):
     assert conn["keepAliveDuration"] == 1
 
 
-def test_keep_alive_satisfied_by_pings(emulator):
+def test_keep_alive_satisfied_by_pings(start_emulator):
+    emulator = start_emulator("--keep-alive-range", "1:1200")
     w = Wire(emulator.mqtt_host, emulator.mqtt_port)
     w.connect("ka-pinger", protocol=4, keepalive=1)
     for _ in range(6):          # 3 s, twice the 1.5 s limit

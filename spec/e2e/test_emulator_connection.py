@@ -73,7 +73,8 @@ def test_unclean_disconnect_reason(emulator):
     assert (c["connected"], c["disconnectReason"]) == (False, "CONNECTION_LOST")
 
 
-def test_keep_alive_expiry_reason(emulator):
+def test_keep_alive_expiry_reason(start_emulator):
+    emulator = start_emulator("--keep-alive-range", "1:1200")
     iot = emulator.iot_data()
     raw = emulator.raw_device("conn-idle", keepalive=1)
     start = time.monotonic()
@@ -117,10 +118,10 @@ def test_unknown_client_is_404_for_both_operations(emulator):
 
 
 def test_aws_cli_get_connection(emulator):
-    emulator.device("conn-cli", keepalive=20)
+    emulator.device("conn-cli", keepalive=40)
     out = emulator.aws("iot-data", "get-connection", "--client-id", "conn-cli",
                        "--include-socket-information").json
-    assert (out["clientId"], out["connected"], out["keepAliveDuration"]) == ("conn-cli", True, 20)
+    assert (out["clientId"], out["connected"], out["keepAliveDuration"]) == ("conn-cli", True, 40)
     assert out["targetPort"] == emulator.mqtt_port
     res = emulator.aws("iot-data", "get-connection", "--client-id", "conn-none", check=False)
     assert res.returncode != 0 and "ResourceNotFoundException" in res.stderr
