@@ -16,8 +16,9 @@
  *   encoded once, so "/topics/a%2Fb" is signed as "/topics/a%252Fb". The published test
  *   suite gives raw paths ("/example space/"), which the same rule encodes once.
  *   SIGV4_NORMALIZE_PATH removes "." and ".." segments and empty segments (duplicate
- *   slashes) first, as the suite's normalize-path cases and botocore do; it is OFF for
- *   iotdata, whose wire paths are never normalized (a topic path is sent as given).
+ *   slashes) first, as the suite's normalize-path cases and botocore do. The client's
+ *   data-plane calls sign with it OFF (a topic path is sent as given); iotlua.sigv4.sign
+ *   takes the defaults of sigv4_service_flags (on for every service but the S3 names).
  *   SIGV4_NO_URI_ENCODE (S3) uses the path as given, unencoded again.
  * - Canonical query: the raw query is split on '&'; each key and value is decoded as
  *   received and encoded exactly once ('+' is a literal plus, signed as %2B); pairs are
