@@ -145,7 +145,6 @@ int iot_engine_poll(struct iot_engine *engine, int timeout_ms);
  * (struct iot_call_opts) are not subject to it. Setting it again starts over.
  */
 void iot_engine_set_deadline(struct iot_engine *engine, int64_t deadline_ms);
-int64_t iot_engine_deadline(const struct iot_engine *engine);     /* 0: none */
 
 /* How long until the engine needs iot_engine_poll again: -1 nothing pending, 0 now. */
 long iot_engine_next_timeout_ms(struct iot_engine *engine);

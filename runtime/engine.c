@@ -441,11 +441,6 @@ void iot_engine_set_deadline(struct iot_engine *e, int64_t deadline_ms)
     e->deadline_expired = 0;
 }
 
-int64_t iot_engine_deadline(const struct iot_engine *e)
-{
-    return e ? e->deadline_ms : 0;
-}
-
 int eng_deadline_passed(const struct iot_engine *e)
 {
     return e->deadline_ms > 0 && eng_now_ms() >= e->deadline_ms;
@@ -465,14 +460,20 @@ static void expire_at_deadline(struct iot_engine *e)
     }
 }
 
+/* Milliseconds from now until due_ms on the monotonic clock: 0 when due, at most INT32_MAX. */
+static long ms_until(int64_t due_ms)
+{
+    int64_t d = due_ms - eng_now_ms();
+    return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (long)d;
+}
+
 /* Milliseconds until the deadline matters (0 when due), or -1: no deadline, or no item
  * left for it to end. */
 static long deadline_wait_ms(const struct iot_engine *e)
 {
     if (!e->deadline_ms || e->deadline_expired || e->nitems == 0)
         return -1;
-    int64_t d = e->deadline_ms - eng_now_ms();
-    return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (long)d;
+    return ms_until(e->deadline_ms);
 }
 
 /* Milliseconds until the nearest timer or the deadline (0 when due), or -1 when none. */
@@ -481,8 +482,7 @@ static long timer_wait_ms(const struct iot_engine *e)
     long best = deadline_wait_ms(e);
     if (e->nheap == 0)
         return best;
-    int64_t d = e->heap[0]->due_ms - eng_now_ms();
-    long t = d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (long)d;
+    long t = ms_until(e->heap[0]->due_ms);
     return best < 0 || t < best ? t : best;
 }
 
