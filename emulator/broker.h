@@ -28,6 +28,7 @@ struct broker_options {
     int log_level;             /* added by H4: 0 error, 1 warn, 2 info (connections), 3 debug */
     int keep_alive_min;        /* seconds; a client's keep alive is raised to it (0: AWS's 30) */
     int keep_alive_max;        /* seconds; above it or 0 lowered to it (0: AWS's 1200) */
+    long retained_max;         /* retained topics kept at most (0: AWS's 500,000 per account) */
 };
 
 struct mqtt_user_property {
@@ -69,8 +70,16 @@ int broker_adopt_stream(struct broker *broker, struct bufferevent *bev,
                         const struct sockaddr *peer, const struct sockaddr *local);
 
 /* Routes a message to every matching subscription (wildcards, $share groups), keeps or
- * deletes the retained copy when message->retain, and tells the publish observers. */
-void broker_publish(struct broker *broker, const struct broker_message *message);
+ * deletes the retained copy when message->retain, and tells the publish observers.
+ * A retained message for a new topic when the store holds retained_max topics is
+ * refused whole (not stored, not routed, counted): BROKER_PUBLISH_RETAINED_QUOTA. */
+enum broker_publish_status {
+    BROKER_PUBLISH_OK = 0,
+    BROKER_PUBLISH_RETAINED_QUOTA = 1,
+    BROKER_PUBLISH_NOMEM = 2,
+};
+enum broker_publish_status broker_publish(struct broker *broker,
+                                          const struct broker_message *message);
 
 /* Called once for every message the broker routes, from HTTP or from a device: the QA
  * controls record what was published, and later features (shadows, rules) watch their
@@ -167,5 +176,12 @@ typedef void (*broker_retained_lister)(void *arg, const struct broker_retained_s
 int broker_list_retained(struct broker *broker, const char *after, size_t after_len,
                          size_t limit, broker_retained_lister visit, void *arg,
                          bool *more_out);
+
+/* What the broker counted since it started (the QA controls' /_emulator/stats). */
+struct broker_stats {
+    uint64_t publish_too_large;     /* not sent: over the client's Maximum Packet Size */
+    uint64_t retained_quota;        /* retained publishes refused: retained_max reached */
+};
+void broker_get_stats(const struct broker *broker, struct broker_stats *stats_out);
 
 #endif

@@ -42,6 +42,7 @@ struct options {
     bool ws_allow_unsigned;
     int log_level;                                /* 0 error .. 3 debug */
     int keep_alive_min, keep_alive_max;           /* 0: AWS's 30 and 1200 */
+    long retained_max;                            /* 0: AWS's 500,000 */
 };
 
 static const char USAGE[] =
@@ -76,6 +77,9 @@ static const char USAGE[] =
     "  --keep-alive-range MIN:MAX  a client keep alive below MIN is raised to MIN, 0 or\n"
     "                          above MAX lowered to MAX (MQTT 5: Server Keep Alive in\n"
     "                          CONNACK); default 30:1200, AWS IoT's range\n"
+    "  --retained-max N        keep at most N retained topics; beyond, a retained publish\n"
+    "                          for a new topic is refused (MQTT 5: PUBACK 0x97, HTTP: 429\n"
+    "                          ThrottlingException); default 500000, AWS IoT's quota\n"
     "  --log-level LEVEL       error, warn, info or debug (default warn)\n"
     "  -h, --help              print this help and exit\n"
     "  -V, --version           print the version and exit\n"
@@ -145,10 +149,21 @@ static void parse_keep_alive_range(struct options *o, const char *s)
     o->keep_alive_max = (int)max;
 }
 
+/* --retained-max N, 1 <= N <= 100,000,000. */
+static long parse_retained_max(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > 100000000L)
+        usage_error("--retained-max wants a count of 1-100000000 topics, got '%s'", s);
+    return v;
+}
+
 enum {
     OPT_HOST = 256, OPT_HTTP_PORT, OPT_MQTT_PORT, OPT_READY, OPT_CREDENTIALS, OPT_NO_VERIFY,
     OPT_HTTP_CERT, OPT_HTTP_KEY, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_CA, OPT_LOG_LEVEL,
-    OPT_WS_UNSIGNED, OPT_WS_PORT, OPT_KEEP_ALIVE_RANGE,
+    OPT_WS_UNSIGNED, OPT_WS_PORT, OPT_KEEP_ALIVE_RANGE, OPT_RETAINED_MAX,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -167,6 +182,7 @@ static const struct option LONG_OPTIONS[] = {
     {"ws-allow-unsigned", no_argument, NULL, OPT_WS_UNSIGNED},
     {"ws-port", required_argument, NULL, OPT_WS_PORT},
     {"keep-alive-range", required_argument, NULL, OPT_KEEP_ALIVE_RANGE},
+    {"retained-max", required_argument, NULL, OPT_RETAINED_MAX},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -190,6 +206,7 @@ static void apply_option(struct options *o, int opt, const char *arg)
     case OPT_WS_UNSIGNED: o->ws_allow_unsigned = true; break;
     case OPT_WS_PORT: o->ws_port = parse_port("--ws-port", arg); break;
     case OPT_KEEP_ALIVE_RANGE: parse_keep_alive_range(o, arg); break;
+    case OPT_RETAINED_MAX: o->retained_max = parse_retained_max(arg); break;
     case 'h': fputs(USAGE, stdout); exit(0);
     case 'V': printf("iotlua-emulator %s\n", IOTLUA_VERSION); exit(0);
     default: exit(EXIT_USAGE);    /* getopt printed the problem */
@@ -376,7 +393,7 @@ static int emulator_start(struct emulator *e, const struct options *o, int *http
     if (!(e->base = event_base_new()))
         return -1;
     struct broker_options bo = {o->host, o->mqtt_port, e->mqtt_tls, 0, o->log_level,
-                                o->keep_alive_min, o->keep_alive_max};
+                                o->keep_alive_min, o->keep_alive_max, o->retained_max};
     if (!(e->broker = broker_new(e->base, &bo, mqtt_port_out)))
         return -1;
     if (!(e->shadows = shadow_store_new(NULL, NULL)) ||

@@ -176,7 +176,18 @@ void http_op_publish(struct http_ctx *ctx)
     f.m.qos = (int)qos;
     f.m.retain = retain;
     f.m.message_expiry = expiry;           /* -1 when absent */
-    broker_publish(ctx->api->broker, &f.m);
+    enum broker_publish_status st = broker_publish(ctx->api->broker, &f.m);
+    if (st == BROKER_PUBLISH_RETAINED_QUOTA) {
+        /* AWS IoT: a throttled response while the account holds its maximum of retained
+         * messages (replacing or deleting one is still allowed) */
+        http_reply_error(ctx, 429, "ThrottlingException",
+                         "retained message not stored: the quota of retained messages is reached");
+        return;
+    }
+    if (st == BROKER_PUBLISH_NOMEM) {
+        http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
+        return;
+    }
     http_reply_ok_trace(ctx);
 }
 

@@ -511,6 +511,17 @@ static void list_retained(struct http_ctx *ctx)
     http_reply_json(ctx, 200, o);
 }
 
+/* GET /_emulator/stats: what the broker counted (messages it did not send or store). */
+static void broker_stats(struct http_ctx *ctx)
+{
+    struct broker_stats st;
+    broker_get_stats(ctx->api->broker, &st);
+    buf_reset(&ctx->api->out);
+    buf_printf(&ctx->api->out, "{\"mqtt\":{\"publishTooLarge\":%llu,\"retainedQuotaExceeded\":%llu}}",
+               (unsigned long long)st.publish_too_large, (unsigned long long)st.retained_quota);
+    http_reply_json(ctx, 200, &ctx->api->out);
+}
+
 void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
 {
     struct qa_state *qa = ctx->api->qa;
@@ -551,6 +562,8 @@ void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
     } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_DELETE) {
         qa->fault_count = 0;
         list_faults(ctx, qa);
+    } else if (path_is(p, n, "/stats") && m == EVHTTP_REQ_GET) {
+        broker_stats(ctx);
     } else if (path_is(p, n, "/retained") && m == EVHTTP_REQ_GET) {
         list_retained(ctx);
     } else if (path_is(p, n, "/shadows") && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_DELETE)) {

@@ -133,6 +133,8 @@ struct broker *broker_new(struct event_base *base, const struct broker_options *
                                                                : BROKER_KEEP_ALIVE_MIN);
     b->keep_alive_max = (uint16_t)(options->keep_alive_max > 0 ? options->keep_alive_max
                                                                : BROKER_KEEP_ALIVE_MAX);
+    b->retained_max = options->retained_max > 0 ? (size_t)options->retained_max
+                                                : BROKER_RETAINED_MAX;
     b->reaper = event_new(base, -1, 0, on_reap, b);
     b->sweeper = event_new(base, -1, EV_PERSIST, on_sweep, b);
     b->accept_pause = event_new(base, -1, 0, on_accept_resume, b);
@@ -184,13 +186,19 @@ void broker_free(struct broker *b)
     free(b);
 }
 
-void broker_publish(struct broker *b, const struct broker_message *message)
+enum broker_publish_status broker_publish(struct broker *b, const struct broker_message *message)
 {
     struct mqtt_msg *msg = broker_msg_from_broker_message(message, broker_now_ms());
     if (!msg)
-        return;
-    broker_route(b, msg, NULL);
+        return BROKER_PUBLISH_NOMEM;
+    bool routed = broker_route(b, msg, NULL);
     broker_msg_unref(msg);
+    return routed ? BROKER_PUBLISH_OK : BROKER_PUBLISH_RETAINED_QUOTA;
+}
+
+void broker_get_stats(const struct broker *b, struct broker_stats *stats_out)
+{
+    *stats_out = b->stats;
 }
 
 int broker_add_publish_observer(struct broker *b, broker_publish_observer observer, void *arg)
@@ -242,6 +250,10 @@ enum broker_direct_status broker_send_direct(struct broker *b, const char *clien
     if (message->qos == 0) {
         broker_send_publish(s->conn, msg, 0, 0, false, false);
         broker_msg_unref(msg);
+        return BROKER_DIRECT_SENT;
+    }
+    if (!broker_publish_fits(s->conn, msg, 1)) {
+        broker_msg_unref(msg);      /* never sent: the caller's own timeout ends the wait */
         return BROKER_DIRECT_SENT;
     }
     struct broker_direct *d = on_done ? calloc(1, sizeof(*d)) : NULL;

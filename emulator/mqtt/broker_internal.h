@@ -31,6 +31,8 @@ struct sockaddr;
 #define BROKER_MAX_SESSION_EXPIRY (7 * 24 * 3600)
 #define BROKER_INFO_KEEP_MS (30 * 60 * 1000)  /* disconnect info kept 30 minutes */
 #define BROKER_CONNECT_TIMEOUT 10         /* seconds to send CONNECT after accept */
+#define BROKER_TOPIC_ALIAS_MAX 8          /* AWS IoT: topic aliases per connection */
+#define BROKER_RETAINED_MAX 500000        /* AWS IoT: retained messages per account */
 
 /* One application message: topic, payload, and the MQTT 5 properties to forward,
  * encoded (payload format, content type, response topic, correlation data, user
@@ -82,6 +84,7 @@ struct sub {                        /* one subscription, as the client made it *
 };
 
 struct conn;
+struct topic_aliases;
 
 struct session {
     char *client_id;
@@ -118,7 +121,9 @@ struct conn {
     bool no_problem_info;           /* MQTT 5 Request Problem Information = 0 */
     uint16_t keep_alive;
     uint16_t client_receive_max;
+    uint16_t client_alias_max;      /* MQTT 5 Topic Alias Maximum of CONNECT (0: none) */
     uint32_t client_max_packet;
+    struct topic_aliases *aliases;  /* topic_alias.c; NULL until an alias is used */
     uint32_t will_delay;            /* MQTT 5 Will Delay Interval, seconds */
     uint16_t peer_port, local_port;
     char peer_ip[46];
@@ -174,6 +179,8 @@ struct broker {
     SSL_CTX *tls;
     size_t max_body;
     uint16_t keep_alive_min, keep_alive_max;   /* the range a keep alive is moved into */
+    size_t retained_max;            /* retained topics kept at most */
+    struct broker_stats stats;
     struct strmap sessions;         /* client id -> struct session */
     struct strmap retained;         /* topic -> struct retained (retained.c) */
     struct sub_store subs;
@@ -206,8 +213,8 @@ void broker_log(const struct broker *b, int level, const char *fmt, ...)
 
 /* Routing (route.c): every matching subscription gets the message. `origin` is the
  * publishing session (for No Local) or NULL. Updates the retained store and tells the
- * observer. */
-void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin);
+ * observer. false: refused whole (broker_retained_refused), nothing done. */
+bool broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin);
 
 /* The retained store (retained.c): one entry per topic, owned by the broker, holding a
  * reference to the message and the time the topic's retained message was last set. */
@@ -218,6 +225,10 @@ struct retained {
 /* Keeps msg as its topic's retained message (at now_ms), or deletes the topic's entry
  * when msg's payload is empty. Out of memory: the store is left as it was. */
 void broker_retained_update(struct broker *b, struct mqtt_msg *msg, int64_t now_ms);
+/* true (and counted in stats) when msg is a retained message for a topic the store does
+ * not hold while it holds retained_max topics: AWS IoT refuses it. Replacing or
+ * deleting a topic's retained message is never refused. */
+bool broker_retained_refused(struct broker *b, const struct mqtt_msg *msg);
 /* Retained messages matching a new subscription's filter. */
 void broker_send_retained(struct broker *b, struct session *s, const char *filter,
                           size_t filter_len, uint8_t qos, uint8_t options);
@@ -285,13 +296,41 @@ struct connack_info {
     int server_keep_alive;          /* -1: the client's own; else announced (MQTT 5) */
 };
 int broker_send_connack(struct conn *c, const struct connack_info *info);
+/* A PUBLISH to c: topic aliases (topic_alias.c) toward a client that allows them.
+ * Nothing is sent (0, counted in stats) when the PUBLISH would exceed the client's
+ * Maximum Packet Size or, at QoS 0, when the client is BROKER_OUTPUT_MAX behind. */
 int broker_send_publish(struct conn *c, const struct mqtt_msg *msg, uint8_t qos, uint16_t packet_id,
                  bool retain, bool dup);
+/* Whether msg as a PUBLISH at qos, its topic written out, fits the client's Maximum
+ * Packet Size; counts it in stats when it does not. A QoS 1 message that does not fit
+ * gets no packet id and no in-flight slot. */
+bool broker_publish_fits(struct conn *c, const struct mqtt_msg *msg, uint8_t qos);
 int broker_send_puback(struct conn *c, uint16_t packet_id, uint8_t reason);
 int broker_send_suback(struct conn *c, uint16_t packet_id, const uint8_t *codes, size_t count);
 int broker_send_unsuback(struct conn *c, uint16_t packet_id, const uint8_t *codes, size_t count);
 int broker_send_pingresp(struct conn *c);
 int broker_send_disconnect(struct conn *c, uint8_t reason);
+
+/* Topic aliases (topic_alias.c), MQTT 5, per connection, both directions. */
+/* A client's PUBLISH: its alias checked (1..BROKER_TOPIC_ALIAS_MAX), a topic given with
+ * an alias remembered, an empty topic replaced by its alias's (p->topic then points
+ * into c's table). MQTT_OK, MQTT_E_TOPIC_ALIAS, MQTT_E_PROTOCOL (empty topic, no
+ * alias) or MQTT_E_NOMEM. The topic itself is not validated here. */
+enum mqtt_err broker_alias_resolve(struct conn *c, struct mqtt_publish *p);
+/* The alias a PUBLISH of topic to c uses: alias 0 is none; send_topic says whether the
+ * topic goes too (a new or replaced mapping, held in `copy` until installed). */
+struct alias_choice {
+    uint16_t alias;
+    bool send_topic;
+    char *copy;
+};
+void broker_alias_choose(struct conn *c, const char *topic, size_t len,
+                         struct alias_choice *out);
+/* After the PUBLISH went out: a new mapping takes its slot (ownership of copy). */
+void broker_alias_install(struct conn *c, struct alias_choice *ch);
+/* The PUBLISH did not go out: forgets the choice. */
+void broker_alias_forget(struct alias_choice *ch);
+void broker_alias_free(struct conn *c);
 
 /* reason.c: the one place internal errors become MQTT codes and AWS reasons. */
 uint8_t broker_reason_code(enum mqtt_err err);

@@ -292,6 +292,7 @@ void broker_conn_free(struct conn *c)
     if (c->session)
         broker_session_detach(c->broker, c->session, REASON_SERVER_INITIATED);
     broker_msg_unref(c->will);
+    broker_alias_free(c);
     bufferevent_free(c->bev);
     free(c);
 }

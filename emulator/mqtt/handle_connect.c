@@ -112,6 +112,8 @@ static void adopt_options(struct conn *c, const struct mqtt_connect *cn)
         c->client_receive_max = cn->props.receive_max;
     if (cn->props.has_max_packet)
         c->client_max_packet = cn->props.max_packet;
+    if (cn->props.has_topic_alias_max)
+        c->client_alias_max = cn->props.topic_alias_max;
 }
 
 void broker_handle_connect(struct conn *c, const struct mqtt_frame *f)

@@ -77,6 +77,8 @@ void broker_handle_subscribe(struct conn *c, const struct mqtt_frame *f)
 {
     struct mqtt_sub_list list;
     enum mqtt_err err = mqtt_parse_subscribe(f, c->version, &list);
+    if (err == MQTT_OK && list.props.subscription_id)
+        err = MQTT_E_SUB_ID;        /* announced unavailable in CONNACK, as AWS IoT does */
     if (err != MQTT_OK) {
         broker_conn_fail(c, err);
         return;

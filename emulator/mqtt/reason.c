@@ -19,6 +19,7 @@ uint8_t broker_reason_code(enum mqtt_err err)
     case MQTT_E_TOPIC_ALIAS: return 0x94;       /* Topic Alias invalid */
     case MQTT_E_RECEIVE_MAX: return 0x93;       /* Receive Maximum exceeded */
     case MQTT_E_AUTH_METHOD: return 0x8C;       /* Bad authentication method */
+    case MQTT_E_SUB_ID: return 0xA1;            /* Subscription Identifiers not supported */
     case MQTT_NEED_MORE: case MQTT_E_NOMEM: default: return 0x80;   /* Unspecified error */
     }
 }
@@ -43,10 +44,12 @@ const char *broker_reason_text(uint8_t code)
     case 0x8E: return "session taken over by a connection with the same client id";
     case 0x90: return "topic name invalid (AWS IoT: at most 256 bytes and 7 slashes)";
     case 0x93: return "receive maximum exceeded";
-    case 0x94: return "topic alias invalid";
+    case 0x94: return "topic alias invalid (0, over the maximum of 8, or never given a topic)";
+    case 0x97: return "quota exceeded";
     case 0x95: return "packet too large (AWS IoT: payload at most 128 KiB)";
     case 0x98: return "disconnected by the emulator's QA control";
     case 0x99: return "payload format invalid";
+    case 0xA1: return "subscription identifiers are not supported (as on AWS IoT Core)";
     case 0x9B: return "QoS 2 is not supported (AWS IoT Core supports QoS 0 and 1)";
     default: return "disconnected";
     }
@@ -65,9 +68,10 @@ const char *broker_error_name(enum mqtt_err err)
     case MQTT_E_QOS: return "QoS 2 not supported";
     case MQTT_E_TOPIC: return "topic not valid";
     case MQTT_E_PAYLOAD_FORMAT: return "payload not UTF-8 as its format indicator says";
-    case MQTT_E_TOPIC_ALIAS: return "topic alias not allowed";
+    case MQTT_E_TOPIC_ALIAS: return "topic alias not valid";
     case MQTT_E_RECEIVE_MAX: return "receive maximum exceeded";
     case MQTT_E_AUTH_METHOD: return "authentication method not supported";
+    case MQTT_E_SUB_ID: return "subscription identifiers not supported";
     case MQTT_E_NOMEM: return "out of memory";
     }
     return "unknown error";

@@ -45,6 +45,17 @@ void broker_retained_update(struct broker *b, struct mqtt_msg *msg, int64_t now_
     broker_msg_ref(msg);
 }
 
+bool broker_retained_refused(struct broker *b, const struct mqtt_msg *msg)
+{
+    if (!msg->retain || msg->payload_len == 0 || b->retained.count < b->retained_max ||
+        broker_strmap_get(&b->retained, msg->topic, msg->topic_len))
+        return false;
+    b->stats.retained_quota++;
+    broker_log(b, LOG_INFO, "retained message on %s refused: %zu topics retained, the quota",
+               msg->topic, b->retained.count);
+    return true;
+}
+
 static void free_entry(void *arg, struct strmap_entry *e)
 {
     (void)arg;

@@ -96,8 +96,10 @@ static void notify_observers(struct broker *b, struct mqtt_msg *msg, struct sess
     free(arena);
 }
 
-void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin)
+bool broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin)
 {
+    if (broker_retained_refused(b, msg))
+        return false;
     if (msg->retain)
         broker_retained_update(b, msg, broker_now_ms());
     notify_observers(b, msg, origin);
@@ -107,4 +109,5 @@ void broker_route(struct broker *b, struct mqtt_msg *msg, struct session *origin
     for (size_t i = 0; i < r.count; i++)
         broker_session_deliver(r.list[i].session, msg, r.list[i].qos, r.list[i].retain);
     free(r.list);
+    return true;
 }

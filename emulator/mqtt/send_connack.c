@@ -16,7 +16,11 @@ static int connack_props(struct buf *p, const struct conn *c, const struct conna
     rc |= mqtt_put_u8(p, MQTT_P_RETAIN_AVAILABLE);
     rc |= mqtt_put_u8(p, 1);
     rc |= mqtt_put_u8(p, MQTT_P_MAX_PACKET);
-    rc |= mqtt_put_u32(p, (uint32_t)(c->broker->max_body + 5));
+    /* exactly the largest packet read_frames accepts: fixed header + max_body */
+    size_t max_body = c->broker->max_body;
+    rc |= mqtt_put_u32(p, (uint32_t)(1 + mqtt_varint_size((uint32_t)max_body) + max_body));
+    rc |= mqtt_put_u8(p, MQTT_P_TOPIC_ALIAS_MAX);
+    rc |= mqtt_put_u16(p, BROKER_TOPIC_ALIAS_MAX);
     rc |= mqtt_put_u8(p, MQTT_P_WILDCARD_AVAILABLE);
     rc |= mqtt_put_u8(p, 1);
     rc |= mqtt_put_u8(p, MQTT_P_SUB_ID_AVAILABLE);

@@ -67,9 +67,13 @@ static int enqueue(struct session *s, struct mqtt_msg *msg, uint8_t qos, bool re
 }
 
 /* Sends a QoS 1 message now, tracking it until PUBACK. The slot is appended last so
- * that redelivery keeps the order. */
+ * that redelivery keeps the order. NULL when out of memory, or when the message is
+ * larger than the client accepts (dropped, counted: no slot waits for a PUBACK that
+ * cannot come). */
 struct inflight *broker_session_send_qos1(struct session *s, struct mqtt_msg *msg, bool retain)
 {
+    if (!broker_publish_fits(s->conn, msg, 1))
+        return NULL;
     struct inflight *f = malloc(sizeof(*f));
     if (!f)
         return NULL;
@@ -149,14 +153,15 @@ void broker_session_acknowledge(struct session *s, uint16_t packet_id)
 }
 
 /* Resends what was in flight (DUP set, same packet ids), dropping what expired while
- * the client was away, then what was queued. */
+ * the client was away or is now larger than it accepts, then what was queued. */
 void broker_session_resume(struct session *s)
 {
     int64_t now = broker_now_ms();
     struct inflight **p = &s->inflight;
     while (*p) {
         struct inflight *f = *p;
-        if (broker_msg_expired(f->msg, now) && !f->direct) {
+        bool gone = broker_msg_expired(f->msg, now) || !broker_publish_fits(s->conn, f->msg, 1);
+        if (gone && !f->direct) {
             *p = f->next;
             s->inflight_count--;
             inflight_free(f);

@@ -37,9 +37,10 @@ enum mqtt_err {
     MQTT_E_QOS,                 /* QoS 2, which AWS IoT does not support */
     MQTT_E_TOPIC,               /* topic name or filter not valid (or over AWS limits) */
     MQTT_E_PAYLOAD_FORMAT,      /* payload format indicator 1 with a non UTF-8 payload */
-    MQTT_E_TOPIC_ALIAS,         /* topic alias, which we do not grant */
+    MQTT_E_TOPIC_ALIAS,         /* topic alias 0, over the maximum, or never set */
     MQTT_E_RECEIVE_MAX,         /* more unacknowledged QoS 1 than we allow */
     MQTT_E_AUTH_METHOD,         /* MQTT 5 enhanced authentication, which we do not offer */
+    MQTT_E_SUB_ID,              /* subscription identifier, which we (as AWS IoT) do not offer */
     MQTT_E_NOMEM,
 };
 

@@ -47,7 +47,8 @@ def test_connack_v5_exact_bytes(emulator):
     props = (b"\x21\x00\x64"            # Receive Maximum 100
              b"\x24\x01"                # Maximum QoS 1
              b"\x25\x01"                # Retain Available
-             b"\x27\x00\x02\x20\x05"    # Maximum Packet Size
+             b"\x27\x00\x02\x20\x04"    # Maximum Packet Size 139,268
+             b"\x22\x00\x08"            # Topic Alias Maximum 8 (AWS IoT's)
              b"\x28\x01"                # Wildcard Subscription Available
              b"\x29\x00"                # Subscription Identifiers not available
              b"\x2a\x01")               # Shared Subscription Available
@@ -153,7 +154,12 @@ MALFORMED_V5 = [
     ("duplicate-property", publish_packet("a/b", b"x", props=b"\x01\x00\x01\x01"), 0x82),
     ("unknown-property", publish_packet("a/b", b"x", props=b"\x7f\x00"), 0x81),
     ("property-length-overruns", publish_packet("a/b", b"", props=b"") [:-1] + b"\x05", 0x81),
-    ("topic-alias", publish_packet("a/b", b"x", props=b"\x23\x00\x01"), 0x94),
+    ("topic-alias-0", publish_packet("a/b", b"x", props=b"\x23\x00\x00"), 0x94),
+    ("topic-alias-over-max", publish_packet("a/b", b"x", props=b"\x23\x00\x09"), 0x94),
+    ("topic-alias-unknown", publish_packet("", b"x", props=b"\x23\x00\x01"), 0x94),
+    ("empty-topic-no-alias", publish_packet("", b"x"), 0x82),
+    ("subscription-identifier",
+     packet(8, 2, b"\x00\x01\x02\x0b\x01" + mstr("a") + b"\x01"), 0xA1),
     ("auth-packet", packet(15, 0, b"\x00\x00"), 0x82),
     ("reserved-type-0", packet(0, 0, b""), 0x82),
     ("pingreq-with-body", packet(12, 0, b"\x00"), 0x81),
