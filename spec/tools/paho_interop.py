@@ -10,8 +10,9 @@ copied into it. The suite uses QoS 2 throughout, which AWS IoT refuses by design
 subscription asking for it gets no SUBACK), so it is run with QoS 2 taken out: the
 script copies the suite's folder to a temporary directory and rewrites the copy's
 client_test5.py as it loads it (an ast pass) so that every QoS 2 becomes QoS 1 —
-publishes, subscription options, `qos = 2`, `range(3)` over QoS levels and the checks
-that a QoS 2 message arrived. Nothing else in the suite changes. Both brokers run the
+publishes (`for qos in range(3)` publishes at min(qos, 1)), subscription options,
+wills (the suite's client defaults to will QoS 2), `qos = 2`, and the checks that a
+QoS 2 message arrived. Nothing else in the suite changes. Both brokers run the
 rewritten suite, so every difference left is the brokers'.
 
 The emulator runs with its defaults (AWS IoT's limits: keep alive 30..1200 s and the
@@ -47,18 +48,30 @@ class NoQos2(ast.NodeTransformer):
     def _two(node):
         return isinstance(node, ast.Constant) and node.value == 2
 
+    @staticmethod
+    def _qos_field(node):
+        """callback.messages[i][2]: the QoS of a received message."""
+        return isinstance(node, ast.Subscript) and NoQos2._two(node.slice)
+
     def visit_Call(self, node):
         self.generic_visit(node)
         name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-        if name == "publish" and len(node.args) >= 3 and self._two(node.args[2]):
-            node.args[2] = ast.Constant(1)                  # publish(topic, payload, 2, ...)
+        if name == "publish" and len(node.args) >= 3:
+            if self._two(node.args[2]):
+                node.args[2] = ast.Constant(1)              # publish(topic, payload, 2)
+            elif isinstance(node.args[2], ast.Name):        # for qos in range(3): publish
+                node.args[2] = ast.Call(ast.Name("min", ast.Load()),
+                                        [node.args[2], ast.Constant(1)], [])
         if name == "SubscribeOptions" and node.args and self._two(node.args[0]):
             node.args[0] = ast.Constant(1)                  # maximum QoS 2
-        if name == "range" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
-                and node.args[0].value == 3:
-            node.args[0] = ast.Constant(2)                  # for qos in range(3)
+        if name == "connect" and any(k.arg == "willFlag" for k in node.keywords) and \
+                not any(k.arg == "willQoS" for k in node.keywords):
+            node.keywords.append(ast.keyword("willQoS", ast.Constant(1)))  # default 2
+        if name == "assertEqual" and len(node.args) >= 2 and self._qos_field(node.args[0]) \
+                and self._two(node.args[1]):
+            node.args[1] = ast.Constant(1)                  # a message's QoS is 2
         for kw in node.keywords:
-            if kw.arg == "qos" and self._two(kw.value):
+            if kw.arg in ("qos", "willQoS") and self._two(kw.value):
                 kw.value = ast.Constant(1)
         return node
 
@@ -73,6 +86,9 @@ class NoQos2(ast.NodeTransformer):
         self.generic_visit(node)
         if self._two(node.left) and isinstance(node.ops[0], ast.In):
             node.left = ast.Constant(1)                     # 2 in qoss
+        if self._qos_field(node.left) and isinstance(node.ops[0], ast.Eq) and \
+                self._two(node.comparators[0]):
+            node.comparators[0] = ast.Constant(1)           # messages[i][2] == 2
         return node
 
 
@@ -128,10 +144,12 @@ def wait_port(port, proc, what, timeout=10):
     sys.exit(f"paho_interop: {what} did not listen on {port}")
 
 
-def start_emulator(build_dir, workdir):
+def start_emulator(build_dir, workdir, extra):
     ready = os.path.join(workdir, "ready.json")
+    if os.path.exists(ready):
+        os.unlink(ready)
     proc = subprocess.Popen([os.path.join(build_dir, "iotlua-emulator"), "--http-port", "0",
-                             "--mqtt-port", "0", "--ready-file", ready],
+                             "--mqtt-port", "0", "--ready-file", ready, *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not os.path.exists(ready):
@@ -201,6 +219,9 @@ def main():
     ap.add_argument("--mosquitto", default="/usr/sbin/mosquitto")
     ap.add_argument("-k", dest="only", help="run only the tests whose name contains this")
     ap.add_argument("--logs", help="keep each broker's suite output in this directory")
+    ap.add_argument("--emulator-arg", action="append", default=[], metavar="ARG",
+                    help="one more argument for iotlua-emulator, e.g. "
+                         "--emulator-arg=--keep-alive-range=1:1200 (repeatable)")
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="paho-interop-")
     logs = args.logs or workdir
@@ -209,7 +230,8 @@ def main():
     try:
         suite_dir = prepare_suite(os.path.abspath(args.checkout), workdir)
         names = suite_names(workdir, suite_dir, args.only)
-        for name, start in (("emulator", lambda: start_emulator(args.build_dir, workdir)),
+        for name, start in (("emulator", lambda: start_emulator(args.build_dir, workdir,
+                                                            args.emulator_arg)),
                             ("mosquitto", lambda: start_mosquitto(args.mosquitto, workdir))):
             proc, port = start()
             try:
