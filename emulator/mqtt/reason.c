@@ -45,12 +45,11 @@ const char *broker_reason_text(uint8_t code)
     case 0x90: return "topic name invalid (AWS IoT: at most 256 bytes and 7 slashes)";
     case 0x93: return "receive maximum exceeded";
     case 0x94: return "topic alias invalid (0, over the maximum of 8, or never given a topic)";
-    case 0x97: return "quota exceeded";
     case 0x95: return "packet too large (AWS IoT: payload at most 128 KiB)";
     case 0x98: return "disconnected by the emulator's QA control";
     case 0x99: return "payload format invalid";
-    case 0xA1: return "subscription identifiers are not supported (as on AWS IoT Core)";
     case 0x9B: return "QoS 2 is not supported (AWS IoT Core supports QoS 0 and 1)";
+    case 0xA1: return "subscription identifiers are not supported (as on AWS IoT Core)";
     default: return "disconnected";
     }
 }
