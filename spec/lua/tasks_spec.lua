@@ -279,6 +279,25 @@ describe("iotlua.map", function()
   end
 end)
 
+describe("iotlua.map's start of items", function()
+  it("items that wait for no call all start at once, whatever the concurrency", function()
+    local stats = require("iotlua.tasks").stats
+    local n, peak = 1000, 0
+    local items = {}
+    for i = 1, n do items[i] = i end
+    local start = now()
+    local results = iotlua.map(items, function(i)
+      peak = math.max(peak, stats().live)
+      iotlua.sleep(0.2)
+      return i
+    end, { concurrency = n })
+    local elapsed = now() - start
+    assert.equals(n, #results)
+    assert.is_true(peak >= n, "tasks alive at most: " .. peak)
+    assert.is_true(elapsed < 1.5, "the sleeps did not overlap: " .. elapsed)
+  end)
+end)
+
 describe("the progress display", function()
   local LINES = {
     { 0, 100, 0, 0, "0/100  0.0/s  errors 0  ETA ?" },
@@ -419,6 +438,23 @@ describe("calls inside tasks", function()
     for i = 1, n do
       assert.equals("/topics/many%2F" .. i, path_of[results[i]], "item " .. i)
     end
+  end)
+
+  it("map far above the calls it waits for starts items as calls complete", function()
+    -- 1,200 items at concurrency 1,200: at most 512 calls waited for at once (MAP_ROOM in
+    -- api.lua), so about that many tasks alive, where all 1,200 used to be
+    local stats = require("iotlua.tasks").stats
+    local n, peak = 1200, 0
+    local items = {}
+    for i = 1, n do items[i] = i end
+    local results, errors = iotlua.map(items, function(i)
+      peak = math.max(peak, stats().live)
+      return assert(iot:publish{ topic = "room/" .. i }).ResponseMetadata.HTTPStatusCode
+    end, { concurrency = n })
+    assert.same({}, errors)
+    for i = 1, n do assert.equals(200, results[i], "item " .. i) end
+    assert.equals(n, #rec:requests())
+    assert.is_true(peak > 64 and peak <= 512 + 2, "tasks alive at most: " .. peak)
   end)
 
   it("a request awaited again after it completed returns at once", function()

@@ -45,6 +45,8 @@ local state = {
   deadline = core.deadline(),   -- the run's deadline (now() seconds; --deadline,
                                 -- iotlua.deadline) or nil
   live = 0,          -- tasks not finished
+  awaiting = 0,      -- entries of requests that are tasks (calls some task waits for)
+  rooms = {},        -- signals of wait_room, each with its limit
   unhandled = 0,     -- failed tasks whose error nobody has retrieved
   next_id = 0,
 }
@@ -292,7 +294,10 @@ local function wake_requests(completed)
     local waiter = requests[req]
     if waiter ~= nil then
       requests[req] = nil
-      if waiter ~= true and waiter.status == "waiting" then make_ready(waiter) end
+      if waiter ~= true then
+        state.awaiting = state.awaiting - 1
+        if waiter.status == "waiting" then make_ready(waiter) end
+      end
     else
       local on_event = streams[req]
       if on_event then on_event(req) end
@@ -327,6 +332,7 @@ local function step(deadline, done)
   end
   wake_requests(poll(timeout))
   if timers[1] then fire_timers(now()) end
+  if state.rooms[1] then M.wake_rooms() end
   return true
 end
 
@@ -354,6 +360,7 @@ function M.await(req)
   local task = state.by_co[running()]
   if task then
     state.requests[req] = task
+    state.awaiting = state.awaiting + 1
     task.status = "waiting"     -- suspend(task), inline: one frame less on the task's stack
     yield(WAIT)
   else
@@ -402,6 +409,29 @@ function M.wait_signal(w, deadline, what)
           what or "a signal", deadline)
   end
   return w.signalled == true
+end
+
+-- Room for more calls: wait_room(limit), in a task, returns how many more calls may start
+-- (limit minus the calls tasks wait for) once that is above 0, or 0 when the run's
+-- deadline passed first. iotlua.map starts its items with it, so that with a concurrency
+-- far above what the connections can carry its tasks do not all wait in the queue at once.
+function M.wait_room(limit)
+  while state.awaiting >= limit do
+    local w = { limit = limit }
+    state.rooms[#state.rooms + 1] = w
+    if not M.wait_signal(w, nil, "room for calls") then return 0 end
+  end
+  return limit - state.awaiting
+end
+
+-- Signals the rooms whose limit the calls waited for are now below (from step).
+function M.wake_rooms()
+  local rooms, keep = state.rooms, {}
+  for i = 1, #rooms do
+    local w = rooms[i]
+    if state.awaiting < w.limit then M.signal(w) elseif not w.signalled then keep[#keep + 1] = w end
+  end
+  state.rooms = keep
 end
 
 function M.sleep(seconds)
