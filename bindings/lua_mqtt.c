@@ -174,6 +174,7 @@ static int core_mqtt_connect(lua_State *L)
     o.port = (int)opt_int(L, 1, "port", 1883);
     read_tls(L, 1, &tls);
     o.tls = opt_bool(L, 1, "tls", 0) ? &tls : NULL;
+    o.ws_target = opt_str(L, 1, "ws_target");
     o.client_id = opt_str(L, 1, "client_id");
     o.username = opt_str(L, 1, "username");
     o.password = opt_bytes(L, 1, "password", &o.password_len);
@@ -320,11 +321,17 @@ static int mqtt_drop(lua_State *L)
     return 0;
 }
 
-/* h:_reconnect() -> true | nil, err */
+/* h:_reconnect([ws_target]) -> true | nil, err (ws_target: the next upgrade's, freshly
+ * signed) */
 static int mqtt_reconnect(lua_State *L)
 {
     struct iot_mqtt *m = check_open(L, 1);
+    const char *ws_target = luaL_optstring(L, 2, NULL);
     struct iot_error err = {0};
+    if (ws_target && iot_mqtt_set_ws_target(m, ws_target) != 0) {
+        iot_error_set(&err, "InternalError", "out of memory");
+        return fail(L, &err);
+    }
     if (iot_mqtt_reconnect(m, &err) != 0)
         return fail(L, &err);
     lua_pushboolean(L, 1);

@@ -1,14 +1,17 @@
 /*
- * fuzz_emulator_ws.c — libFuzzer target for the WebSocket frame reader of the emulator's
- * MQTT over WebSockets (emulator/http/ws_proto.c), with the handshake's helpers.
+ * fuzz_emulator_ws.c — libFuzzer target for the WebSocket frame reader of MQTT over
+ * WebSockets (runtime/ws_proto.c: the emulator's server reads with it, and so does the
+ * client of iotlua.mqtt), with the handshake's helpers.
  *
- * The input is what a client sends after the upgrade. It is read twice: in one piece,
- * and cut into pieces whose sizes the input's own bytes choose (a connection's reads).
+ * The input is what the peer sends after the upgrade, read in both roles (as a server
+ * reads a client's frames, as a client reads a server's). Each role reads it twice: in
+ * one piece, and cut into pieces whose sizes the input's own bytes choose.
  * Must hold: no sanitizer report; every call consumes something or reports an event;
  * data events point inside the piece given and are never empty; control payloads fit
  * in 125 bytes; after a Close or an error nothing else is reported; and both readings
  * give the same data bytes and the same control events, wherever the cuts fall.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +54,10 @@ static void record(struct trace *t, const struct ws_event *ev, const uint8_t *pi
 
 /* Reads buf in pieces of the sizes given by cuts (0: in one piece). */
 static void read_all(uint8_t *buf, size_t n, const uint8_t *cuts, size_t ncuts,
-                     struct trace *t)
+                     bool from_client, struct trace *t)
 {
     struct ws_reader r;
-    ws_reader_init(&r);
+    ws_reader_init(&r, from_client);
     size_t pos = 0, k = 0;
     while (pos < n) {
         size_t piece = ncuts ? (size_t)cuts[k++ % ncuts] % 17 + 1 : n - pos;
@@ -103,9 +106,9 @@ static void fuzz_helpers(const uint8_t *data, size_t size)
     free(text);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Both readings in one role must agree. */
+static void read_in_role(const uint8_t *data, size_t size, bool from_client)
 {
-    fuzz_helpers(data, size);
     uint8_t *whole = malloc(size + 1), *split = malloc(size + 1);
     CHECK(whole && split);
     memcpy(whole, data, size);
@@ -113,13 +116,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct trace a, b;
     trace_init(&a, size);
     trace_init(&b, size);
-    read_all(whole, size, NULL, 0, &a);
-    read_all(split, size, data, size < 8 ? size : 8, &b);
+    read_all(whole, size, NULL, 0, from_client, &a);
+    read_all(split, size, data, size < 8 ? size : 8, from_client, &b);
     CHECK(a.data_len == b.data_len && memcmp(a.data, b.data, a.data_len) == 0);
     CHECK(a.control_len == b.control_len && memcmp(a.control, b.control, a.control_len) == 0);
     trace_free(&a);
     trace_free(&b);
     free(whole);
     free(split);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_helpers(data, size);
+    read_in_role(data, size, true);
+    read_in_role(data, size, false);
     return 0;
 }

@@ -33,6 +33,7 @@ static void *dup_bytes(const void *p, size_t n)
 static void conf_free(struct mqtt_conf *c)
 {
     free(c->host);
+    free(c->ws_target);
     free((char *)c->tls.ca_file);
     free((char *)c->tls.cert_file);
     free((char *)c->tls.key_file);
@@ -111,7 +112,9 @@ static int conf_copy(struct mqtt_conf *c, const struct iot_mqtt_opts *o)
     c->port = o->port;
     c->client_id = strdup(o->client_id ? o->client_id : "");
     c->username = dup_or_null(o->username);
-    if (!c->host || !c->client_id || (o->username && !c->username))
+    c->ws_target = dup_or_null(o->ws_target);
+    if (!c->host || !c->client_id || (o->username && !c->username) ||
+        (o->ws_target && !c->ws_target))
         return -1;
     if (o->password) {
         c->has_password = 1;
@@ -178,12 +181,30 @@ static void free_notices(struct iot_mqtt *m)
 
 /* ================================================================ the socket */
 
+/* The bytes that go on the stream next: MQTT's own, or over WebSockets the frames. */
+static struct buf *wire_queue(struct iot_mqtt *m, size_t **sent)
+{
+    if (m->conf.ws_target) {
+        *sent = &m->wire_sent;
+        return &m->wire;
+    }
+    *sent = &m->out_sent;
+    return &m->out;
+}
+
 static void update_interest(struct iot_mqtt *m)
 {
     if (m->state == IOT_MQTT_CLOSED)
         return;
-    eng_source_set_interest(&m->source,
-                            net_stream_interest(&m->ns, m->out.len > m->out_sent));
+    size_t *sent;
+    struct buf *q = wire_queue(m, &sent);
+    eng_source_set_interest(&m->source, net_stream_interest(&m->ns, q->len > *sent));
+}
+
+/* The stream carries MQTT packets now (over WebSockets: once the upgrade is done). */
+static int carries_mqtt(const struct iot_mqtt *m)
+{
+    return m->ns.state == NET_OPEN && (!m->conf.ws_target || m->ws.open);
 }
 
 static void finish_closing(struct iot_mqtt *m)
@@ -193,29 +214,49 @@ static void finish_closing(struct iot_mqtt *m)
     mqtt_close_with(m, &e);
 }
 
+/* Over WebSockets: the MQTT bytes queued go out as one frame. 0, or -1 (closed). */
+static int frame_out(struct iot_mqtt *m)
+{
+    if (!m->conf.ws_target || !m->ws.open || m->out_sent == m->out.len)
+        return 0;
+    if (ws_client_frame(&m->wire, WS_OP_BINARY, m->out.data + m->out_sent,
+                        m->out.len - m->out_sent) != 0) {
+        struct iot_error e = {0};
+        iot_error_set(&e, "InternalError", "out of memory framing a packet");
+        mqtt_close_with(m, &e);
+        return -1;
+    }
+    buf_reset(&m->out);
+    m->out_sent = 0;
+    return 0;
+}
+
 /* Sends what is queued; 0, or -1 when the connection closed. */
 static int flush_out(struct iot_mqtt *m)
 {
     struct iot_error err = {0};
-    while (m->out_sent < m->out.len) {
-        long n = net_stream_write(&m->ns, m->out.data + m->out_sent, m->out.len - m->out_sent,
-                                  &err);
+    if (frame_out(m) != 0)
+        return -1;
+    size_t *sent;
+    struct buf *q = wire_queue(m, &sent);
+    while (*sent < q->len) {
+        long n = net_stream_write(&m->ns, q->data + *sent, q->len - *sent, &err);
         if (n < 0) {
             mqtt_close_with(m, &err);
             return -1;
         }
         if (n == 0)
             break;
-        m->out_sent += (size_t)n;
+        *sent += (size_t)n;
     }
-    if (m->out_sent == m->out.len) {
-        buf_reset(&m->out);
-        m->out_sent = 0;
+    if (*sent == q->len) {
+        buf_reset(q);
+        *sent = 0;
         if (net_stream_has_pending(&m->ns) && net_stream_write(&m->ns, NULL, 0, &err) < 0) {
             mqtt_close_with(m, &err);
             return -1;
         }
-        if (m->closing && !net_stream_has_pending(&m->ns)) {
+        if (m->closing && !net_stream_has_pending(&m->ns) && m->out.len == 0) {
             finish_closing(m);
             return -1;
         }
@@ -235,7 +276,7 @@ int mqtt_send(struct iot_mqtt *m, const struct buf *packet)
         return -1;
     }
     m->last_sent_ms = eng_now_ms();
-    if (m->ns.state != NET_OPEN) {
+    if (!carries_mqtt(m)) {
         update_interest(m);
         return 0;
     }
@@ -272,7 +313,7 @@ static void handle_input(struct iot_mqtt *m)
 static void name_early_tls_close(const struct iot_mqtt *m, struct iot_error *err)
 {
     if (m->state != IOT_MQTT_CONNECTING || !m->conf.tls_on || m->ns.state != NET_OPEN ||
-        strcmp(err->code, "NetworkError"))
+        m->conf.ws_target || strcmp(err->code, "NetworkError"))
         return;
     char was[IOT_ERR_MESSAGE_MAX];
     snprintf(was, sizeof was, "%s", err->message);
@@ -280,28 +321,63 @@ static void name_early_tls_close(const struct iot_mqtt *m, struct iot_error *err
                   "it may require a client certificate, or refuse this one", was);
 }
 
+static void stream_opened(struct iot_mqtt *m);
+
+/* Over WebSockets, bytes received: first the server's answer to the upgrade, then its
+ * frames, whose payload goes to m->in. 0, or -1 when the connection closed. */
+static int take_ws_input(struct iot_mqtt *m, struct iot_error *err)
+{
+    if (!m->ws.open) {
+        size_t used = 0;
+        int r = ws_client_read_answer(&m->ws, m->ws_in.data, m->ws_in.len, &used, err);
+        if (r <= 0)
+            return r;
+        memmove(m->ws_in.data, m->ws_in.data + used, m->ws_in.len - used);
+        m->ws_in.len -= used;
+        stream_opened(m);
+        if (m->state == IOT_MQTT_CLOSED)
+            return -1;
+    }
+    size_t replies = m->wire.len;
+    int r = ws_client_unframe(&m->ws, (uint8_t *)m->ws_in.data, m->ws_in.len, &m->in,
+                              &m->wire, err);
+    buf_reset(&m->ws_in);
+    if (r == 0 && m->wire.len > replies && flush_out(m) != 0)
+        return -1;
+    return r;
+}
+
+/* Bytes from the stream into buf: > 0 read, 0 none ready, -1 ended (err). */
+static long read_chunk(struct iot_mqtt *m, struct buf *b, struct iot_error *err)
+{
+    if (buf_reserve(b, MQTT_READ_CHUNK) != 0) {
+        iot_error_set(err, "InternalError", "out of memory reading from the server");
+        return -2;
+    }
+    long n = net_stream_read(&m->ns, b->data + b->len, MQTT_READ_CHUNK, err);
+    if (n > 0)
+        b->len += (size_t)n;
+    return n;
+}
+
 static void read_input(struct iot_mqtt *m)
 {
     struct iot_error err = {0};
+    struct buf *b = m->conf.ws_target ? &m->ws_in : &m->in;
     for (;;) {
-        if (buf_reserve(&m->in, MQTT_READ_CHUNK) != 0) {
-            iot_error_set(&err, "InternalError", "out of memory reading from the server");
+        long n = read_chunk(m, b, &err);
+        int failed = n == -2 || (n > 0 && m->conf.ws_target && take_ws_input(m, &err) != 0);
+        if (m->state == IOT_MQTT_CLOSED)
+            return;
+        if (n == 0)
+            break;
+        handle_input(m);                /* what came before an end still counts */
+        if (m->state == IOT_MQTT_CLOSED)
+            return;
+        if (n < 0 || failed) {
             mqtt_close_with(m, &err);
             return;
         }
-        long n = net_stream_read(&m->ns, m->in.data + m->in.len, MQTT_READ_CHUNK, &err);
-        if (n < 0) {
-            handle_input(m);                /* what came before the end still counts */
-            if (m->state != IOT_MQTT_CLOSED)
-                mqtt_close_with(m, &err);
-            return;
-        }
-        if (n == 0)
-            break;
-        m->in.len += (size_t)n;
-        handle_input(m);
-        if (m->state == IOT_MQTT_CLOSED)
-            return;
     }
 }
 
@@ -331,6 +407,20 @@ static void stream_opened(struct iot_mqtt *m)
     flush_out(m);
 }
 
+/* Over WebSockets the open stream first carries the upgrade request. */
+static void start_upgrade(struct iot_mqtt *m)
+{
+    struct iot_error err = {0};
+    buf_reset(&m->wire);
+    m->wire_sent = 0;
+    if (ws_client_start(&m->ws, m->conf.host, m->conf.port, m->conf.tls_on ? 443 : 80,
+                        m->conf.ws_target, &m->wire, &err) != 0) {
+        mqtt_close_with(m, &err);
+        return;
+    }
+    flush_out(m);
+}
+
 static void socket_ready(struct iot_engine *engine, struct eng_source *s, unsigned events)
 {
     (void)engine;
@@ -346,7 +436,10 @@ static void socket_ready(struct iot_engine *engine, struct eng_source *s, unsign
             update_interest(m);
             return;
         }
-        stream_opened(m);
+        if (m->conf.ws_target)
+            start_upgrade(m);
+        else
+            stream_opened(m);
         if (m->state == IOT_MQTT_CLOSED)
             return;
     }
@@ -365,7 +458,8 @@ static void connect_timed_out(struct iot_engine *engine, struct eng_timer *t)
     struct iot_mqtt *m = DL_CONTAINER(t, struct iot_mqtt, connect_timer);
     struct iot_error err = {0};
     const char *stage = m->ns.state == NET_CONNECTING ? "TCP connect"
-                        : m->ns.state == NET_HANDSHAKE ? "TLS handshake" : "CONNACK";
+                        : m->ns.state == NET_HANDSHAKE ? "TLS handshake"
+                        : m->conf.ws_target && !m->ws.open ? "WebSocket upgrade" : "CONNACK";
     iot_error_set(&err, "TimeoutError", "no connection within %ld ms (waiting for the %s)",
                   m->conf.connect_timeout_ms, stage);
     mqtt_close_with(m, &err);
@@ -432,6 +526,10 @@ static int start_stream(struct iot_mqtt *m, struct iot_error *err)
     memset(&m->close_reason, 0, sizeof m->close_reason);
     m->keepalive = (uint16_t)m->conf.keepalive;
     buf_reset(&m->in);
+    m->ws.open = 0;
+    buf_reset(&m->ws_in);
+    buf_reset(&m->wire);
+    m->wire_sent = 0;
     eng_source_init(&m->source, m->ns.fd, net_stream_interest(&m->ns, 0), socket_ready);
     eng_source_add(m->engine, &m->source);
     eng_timer_arm(m->engine, &m->connect_timer, m->conf.connect_timeout_ms);
@@ -463,6 +561,9 @@ void mqtt_close_with(struct iot_mqtt *m, const struct iot_error *why)
     buf_reset(&m->out);
     m->out_sent = 0;
     buf_reset(&m->in);
+    buf_reset(&m->ws_in);
+    buf_reset(&m->wire);
+    m->wire_sent = 0;
     mqtt_drop_ops(m, 0);
     struct iot_mqtt_notice n = {.kind = IOT_MQTT_N_CLOSED, .error = *err};
     mqtt_notify(m, &n);
@@ -486,6 +587,8 @@ static void destroy_hook(struct iot_engine *engine, struct eng_item *item)
     free_notices(m);
     buf_free(&m->in);
     buf_free(&m->out);
+    buf_free(&m->ws_in);
+    buf_free(&m->wire);
     free(m->assigned_client_id);
     conf_free(&m->conf);
     free(m);
@@ -537,6 +640,16 @@ int iot_mqtt_reconnect(struct iot_mqtt *m, struct iot_error *err)
     }
     free_notices(m);
     return start_stream(m, err);
+}
+
+int iot_mqtt_set_ws_target(struct iot_mqtt *m, const char *target)
+{
+    char *copy = m->conf.ws_target ? strdup(target) : NULL;
+    if (!copy)
+        return -1;
+    free(m->conf.ws_target);
+    m->conf.ws_target = copy;
+    return 0;
 }
 
 enum iot_mqtt_state iot_mqtt_state(const struct iot_mqtt *m)

@@ -17,6 +17,10 @@
  * Outgoing QoS 1 publishes are kept until their PUBACK; after a reconnect that resumes
  * the session (CONNACK session present) they are sent again with DUP set.
  *
+ * Over WebSockets (ws_target set; ws_client.h) the stream first carries the HTTP
+ * upgrade, then each flush of MQTT bytes goes out as one masked binary frame; the
+ * server's frames are unwrapped before the packets are read.
+ *
  * Errors are struct iot_error: NetworkError, TLSError, TimeoutError, ConfigError,
  * ProtocolError (the server broke MQTT), or the MQTT reason name of a refused CONNACK or
  * a server's DISCONNECT (e.g. "NotAuthorized", "SessionTakenOver"); status carries the
@@ -66,6 +70,9 @@ struct iot_mqtt_opts {
     const char *host;
     int port;
     const struct net_tls *tls;          /* NULL: plain TCP */
+    const char *ws_target;              /* NULL: MQTT on the stream itself; else MQTT over
+                                         * WebSockets, upgrading with this request target
+                                         * (path and query: the SigV4 query for AWS IoT) */
     const char *client_id;              /* "" lets the server assign one (MQTT 5) */
     const char *username;               /* NULL: none */
     const void *password;               /* NULL: none */
@@ -93,6 +100,10 @@ struct iot_mqtt *iot_mqtt_connect(struct iot_engine *engine, const struct iot_mq
 /* Connects again after the connection closed, with the same options but clean start
  * off (the session resumes if the server kept it). 0, or -1 with err. */
 int iot_mqtt_reconnect(struct iot_mqtt *m, struct iot_error *err);
+
+/* Over WebSockets: the request target of the next upgrade (a fresh signature before a
+ * reconnect). 0, or -1 (out of memory, or not a WebSocket connection). */
+int iot_mqtt_set_ws_target(struct iot_mqtt *m, const char *target);
 
 enum iot_mqtt_state {
     IOT_MQTT_CONNECTING = 1,            /* TCP, TLS or waiting for CONNACK */

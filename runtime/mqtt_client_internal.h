@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "engine.h"
 #include "mqtt_client.h"
+#include "ws_client.h"
 
 /* An operation that waits for its ack. A PUBLISH keeps its packet for a resend. */
 struct mqtt_op {
@@ -31,6 +32,7 @@ struct mqtt_conf {
     int port;
     int tls_on;
     struct net_tls tls;                 /* its strings are owned copies */
+    char *ws_target;                    /* NULL: no WebSockets */
     char *client_id, *username;
     void *password;
     size_t password_len;
@@ -61,6 +63,11 @@ struct iot_mqtt {
     struct buf in;                      /* bytes received, not yet a whole packet */
     struct buf out;                     /* bytes to send, from out_sent on */
     size_t out_sent;
+    /* MQTT over WebSockets only: */
+    struct ws_client ws;                /* the upgrade, the server's frames */
+    struct buf ws_in;                   /* bytes received, not yet unframed */
+    struct buf wire;                    /* framed bytes to send, from wire_sent on */
+    size_t wire_sent;
     int64_t last_sent_ms;
     int ping_outstanding;
 

@@ -93,9 +93,9 @@ void ws_hub_release(struct ws_hub *hub)
 /* One frame straight onto the socket (control frames, in between the broker's). */
 static void send_frame(struct ws_conn *w, enum ws_opcode op, const void *data, size_t len)
 {
-    uint8_t head[10];
+    uint8_t head[14];
     struct evbuffer *out = bufferevent_get_output(w->sock);
-    evbuffer_add(out, head, ws_frame_header(head, op, len));
+    evbuffer_add(out, head, ws_frame_header(head, op, len, NULL));
     if (len)
         evbuffer_add(out, data, len);
 }
@@ -140,8 +140,8 @@ static enum bufferevent_filter_result filter_out(struct evbuffer *src, struct ev
         size_t n = len < WS_MAX_FRAME ? len : WS_MAX_FRAME;
         if (n > room - 10)
             n = room - 10;
-        uint8_t head[10];
-        size_t h = ws_frame_header(head, WS_OP_BINARY, n);
+        uint8_t head[14];
+        size_t h = ws_frame_header(head, WS_OP_BINARY, n, NULL);
         evbuffer_add(dst, head, h);
         evbuffer_remove_buffer(src, dst, n);
         len -= n;
@@ -291,7 +291,7 @@ void ws_adopt(struct ws_hub *hub, struct bufferevent *sock)
     w->hub = hub;
     w->sock = sock;
     hub->conns++;
-    ws_reader_init(&w->reader);
+    ws_reader_init(&w->reader, true);
     bufferevent_set_timeouts(sock, NULL, NULL);
     /* no BEV_OPT_CLOSE_ON_FREE: the socket outlives the filter for the close handshake */
     w->filter = bufferevent_filter_new(sock, filter_in, filter_out, BEV_OPT_DEFER_CALLBACKS,

@@ -273,8 +273,12 @@ describe("iotlua.mqtt against the emulator", function()
     teardown(function() dev:close() end)
 
     it("a bad url scheme", function()
-      assert.matches("scheme must be mqtt:// or mqtts://",
-                     raised(mqtt.connect, { url = "http://127.0.0.1:1", client_id = "x" }))
+      assert.matches("scheme must be mqtt://, mqtts://, wss:// or ws:// (got http://)",
+                     raised(mqtt.connect, { url = "http://127.0.0.1:1", client_id = "x" }), 1, true)
+      assert.matches("path must have no query",
+                     raised(mqtt.connect, { url = "wss://h/mqtt?x=1", client_id = "x" }), 1, true)
+      assert.matches("option 'sign' must be a boolean",
+                     raised(mqtt.connect, { url = "wss://h", sign = "no", client_id = "x" }), 1, true)
     end)
     it("an unknown option", function()
       assert.matches("unknown option 'clientid'", raised(mqtt.connect, { clientid = "x" }))

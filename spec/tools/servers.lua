@@ -255,7 +255,7 @@ function M.emulator(opts)
   local proc = M.spawn(argv, dir, "emulator")
   local info = wait_ready_file(proc, dir .. "/ready.json")
   local port = tonumber(info.mqtt:match(":(%d+)$"))
-  return setmetatable({ proc = proc, dir = dir, http = info.http, mqtt = info.mqtt,
+  return setmetatable({ proc = proc, dir = dir, http = info.http, mqtt = info.mqtt, ws = info.ws,
                         mqtt_port = port, http_port = tonumber(info.http:match(":(%d+)$")),
                         devices = {} }, Emulator)
 end
@@ -365,7 +365,8 @@ Mosquitto.__index = Mosquitto
 
 -- Debian's mosquitto broker, an MQTT peer independent of ours: a plain listener on
 -- broker.port and, with opts.pki (from M.pki), a TLS listener on broker.tls_port that
--- requires a client certificate signed by that CA. Returns once it accepts connections.
+-- requires a client certificate signed by that CA; with opts.websockets, MQTT over
+-- WebSockets on broker.ws_port. Returns once it accepts connections.
 function M.mosquitto(opts)
   opts = opts or {}
   local dir = M.tmpdir()
@@ -384,11 +385,17 @@ function M.mosquitto(opts)
       lines[#lines + 1] = l
     end
   end
+  local ws_port
+  if opts.websockets then
+    ws_port = M.free_port()
+    lines[#lines + 1] = "listener " .. ws_port .. " 127.0.0.1"
+    lines[#lines + 1] = "protocol websockets"
+  end
   M.write_file(dir .. "/mosquitto.conf", table.concat(lines, "\n") .. "\n")
   os.execute("chmod -R a+rX " .. q(dir))
   local proc = M.spawn({ "/usr/sbin/mosquitto", "-c", dir .. "/mosquitto.conf" }, dir, "mosquitto")
   local broker = setmetatable({ proc = proc, dir = dir, port = port, tls_port = tls_port,
-                                url = "mqtt://127.0.0.1:" .. port }, Mosquitto)
+                                ws_port = ws_port, url = "mqtt://127.0.0.1:" .. port }, Mosquitto)
   local up = M.wait_until(function()   -- listening (a refusal of the probe counts)
     local out = M.run(("mosquitto_pub -h 127.0.0.1 -p %d -t iotlua/probe -m up -q 0 2>&1; echo rc=$?")
                       :format(port))
@@ -412,6 +419,25 @@ function M.alpn_proxy(upstream_port, cert, key, alpn)
   local info = wait_ready_file(proc, dir .. "/ready.json")
   return { port = math.tointeger(info.port), proc = proc,
            log = function() return read_file(proc.out) or "" end }
+end
+
+-- spec/tools/ws_server.py in one of its modes (refuse, bad-accept, close, masked, ping):
+-- a WebSocket server that misbehaves on purpose. Returns { url = "ws://127.0.0.1:P",
+-- log = fn -> the JSON lines it logged, decoded, proc = }; stop with M.stop(s.proc).
+function M.ws_server(mode)
+  local dir = M.tmpdir()
+  local proc = M.spawn({ M.python, M.source_dir .. "/spec/tools/ws_server.py", "--mode", mode,
+                         "--ready-file", dir .. "/ready.json", "--log", dir .. "/log" },
+                       dir, "ws-server")
+  local info = wait_ready_file(proc, dir .. "/ready.json")
+  return { url = "ws://127.0.0.1:" .. math.tointeger(info.port), proc = proc,
+           log = function()
+             local entries = {}
+             for line in (read_file(dir .. "/log") or ""):gmatch("[^\n]+") do
+               entries[#entries + 1] = cjson.decode(line)
+             end
+             return entries
+           end }
 end
 
 -- A mosquitto that wants a user name and password: user/password (plain text) go into

@@ -152,22 +152,29 @@ local MESSAGE_FIELDS = {
 ------------------------------------------------------------------------------------------
 -- URLs and options
 
-local DEFAULT_PORTS = { mqtt = 1883, mqtts = 8883 }
+local DEFAULT_PORTS = { mqtt = 1883, mqtts = 8883, ws = 80, wss = 443 }
+local WS_PATH = "/mqtt"                 -- AWS IoT's MQTT over WebSockets path
 
 local function parse_url(url)
   local scheme, rest = url:match("^(%a+)://(.+)$")
-  if not scheme then return nil, "must look like mqtt://host[:port] or mqtts://host[:port]" end
+  if not scheme then
+    return nil, "must look like mqtt://host[:port], mqtts://host[:port] or wss://host[:port][/path]"
+  end
   scheme = scheme:lower()
   if not DEFAULT_PORTS[scheme] then
-    return nil, "scheme must be mqtt:// or mqtts:// (got " .. scheme .. "://)"
+    return nil, "scheme must be mqtt://, mqtts://, wss:// or ws:// (got " .. scheme .. "://)"
   end
+  local path = rest:match("^[^/]*(/.*)$")
+  if path and path:find("[%s?#]") then return nil, "path must have no query, fragment or space" end
   rest = rest:gsub("/.*$", "")
   local host, port = rest:match("^%[([^%]]+)%]:?(%d*)$")
   if not host then host, port = rest:match("^([^:]+):?(%d*)$") end
   if not host or host == "" then return nil, "has no host" end
   port = port ~= "" and tonumber(port) or DEFAULT_PORTS[scheme]
   if port < 1 or port > 65535 then return nil, "port must be 1 to 65535" end
-  return { tls = scheme == "mqtts", host = host, port = port }
+  local ws = scheme == "ws" or scheme == "wss"
+  return { tls = scheme == "mqtts" or scheme == "wss", host = host, port = port, ws = ws,
+           path = ws and (path or WS_PATH) or nil }
 end
 
 local CONNECT_OPTIONS = {
@@ -175,23 +182,63 @@ local CONNECT_OPTIONS = {
   ca = true, alpn = true, server_name = true, verify_tls = true, version = true,
   keepalive = true, clean_start = true, session_expiry = true, will = true, auto_ack = true,
   timeout = true, queue_limit = true, client = true, region = true, profile = true,
+  sign = true,
 }
 
 local function random_client_id()
   return "iotlua-" .. core.random_hex(8)
 end
 
+-- The client whose settings and credentials a connection uses: opts.client, else one
+-- made from opts.region and opts.profile (the same chain as iotlua.client).
+local function settings_client(opts)
+  if opts.client ~= nil then return opts.client end
+  return require("iotlua.client").new({ region = opts.region, profile = opts.profile })
+end
+
 -- The URL: opts.url, else IOTLUA_MQTT_URL, else the data endpoint's host on 8883.
 local function default_url(opts)
   local env = os.getenv("IOTLUA_MQTT_URL")
   if env and env ~= "" then return env end
-  local client, err = opts.client, nil
-  if client == nil then
-    client, err = require("iotlua.client").new({ region = opts.region, profile = opts.profile })
-    if not client then return nil, err end
-  end
+  local client, err = settings_client(opts)
+  if not client then return nil, err end
   local host = client.endpoint:match("^%a+://([^/:]+)")
   return "mqtts://" .. host .. ":8883"
+end
+
+local function percent_encode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+local WS_SIGNATURE_EXPIRES = 300        -- seconds: the URL is used at once, for one upgrade
+
+-- The upgrade's request target for u (a ws:// or wss:// URL): the path, SigV4-signed in
+-- the query as AWS IoT checks it (service iotdevicegateway) with the credentials and
+-- region of the settings client, unless opts.sign is false. As AWS IoT requires, a
+-- session token is appended after the signature, not signed.
+local function ws_target(u, opts)
+  if opts.sign == false then return u.path end
+  local client, err = settings_client(opts)
+  if not client then return nil, err end
+  local creds, cerr = client:credentials()
+  if not creds then return nil, cerr end
+  local origin = (u.tls and "https://" or "http://") ..
+                 (u.host:find(":", 1, true) and "[" .. u.host .. "]" or u.host) .. ":" .. u.port
+  local url, serr = core.sigv4_presign({
+    method = "GET", url = origin .. u.path, region = opts.region or client.region,
+    service = "iotdevicegateway", expires = WS_SIGNATURE_EXPIRES,
+    credentials = { access_key_id = creds.access_key_id,
+                    secret_access_key = creds.secret_access_key },
+  })
+  if not url then
+    return nil, errors.new({ code = "ConfigError", message = "signing the WebSocket URL: " ..
+                             tostring(serr) })
+  end
+  local target = url:match("^%a+://[^/]+(/.*)$")
+  if creds.session_token and creds.session_token ~= "" then
+    target = target .. "&X-Amz-Security-Token=" .. percent_encode(creds.session_token)
+  end
+  return target
 end
 
 local function check_will(w)
@@ -219,7 +266,7 @@ local function check_connect(opts)
       raise("connect", "option '" .. k .. "' must be a string")
     end
   end
-  for _, k in ipairs({ "verify_tls", "clean_start", "auto_ack" }) do
+  for _, k in ipairs({ "verify_tls", "clean_start", "auto_ack", "sign" }) do
     if opts[k] ~= nil and type(opts[k]) ~= "boolean" then
       raise("connect", "option '" .. k .. "' must be a boolean")
     end
@@ -393,8 +440,14 @@ function M.connect(opts)
   if not u then
     return nil, errors.new({ code = "ConfigError", message = "IOTLUA_MQTT_URL " .. why })
   end
+  local target
+  if u.ws then
+    local terr
+    target, terr = ws_target(u, opts)
+    if not target then return nil, terr end
+  end
   local conn, err = core.mqtt_connect({
-    host = u.host, port = u.port, tls = u.tls,
+    host = u.host, port = u.port, tls = u.tls, ws_target = target,
     ca = opts.ca, cert = opts.cert, key = opts.key, alpn = opts.alpn,
     server_name = opts.server_name, verify = opts.verify_tls ~= false,
     client_id = opts.client_id or random_client_id(),
@@ -409,6 +462,9 @@ function M.connect(opts)
   d.ops, d.receivers, d.handlers = {}, {}, {}
   d.unmatched_replies = 0
   d.version = opts.version or 5
+  if u.ws and opts.sign ~= false then          -- a reconnect signs the upgrade again
+    d.resign = function() return ws_target(u, opts) end
+  end
   tasks.watch(conn, on_event)
   local ok, cerr = await_connected(conn)
   if not ok then
@@ -650,7 +706,13 @@ function methods:reconnect(o)
   if self:_state() ~= "closed" then
     error("bad argument #1 to 'reconnect' (the connection is not closed; disconnect or drop it first)", 2)
   end
-  local ok, err = self:_reconnect()
+  local target
+  if d.resign then
+    local terr
+    target, terr = d.resign()
+    if not target then return nil, terr end
+  end
+  local ok, err = self:_reconnect(target)
   if not ok then return nil, errors.new(err) end
   d.lost = nil
   return await_connected(self)

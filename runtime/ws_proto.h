@@ -1,20 +1,21 @@
 /*
- * ws_proto.h — the pure pieces of RFC 6455 (WebSockets) that the emulator's MQTT over
- * WebSockets needs: a streaming reader of the frames a client sends, the header of the
- * frames the server sends, the handshake's Sec-WebSocket-Accept value and the token
+ * ws_proto.h — the pure pieces of RFC 6455 (WebSockets) that MQTT over WebSockets needs
+ * on both sides (the emulator's server, emulator/http/ws.c; the client's,
+ * runtime/ws_client.c): a streaming reader of the frames the peer sends, the header of
+ * the frames this side sends, the handshake's Sec-WebSocket-Accept value and the token
  * lists of its headers. No I/O and no allocation; every function reads untrusted bytes
- * with explicit lengths; fuzz/fuzz_emulator_ws.c drives the reader.
+ * with explicit lengths; fuzz/fuzz_emulator_ws.c drives the reader in both roles.
  */
-#ifndef IOTLUA_EMULATOR_WS_PROTO_H
-#define IOTLUA_EMULATOR_WS_PROTO_H
+#ifndef IOTLUA_WS_PROTO_H
+#define IOTLUA_WS_PROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* The largest frame payload accepted from a client: twice AWS IoT's 128 KiB message
- * payload, so any MQTT packet the broker takes fits in one frame (clients send one
- * frame per packet), while a header claiming gigabytes is refused at once. Messages may
+/* The largest frame payload accepted from the peer: twice AWS IoT's 128 KiB message
+ * payload, so any MQTT packet fits in one frame (both sides send one frame per packet),
+ * while a header claiming gigabytes is refused at once. Messages may
  * be fragmented into any number of frames: their bytes are a stream, never gathered. */
 #define WS_MAX_FRAME (256 * 1024)
 #define WS_CONTROL_MAX 125              /* control frames' payload limit (RFC 6455 5.5) */
@@ -43,7 +44,7 @@ enum ws_event_type {
     WS_EV_DATA,         /* payload bytes of a binary message, unmasked, in the caller's buffer */
     WS_EV_PING,         /* a whole Ping: answer with a Pong carrying the same payload */
     WS_EV_PONG,
-    WS_EV_CLOSE,        /* the client's Close: code (WS_CLOSE_NO_STATUS when none) */
+    WS_EV_CLOSE,        /* the peer's Close: code (WS_CLOSE_NO_STATUS when none) */
     WS_EV_ERROR,        /* a protocol violation: close with `code`; `why` says what */
 };
 
@@ -67,10 +68,13 @@ struct ws_reader {
     uint64_t payload_len, done;
     bool in_message;                    /* a binary message whose last fragment is to come */
     bool finished;                      /* after a Close or an error: bytes are ignored */
+    bool from_client;                   /* frames must be masked (else: must not be) */
     uint8_t control[WS_CONTROL_MAX];
 };
 
-void ws_reader_init(struct ws_reader *r);
+/* A reader of the frames a client sends (from_client: the server's reader; they must be
+ * masked) or of those a server sends (they must not be). */
+void ws_reader_init(struct ws_reader *r, bool from_client);
 /* Reads buf[0..n) (data payloads are unmasked in place, so buf is written), stopping at
  * the first event: returns the bytes consumed, with *ev filled (WS_EV_NONE when all n
  * were consumed without completing one). Call again with the rest. After WS_EV_CLOSE or
@@ -78,9 +82,14 @@ void ws_reader_init(struct ws_reader *r);
  * any byte. */
 size_t ws_reader_next(struct ws_reader *r, uint8_t *buf, size_t n, struct ws_event *ev);
 
-/* The header of one server frame (FIN set, not masked) of `opcode` carrying len bytes,
- * into out; returns its length (2, 4 or 10). */
-size_t ws_frame_header(uint8_t out[10], enum ws_opcode opcode, uint64_t len);
+/* The header of one frame (FIN set) of `opcode` carrying len bytes, into out; returns
+ * its length: 2, 4 or 10 for a server's frame (mask NULL), 4 more with the mask key for
+ * a client's (whose payload must then go through ws_mask with the same key). */
+size_t ws_frame_header(uint8_t out[14], enum ws_opcode opcode, uint64_t len,
+                       const uint8_t mask[4]);
+
+/* XORs data[0..n) with the mask key, as a client's payload is sent (RFC 6455 5.3). */
+void ws_mask(uint8_t *data, size_t n, const uint8_t mask[4]);
 
 /* Sec-WebSocket-Accept for a client's Sec-WebSocket-Key: base64 of the SHA-1 of the key
  * and RFC 6455's GUID, NUL-terminated in out. 0, or -1 when the key is not the base64

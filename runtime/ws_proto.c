@@ -7,17 +7,18 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-/* ================================================================ reading client frames */
+/* ================================================================ reading the peer's frames */
 
 static bool is_control(uint8_t opcode)
 {
     return opcode & 0x8;
 }
 
-void ws_reader_init(struct ws_reader *r)
+void ws_reader_init(struct ws_reader *r, bool from_client)
 {
     memset(r, 0, sizeof *r);
     r->head_need = 2;
+    r->from_client = from_client;
 }
 
 static size_t fail(struct ws_reader *r, struct ws_event *ev, uint16_t code, const char *why,
@@ -40,8 +41,10 @@ static const char *check_start(struct ws_reader *r, uint16_t *code)
     *code = WS_CLOSE_PROTOCOL_ERROR;
     if (b0 & 0x70)
         return "reserved bits set (no extension was negotiated)";
-    if (!(b1 & 0x80))
+    if (r->from_client && !(b1 & 0x80))
         return "client frames must be masked";
+    if (!r->from_client && (b1 & 0x80))
+        return "server frames must not be masked";
     switch (r->opcode) {
     case WS_OP_CONTINUATION:
         if (!r->in_message)
@@ -65,7 +68,7 @@ static const char *check_start(struct ws_reader *r, uint16_t *code)
     default:
         return "an unknown opcode";
     }
-    r->head_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+    r->head_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (r->from_client ? 4 : 0);
     return NULL;
 }
 
@@ -93,9 +96,12 @@ static const char *finish_header(struct ws_reader *r, uint16_t *code)
     }
     if (len > WS_MAX_FRAME) {
         *code = WS_CLOSE_TOO_BIG;
-        return "a frame larger than the emulator accepts (256 KiB)";
+        return "a frame larger than 256 KiB";
     }
-    memcpy(r->mask, p, 4);
+    if (r->from_client)
+        memcpy(r->mask, p, 4);
+    else
+        memset(r->mask, 0, sizeof r->mask);
     r->payload_len = len;
     r->done = 0;
     r->in_payload = true;
@@ -176,7 +182,9 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *buf, size_t n, struct ws_eve
         r->head[r->head_len++] = buf[i++];
         if (r->head_len < r->head_need)
             continue;
-        why = r->head_len == 2 ? check_start(r, &code) : finish_header(r, &code);
+        why = r->head_len == 2 ? check_start(r, &code) : NULL;
+        if (!why && r->head_len == r->head_need)    /* an unmasked short frame: no more */
+            why = finish_header(r, &code);
         if (why)
             return fail(r, ev, code, why, i);
         if (r->in_payload && r->payload_len == 0 && complete_frame(r, ev, &i))
@@ -185,25 +193,38 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *buf, size_t n, struct ws_eve
     return n;
 }
 
-/* ================================================================ writing server frames */
+/* ================================================================ writing frames */
 
-size_t ws_frame_header(uint8_t out[10], enum ws_opcode opcode, uint64_t len)
+size_t ws_frame_header(uint8_t out[14], enum ws_opcode opcode, uint64_t len,
+                       const uint8_t mask[4])
 {
+    size_t n;
     out[0] = (uint8_t)(0x80 | opcode);
     if (len < 126) {
         out[1] = (uint8_t)len;
-        return 2;
-    }
-    if (len <= 0xffff) {
+        n = 2;
+    } else if (len <= 0xffff) {
         out[1] = 126;
         out[2] = (uint8_t)(len >> 8);
         out[3] = (uint8_t)len;
-        return 4;
+        n = 4;
+    } else {
+        out[1] = 127;
+        for (int k = 0; k < 8; k++)
+            out[2 + k] = (uint8_t)(len >> (56 - 8 * k));
+        n = 10;
     }
-    out[1] = 127;
-    for (int k = 0; k < 8; k++)
-        out[2 + k] = (uint8_t)(len >> (56 - 8 * k));
-    return 10;
+    if (!mask)
+        return n;
+    out[1] |= 0x80;
+    memcpy(out + n, mask, 4);
+    return n + 4;
+}
+
+void ws_mask(uint8_t *data, size_t n, const uint8_t mask[4])
+{
+    for (size_t j = 0; j < n; j++)
+        data[j] ^= mask[j & 3];
 }
 
 /* ================================================================ the handshake */
