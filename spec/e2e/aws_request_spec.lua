@@ -95,6 +95,26 @@ describe("iotlua.aws_request against the emulator", function()
   end)
 end)
 
+describe("iotlua.aws_request over HTTPS", function()
+  local emu
+
+  setup(function() emu = servers.https_emulator() end)
+  teardown(function() servers.cleanup(emu) end)
+
+  it("verifies the certificate by default: TLSError without the CA, 200 with it", function()
+    local request = { service = "iotdata", method = "POST", url = emu.http .. "/topics/tls?qos=0",
+                      body = "x" }
+    request.client = assert(iotlua.client(emu:client_options{ max_attempts = 1 }))
+    local r, err = iotlua.aws_request(request)
+    assert.is_nil(r)
+    assert.equals("TLSError", err.code)
+    assert.is_false(err.retryable)
+    request.client = assert(iotlua.client(emu:client_options{ ca_bundle = emu.cert }))
+    r = assert(iotlua.aws_request(request))
+    assert.equals(200, r.status)
+  end)
+end)
+
 describe("iotlua.aws_request against the recording server (botocore checks)", function()
   local rec, rec_s3, rec_sts, iot
 
