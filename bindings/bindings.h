@@ -27,6 +27,7 @@ void iotlua_core_request(lua_State *L); /* result, done (request.c) */
 void iotlua_core_mqtt(lua_State *L);    /* mqtt_connect, mqtt_methods (lua_mqtt.c) */
 void iotlua_core_credentials(lua_State *L); /* client_credentials (lua_credentials.c) */
 void iotlua_core_lock(lua_State *L);    /* lock (lua_lock.c) */
+void iotlua_core_aws_request(lua_State *L); /* aws_request, aws_result (lua_aws_request.c) */
 
 #include <stdint.h>
 struct iot_engine;
@@ -53,12 +54,30 @@ struct iot_params *iotlua_push_request(lua_State *L, const struct iot_op *op);
 void iotlua_request_release_params(lua_State *L, int idx);
 void iotlua_request_set_id(lua_State *L, int idx, uint64_t id);
 int iotlua_request_complete(lua_State *L, int idx, struct iot_result *result);
+const struct iot_result *iotlua_request_result(lua_State *L, int idx);
+void iotlua_request_free_result(lua_State *L, int idx);
 void iotlua_push_error(lua_State *L, const struct iot_error *e);
+void iotlua_push_headers(lua_State *L, const struct iot_result *r);
 
 /* lua_client.c: the credentials cache of the client handle at idx (NULL when it is not
  * a client handle or has none). [-0, +0] */
 struct cred_cache;
 struct cred_cache *iotlua_client_credentials(lua_State *L, int idx);
+/* lua_client.c: the client of the client handle at idx; raises when idx is not one, NULL
+ * when it was closed. [-0, +0] */
+struct iot_client;
+struct iot_client *iotlua_client_of(lua_State *L, int idx);
+
+/* lua_sigv4.c: request tables read field by field, errors naming the field as "bad
+ * argument #1 to '<fn>' (field 'x' must be ...)". iotlua_field_string: field `name` of
+ * the table at idx as a string (anchored there; len_out may be NULL), NULL when absent
+ * and not required. iotlua_collect_headers: the headers table at tbl (name -> string, no
+ * NUL bytes) as an array in a userdata pushed on the stack; returns the count. */
+struct sigv4_header;
+const char *iotlua_field_string(lua_State *L, int idx, const char *name, int required,
+                                size_t *len_out, const char *fn);
+size_t iotlua_collect_headers(lua_State *L, int tbl, struct sigv4_header **out,
+                              const char *fn);
 
 /* iotlua.c: a new zero-filled userdata of `size` bytes with metatable `mt` (created on
  * first use with `gc` as __gc), left on the stack. Raises on lack of memory. [-0, +1] */

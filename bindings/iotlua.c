@@ -91,6 +91,7 @@ static void register_core(lua_State *L)
     iotlua_core_mqtt(L);
     iotlua_core_credentials(L);
     iotlua_core_lock(L);
+    iotlua_core_aws_request(L);
     lua_setfield(L, -2, "iotlua.core");
     lua_pop(L, 1);
 }

@@ -125,6 +125,11 @@ static int client_gc(lua_State *L)
     return 0;
 }
 
+struct iot_client *iotlua_client_of(lua_State *L, int idx)
+{
+    return check_client(L, idx)->client;
+}
+
 struct cred_cache *iotlua_client_credentials(lua_State *L, int idx)
 {
     struct client_box *box = iotlua_test_box(L, idx, &client_mt_key);

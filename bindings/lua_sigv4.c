@@ -41,21 +41,22 @@ static struct sign_box *push_sign_box(lua_State *L)
     return iotlua_push_gc_box(L, sizeof(struct sign_box), SIGN_RESULT_MT, sign_box_gc);
 }
 
-/* Field `name` of the table at idx as a string (anchored there); NULL when absent and
- * optional; raises naming the field otherwise. */
-static const char *field_string(lua_State *L, int idx, const char *name, int required,
-                                size_t *len_out)
+const char *iotlua_field_string(lua_State *L, int idx, const char *name, int required,
+                                size_t *len_out, const char *fn)
 {
     int t = lua_getfield(L, idx, name);
     const char *s = NULL;
     if (t == LUA_TSTRING)
         s = lua_tolstring(L, -1, len_out);
     else if (t != LUA_TNIL || required)
-        luaL_error(L, "bad argument #1 to '%s' (field '%s' must be a string, got %s)", FN(L),
+        luaL_error(L, "bad argument #1 to '%s' (field '%s' must be a string, got %s)", fn,
                    name, t == LUA_TNIL ? "no value" : luaL_typename(L, -1));
     lua_pop(L, 1);
     return s;
 }
+
+#define field_string(L, idx, name, required, len_out) \
+    iotlua_field_string((L), (idx), (name), (required), (len_out), FN(L))
 
 /* The signing time: the `time` field as "YYYYMMDDTHHMMSSZ" or epoch seconds, else now. */
 static time_t field_time(lua_State *L, int idx)
@@ -116,9 +117,7 @@ static const char *field_payload(lua_State *L, int idx)
     return p;
 }
 
-/* Collects the headers table (name -> string) into a userdata array pushed on the stack;
- * the strings stay anchored in the table at index tbl. Returns the count. */
-static size_t collect_headers(lua_State *L, int tbl, struct sigv4_header **out)
+size_t iotlua_collect_headers(lua_State *L, int tbl, struct sigv4_header **out, const char *fn)
 {
     size_t n = 0;
     lua_pushnil(L);
@@ -132,10 +131,14 @@ static size_t collect_headers(lua_State *L, int tbl, struct sigv4_header **out)
     while (lua_next(L, tbl) != 0) {
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "bad argument #1 to '%s' (field 'headers' must map names to "
-                          "strings, got %s = %s)", FN(L), luaL_typename(L, -2),
+                          "strings, got %s = %s)", fn, luaL_typename(L, -2),
                        luaL_typename(L, -1));
-        h[i].name = lua_tostring(L, -2);
-        h[i].value = lua_tostring(L, -1);
+        size_t nlen, vlen;
+        h[i].name = lua_tolstring(L, -2, &nlen);
+        h[i].value = lua_tolstring(L, -1, &vlen);
+        if (strlen(h[i].name) != nlen || strlen(h[i].value) != vlen)
+            luaL_error(L, "bad argument #1 to '%s' (field 'headers': a header name or value "
+                          "holds a NUL byte)", fn);
         i++;
         lua_pop(L, 1);
     }
@@ -196,7 +199,7 @@ static int l_sign(lua_State *L)
     struct sigv4_header *headers = NULL;
     size_t nheaders = 0;
     if (ht == LUA_TTABLE)
-        nheaders = collect_headers(L, 3, &headers);                      /* 4 */
+        nheaders = iotlua_collect_headers(L, 3, &headers, FN(L));       /* 4 */
     struct sign_box *sb = push_sign_box(L);
     sb->set = 1;
     if (sigv4_sign_url(method, url, headers, nheaders, body, body_len, payload, region, service,

@@ -51,7 +51,8 @@ static int request_tostring(lua_State *L)
 }
 
 /* Pushes a new request handle with no call yet, owning fresh parameters for op (raises
- * when memory runs out); user values: client, payload file. Returns the parameters. */
+ * when memory runs out; none for op NULL, a call built otherwise: iotlua.aws_request);
+ * user values: client, payload file. Returns the parameters. */
 struct iot_params *iotlua_push_request(lua_State *L, const struct iot_op *op)
 {
     struct request_box *box = lua_newuserdatauv(L, sizeof *box, 2);
@@ -66,6 +67,8 @@ struct iot_params *iotlua_push_request(lua_State *L, const struct iot_op *op)
         lua_setfield(L, -2, "__tostring");
     }
     lua_setmetatable(L, -2);
+    if (op == NULL)
+        return NULL;
     box->params = iot_params_new(op);
     if (box->params == NULL)
         luaL_error(L, "not enough memory");
@@ -152,14 +155,9 @@ static void set_string(lua_State *L, const char *field, const char *value)
     }
 }
 
-/* Pushes ResponseMetadata = { RequestId, HTTPStatusCode, HTTPHeaders, RetryAttempts }. */
-static void push_metadata(lua_State *L, const struct iot_result *r)
+/* Pushes the table of the result's headers, lower-case name -> value. [-0, +1] */
+void iotlua_push_headers(lua_State *L, const struct iot_result *r)
 {
-    lua_createtable(L, 0, 4);
-    lua_pushstring(L, r->request_id ? r->request_id : "");
-    lua_setfield(L, -2, "RequestId");
-    lua_pushinteger(L, r->status);
-    lua_setfield(L, -2, "HTTPStatusCode");
     /* lua_pushlstring and lua_rawset: names and values live in the result, at new
      * addresses each time, so lua_pushstring's and lua_setfield's cache of strings by
      * address would only cost a strcmp per string. */
@@ -170,6 +168,17 @@ static void push_metadata(lua_State *L, const struct iot_result *r)
         lua_pushlstring(L, value, strlen(value));
         lua_rawset(L, -3);
     }
+}
+
+/* Pushes ResponseMetadata = { RequestId, HTTPStatusCode, HTTPHeaders, RetryAttempts }. */
+static void push_metadata(lua_State *L, const struct iot_result *r)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, r->request_id ? r->request_id : "");
+    lua_setfield(L, -2, "RequestId");
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, -2, "HTTPStatusCode");
+    iotlua_push_headers(L, r);
     lua_setfield(L, -2, "HTTPHeaders");
     lua_pushinteger(L, r->attempts > 0 ? r->attempts - 1 : 0);
     lua_setfield(L, -2, "RetryAttempts");
@@ -196,18 +205,32 @@ void iotlua_push_error(lua_State *L, const struct iot_error *e)
     lua_setfield(L, -2, "attempts");
 }
 
+/* The result of the completed request handle at idx, still owned by the handle until
+ * iotlua_request_free_result; raises when it has not completed or was taken already. */
+const struct iot_result *iotlua_request_result(lua_State *L, int idx)
+{
+    struct request_box *box = check_request(L, idx);
+    if (!box->completed)
+        luaL_error(L, "request %I has not completed", (lua_Integer)box->id);
+    if (box->result == NULL)
+        luaL_error(L, "the result of request %I was already taken", (lua_Integer)box->id);
+    return box->result;
+}
+
+void iotlua_request_free_result(lua_State *L, int idx)
+{
+    struct request_box *box = check_request(L, idx);
+    iot_result_free(box->result);
+    box->result = NULL;
+}
+
 /*
  * core.result(req) -> result table | nil, error fields. The request's result is freed;
  * a second call raises.
  */
 static int core_result(lua_State *L)
 {
-    struct request_box *box = check_request(L, 1);
-    if (!box->completed)
-        return luaL_error(L, "request %I has not completed", (lua_Integer)box->id);
-    if (box->result == NULL)
-        return luaL_error(L, "the result of request %I was already taken", (lua_Integer)box->id);
-    const struct iot_result *r = box->result;
+    const struct iot_result *r = iotlua_request_result(L, 1);
     int nret = r->ok ? 1 : 2;
     if (!r->ok) {
         lua_pushnil(L);
@@ -217,8 +240,7 @@ static int core_result(lua_State *L)
         push_metadata(L, r);
         lua_setfield(L, -2, "ResponseMetadata");
     }
-    iot_result_free(box->result);
-    box->result = NULL;
+    iotlua_request_free_result(L, 1);
     return nret;
 }
 

@@ -1,6 +1,7 @@
 /*
  * client.c — clients and calls: marshal → sign → send on the engine → classify →
- * retry (a timer, never a sleep); response.c makes the response a result. See client.h.
+ * retry (a timer, never a sleep); response.c makes the response a result. See client.h,
+ * and client_raw.h for the calls built outside the model (aws_request.c).
  *
  * A call owns its params, its marshalled request, its URL and one http_xfer reused by
  * every attempt; it lives from iot_call_start until its event is popped or cancelled.
@@ -13,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "client_raw.h"
 #include "encode.h"
 #include "http.h"
 #include "marshal.h"
@@ -245,8 +247,14 @@ fail:
 struct iot_call {
     struct eng_item item;
     struct iot_client *client;
-    struct iot_params *params;
+    struct iot_params *params;  /* NULL for a raw call */
+    const struct iot_op *op;    /* of params, or the raw call's */
     struct iot_request req;
+    const char *host;           /* the Host header signed: the client's or the raw call's */
+    const char *region, *service;   /* the signing scope */
+    unsigned sign_flags;        /* 0 for the model's operations (paths signed as sent) */
+    void (*parse_error)(struct iot_result *r);  /* a raw call's error reader, or NULL */
+    char *raw_strings;          /* a raw call's copies: method, host, service, region, body */
     char *url;                  /* "URL\0path as signed\0", one allocation */
     const char *sign_path;      /* into url: the endpoint's base path + the request path */
     int attempts;
@@ -279,12 +287,13 @@ static void call_destroy(struct iot_engine *e, struct eng_item *item)
     iot_result_free(call->item.result);
     client_unref(call->client);
     free(call->url);
+    free(call->raw_strings);
     free(call);
 }
 
 static struct iot_result *result_new(struct iot_call *call)
 {
-    struct iot_result *r = iot_result_new(iot_params_op(call->params));
+    struct iot_result *r = iot_result_new(call->op);
     if (!r)
         return NULL;
     r->attempts = call->attempts;
@@ -296,12 +305,12 @@ static struct iot_result *result_new(struct iot_call *call)
 static void call_complete(struct iot_engine *e, struct iot_call *call, struct iot_result *r)
 {
     eng_timer_disarm(e, &call->budget);
-    if (!r && (r = iot_result_new_bare(iot_params_op(call->params))))
+    if (!r && (r = iot_result_new_bare(call->op)))
         iot_error_set(&r->error, "InternalError", "out of memory");
     if (r) {
         r->attempts = call->attempts;
         r->error.attempts = r->ok ? 0 : call->attempts;
-        if (!r->ok)
+        if (!r->ok && r->request_id[0])
             snprintf(r->error.request_id, sizeof r->error.request_id, "%s", r->request_id);
     }
     call->item.result = r;
@@ -364,14 +373,15 @@ static int sign_attempt(struct iot_call *call, struct iot_error *err)
         !(hs = malloc((call->req.nhdrs + 1) * sizeof *hs)))
         goto oom;
     hs[n].name = "Host";
-    hs[n++].value = c->host_header;
+    hs[n++].value = call->host;
     for (size_t i = 0; i < call->req.nhdrs; i++, n++)
         iot_request_header(&call->req, i, &hs[n].name, &hs[n].value);
     struct sigv4_request sq = {call->req.method, call->sign_path, iot_request_query(&call->req),
                                hs, n, NULL, 0, call->req.payload_hash};
-    sp.region = c->region;
-    sp.service = c->signing_name;
+    sp.region = call->region;
+    sp.service = call->service;
     sp.time = eng_wall_clock(c->engine);
+    sp.flags = call->sign_flags;
     if (sigv4_signer_sign(c->signer, &sq, &sp, &sr) != 0) {
         iot_error_set(err, "InternalError", "signing failed: %s", sr.error);
         goto fail;
@@ -515,12 +525,15 @@ static enum iot_failure attempt_outcome(struct iot_call *call, struct iot_result
     if (x->result != CURLE_OK) {
         r->status = 0;
         struct iot_transport_failure tf = {x->result, x->os_errno, x->connected, x->too_large,
-                                           call->client->host_header, x->errbuf,
+                                           call->host, x->errbuf,
                                            x->timeout_ms, x->connect_timeout_ms};
         return iot_classify_transport(&tf, &r->error);
     }
     /* The result takes the body over: the xfer's buffer is reused by the next attempt. */
-    return iot_response_fill(r, &x->head, &x->body_in);
+    enum iot_failure failure = iot_response_fill(r, &x->head, &x->body_in);
+    if (!r->ok && failure == IOT_FAIL_NONE && call->parse_error)
+        call->parse_error(r);
+    return failure;
 }
 
 static void call_xfer_done(struct iot_engine *e, struct http_xfer *x)
@@ -603,32 +616,14 @@ int iot_call_start(struct iot_client *client, struct iot_params *params, void *u
     return iot_call_start_opts(client, params, NULL, user, id_out, msg, msglen);
 }
 
-int iot_call_start_opts(struct iot_client *client, struct iot_params *params,
-                        const struct iot_call_opts *opts, void *user, uint64_t *id_out,
-                        char *msg, size_t msglen)
+/* A new call, its transfer and timers set up, owning nothing yet; NULL out of memory. */
+static struct iot_call *call_new(const struct iot_call_opts *opts)
 {
-    struct iot_call *call = NULL;
-    if (opts && opts->timeout_ms < 0) {
-        if (msg && msglen)
-            snprintf(msg, msglen, "the call's timeout must not be negative");
-        iot_params_free(params);
-        return -1;
-    }
-    if (!client || !params) {
-        if (msg && msglen)
-            snprintf(msg, msglen, "iot_call_start: no client or parameters");
-        iot_params_free(params);
-        return -1;
-    }
-    if (iot_params_check(params, msg, msglen) != 0)
-        goto fail;
-    call = calloc(1, sizeof *call);
+    struct iot_call *call = calloc(1, sizeof *call);
     if (!call)
-        goto oom;
+        return NULL;
     struct iot_request init = IOT_REQUEST_INIT;
     call->req = init;
-    call->params = params;
-    params = NULL;
     http_xfer_init(&call->x);
     call->x.done = call_xfer_done;
     call->x.prepare = call_prepare;
@@ -636,10 +631,24 @@ int iot_call_start_opts(struct iot_client *client, struct iot_params *params,
     eng_timer_init(&call->budget, budget_fire);
     call->budget_ms = opts ? opts->timeout_ms : 0;
     call->credentials_wait.wake = credentials_woken;
-    if (iot_marshal_hashed(call->params, client->hasher, &call->req, msg, msglen) != 0)
-        goto fail;
-    if (call_urls(call, client) != 0)
-        goto oom;
+    return call;
+}
+
+/* Frees a call that never started. */
+static void call_discard(struct iot_call *call)
+{
+    http_xfer_free(&call->x);
+    iot_request_free(&call->req);
+    iot_params_free(call->params);
+    free(call->url);
+    free(call->raw_strings);
+    free(call);
+}
+
+/* The call joins the client's engine as an item and begins. */
+static void call_launch(struct iot_client *client, struct iot_call *call, void *user,
+                        uint64_t *id_out)
+{
     call->client = client;
     client->refs++;
     call->item.id = eng_next_id(client->engine);
@@ -651,18 +660,124 @@ int iot_call_start_opts(struct iot_client *client, struct iot_params *params,
     if (id_out)
         *id_out = call->item.id;
     call_begin(client->engine, call);
+}
+
+static int bad_timeout(const struct iot_call_opts *opts, char *msg, size_t msglen)
+{
+    if (!opts || opts->timeout_ms >= 0)
+        return 0;
+    if (msg && msglen)
+        snprintf(msg, msglen, "the call's timeout must not be negative");
+    return 1;
+}
+
+int iot_call_start_opts(struct iot_client *client, struct iot_params *params,
+                        const struct iot_call_opts *opts, void *user, uint64_t *id_out,
+                        char *msg, size_t msglen)
+{
+    struct iot_call *call = NULL;
+    if (bad_timeout(opts, msg, msglen)) {
+        iot_params_free(params);
+        return -1;
+    }
+    if (!client || !params) {
+        if (msg && msglen)
+            snprintf(msg, msglen, "iot_call_start: no client or parameters");
+        iot_params_free(params);
+        return -1;
+    }
+    if (iot_params_check(params, msg, msglen) != 0)
+        goto fail;
+    if (!(call = call_new(opts)))
+        goto oom;
+    call->params = params;
+    params = NULL;
+    if (iot_marshal_hashed(call->params, client->hasher, &call->req, msg, msglen) != 0)
+        goto fail;
+    if (call_urls(call, client) != 0)
+        goto oom;
+    call->op = iot_params_op(call->params);
+    call->host = client->host_header;
+    call->region = client->region;
+    call->service = client->signing_name;
+    call_launch(client, call, user, id_out);
     return 0;
 oom:
     if (msg && msglen)
         snprintf(msg, msglen, "out of memory");
 fail:
     iot_params_free(params);
-    if (call) {
-        http_xfer_free(&call->x);
-        iot_request_free(&call->req);
-        iot_params_free(call->params);
-        free(call->url);
-        free(call);
+    if (call)
+        call_discard(call);
+    return -1;
+}
+
+/* ================================================================ raw calls */
+
+const char *iot_client_region(const struct iot_client *client)
+{
+    return client->region;
+}
+
+/* A raw call's strings copied into one allocation, and its URL with the path it is
+ * signed with after the URL's NUL (as call_urls makes them). 0, or -1 out of memory. */
+static int raw_copy(struct iot_call *call, const struct iot_raw_call *raw)
+{
+    const char *parts[4] = {call->req.method, raw->host, raw->service, raw->region};
+    const char **dst[4] = {&call->req.method, &call->host, &call->service, &call->region};
+    size_t total = call->req.body_len + 1, url_len = strlen(raw->url);
+    for (size_t i = 0; i < 4; i++)
+        total += strlen(parts[i]) + 1;
+    char *s = call->raw_strings = malloc(total);
+    call->url = malloc(url_len + 1 + call->req.path_len + 1);
+    if (!s || !call->url)
+        return -1;
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = strlen(parts[i]) + 1;
+        *dst[i] = memcpy(s, parts[i], n);
+        s += n;
     }
+    if (call->req.body) {
+        memcpy(s, call->req.body, call->req.body_len);
+        s[call->req.body_len] = '\0';
+        call->req.body = s;
+    }
+    memcpy(call->url, raw->url, url_len + 1);
+    memcpy(call->url + url_len + 1, buf_cstr(&call->req.target), call->req.path_len);
+    call->url[url_len + 1 + call->req.path_len] = '\0';
+    call->sign_path = call->url + url_len + 1;
+    call->op = raw->op;
+    call->sign_flags = raw->sign_flags;
+    call->parse_error = raw->parse_error;
+    return 0;
+}
+
+int iot_call_start_raw(struct iot_client *client, struct iot_raw_call *raw,
+                       const struct iot_call_opts *opts, void *user, uint64_t *id_out,
+                       char *msg, size_t msglen)
+{
+    struct iot_request init = IOT_REQUEST_INIT;
+    struct iot_call *call = NULL;
+    if (bad_timeout(opts, msg, msglen) || !client) {
+        if (!client && msg && msglen)
+            snprintf(msg, msglen, "iot_call_start_raw: no client");
+        iot_request_free(&raw->req);
+        return -1;
+    }
+    if (!(call = call_new(opts))) {
+        iot_request_free(&raw->req);
+        goto oom;
+    }
+    call->req = raw->req;
+    raw->req = init;
+    if (raw_copy(call, raw) != 0) {
+        call_discard(call);
+        goto oom;
+    }
+    call_launch(client, call, user, id_out);
+    return 0;
+oom:
+    if (msg && msglen)
+        snprintf(msg, msglen, "out of memory");
     return -1;
 }

@@ -169,7 +169,7 @@ static int parse_headers(struct result_impl *r, const struct buf *head)
     return 0;
 }
 
-static const char *header(const struct iot_result *r, const char *lname)
+const char *iot_result_header(const struct iot_result *r, const char *lname)
 {
     for (size_t i = 0; i < r->nheaders; i++)
         if (strcmp(r->headers[i].name, lname) == 0)
@@ -302,7 +302,8 @@ static int out_header_members(struct result_impl *r, const struct iot_op *op, st
 {
     for (size_t i = 0; i < op->noutput; i++) {
         const struct iot_member *m = &op->output[i];
-        const char *v = m->location == IOT_LOC_HEADER ? header(&r->pub, m->location_name) : NULL;
+        const char *v = m->location == IOT_LOC_HEADER
+                            ? iot_result_header(&r->pub, m->location_name) : NULL;
         if (!v)
             continue;
         struct iot_out *item = &o->items[o->n++];
@@ -372,8 +373,7 @@ static int parse_output(struct result_impl *r)
 
 /* ---------------------------------------------------------------- service errors */
 
-/* Code from "Prefix#Code:extra" forms: after the last '#', before the first ':'. */
-static void clean_code(char *dst, size_t dstlen, const char *s, size_t n)
+void iot_clean_error_code(char *dst, size_t dstlen, const char *s, size_t n)
 {
     const char *hash = NULL;
     for (size_t i = 0; i < n; i++)
@@ -412,11 +412,11 @@ void iot_parse_service_error(long status, const char *error_type_header, const c
     err->message[0] = '\0';
     err->status = status;
     if (error_type_header && *error_type_header)
-        clean_code(err->code, sizeof err->code, error_type_header, strlen(error_type_header));
+        iot_clean_error_code(err->code, sizeof err->code, error_type_header, strlen(error_type_header));
     if (json_ok) {
         const struct json_value *c = json_string_member(root, "__type", "code");
         if (!err->code[0] && c)
-            clean_code(err->code, sizeof err->code, c->u.str.ptr, c->u.str.len);
+            iot_clean_error_code(err->code, sizeof err->code, c->u.str.ptr, c->u.str.len);
         const struct json_value *m = json_string_member(root, "message", "Message");
         if (m)
             snprintf(err->message, sizeof err->message, "%s", m->u.str.ptr);
@@ -562,9 +562,9 @@ static enum iot_failure response_fill(struct result_impl *r, const struct buf *h
     }
     r->pub.body = buf_cstr(&r->body);
     r->pub.body_len = r->body.len;
-    const char *rid = header(&r->pub, "x-amzn-requestid");
+    const char *rid = iot_result_header(&r->pub, "x-amzn-requestid");
     if (!rid)
-        rid = header(&r->pub, "x-amz-request-id");
+        rid = iot_result_header(&r->pub, "x-amz-request-id");
     r->pub.request_id = rid ? rid : "";
     if (r->pub.status >= 200 && r->pub.status < 300) {
         if (parse_output(r) == 0) {
@@ -575,8 +575,8 @@ static enum iot_failure response_fill(struct result_impl *r, const struct buf *h
             iot_error_set(&r->pub.error, "InternalError", "out of memory");
         return IOT_FAIL_PERMANENT;
     }
-    iot_parse_service_error(r->pub.status, header(&r->pub, "x-amzn-errortype"), r->pub.body,
-                            r->pub.body_len, &r->pub.error);
+    iot_parse_service_error(r->pub.status, iot_result_header(&r->pub, "x-amzn-errortype"),
+                            r->pub.body, r->pub.body_len, &r->pub.error);
     return IOT_FAIL_NONE;
 }
 

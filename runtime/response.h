@@ -21,6 +21,13 @@
 void iot_parse_service_error(long status, const char *error_type_header, const char *body,
                              size_t body_len, struct iot_error *err);
 
+/* An error code from s[0..n) in its "Prefix#Code:extra" forms (the text after the last
+ * '#', before the first ':', blanks trimmed) into dst[dstlen], truncated. */
+void iot_clean_error_code(char *dst, size_t dstlen, const char *s, size_t n);
+
+/* The value of the header lname (lower-case) of a result, or NULL. */
+const char *iot_result_header(const struct iot_result *r, const char *lname);
+
 /*
  * A whole received response → a result, as a call's attempt builds it: the header block
  * head[0..head_len) ("HTTP/1.1 200 OK\r\nName: value\r\n..."; lines without ':' are

@@ -320,7 +320,7 @@ static int default_port(const char *scheme, size_t n, const char *port, size_t p
     return 0;
 }
 
-const char *sigv4_split_url(const char *url, struct url_parts *u)
+const char *sigv4_split_url(const char *url, struct sigv4_url *u)
 {
     const char *sep = strstr(url, "://");
     if (!sep || sep == url)
@@ -369,7 +369,7 @@ int sigv4_sign_url(const char *method, const char *url, const struct sigv4_heade
                    const struct sigv4_credentials *creds, time_t time, unsigned flags,
                    struct sigv4_result *out)
 {
-    struct url_parts u = {BUF_INIT, BUF_INIT, BUF_INIT, 0};
+    struct sigv4_url u = {BUF_INIT, BUF_INIT, BUF_INIT, 0};
     struct sigv4_header *h = NULL;
     int rc = -1;
     const char *why = url ? sigv4_split_url(url, &u) : "url is missing";

@@ -129,6 +129,18 @@ int sigv4_sign_url(const char *method, const char *url, const struct sigv4_heade
                    const struct sigv4_credentials *creds, time_t time, unsigned flags,
                    struct sigv4_result *out);
 
+/* A URL as the signer reads it: scheme://host[:port][/path][?query][#fragment]. */
+struct sigv4_url {
+    struct buf host;    /* the Host header value (the port only when not the scheme's default) */
+    struct buf path;    /* as given ("" when none) */
+    struct buf query;   /* without '?' */
+    size_t origin_len;  /* bytes of scheme://host[:port] at the URL's start */
+};
+
+/* Splits url into u (whose bufs the caller frees, also on failure). Returns NULL, or the
+ * reason it cannot ("url has no host", ...; never quoting the URL). */
+const char *sigv4_split_url(const char *url, struct sigv4_url *u);
+
 /* The flags botocore's signer implies for a signing name: s3, s3-object-lambda and
  * s3-outposts sign the path as given (no normalisation, no second encoding) with an
  * X-Amz-Content-Sha256 header (SIGV4_NO_URI_ENCODE | SIGV4_ADD_CONTENT_SHA256); every

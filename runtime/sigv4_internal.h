@@ -83,19 +83,6 @@ size_t sigv4_sts_len(size_t scope_len);
 char *sigv4_put_sts(char *dst, const char *amz_date, const char *scope, size_t scope_len,
                     const char *creq_hash);
 
-/* ================================================================ URLs */
-
-struct url_parts {
-    struct buf host;    /* Host header value (the port only when not the default) */
-    struct buf path;
-    struct buf query;   /* without '?' */
-    size_t origin_len;  /* bytes of scheme://host[:port] at the URL's start */
-};
-
-/* Splits scheme://host[:port][/path][?query][#fragment] into u (whose bufs the caller
- * frees). Returns NULL or the reason it cannot. */
-const char *sigv4_split_url(const char *url, struct url_parts *u);
-
 /* vsnprintf into dst[len]. */
 void sigv4_set_error(char *dst, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

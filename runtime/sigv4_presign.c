@@ -78,7 +78,7 @@ static const char *presign_check(const char *method, const struct sigv4_params *
 int sigv4_presign_url(const char *method, const char *url, const struct sigv4_params *p,
                       long expires, struct buf *out, char *error, size_t error_len)
 {
-    struct url_parts u = {BUF_INIT, BUF_INIT, BUF_INIT, 0};
+    struct sigv4_url u = {BUF_INIT, BUF_INIT, BUF_INIT, 0};
     struct buf scope = BUF_INIT, creq = BUF_INIT;
     char amz_date[SIGV4_AMZ_DATE_LEN + 1], sig[SIGV4_HASH_HEX_LEN + 1];
     int rc = -1;

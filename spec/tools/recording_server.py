@@ -76,6 +76,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_CREDENTIALS = {"AKIAIOSFODNN7EXAMPLE": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
 CONTROL = "/__control/"
+S3_SIGNING_NAMES = ("s3", "s3-object-lambda", "s3-outposts")
 DEFAULT_RESPONSE = {"status": 200, "body": "{}",
                     "headers": {"Content-Type": "application/json"}}
 
@@ -110,7 +111,7 @@ def parse_authorization(value):
 def verify_sigv4(method, target, headers, body, credentials, region=None, service=None,
                  max_skew=900):
     """Return a dict {verified, reason, ...}.  headers: [(name, value)] as received."""
-    from botocore.auth import SigV4Auth
+    from botocore.auth import S3SigV4Auth, SigV4Auth
     from botocore.awsrequest import AWSRequest, HTTPHeaders
     from botocore.credentials import Credentials
 
@@ -169,7 +170,7 @@ def verify_sigv4(method, target, headers, body, credentials, region=None, servic
         return out
     body_hash = hashlib.sha256(body).hexdigest()
     claimed = (lower.get("x-amz-content-sha256") or [None])[0]
-    if claimed is not None and claimed != body_hash:
+    if claimed is not None and claimed not in (body_hash, "UNSIGNED-PAYLOAD"):
         out["reason"] = "X-Amz-Content-SHA256 does not match the body received"
         return out
 
@@ -182,8 +183,11 @@ def verify_sigv4(method, target, headers, body, credentials, region=None, servic
     request.headers = hdrs
     request.context["timestamp"] = amz_date
     token = (lower.get("x-amz-security-token") or [None])[0]
-    signer = SigV4Auth(Credentials(parsed["access_key"], secret, token),
-                       parsed["service"], parsed["region"])
+    # S3's names are signed by botocore's S3 signer: the path as given, not normalised
+    # nor encoded again, and X-Amz-Content-SHA256 (the header's value) as the payload.
+    auth_class = S3SigV4Auth if parsed["service"] in S3_SIGNING_NAMES else SigV4Auth
+    signer = auth_class(Credentials(parsed["access_key"], secret, token),
+                        parsed["service"], parsed["region"])
     canonical = signer.canonical_request(request)
     out["canonical_request"] = canonical
     got_signed = canonical.split("\n")[-2].split(";")

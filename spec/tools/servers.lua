@@ -190,7 +190,8 @@ end
 local Recording = {}
 Recording.__index = Recording
 
--- opts.credentials = { "AKID:SECRET", ... }, opts.region
+-- opts.credentials = { "AKID:SECRET", ... }, opts.region, opts.service (the signing name
+-- the signatures must carry; default iotdata)
 function M.recording(opts)
   opts = opts or {}
   local dir = M.tmpdir()
@@ -200,6 +201,7 @@ function M.recording(opts)
     argv[#argv + 1] = "--credentials"; argv[#argv + 1] = c
   end
   if opts.region then argv[#argv + 1] = "--region"; argv[#argv + 1] = opts.region end
+  if opts.service then argv[#argv + 1] = "--service"; argv[#argv + 1] = opts.service end
   local proc = M.spawn(argv, dir, "recording-server")
   local info = wait_ready_file(proc, dir .. "/ready.json")
   return setmetatable({ proc = proc, url = info.url, port = info.port, dir = dir }, Recording)

@@ -11,6 +11,7 @@
 --   iotlua.deadline([s])                 the run's deadline: seconds left (or nil)
 --   iotlua.sigv4.sign{...}               headers to add (and the signer's working)
 --   iotlua.sigv4.presign{...}            a presigned URL
+--   iotlua.aws_request{...}              any AWS request, signed and sent (iotlua.aws_request)
 --   iotlua.mqtt.connect{...}             an MQTT connection, or nil, err (iotlua.mqtt)
 --   iotlua.request{...}                  a request over HTTP, its reply heard over MQTT
 --   iotlua.json                          lua-cjson
@@ -219,6 +220,10 @@ end
 
 function M.request(r)
   return require("iotlua.mqtt").request(r)
+end
+
+function M.aws_request(r)
+  return require("iotlua.aws_request").request(r)
 end
 
 -- For the host, after the script: lets the remaining tasks finish. True when all is well.

@@ -219,19 +219,16 @@ end
 -- operation, outcome, attempts, duration. Decided once: calls pay nothing otherwise.
 local log_calls = (select(2, core.log_options()) or os.getenv("IOTLUA_LOG_LEVEL")) == "debug"
 
-local function log_call(op, started, result, err)
+-- One debug line for a call that took from `started` (core.now()) until now.
+local function log_call(operation, started, status, code, attempts)
   local log = require("iotlua.log")
   if not log.enabled("debug") then return end
   log.debug("call", {
-    operation = op.name,
-    status = result and result.ResponseMetadata and result.ResponseMetadata.HTTPStatusCode
-             or err and err.status,
-    code = err and err.code or nil,
-    attempts = result and result.ResponseMetadata and result.ResponseMetadata.RetryAttempts
-               and result.ResponseMetadata.RetryAttempts + 1 or err and err.attempts,
+    operation = operation, status = status, code = code, attempts = attempts,
     duration_ms = math.floor((core.now() - started) * 1000 + 0.5),
   })
 end
+M.log_calls, M.log_call = log_calls, log_call   -- iotlua.aws_request logs the same way
 
 -- The options of one call, { timeout = seconds }: its timeout in seconds (> 0), the
 -- whole call's budget over every attempt, in place of the run's deadline. argn: which
@@ -268,7 +265,11 @@ local function make_method(op)
     if not req then error(msg, 2) end
     tasks.await(req)
     local result, err = core.result(req)
-    if started then log_call(op, started, result, err) end
+    if started then
+      local meta = result and result.ResponseMetadata
+      log_call(op.name, started, meta and meta.HTTPStatusCode or err and err.status,
+               err and err.code, meta and meta.RetryAttempts + 1 or err and err.attempts)
+    end
     if result then return result end
     return nil, errors.new(err)
   end
