@@ -164,8 +164,13 @@ int h1_slot_free(const struct h1_pool *p)
 static void conn_close(struct h1_conn *c)
 {
     struct h1_pool *p = c->pool;
-    if (c->ns.ssl)
+    if (c->ns.ssl) {
+        /* close_notify keeps the session resumable; not after the server dropped the
+         * connection without one (a truncation: OpenSSL then forgets the session) */
+        if (c->ns.eof != NET_EOF_TCP)
+            net_stream_shutdown(&c->ns);
         net_stream_close(&c->ns);       /* closes fd */
+    }
     else if (c->fd >= 0)
         close(c->fd);
     if (c->x)

@@ -631,6 +631,17 @@ unsigned net_stream_interest(const struct net_stream *ns, int has_output)
     }
 }
 
+void net_stream_shutdown(struct net_stream *ns)
+{
+    if (!ns->ssl || ns->state != NET_OPEN || ns->fd < 0)
+        return;
+    struct iot_error err;
+    ERR_clear_error();
+    SSL_shutdown(ns->ssl);
+    tls_flush(ns, &err);
+    ERR_clear_error();
+}
+
 void net_stream_close(struct net_stream *ns)
 {
     if (ns->fd >= 0)

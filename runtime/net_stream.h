@@ -101,6 +101,11 @@ int net_stream_has_pending(const struct net_stream *ns);
 /* What the owner's fd source should wait for now. */
 unsigned net_stream_interest(const struct net_stream *ns, int has_output);
 
+/* Sends TLS close_notify, best effort (what the socket takes now), so the session stays
+ * resumable: OpenSSL marks a session not resumable when its connection is freed without
+ * one. No-op for plain TCP or a connection not open. */
+void net_stream_shutdown(struct net_stream *ns);
+
 /* Closes the socket at once (no TLS close_notify: to the peer this is the connection
  * dropping) and frees everything; safe to call twice. */
 void net_stream_close(struct net_stream *ns);
