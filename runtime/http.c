@@ -29,6 +29,7 @@ struct http_layer {
     int inflight_fixed;         /* max_inflight was given: it does not follow the cap */
     int inflight;               /* both transports */
     int curl_active;            /* of which on the curl multi handle */
+    int head_waits;             /* the queue's head waits on the native transport's I/O */
     uint64_t curl_transfers;    /* started on libcurl (iot_engine_http_stats) */
     struct h1_pool *h1;         /* the native HTTP/1.1 transport */
     struct http_handle *pool;   /* idle easy handles */
@@ -402,11 +403,16 @@ static int curl_ready(struct iot_engine *e)
 static void start_waiting(struct iot_engine *e)
 {
     struct http_layer *hl = eng_http(e);
+    hl->head_waits = 0;
     while (hl->inflight < hl->max_inflight && !dl_empty(&hl->waiting)) {
         struct http_xfer *x = DL_CONTAINER(hl->waiting.next, struct http_xfer, queue);
         int native = h1_wants(hl->h1, x);
-        if (native && !h1_slot_free(hl->h1))
-            break;                      /* every native connection is busy: x waits */
+        /* every native connection is busy, or the first one to x's server has not
+         * brought its TLS session back yet: x waits (woken by that I/O, no spinning) */
+        if (native && (!h1_slot_free(hl->h1) || h1_wait_for_session(hl->h1, x))) {
+            hl->head_waits = 1;
+            break;
+        }
         dl_remove(&x->queue);
         if (x->prepare && x->prepare(e, x) != 0)
             continue;
@@ -569,7 +575,7 @@ long http_layer_timeout_ms(struct iot_engine *e)
     if (hl->multi)
         curl_multi_timeout(hl->multi, &curl_ms);
     long best = curl_ms < 0 ? 100 : curl_ms;   /* curl without a timer still has sockets */
-    if (!dl_empty(&hl->waiting) && hl->inflight < hl->max_inflight)
+    if (!dl_empty(&hl->waiting) && hl->inflight < hl->max_inflight && !hl->head_waits)
         best = 0;
     return best;
 }

@@ -58,6 +58,7 @@ struct h1_conn {
     struct h1_response resp;
     int connecting;
     int reused;                         /* carried an earlier exchange */
+    int answered;                       /* an exchange on it completed */
     int got_bytes;                      /* this exchange has received bytes */
     struct addrinfo *addrs, *next_addr; /* while connecting */
     int64_t idle_since_us;              /* eng_now_us() when it went idle */
@@ -374,6 +375,7 @@ static void finish(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
     if (c) {
         c->x = NULL;
         p->nbusy--;
+        c->answered |= result == CURLE_OK;
         if (keep_conn && c->fd >= 0) {
             buf_reset(&c->out);
             c->idle_since_us = eng_now_us();
@@ -738,6 +740,32 @@ static struct net_tls_ctx *tls_ctx_for(struct h1_pool *p, struct http_xfer *x)
                                                   : CURLE_OUT_OF_MEMORY;
     dl_push_back(&p->completed, &x->queue);
     return NULL;
+}
+
+/* 1 when a connection of list to host_port with tls_ctx is still in its first exchange
+ * (any connection at all when fresh_only is 0). */
+static int origin_conn(const struct dl *list, const char *host_port,
+                       const struct net_tls_ctx *tls_ctx, int fresh_only)
+{
+    for (const struct dl *n = list->next; n != list; n = n->next) {
+        const struct h1_conn *c = DL_CONTAINER(n, struct h1_conn, link);
+        if (c->tls_ctx == tls_ctx && (!fresh_only || !c->answered) &&
+            strcmp(c->host_port, host_port) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int h1_wait_for_session(struct h1_pool *p, const struct http_xfer *x)
+{
+    struct h1_url u;
+    struct iot_error err;
+    if (h1_parse_url(x->url, &u) != 0 || !u.tls)
+        return 0;
+    struct net_tls_ctx *ctx = h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
+    return ctx && !net_tls_ctx_has_session(ctx, u.host_port) &&
+           !origin_conn(&p->idle, u.host_port, ctx, 0) &&
+           origin_conn(&p->busy, u.host_port, ctx, 1);
 }
 
 int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)

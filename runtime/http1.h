@@ -158,6 +158,12 @@ void h1_pool_set_max(struct h1_pool *pool, int max_connections);
 int h1_wants(const struct h1_pool *pool, const struct http_xfer *x);
 /* 1 when a connection slot is free (fewer than max_connections busy). */
 int h1_slot_free(const struct h1_pool *pool);
+/* 1 when x (https://) should wait for the first connection to its server to bring a
+ * session back: no session is kept for the server yet, no idle connection to it, and a
+ * connection to it is still in its first exchange. The others then resume that session
+ * rather than each paying a full handshake (certificate parsing and verification are
+ * most of one). */
+int h1_wait_for_session(struct h1_pool *pool, const struct http_xfer *x);
 /* Start x on a pooled or new connection. 0 started (or already failed: done will run
  * from h1_flush); 2 x is not for this transport after all (a URL form or a host name
  * it leaves to libcurl). */

@@ -283,6 +283,12 @@ int net_stream_start_tls(struct net_stream *ns, int fd, const char *host,
     return 0;
 }
 
+int net_tls_ctx_has_session(struct net_tls_ctx *ctx, const char *key)
+{
+    struct net_session *slot = session_slot(ctx, key);
+    return slot && SSL_SESSION_is_resumable(slot->session);
+}
+
 int net_stream_resumed(const struct net_stream *ns)
 {
     return ns->ssl && SSL_session_reused(ns->ssl);

@@ -69,6 +69,9 @@ int net_stream_start_tls(struct net_stream *ns, int fd, const char *host,
                          struct net_tls_ctx *ctx, const char *session_key,
                          struct iot_error *err);
 
+/* 1 when ctx holds a resumable session for key. */
+int net_tls_ctx_has_session(struct net_tls_ctx *ctx, const char *key);
+
 /* After the handshake: 1 when it resumed an earlier session. */
 int net_stream_resumed(const struct net_stream *ns);
 
