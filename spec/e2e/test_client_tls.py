@@ -23,16 +23,24 @@ local iotlua = require("iotlua")
 local core = require("iotlua.core")
 local cjson = require("cjson")
 local url, ca, n, attempts, verify = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4]), arg[5]
+local concurrency = tonumber(arg[6])
 local iot = assert(iotlua.client{
   endpoint = url, region = "us-east-1", timeout = 5, max_attempts = attempts,
   credentials = { access_key_id = "AKIAIOSFODNN7EXAMPLE",
                   secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
   ca_bundle = ca ~= "" and ca or nil, verify_tls = verify ~= "off" })
 local out = { calls = {} }
-for i = 1, n do
+local function call(i)
   local r, err = iot:publish{ topic = "tls/t", payload = "x" }
   out.calls[i] = r and { ok = true, attempts = r.ResponseMetadata.RetryAttempts + 1 }
                  or { ok = false, code = err.code, message = err.message, attempts = err.attempts }
+end
+local items = {}
+for i = 1, n do items[i] = i end
+if concurrency > 1 then
+  iotlua.map(items, call, { concurrency = concurrency })
+else
+  for i = 1, n do call(i) end
 end
 out.stats = core.http_stats()
 print(cjson.encode(out))
@@ -169,7 +177,7 @@ def servers():
         srv.stop()
 
 
-def run(url, ca="", calls=1, attempts=1, verify="on", env_extra=None):
+def run(url, ca="", calls=1, attempts=1, verify="on", env_extra=None, concurrency=1):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(SCRIPT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -178,7 +186,8 @@ def run(url, ca="", calls=1, attempts=1, verify="on", env_extra=None):
     env.pop("IOTLUA_HTTP_TRANSPORT", None)
     env.update(env_extra or {})
     try:
-        p = subprocess.run([HOST, f.name, url, ca, str(calls), str(attempts), verify],
+        p = subprocess.run([HOST, f.name, url, ca, str(calls), str(attempts), verify,
+                            str(concurrency)],
                            env=env, capture_output=True, text=True, timeout=60)
     finally:
         os.unlink(f.name)
@@ -278,6 +287,19 @@ def test_reconnect_resumes_the_session(pki, servers, version):
     assert {c["version"] for c in srv.conns} == {version.replace("_", ".")}
     assert out["stats"]["tls_handshakes"] == 3 and out["stats"]["tls_resumed"] == 2
     native_only(out, 3)
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_concurrent_connections_resume_the_first_session(pki, servers, version):
+    """Calls started together: the first connection's full handshake, then the others
+    resume its session (they wait for it rather than each verifying the certificate)."""
+    srv = servers(pki("local.pem"), pki("local.key"), max_version=getattr(ssl.TLSVersion, version))
+    out = run("https://127.0.0.1:%d" % srv.port, ca=pki("ca.pem"), calls=40, concurrency=8)
+    assert all(c["ok"] for c in out["calls"]) and len(out["calls"]) == 40
+    assert len(srv.conns) == 8, srv.conns
+    assert [c["resumed"] for c in srv.conns].count(False) == 1
+    assert out["stats"]["tls_handshakes"] == 8 and out["stats"]["tls_resumed"] == 7
+    native_only(out, 40)
 
 
 @pytest.mark.parametrize("attempts", [1, 3])
