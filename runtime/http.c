@@ -409,7 +409,7 @@ static void start_waiting(struct iot_engine *e)
         int native = h1_wants(hl->h1, x);
         /* every native connection is busy, or the first one to x's server has not
          * brought its TLS session back yet: x waits (woken by that I/O, no spinning) */
-        if (native && (!h1_slot_free(hl->h1) || h1_wait_for_session(hl->h1, x))) {
+        if (native && (!h1_slot_free(hl->h1) || h1_wait_for_session(e, hl->h1, x))) {
             hl->head_waits = 1;
             break;
         }
@@ -551,7 +551,7 @@ void http_layer_set_max_connections(struct iot_engine *e, int max_connections)
 void http_layer_free(struct iot_engine *e)
 {
     struct http_layer *hl = eng_http(e);
-    h1_pool_free(hl->h1);
+    h1_pool_free(e, hl->h1);
     while (hl->npool > 0)
         handle_free(&hl->pool[--hl->npool]);
     free(hl->pool);

@@ -44,6 +44,10 @@
  * reused without a peek of its own (see conn_alive). */
 #define REPORT_FRESH_US 200
 #define DEFAULT_CONNECT_TIMEOUT_MS 300000
+/* How long after its handshake the first connection to a server may keep the others
+ * waiting for the session it should bring (TLS 1.3 tickets come after the handshake; a
+ * server that gives none, or answers slowly, delays them by no more than this). */
+#define SESSION_WAIT_MS 100
 
 struct h1_conn {
     int fd;
@@ -59,6 +63,7 @@ struct h1_conn {
     int connecting;
     int reused;                         /* carried an earlier exchange */
     int answered;                       /* an exchange on it completed */
+    int64_t tls_ready_ms;               /* when its handshake completed */
     int got_bytes;                      /* this exchange has received bytes */
     struct addrinfo *addrs, *next_addr; /* while connecting */
     int64_t idle_since_us;              /* eng_now_us() when it went idle */
@@ -83,6 +88,7 @@ struct h1_pool {
     struct dl completed;                /* http_xfer.queue: finished, not yet handed back */
     struct dl unsent;                   /* h1_conn.unsent: requests written, not yet sent */
     int64_t reported_us;                /* when epoll_wait last reported on every connection */
+    struct eng_timer session_wait;      /* wakes the loop when a session wait is over */
     struct epoll_event events[MAX_EVENTS];
 };
 
@@ -109,6 +115,12 @@ static int transport_is_curl(void)
     return v && strcasecmp(v, "curl") == 0;
 }
 
+static void session_wait_over(struct iot_engine *e, struct eng_timer *t)
+{
+    (void)e;
+    (void)t;                            /* the turn after the timers starts the queue */
+}
+
 struct h1_pool *h1_pool_new(int max_connections, int tls)
 {
     struct h1_pool *p = calloc(1, sizeof *p);
@@ -118,6 +130,7 @@ struct h1_pool *h1_pool_new(int max_connections, int tls)
     p->enabled = !transport_is_curl() && !proxy_configured(0);
     p->tls_enabled = tls && !transport_is_curl() && !proxy_configured(1);
     p->max_connections = max_connections > 0 ? max_connections : 1;
+    eng_timer_init(&p->session_wait, session_wait_over);
     dl_init(&p->idle);
     dl_init(&p->busy);
     dl_init(&p->completed);
@@ -593,6 +606,7 @@ static int handshake_step(struct iot_engine *e, struct h1_pool *p, struct h1_con
         return -1;
     }
     c->handshaking = 0;
+    c->tls_ready_ms = eng_now_ms();
     p->stats.tls_handshakes++;
     p->stats.tls_resumed += (uint64_t)net_stream_resumed(&c->ns);
     conn_ready(e, c);
@@ -742,30 +756,48 @@ static struct net_tls_ctx *tls_ctx_for(struct h1_pool *p, struct http_xfer *x)
     return NULL;
 }
 
-/* 1 when a connection of list to host_port with tls_ctx is still in its first exchange
- * (any connection at all when fresh_only is 0). */
-static int origin_conn(const struct dl *list, const char *host_port,
-                       const struct net_tls_ctx *tls_ctx, int fresh_only)
+/* How long c may still bring a session: -1 no longer, 0 until its I/O (connecting or
+ * handshaking), else the milliseconds left of SESSION_WAIT_MS after the handshake. */
+static long session_wait_left(const struct h1_conn *c, int64_t now_ms)
 {
-    for (const struct dl *n = list->next; n != list; n = n->next) {
-        const struct h1_conn *c = DL_CONTAINER(n, struct h1_conn, link);
-        if (c->tls_ctx == tls_ctx && (!fresh_only || !c->answered) &&
-            strcmp(c->host_port, host_port) == 0)
-            return 1;
-    }
-    return 0;
+    if (c->connecting || c->handshaking)
+        return 0;
+    int64_t left = c->tls_ready_ms + SESSION_WAIT_MS - now_ms;
+    return !c->answered && left > 0 ? (long)left : -1;
 }
 
-int h1_wait_for_session(struct h1_pool *p, const struct http_xfer *x)
+/* Over list's connections to host_port with tls_ctx: -1 none, else with fresh_only the
+ * shortest wait (session_wait_left, -1 when none may bring a session), or 0. */
+static long origin_conn(const struct dl *list, const char *host_port,
+                        const struct net_tls_ctx *tls_ctx, int fresh_only)
+{
+    int64_t now_ms = eng_now_ms();
+    long best = -1;
+    for (const struct dl *n = list->next; n != list; n = n->next) {
+        const struct h1_conn *c = DL_CONTAINER(n, struct h1_conn, link);
+        if (c->tls_ctx != tls_ctx || strcmp(c->host_port, host_port) != 0)
+            continue;
+        long w = fresh_only ? session_wait_left(c, now_ms) : 0;
+        if (w >= 0 && (best < 0 || w < best))
+            best = w;
+    }
+    return best;
+}
+
+int h1_wait_for_session(struct iot_engine *e, struct h1_pool *p, const struct http_xfer *x)
 {
     struct h1_url u;
     struct iot_error err;
     if (h1_parse_url(x->url, &u) != 0 || !u.tls)
         return 0;
     struct net_tls_ctx *ctx = h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
-    return ctx && !net_tls_ctx_has_session(ctx, u.host_port) &&
-           !origin_conn(&p->idle, u.host_port, ctx, 0) &&
-           origin_conn(&p->busy, u.host_port, ctx, 1);
+    if (!ctx || net_tls_ctx_has_session(ctx, u.host_port) ||
+        origin_conn(&p->idle, u.host_port, ctx, 0) >= 0)
+        return 0;
+    long wait = origin_conn(&p->busy, u.host_port, ctx, 1);
+    if (wait > 0 && eng_timer_arm(e, &p->session_wait, wait) != 0)
+        return 0;                       /* no timer to wake us: do not wait */
+    return wait >= 0;
 }
 
 int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
@@ -847,10 +879,11 @@ void h1_process(struct iot_engine *e, struct h1_pool *p)
     h1_flush(e, p);
 }
 
-void h1_pool_free(struct h1_pool *p)
+void h1_pool_free(struct iot_engine *e, struct h1_pool *p)
 {
     if (!p)
         return;
+    eng_timer_disarm(e, &p->session_wait);
     while (!dl_empty(&p->busy))
         conn_close(DL_CONTAINER(p->busy.next, struct h1_conn, link));
     while (!dl_empty(&p->idle))

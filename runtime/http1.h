@@ -149,7 +149,7 @@ struct h1_stats {
  * leaves every https:// transfer to libcurl (HTTP/2 chosen). */
 struct h1_pool *h1_pool_new(int max_connections, int tls);
 const struct h1_stats *h1_pool_stats(const struct h1_pool *pool);
-void h1_pool_free(struct h1_pool *pool);
+void h1_pool_free(struct iot_engine *engine, struct h1_pool *pool);
 void h1_pool_set_max(struct h1_pool *pool, int max_connections);
 
 /* 1 when x should go through this transport (http://, or https:// unless HTTP/2 was
@@ -160,10 +160,13 @@ int h1_wants(const struct h1_pool *pool, const struct http_xfer *x);
 int h1_slot_free(const struct h1_pool *pool);
 /* 1 when x (https://) should wait for the first connection to its server to bring a
  * session back: no session is kept for the server yet, no idle connection to it, and a
- * connection to it is still in its first exchange. The others then resume that session
+ * connection to it is still handshaking or has finished its handshake less than 100 ms
+ * ago without an answer yet (a timer wakes the loop when that time is up). The others
+ * then resume that session
  * rather than each paying a full handshake (certificate parsing and verification are
  * most of one). */
-int h1_wait_for_session(struct h1_pool *pool, const struct http_xfer *x);
+int h1_wait_for_session(struct iot_engine *engine, struct h1_pool *pool,
+                        const struct http_xfer *x);
 /* Start x on a pooled or new connection. 0 started (or already failed: done will run
  * from h1_flush); 2 x is not for this transport after all (a URL form or a host name
  * it leaves to libcurl). */

@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -30,10 +31,12 @@ local iot = assert(iotlua.client{
                   secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
   ca_bundle = ca ~= "" and ca or nil, verify_tls = verify ~= "off" })
 local out = { calls = {} }
+local t0 = core.now()
 local function call(i)
   local r, err = iot:publish{ topic = "tls/t", payload = "x" }
   out.calls[i] = r and { ok = true, attempts = r.ResponseMetadata.RetryAttempts + 1 }
                  or { ok = false, code = err.code, message = err.message, attempts = err.attempts }
+  out.calls[i].ms = math.floor((core.now() - t0) * 1000)
 end
 local items = {}
 for i = 1, n do items[i] = i end
@@ -82,7 +85,9 @@ class TlsServer:
     announced body, then the TCP connection closed), "plain" (no TLS: an HTTP answer to
     the ClientHello)."""
 
-    def __init__(self, cert, key, mode="ok", max_version=None, alpn=("h2", "http/1.1")):
+    def __init__(self, cert, key, mode="ok", max_version=None, alpn=("h2", "http/1.1"),
+                 tickets=True, first_delay=0):
+        self.first_delay = first_delay
         self.mode = mode
         self.conns = []
         self.requests = 0
@@ -92,6 +97,8 @@ class TlsServer:
         self.ctx.set_alpn_protocols(list(alpn))
         if max_version:
             self.ctx.maximum_version = max_version
+        if not tickets:
+            self.ctx.num_tickets = 0            # TLS 1.3: no session to resume
         self.ctx.sni_callback = self._sni
         self.sni = []
         self.sock = socket.socket()
@@ -150,6 +157,9 @@ class TlsServer:
             with self.lock:
                 conn["requests"] += 1
                 self.requests += 1
+                first = self.requests == 1
+            if first and self.first_delay:
+                time.sleep(self.first_delay)
             if self.mode == "truncate":
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"half\":")
                 return                          # TCP close, no close_notify
@@ -300,6 +310,19 @@ def test_concurrent_connections_resume_the_first_session(pki, servers, version):
     assert [c["resumed"] for c in srv.conns].count(False) == 1
     assert out["stats"]["tls_handshakes"] == 8 and out["stats"]["tls_resumed"] == 7
     native_only(out, 40)
+
+
+def test_a_server_without_sessions_delays_the_others_briefly(pki, servers):
+    """TLS 1.3 without tickets brings no session: calls started beside a first one whose
+    answer is slow wait for its session at most briefly (100 ms), not for the answer."""
+    srv = servers(pki("local.pem"), pki("local.key"), tickets=False, first_delay=2,
+                  max_version=ssl.TLSVersion.TLSv1_3)
+    out = run("https://127.0.0.1:%d" % srv.port, ca=pki("ca.pem"), calls=4, concurrency=4)
+    assert all(c["ok"] for c in out["calls"])
+    times = sorted(c["ms"] for c in out["calls"])
+    assert times[-1] >= 2000 and times[2] < 1500, times
+    assert out["stats"]["tls_resumed"] == 0
+    native_only(out, 4)
 
 
 @pytest.mark.parametrize("attempts", [1, 3])
