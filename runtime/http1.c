@@ -12,7 +12,7 @@
  * through libcurl and its asynchronous resolver, so a slow resolver never stalls the loop.
  *
  * https:// connections run TLS through net_stream (memory BIOs) once the TCP connect has
- * finished; the connect timeout covers the handshake too. A connection is reused only
+ * finished (the TLS side is in http1_tls.c, the shared structures in http1_internal.h); the connect timeout covers the handshake too. A connection is reused only
  * for the same origin, scheme and TLS context (so never one made with verification off
  * for a transfer that wants it on). A TLS body delimited by the connection's end must
  * end with close_notify: a bare TCP close is a truncation.
@@ -35,62 +35,15 @@
 
 #include "client.h"
 #include "http.h"
+#include "http1_internal.h"
 #include "net_stream.h"
 
-#define MAX_EVENTS 256
 #define RECV_CHUNK 16384
 #define IDLE_MAX_MS 118000              /* as libcurl's default CURLOPT_MAXAGE_CONN */
 /* How recent epoll's report on every connection must be for an idle connection to be
  * reused without a peek of its own (see conn_alive). */
 #define REPORT_FRESH_US 200
 #define DEFAULT_CONNECT_TIMEOUT_MS 300000
-/* How long after its handshake the first connection to a server may keep the others
- * waiting for the session it should bring (TLS 1.3 tickets come after the handshake; a
- * server that gives none, or answers slowly, delays them by no more than this). */
-#define SESSION_WAIT_MS 100
-
-struct h1_conn {
-    int fd;
-    struct h1_pool *pool;
-    struct dl link;                     /* pool->idle or pool->busy */
-    struct dl unsent;                   /* pool->unsent while its request waits to go out */
-    char host_port[270];                /* the origin: the reuse key */
-    char host[256];                     /* https://: SNI and the name verified */
-    struct http_xfer *x;                /* the exchange on it; NULL when idle */
-    struct buf out;                     /* the request being sent */
-    size_t out_sent;
-    struct h1_response resp;
-    int connecting;
-    int reused;                         /* carried an earlier exchange */
-    int answered;                       /* an exchange on it completed */
-    int64_t tls_ready_ms;               /* when its handshake completed */
-    int got_bytes;                      /* this exchange has received bytes */
-    struct addrinfo *addrs, *next_addr; /* while connecting */
-    int64_t idle_since_us;              /* eng_now_us() when it went idle */
-    int drained;                        /* the read that ended the last response left
-                                           nothing unread in the socket */
-    struct net_tls_ctx *tls_ctx;        /* https://: the context; NULL for plain */
-    int handshaking;                    /* TCP connected, TLS handshake under way */
-    struct net_stream ns;               /* https://: the TLS session (ns.fd is fd) */
-};
-
-struct h1_pool {
-    int epfd;
-    int enabled;                        /* http:// */
-    int tls_enabled;                    /* https:// */
-    struct h1_tls_set tls;
-    struct h1_stats stats;
-    int max_connections;
-    int nconns;                         /* open: busy + idle */
-    int nbusy;
-    struct dl idle;                     /* most recently used last */
-    struct dl busy;
-    struct dl completed;                /* http_xfer.queue: finished, not yet handed back */
-    struct dl unsent;                   /* h1_conn.unsent: requests written, not yet sent */
-    int64_t reported_us;                /* when epoll_wait last reported on every connection */
-    struct eng_timer session_wait;      /* wakes the loop when a session wait is over */
-    struct epoll_event events[MAX_EVENTS];
-};
 
 /* ================================================================ the pool */
 
@@ -115,12 +68,6 @@ static int transport_is_curl(void)
     return v && strcasecmp(v, "curl") == 0;
 }
 
-static void session_wait_over(struct iot_engine *e, struct eng_timer *t)
-{
-    (void)e;
-    (void)t;                            /* the turn after the timers starts the queue */
-}
-
 struct h1_pool *h1_pool_new(int max_connections, int tls)
 {
     struct h1_pool *p = calloc(1, sizeof *p);
@@ -130,7 +77,7 @@ struct h1_pool *h1_pool_new(int max_connections, int tls)
     p->enabled = !transport_is_curl() && !proxy_configured(0);
     p->tls_enabled = tls && !transport_is_curl() && !proxy_configured(1);
     p->max_connections = max_connections > 0 ? max_connections : 1;
-    eng_timer_init(&p->session_wait, session_wait_over);
+    eng_timer_init(&p->session_wait, h1_tls_session_wait_over);
     dl_init(&p->idle);
     dl_init(&p->busy);
     dl_init(&p->completed);
@@ -296,15 +243,6 @@ static int vouched_for(const struct h1_pool *p, const struct h1_conn *c, int64_t
            now_us - p->reported_us <= REPORT_FRESH_US;
 }
 
-/* 1 when idle TLS connection c has had nothing to say: what reached it (a session
- * ticket, say) is read through TLS, and any data, close_notify or close ends it. */
-static int tls_idle_quiet(struct h1_conn *c)
-{
-    char byte;
-    struct iot_error err;
-    return net_stream_read(&c->ns, &byte, 1, &err) == 0;
-}
-
 /* 1 when an idle connection is still usable: not too old, nothing to read, not closed by
  * the peer (a peek unless vouched_for). */
 static int conn_alive(const struct h1_pool *p, struct h1_conn *c, int64_t now_us)
@@ -314,7 +252,7 @@ static int conn_alive(const struct h1_pool *p, struct h1_conn *c, int64_t now_us
     if (vouched_for(p, c, now_us))
         return 1;
     if (c->tls_ctx)
-        return tls_idle_quiet(c);
+        return h1_tls_idle_quiet(c);
     char byte;
     ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -371,7 +309,7 @@ static void make_room(struct h1_pool *p)
 
 static void deadline_fire(struct iot_engine *e, struct eng_timer *t);
 
-static void set_error(struct http_xfer *x, const char *text)
+void h1_set_error(struct http_xfer *x, const char *text)
 {
     snprintf(x->errbuf, sizeof x->errbuf, "%.*s", (int)sizeof x->errbuf - 1, text);
 }
@@ -401,11 +339,11 @@ static void finish(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
     dl_push_back(&p->completed, &x->queue);
 }
 
-static void fail_xfer(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
-                      CURLcode result, const char *text)
+void h1_fail_xfer(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
+                  CURLcode result, const char *text)
 {
     if (text)
-        set_error(x, text);
+        h1_set_error(x, text);
     finish(e, p, x, result, 0);
 }
 
@@ -413,7 +351,7 @@ static void fail_errno(struct iot_engine *e, struct h1_pool *p, struct http_xfer
                        CURLcode result, int err)
 {
     x->os_errno = err;
-    set_error(x, strerror(err));
+    h1_set_error(x, strerror(err));
     finish(e, p, x, result, 0);
 }
 
@@ -457,11 +395,11 @@ static void parse_failed(struct iot_engine *e, struct h1_pool *p, struct http_xf
                          const struct h1_response *r)
 {
     x->too_large = r->too_large;
-    fail_xfer(e, p, x, r->too_large ? CURLE_WRITE_ERROR : CURLE_WEIRD_SERVER_REPLY, r->error);
+    h1_fail_xfer(e, p, x, r->too_large ? CURLE_WRITE_ERROR : CURLE_WEIRD_SERVER_REPLY, r->error);
 }
 
 /* The peer closed the connection or reset it during the exchange. */
-static void peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c, int err)
+void h1_peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c, int err)
 {
     struct http_xfer *x = c->x;
     if (!err && h1_response_eof(&c->resp) == 0) {
@@ -472,30 +410,14 @@ static void peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
         if (err)
             fail_errno(e, p, x, CURLE_RECV_ERROR, err);
         else
-            fail_xfer(e, p, x, CURLE_GOT_NOTHING, "the server closed the connection without "
-                      "a response");
+            h1_fail_xfer(e, p, x, CURLE_GOT_NOTHING, "the server closed the connection "
+                         "without a response");
         return;
     }
     if (err)
         fail_errno(e, p, x, CURLE_RECV_ERROR, err);
     else
-        fail_xfer(e, p, x, CURLE_PARTIAL_FILE, c->resp.error);
-}
-
-/* The TLS session of c ended or failed during the exchange (err says how). A body that
- * ends with the connection must end with close_notify: a bare TCP close could be an
- * attacker's truncation. */
-static void tls_read_ended(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
-                           const struct iot_error *err)
-{
-    if (c->ns.eof == NET_EOF_NOTIFY || (c->ns.eof == NET_EOF_TCP &&
-                                        c->resp.state != H1_BODY_CLOSE)) {
-        peer_closed(e, p, c, 0);
-        return;
-    }
-    fail_xfer(e, p, c->x, c->ns.eof ? CURLE_PARTIAL_FILE : CURLE_RECV_ERROR,
-              c->ns.eof ? "the TLS connection closed without close_notify before the "
-                          "body's end" : err->message);
+        h1_fail_xfer(e, p, x, CURLE_PARTIAL_FILE, c->resp.error);
 }
 
 /* Bytes received into chunk (> 0), 0 nothing now, -1 x was finished (closed/failed). */
@@ -506,7 +428,7 @@ static ssize_t conn_recv(struct iot_engine *e, struct h1_pool *p, struct h1_conn
         struct iot_error err;
         long n = net_stream_read(&c->ns, chunk, len, &err);
         if (n < 0)
-            tls_read_ended(e, p, c, &err);
+            h1_tls_read_ended(e, p, c, &err);
         return n;
     }
     for (;;) {
@@ -516,7 +438,7 @@ static ssize_t conn_recv(struct iot_engine *e, struct h1_pool *p, struct h1_conn
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
         if (n <= 0) {
-            peer_closed(e, p, c, n < 0 ? errno : 0);
+            h1_peer_closed(e, p, c, n < 0 ? errno : 0);
             return -1;
         }
         return n;
@@ -547,29 +469,11 @@ static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_con
     }
 }
 
-/* send_request over TLS: the records of what is left, and those still queued. */
-static int tls_send_request(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
-{
-    struct iot_error err;
-    while (c->out_sent < c->out.len || net_stream_has_pending(&c->ns)) {
-        long n = net_stream_write(&c->ns, c->out.data + c->out_sent,
-                                  c->out.len - c->out_sent, &err);
-        if (n < 0) {
-            fail_xfer(e, p, c->x, CURLE_SEND_ERROR, err.message);
-            return -1;
-        }
-        if (n == 0)
-            return 0;                   /* the socket is full: on to the next event */
-        c->out_sent += (size_t)n;
-    }
-    return 0;
-}
-
 /* Send what is left of the request; 0 sent or waiting for room, -1 x was finished. */
 static int send_request(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
 {
     if (c->tls_ctx)
-        return tls_send_request(e, p, c);
+        return h1_tls_send_request(e, p, c);
     while (c->out_sent < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
                          MSG_NOSIGNAL);
@@ -587,42 +491,10 @@ static int send_request(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
 }
 
 /* TCP and (for https) TLS are up: the exchange's total timeout runs from here. */
-static void conn_ready(struct iot_engine *e, struct h1_conn *c)
+void h1_conn_ready(struct iot_engine *e, struct h1_conn *c)
 {
     c->x->connected = 1;
     arm_deadline(e, c->x, 0);
-}
-
-/* Drive the handshake: 0 done (send the request), 1 still going, -1 x was finished. */
-static int handshake_step(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
-{
-    struct iot_error err;
-    int r = net_stream_progress(&c->ns, &err);
-    if (r == 0)
-        return 1;
-    if (r < 0) {
-        fail_xfer(e, p, c->x, c->ns.cert_rejected ? CURLE_PEER_FAILED_VERIFICATION
-                                                  : CURLE_SSL_CONNECT_ERROR, err.message);
-        return -1;
-    }
-    c->handshaking = 0;
-    c->tls_ready_ms = eng_now_ms();
-    p->stats.tls_handshakes++;
-    p->stats.tls_resumed += (uint64_t)net_stream_resumed(&c->ns);
-    conn_ready(e, c);
-    return 0;
-}
-
-static int start_handshake(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
-{
-    struct iot_error err;
-    if (net_stream_start_tls(&c->ns, c->fd, c->host, c->tls_ctx, c->host_port, &err) != 0) {
-        c->fd = -1;                     /* closed with the stream */
-        fail_xfer(e, p, c->x, CURLE_SSL_CONNECT_ERROR, err.message);
-        return -1;
-    }
-    c->handshaking = 1;
-    return handshake_step(e, p, c);
 }
 
 /* The non-blocking connect finished: on to the next address (1), the TLS handshake
@@ -638,8 +510,8 @@ static int connect_done(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
         freeaddrinfo(c->addrs);
         c->addrs = c->next_addr = NULL;
         if (c->tls_ctx)
-            return start_handshake(e, p, c);
-        conn_ready(e, c);
+            return h1_tls_start_handshake(e, p, c);
+        h1_conn_ready(e, c);
         return 0;
     }
     if (connect_next(c) == 0)
@@ -652,7 +524,7 @@ static void on_idle_event(struct h1_conn *c)
 {
     /* An idle connection has nothing to say: data or a close ends it (over TLS, a
      * session ticket does not). */
-    if (c->tls_ctx && tls_idle_quiet(c))
+    if (c->tls_ctx && h1_tls_idle_quiet(c))
         return;
     conn_close(c);
 }
@@ -670,7 +542,7 @@ static void on_event(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
         int r = connect_done(e, p, c);
         if (r != 0)
             return;
-    } else if (c->handshaking && handshake_step(e, p, c) != 0) {
+    } else if (c->handshaking && h1_tls_handshake_step(e, p, c) != 0) {
         return;
     }
     if (send_request(e, p, c) != 0)
@@ -685,8 +557,8 @@ static void deadline_fire(struct iot_engine *e, struct eng_timer *t)
     struct h1_conn *c = x->conn;
     if (!c)
         return;
-    fail_xfer(e, c->pool, x, CURLE_OPERATION_TIMEDOUT, x->connected
-              ? "no complete response in time" : "no connection in time");
+    h1_fail_xfer(e, c->pool, x, CURLE_OPERATION_TIMEDOUT, x->connected
+                 ? "no complete response in time" : "no connection in time");
 }
 
 /* Begin the exchange of x on c: write the request, arm the deadline, send. */
@@ -705,9 +577,9 @@ static void begin_exchange(struct iot_engine *e, struct h1_pool *p, struct h1_co
     int rc = h1_write_request(&c->out, x->method, u->target, u->host_port, &x->headers,
                               iot_user_agent(), x->body, x->body_len, x->has_body);
     if (rc != 0) {
-        fail_xfer(e, p, x, rc == -1 ? CURLE_OUT_OF_MEMORY : CURLE_BAD_FUNCTION_ARGUMENT,
-                  rc == -1 ? "out of memory"
-                           : "the request method or target holds a space or line break");
+        h1_fail_xfer(e, p, x, rc == -1 ? CURLE_OUT_OF_MEMORY : CURLE_BAD_FUNCTION_ARGUMENT,
+                     rc == -1 ? "out of memory"
+                              : "the request method or target holds a space or line break");
         return;
     }
     p->stats.exchanges++;
@@ -741,72 +613,13 @@ static void take_report(struct iot_engine *e, struct h1_pool *p)
         p->reported_us = at;
 }
 
-/* The TLS context for x's CA options; NULL when it cannot be made (x is then finished:
- * an unreadable CA bundle is a certificate error, as libcurl reports it). */
-static struct net_tls_ctx *tls_ctx_for(struct h1_pool *p, struct http_xfer *x)
-{
-    struct iot_error err;
-    struct net_tls_ctx *ctx = h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
-    if (ctx)
-        return ctx;
-    set_error(x, err.message);
-    x->result = strcmp(err.code, "TLSError") == 0 ? CURLE_SSL_CACERT_BADFILE
-                                                  : CURLE_OUT_OF_MEMORY;
-    dl_push_back(&p->completed, &x->queue);
-    return NULL;
-}
-
-/* How long c may still bring a session: -1 no longer, 0 until its I/O (connecting or
- * handshaking), else the milliseconds left of SESSION_WAIT_MS after the handshake. */
-static long session_wait_left(const struct h1_conn *c, int64_t now_ms)
-{
-    if (c->connecting || c->handshaking)
-        return 0;
-    int64_t left = c->tls_ready_ms + SESSION_WAIT_MS - now_ms;
-    return !c->answered && left > 0 ? (long)left : -1;
-}
-
-/* Over list's connections to host_port with tls_ctx: -1 none, else with fresh_only the
- * shortest wait (session_wait_left, -1 when none may bring a session), or 0. */
-static long origin_conn(const struct dl *list, const char *host_port,
-                        const struct net_tls_ctx *tls_ctx, int fresh_only)
-{
-    int64_t now_ms = eng_now_ms();
-    long best = -1;
-    for (const struct dl *n = list->next; n != list; n = n->next) {
-        const struct h1_conn *c = DL_CONTAINER(n, struct h1_conn, link);
-        if (c->tls_ctx != tls_ctx || strcmp(c->host_port, host_port) != 0)
-            continue;
-        long w = fresh_only ? session_wait_left(c, now_ms) : 0;
-        if (w >= 0 && (best < 0 || w < best))
-            best = w;
-    }
-    return best;
-}
-
-int h1_wait_for_session(struct iot_engine *e, struct h1_pool *p, const struct http_xfer *x)
-{
-    struct h1_url u;
-    struct iot_error err;
-    if (h1_parse_url(x->url, &u) != 0 || !u.tls)
-        return 0;
-    struct net_tls_ctx *ctx = h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
-    if (!ctx || net_tls_ctx_has_session(ctx, u.host_port) ||
-        origin_conn(&p->idle, u.host_port, ctx, 0) >= 0)
-        return 0;
-    long wait = origin_conn(&p->busy, u.host_port, ctx, 1);
-    if (wait > 0 && eng_timer_arm(e, &p->session_wait, wait) != 0)
-        return 0;                       /* no timer to wake us: do not wait */
-    return wait >= 0;
-}
-
 int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
 {
     struct h1_url u;
     if (h1_parse_url(x->url, &u) != 0)
         return 2;
     struct net_tls_ctx *tls_ctx = NULL;
-    if (u.tls && !(tls_ctx = tls_ctx_for(p, x)))
+    if (u.tls && !(tls_ctx = h1_tls_ctx_for(p, x)))
         return 0;
     /* A fresh report spares the idle connections their peeks (vouched_for). */
     if (report_wanted(p))
@@ -819,7 +632,7 @@ int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
         if (ensure_epoll(p) != 0 ||
             !(c = (make_room(p), conn_open(p, &u, addrs, tls_ctx)))) {
             freeaddrinfo(addrs);
-            set_error(x, "cannot create a socket or an epoll set");
+            h1_set_error(x, "cannot create a socket or an epoll set");
             dl_push_back(&p->completed, &x->queue);
             x->result = CURLE_OUT_OF_MEMORY;
             return 0;

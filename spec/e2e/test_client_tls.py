@@ -307,8 +307,14 @@ def test_concurrent_connections_resume_the_first_session(pki, servers, version):
     out = run("https://127.0.0.1:%d" % srv.port, ca=pki("ca.pem"), calls=40, concurrency=8)
     assert all(c["ok"] for c in out["calls"]) and len(out["calls"]) == 40
     assert len(srv.conns) == 8, srv.conns
-    assert [c["resumed"] for c in srv.conns].count(False) == 1
-    assert out["stats"]["tls_handshakes"] == 8 and out["stats"]["tls_resumed"] == 7
+    full = [c["resumed"] for c in srv.conns].count(False)
+    assert out["stats"]["tls_handshakes"] == 8 and out["stats"]["tls_resumed"] == 8 - full
+    if version == "TLSv1_2":
+        assert full == 1                        # the session comes with the handshake
+    else:
+        # the ticket comes after the handshake; the others wait for it up to 100 ms, which
+        # a loaded machine may overrun for some of them
+        assert full <= 4, srv.conns
     native_only(out, 40)
 
 
