@@ -278,8 +278,16 @@ int net_stream_start_tls(struct net_stream *ns, int fd, const char *host,
         return -1;
     }
     struct net_session *slot = session_key ? session_slot(ctx, session_key) : NULL;
-    if (slot && SSL_SESSION_is_resumable(slot->session))
-        SSL_set_session(ns->ssl, slot->session);
+    /* A copy for this connection: OpenSSL marks a TLS 1.3 session not resumable once a
+     * connection has resumed it (tickets used once), which would leave the connections
+     * opened with the first burst each a full handshake. The kept session is replaced by
+     * the next ticket a server sends; no early data is ever sent on a resumption. */
+    SSL_SESSION *copy = slot && SSL_SESSION_is_resumable(slot->session)
+                        ? SSL_SESSION_dup(slot->session) : NULL;
+    if (copy) {
+        SSL_set_session(ns->ssl, copy);
+        SSL_SESSION_free(copy);         /* the connection holds its own reference */
+    }
     return 0;
 }
 
