@@ -79,5 +79,10 @@ void *iotlua_test_box(lua_State *L, int idx, const void *key);
 /* The run's deadline (--deadline, iotlua.deadline): a number on core.now()'s monotonic
  * clock, in seconds; absent when there is none. */
 #define IOTLUA_DEADLINE_KEY "iotlua.deadline"
+/* loop.c, for the host: iotlua_deadline_start sets the run's deadline `seconds` from now
+ * (before the engine exists); iotlua_deadline_passed is 1 when the run has a deadline
+ * (--deadline or an earlier iotlua.deadline) and it has passed. [-0, +0] */
+void iotlua_deadline_start(lua_State *L, double seconds);
+int iotlua_deadline_passed(lua_State *L);
 
 #endif

@@ -183,13 +183,34 @@ static int core_pending(lua_State *L)
     return 1;
 }
 
-/* core.now() -> monotonic seconds (float). */
-static int core_now(lua_State *L)
+/* The clock of core.now() and of the run's deadline: monotonic seconds. */
+static lua_Number monotonic_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9;
+}
+
+/* core.now() -> monotonic seconds (float). */
+static int core_now(lua_State *L)
+{
+    lua_pushnumber(L, monotonic_seconds());
     return 1;
+}
+
+void iotlua_deadline_start(lua_State *L, double seconds)
+{
+    lua_pushnumber(L, monotonic_seconds() + seconds);
+    lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
+}
+
+int iotlua_deadline_passed(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
+    int isnum = 0;
+    lua_Number at = lua_tonumberx(L, -1, &isnum);
+    lua_pop(L, 1);
+    return isnum && monotonic_seconds() >= at;
 }
 
 /* core.isatty(fd) -> boolean. */

@@ -27,13 +27,6 @@ int host_seconds_parse(const char *text, double *seconds_out)
     return 0;
 }
 
-double host_monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Built before the alarm is armed: the handler only writes it (async-signal-safe). */
 static char stop_message[160];
 static size_t stop_message_len;

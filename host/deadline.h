@@ -1,6 +1,6 @@
 /*
- * deadline.h — the host's --deadline and --deadline-grace: the run's deadline on the
- * monotonic clock the bindings use (core.now()), and the hard stop after it.
+ * deadline.h — the host's --deadline and --deadline-grace: the hard stop after the
+ * run's deadline (which the bindings keep: iotlua_deadline_start, bindings.h).
  *
  * The deadline itself is the bindings' (the engine ends the calls in flight, map stops
  * starting items, waits end); the host adds the hard stop: when the script has not ended
@@ -15,9 +15,6 @@
 
 /* Parses a number of seconds > 0 (finite, at most a year): 0, or -1 when it is not. */
 int host_seconds_parse(const char *text, double *seconds_out);
-
-/* Now on CLOCK_MONOTONIC, in seconds. */
-double host_monotonic_now(void);
 
 /* Arms the hard stop at deadline + grace seconds from now (0, or -1 with errno). */
 int host_hard_stop_arm(double deadline_s, double grace_s);

@@ -493,8 +493,7 @@ static int pmain(lua_State *L)
         lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_LOG_LEVEL_KEY);
     }
     if (opt.deadline > 0) {
-        lua_pushnumber(L, host_monotonic_now() + opt.deadline);
-        lua_setfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
+        iotlua_deadline_start(L, opt.deadline);
         if (host_hard_stop_arm(opt.deadline, opt.deadline_grace) != 0)
             return luaL_error(L, "cannot arm the --deadline timer");
     }
@@ -590,16 +589,6 @@ static lua_State *new_state(struct lua_alloc **pool_out)
     return L;
 }
 
-/* 1 when the run had a deadline (--deadline, iotlua.deadline) and it has passed. */
-static int deadline_passed(lua_State *L)
-{
-    lua_getfield(L, LUA_REGISTRYINDEX, IOTLUA_DEADLINE_KEY);
-    int isnum = 0;
-    double at = lua_tonumberx(L, -1, &isnum);
-    lua_pop(L, 1);
-    return isnum && host_monotonic_now() >= at;
-}
-
 int main(int argc, char **argv)
 {
     struct lua_alloc *pool;
@@ -615,7 +604,7 @@ int main(int argc, char **argv)
     int status = lua_pcall(L, 2, 1, 0);
     int ok = lua_toboolean(L, -1);
     report(L, status);
-    int late = deadline_passed(L);
+    int late = iotlua_deadline_passed(L);
     lua_close(L);
     lua_alloc_free(pool);
     if (late)

@@ -3,7 +3,6 @@
 #include "http_api.h"
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,20 +26,6 @@
 #include "ws.h"
 
 /* ---------------------------------------------------------------- SigV4 gate */
-
-static const char *method_name(enum evhttp_cmd_type m)
-{
-    switch (m) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    default: return "GET";
-    }
-}
 
 /* The configured secret for an access key id (sigv4_secret_lookup). No session token is
  * required: the emulator has no token service. */
@@ -97,7 +82,7 @@ static int verify_signature(struct http_ctx *ctx, const char *path, size_t path_
     memcpy(path_z, path, path_len);
     path_z[path_len] = '\0';
     struct sigv4_request req = {
-        .method = ctx->wire ? ctx->wire->method_name : method_name(ctx->method),
+        .method = ctx->wire->method_name,
         .path = path_z,
         .query = ctx->query,
         .headers = headers,

@@ -19,6 +19,7 @@
 #include "encode.h"
 #include "http_api.h"
 #include "http_parse.h"
+#include "http_wire.h"
 #include "json.h"
 
 struct hs_conn;
@@ -92,7 +93,7 @@ struct http_ctx {
     struct hs_conn *conn;           /* http_server.c's connection; else NULL */
     const struct hw_request *wire;  /* the parsed request (http_server.c or --ws-port) */
     struct ws_pending *ws_pending;  /* --ws-port: the connection (ws_listen.c); else NULL */
-    int method;                     /* enum evhttp_cmd_type */
+    enum hw_method method;
     const char *uri;                /* request target as sent, NUL-terminated */
     const uint8_t *body;
     size_t body_len;
@@ -169,7 +170,7 @@ int http_label_client_id(struct http_ctx *ctx, char *out);
 /* ---------------------------------------------------------------- routing and operations */
 /* Sets ctx->op, ctx->iop and the label from the method and raw path (http_route.c);
  * 0, or the HTTP status of the error reply already sent. */
-int http_route(struct http_ctx *ctx, const char *path, size_t n, int method);
+int http_route(struct http_ctx *ctx, const char *path, size_t n, enum hw_method method);
 void http_run_op(struct http_ctx *ctx);
 void http_op_publish(struct http_ctx *ctx);                 /* http_op_messages.c */
 void http_op_send_direct_message(struct http_ctx *ctx);

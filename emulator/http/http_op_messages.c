@@ -3,7 +3,6 @@
  * handed to the broker (see http_internal.h). */
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>

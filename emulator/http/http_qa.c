@@ -1,7 +1,6 @@
 /* http_qa.c — QA controls under /_emulator/ (unsigned, JSON replies; see emulator/README.md):
  * the record of published messages, fault injection, disconnecting clients, reading and
  * resetting the Device Shadow store, and listing retained messages. */
-#include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,7 +513,7 @@ static void list_retained(struct http_ctx *ctx)
 void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
 {
     struct qa_state *qa = ctx->api->qa;
-    enum evhttp_cmd_type m = (enum evhttp_cmd_type)ctx->method;
+    enum hw_method m = ctx->method;
     const char *p = path + strlen("/_emulator");
     size_t n = path_len - strlen("/_emulator");
     /* Room for every decoded query value, so pointers into the arena stay valid. */
@@ -523,7 +522,7 @@ void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
         http_reply_error(ctx, 500, "InternalFailureException", "out of memory");
         return;
     }
-    if (path_is(p, n, "/health") && m == EVHTTP_REQ_GET) {
+    if (path_is(p, n, "/health") && m == HW_GET) {
         int pending = 0;
         for (struct http_call *c = ctx->api->calls; c; c = c->next)
             pending++;
@@ -532,11 +531,11 @@ void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
                    "{\"status\":\"ok\",\"version\":\"%s\",\"pendingRequests\":%d}",
                    IOTLUA_VERSION, pending);
         http_reply_json(ctx, 200, &ctx->api->out);
-    } else if (path_is(p, n, "/published") && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_DELETE)) {
+    } else if (path_is(p, n, "/published") && (m == HW_GET || m == HW_DELETE)) {
         const char *topic;
         if (qstr(ctx, "topic", &topic) != 0)
             return;
-        if (m == EVHTTP_REQ_GET) {
+        if (m == HW_GET) {
             get_published(ctx, qa, topic);
             return;
         }
@@ -544,19 +543,19 @@ void qa_handle(struct http_ctx *ctx, const char *path, size_t path_len)
         buf_reset(&ctx->api->out);
         buf_append_str(&ctx->api->out, "{\"cleared\":true}");
         http_reply_json(ctx, 200, &ctx->api->out);
-    } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_POST) {
+    } else if (path_is(p, n, "/faults") && m == HW_POST) {
         add_fault(ctx, qa);
-    } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_GET) {
+    } else if (path_is(p, n, "/faults") && m == HW_GET) {
         list_faults(ctx, qa);
-    } else if (path_is(p, n, "/faults") && m == EVHTTP_REQ_DELETE) {
+    } else if (path_is(p, n, "/faults") && m == HW_DELETE) {
         qa->fault_count = 0;
         list_faults(ctx, qa);
-    } else if (path_is(p, n, "/retained") && m == EVHTTP_REQ_GET) {
+    } else if (path_is(p, n, "/retained") && m == HW_GET) {
         list_retained(ctx);
-    } else if (path_is(p, n, "/shadows") && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_DELETE)) {
-        shadows_control(ctx, m == EVHTTP_REQ_DELETE);
+    } else if (path_is(p, n, "/shadows") && (m == HW_GET || m == HW_DELETE)) {
+        shadows_control(ctx, m == HW_DELETE);
     } else if (n > 13 + 11 && memcmp(p, "/connections/", 13) == 0 &&
-               path_is(p + n - 11, 11, "/disconnect") && m == EVHTTP_REQ_POST) {
+               path_is(p + n - 11, 11, "/disconnect") && m == HW_POST) {
         disconnect_client(ctx, p + 13, n - 13 - 11);
     } else {
         http_reply_error(ctx, 404, "UnknownOperationException",

@@ -3,7 +3,6 @@
  * from it): each request URI template is matched segment by segment, and an operation
  * of the model is served as soon as it has a handler in HANDLERS; until then it is
  * answered 501. The emulator's own messages stay here. */
-#include <event2/http.h>
 #include <string.h>
 
 #include "http_internal.h"
@@ -82,19 +81,19 @@ static int template_match(const char *tpl, const char *path, size_t n, struct ro
     return i == n;
 }
 
-static int method_is(const char *http_method, enum evhttp_cmd_type method)
+static int method_is(const char *http_method, enum hw_method method)
 {
     switch (method) {
-    case EVHTTP_REQ_GET: return strcmp(http_method, "GET") == 0;
-    case EVHTTP_REQ_POST: return strcmp(http_method, "POST") == 0;
-    case EVHTTP_REQ_DELETE: return strcmp(http_method, "DELETE") == 0;
+    case HW_GET: return strcmp(http_method, "GET") == 0;
+    case HW_POST: return strcmp(http_method, "POST") == 0;
+    case HW_DELETE: return strcmp(http_method, "DELETE") == 0;
     default: return 0;
     }
 }
 
 /* The operation for method and path: 1 when one has both (*m), else 0 with *m the first
  * operation at that path (op NULL when none), preferring one the emulator serves. */
-static int find_operation(const char *path, size_t n, enum evhttp_cmd_type method,
+static int find_operation(const char *path, size_t n, enum hw_method method,
                           struct route_match *m)
 {
     struct route_match at_path = {0}, tried;
@@ -125,10 +124,10 @@ static int not_implemented(struct http_ctx *ctx, const struct iot_op *op)
     return 501;
 }
 
-int http_route(struct http_ctx *ctx, const char *path, size_t n, int method)
+int http_route(struct http_ctx *ctx, const char *path, size_t n, enum hw_method method)
 {
     struct route_match m;
-    int method_ok = find_operation(path, n, (enum evhttp_cmd_type)method, &m);
+    int method_ok = find_operation(path, n, method, &m);
     if (!m.op) {
         http_reply_error(ctx, 404, "UnknownOperationException",
                          "no data-plane operation at this path");

@@ -144,7 +144,7 @@ static void append_answer(struct hs_conn *c, const struct answer *a, const struc
     }
     int minor = a->minor < 0 ? 1 : a->minor;
     bool keep_alive = r && !a->error_page && r->keep_alive;
-    bool needs_body = !r || r->method != EVHTTP_REQ_HEAD;
+    bool needs_body = !r || r->method != HW_HEAD;
     put(o, "HTTP/1.", 7);
     put_uint(o, (size_t)minor);
     put(o, " ", 1);

@@ -25,12 +25,12 @@ struct head {
 static const struct {
     const char *name;
     size_t len;
-    enum evhttp_cmd_type type;
+    enum hw_method type;
 } methods[] = {
-    {"GET", 3, EVHTTP_REQ_GET},         {"POST", 4, EVHTTP_REQ_POST},
-    {"HEAD", 4, EVHTTP_REQ_HEAD},       {"PUT", 3, EVHTTP_REQ_PUT},
-    {"DELETE", 6, EVHTTP_REQ_DELETE},   {"OPTIONS", 7, EVHTTP_REQ_OPTIONS},
-    {"PATCH", 5, EVHTTP_REQ_PATCH},
+    {"GET", 3, HW_GET},         {"POST", 4, HW_POST},
+    {"HEAD", 4, HW_HEAD},       {"PUT", 3, HW_PUT},
+    {"DELETE", 6, HW_DELETE},   {"OPTIONS", 7, HW_OPTIONS},
+    {"PATCH", 5, HW_PATCH},
 };
 
 static bool is_space(char c)

@@ -14,14 +14,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <event2/http.h>
-
 #include "sigv4.h"
 
 #define HW_MAX_HEAD (64 * 1024)         /* request line + headers */
 #define HW_MAX_BODY (1024 * 1024)       /* decoded body */
 #define HW_MAX_CHUNKED (2 * HW_MAX_BODY)    /* a chunked body with its framing */
 #define HW_MAX_HEADERS 128
+
+/* The methods the parser knows; any other is answered 501 Not Implemented. */
+enum hw_method { HW_GET, HW_POST, HW_HEAD, HW_PUT, HW_DELETE, HW_OPTIONS, HW_PATCH };
 
 enum hw_result {
     HW_DONE,        /* a whole request: *r is filled, r->consumed bytes used */
@@ -30,7 +31,7 @@ enum hw_result {
 };
 
 struct hw_request {
-    enum evhttp_cmd_type method;
+    enum hw_method method;
     const char *method_name;            /* "GET", ... as sent */
     char *target;                       /* NUL-terminated, as sent */
     int minor;                          /* HTTP/1.minor */

@@ -6,7 +6,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -371,7 +370,7 @@ void ws_serve_upgrade(struct http_ctx *ctx, struct ws_hub *hub, bool verify,
                       bool allow_unsigned)
 {
     char accept[29];
-    if (ctx->method != EVHTTP_REQ_GET) {
+    if (ctx->method != HW_GET) {
         http_reply_error(ctx, 405, "MethodNotAllowedException", "/mqtt takes GET (an upgrade)");
         return;
     }

@@ -180,6 +180,28 @@ print("published=yes")
     assert.equals("yes", out.published)
   end)
 
+  it("iotlua.deadline refuses what is not a number of seconds >= 0, naming it", function()
+    local r = run({}, [[
+for _, bad in ipairs({ -1, 0/0, "10", true }) do
+  local ok, err = pcall(iotlua.deadline, bad)
+  print(type(bad) .. tostring(bad) .. "=" .. tostring(ok) .. "|" .. tostring(err))
+end
+print("still_none=" .. tostring(iotlua.deadline() == nil))
+]])
+    assert.equals(0, r.status, r.stderr)
+    local out = lines_of(r.stdout)
+    for key, shown in pairs({ ["number-1"] = "got %-1", ["string10"] = "got string",
+                              ["booleantrue"] = "got boolean" }) do
+      assert.is_truthy(out[key], r.stdout)
+      assert.matches("^false|.*bad argument #1 to 'deadline' %(a number of seconds >= 0 " ..
+                     "expected, " .. shown, out[key])
+    end
+    local nan_line = r.stdout:match("number%-?nan=([^\n]*)")
+    assert.is_truthy(nan_line, r.stdout)
+    assert.matches("^false|.*seconds >= 0 expected, got %-?nan", nan_line)
+    assert.equals("true", out.still_none)
+  end)
+
   it("a call's own timeout ends that call, counting its attempts", function()
     rec:set_default({ status = 200, body = "{}" })
     rec:script({ { status = 503, body = "{}" }, { delay = 8 } })

@@ -1,7 +1,8 @@
 -- End to end: the page iterators generated from the model's pagination data
 -- (iot:<operation>_pages{...} and iot:paginate(name, {...})) against iotlua-emulator:
 -- ListSubscriptions, ListRetainedMessages and ListNamedShadowsForThing over several
--- pages, every item once, and a failing page ending the loop with (false, err).
+-- pages, every item once, a failing page ending the loop with (false, err), and call
+-- options ({ timeout = s }) applied to each page's call.
 local servers = require("tools.servers")
 local iotlua = require("iotlua")
 
@@ -57,6 +58,46 @@ describe("paginators", function()
     end
     assert.same({ "s1", "s2", "s3", "s4", "s5", "s6", "s7" }, names)
     assert.equals(4, pages)
+  end)
+
+  it("gives each page's call the iterator's { timeout = s }", function()
+    local dev = assert(iotlua.mqtt.connect{ url = emu.mqtt, client_id = "pager-slow" })
+    for i = 1, 4 do assert(dev:subscribe{ "slow/" .. i, qos = 1 }) end
+    local function walk(iterate)
+      local results = {}
+      for page, err in iterate() do
+        results[#results + 1] = { page = page, err = err }
+        if #results == 1 then            -- the second page's call waits 3 s at the emulator
+          assert.equals(201, emu:control("POST", "/_emulator/faults?operation=" ..
+                                         "ListSubscriptions&latencyMs=3000"))
+        end
+      end
+      return results
+    end
+    local t0 = require("iotlua.core").now()
+    for _, iterate in ipairs({
+      function() return iot:list_subscriptions_pages({ clientId = "pager-slow", maxResults = 2 },
+                                                     { timeout = 0.5 }) end,
+      function() return iot:paginate("list_subscriptions", { clientId = "pager-slow",
+                                                             maxResults = 2 }, { timeout = 0.5 }) end,
+    }) do
+      local results = walk(iterate)
+      assert.equals(2, #results)
+      assert.equals(2, #results[1].page.subscriptions)
+      assert.is_false(results[2].page)
+      assert.equals("TimeoutError", results[2].err.code)
+    end
+    assert.is_true(require("iotlua.core").now() - t0 < 2.5)
+    emu:control("DELETE", "/_emulator/faults")
+    dev:disconnect()
+    local ok, msg = pcall(iot.list_subscriptions_pages, iot, {}, { retries = 1 })
+    assert.is_false(ok)
+    assert.matches("bad argument #2 to 'list_subscriptions_pages' (unknown call option 'retries'",
+                   msg, 1, true)
+    ok, msg = pcall(iot.paginate, iot, "list_subscriptions", {}, "fast")
+    assert.is_false(ok)
+    assert.matches("bad argument #3 to 'paginate' (table of call options expected, got string)",
+                   msg, 1, true)
   end)
 
   it("ends with (false, err) when a page fails, and names the paged operations on misuse", function()

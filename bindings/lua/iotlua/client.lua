@@ -234,22 +234,21 @@ local function log_call(op, started, result, err)
 end
 
 -- The options of one call, { timeout = seconds }: its timeout in seconds (> 0), the
--- whole call's budget over every attempt, in place of the run's deadline.
-local function call_timeout(method, opts)
+-- whole call's budget over every attempt, in place of the run's deadline. argn: which
+-- argument of `method` the options are (2 for a call), for the error message.
+local function call_timeout(method, opts, argn)
+  local bad = "bad argument #" .. (argn or 2) .. " to '" .. method .. "' ("
   if type(opts) ~= "table" then
-    error("bad argument #2 to '" .. method .. "' (table of call options expected, got " ..
-          type(opts) .. ")", 3)
+    error(bad .. "table of call options expected, got " .. type(opts) .. ")", 3)
   end
   for k in pairs(opts) do
     if k ~= "timeout" then
-      error("bad argument #2 to '" .. method .. "' (unknown call option '" .. tostring(k) ..
-            "'; the options are: timeout)", 3)
+      error(bad .. "unknown call option '" .. tostring(k) .. "'; the options are: timeout)", 3)
     end
   end
   local t = opts.timeout
   if t ~= nil and (type(t) ~= "number" or not (t > 0) or t == math.huge) then
-    error("bad argument #2 to '" .. method .. "' (option 'timeout' must be a number of " ..
-          "seconds > 0)", 3)
+    error(bad .. "option 'timeout' must be a number of seconds > 0)", 3)
   end
   return t
 end
@@ -280,14 +279,15 @@ local methods = core.client_methods()
 -- Pages of a paged operation (its pagination from the model: core.operations()): an
 -- iterator of (page, nil) for each response, then (false, err) once if a call fails.
 -- The request's own nextToken starts it; a token that comes back unchanged ends it.
-local function pages(self, op, params)
+-- opts ({ timeout = s }, checked by the caller) go with every page's call.
+local function pages(self, op, params, opts)
   local p = op.pagination
   local request = {}
   for k, v in pairs(params or {}) do request[k] = v end
   local method, finished = methods[op.method], false
   return function()
     if finished then return nil end
-    local page, err = method(self, request)
+    local page, err = method(self, request, opts)
     if not page then
       finished = true
       return false, err
@@ -320,18 +320,20 @@ for _, op in ipairs(operations) do
   methods[op.method] = make_method(op)
   if op.pagination then
     paged[op.method] = op
-    methods[op.method .. "_pages"] = function(self, params)
+    local name = op.method .. "_pages"
+    methods[name] = function(self, params, opts)
       if params ~= nil and type(params) ~= "table" then
-        error("bad argument #1 to '" .. op.method .. "_pages' (table expected, got " ..
+        error("bad argument #1 to '" .. name .. "' (table expected, got " ..
               type(params) .. ")", 2)
       end
-      return pages(self, op, params)
+      if opts ~= nil then call_timeout(name, opts, 2) end
+      return pages(self, op, params, opts)
     end
   end
 end
 
--- iot:paginate("list_subscriptions", {...}): the same iterator, by name.
-function methods.paginate(self, name, params)
+-- iot:paginate("list_subscriptions", {...}[, { timeout = s }]): the same iterator, by name.
+function methods.paginate(self, name, params, opts)
   local op = paged[name]
   if not op then
     local names = {}
@@ -340,7 +342,8 @@ function methods.paginate(self, name, params)
     error("bad argument #1 to 'paginate' (" .. tostring(name) .. " is not a paged " ..
           "operation; paged: " .. table.concat(names, ", ") .. ")", 2)
   end
-  return pages(self, op, params)
+  if opts ~= nil then call_timeout("paginate", opts, 3) end
+  return pages(self, op, params, opts)
 end
 M.operations = operations
 
