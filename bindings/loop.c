@@ -257,13 +257,34 @@ static int core_set_deadline(lua_State *L)
     return 0;
 }
 
+/* core.http_stats() -> { native, native_tls, tls_handshakes, tls_resumed, libcurl }: the
+ * engine's counts by transport (all 0 before the engine exists), for tests and debugging. */
+static int core_http_stats(lua_State *L)
+{
+    struct iot_http_stats st = {0};
+    struct iot_engine *engine = existing_engine(L);
+    if (engine)
+        iot_engine_http_stats(engine, &st);
+    const struct { const char *name; uint64_t n; } f[] = {
+        {"native", st.native}, {"native_tls", st.native_tls},
+        {"tls_handshakes", st.tls_handshakes}, {"tls_resumed", st.tls_resumed},
+        {"libcurl", st.libcurl}};
+    lua_createtable(L, 0, 5);
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        lua_pushinteger(L, (lua_Integer)f[i].n);
+        lua_setfield(L, -2, f[i].name);
+    }
+    return 1;
+}
+
 void iotlua_core_loop(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"poll", core_poll},     {"pending", core_pending}, {"now", core_now},
         {"isatty", core_isatty}, {"quiet", core_quiet},
         {"log_options", core_log_options}, {"deadline", core_deadline},
-        {"set_deadline", core_set_deadline}, {NULL, NULL},
+        {"set_deadline", core_set_deadline}, {"http_stats", core_http_stats},
+        {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);
 }

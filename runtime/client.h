@@ -126,6 +126,16 @@ struct iot_engine;
 struct iot_engine *iot_engine_new(const struct iot_engine_opts *opts, struct iot_error *err_out);
 /* Cancels everything still pending (no events) and frees the engine. NULL is fine. */
 void iot_engine_free(struct iot_engine *engine);
+/* What the HTTP layer carried so far, by transport (a debug counter: tests assert the
+ * path their requests took, so a silent fall-back to libcurl fails them). */
+struct iot_http_stats {
+    uint64_t native;            /* attempts on the native HTTP/1.1 transport */
+    uint64_t native_tls;        /* of which over its TLS (https://) */
+    uint64_t tls_handshakes;    /* TLS handshakes it completed */
+    uint64_t tls_resumed;       /* of which resumed an earlier session */
+    uint64_t libcurl;           /* attempts on libcurl */
+};
+void iot_engine_http_stats(struct iot_engine *engine, struct iot_http_stats *out);
 /* Raise or lower the connection cap later (a client's max_connections). */
 void iot_engine_set_max_connections(struct iot_engine *engine, int max_connections);
 

@@ -2,8 +2,9 @@
  * http.c — the engine's HTTP layer: transfers, the queue of those waiting for a slot,
  * and libcurl's multi handle; see http.h. The engine (engine.c) drives it.
  *
- * Plain http:// transfers go through the native HTTP/1.1 transport (http1.h) unless it
- * declines them; the rest through libcurl. Both count against max_inflight.
+ * http:// and https:// transfers go through the native HTTP/1.1 transport (http1.h)
+ * unless it declines them (a host name that needs DNS, a proxy, a file body, HTTP/2
+ * chosen); the rest through libcurl. Both count against max_inflight.
  *
  * Memory: a transfer waiting for a slot costs only its own struct; at most max_inflight
  * easy handles exist (pooled and reused, so their connection-independent state is
@@ -28,6 +29,8 @@ struct http_layer {
     int inflight_fixed;         /* max_inflight was given: it does not follow the cap */
     int inflight;               /* both transports */
     int curl_active;            /* of which on the curl multi handle */
+    int head_waits;             /* the queue's head waits on the native transport's I/O */
+    uint64_t curl_transfers;    /* started on libcurl (iot_engine_http_stats) */
     struct h1_pool *h1;         /* the native HTTP/1.1 transport */
     struct http_handle *pool;   /* idle easy handles */
     size_t npool;
@@ -400,11 +403,16 @@ static int curl_ready(struct iot_engine *e)
 static void start_waiting(struct iot_engine *e)
 {
     struct http_layer *hl = eng_http(e);
+    hl->head_waits = 0;
     while (hl->inflight < hl->max_inflight && !dl_empty(&hl->waiting)) {
         struct http_xfer *x = DL_CONTAINER(hl->waiting.next, struct http_xfer, queue);
         int native = h1_wants(hl->h1, x);
-        if (native && !h1_slot_free(hl->h1))
-            break;                      /* every native connection is busy: x waits */
+        /* every native connection is busy, or the first one to x's server has not
+         * brought its TLS session back yet: x waits (woken by that I/O, no spinning) */
+        if (native && (!h1_slot_free(hl->h1) || h1_wait_for_session(e, hl->h1, x))) {
+            hl->head_waits = 1;
+            break;
+        }
         dl_remove(&x->queue);
         if (x->prepare && x->prepare(e, x) != 0)
             continue;
@@ -432,6 +440,7 @@ static void start_waiting(struct iot_engine *e)
         x->active = 1;
         hl->inflight++;
         hl->curl_active++;
+        hl->curl_transfers++;
     }
     h1_send_started(e, hl->h1);
 }
@@ -504,16 +513,29 @@ struct http_layer *http_layer_new(const struct iot_engine_opts *opts)
     hl->max_connections = opts->max_connections > 0 ? opts->max_connections
                                                     : DEFAULT_MAX_CONNECTIONS;
     hl->http2 = opts->http2 >= 0 ? 1 : 0;
+    /* HTTP/2 chosen (1, not the default 0) leaves every https:// transfer to libcurl. */
+    int native_tls = opts->http2 <= 0;
     /* By default one transfer per connection: more would wait inside libcurl for a
      * connection with their timeout already running. With HTTP/2 they multiplex. */
     hl->inflight_fixed = opts->max_inflight > 0;
     int inflight = hl->inflight_fixed ? opts->max_inflight : hl->max_connections;
-    if (set_pool_size(hl, inflight) != 0 || !(hl->h1 = h1_pool_new(hl->max_connections))) {
+    if (set_pool_size(hl, inflight) != 0 || !(hl->h1 = h1_pool_new(hl->max_connections, native_tls))) {
         free(hl->pool);
         free(hl);
         return NULL;
     }
     return hl;
+}
+
+void iot_engine_http_stats(struct iot_engine *e, struct iot_http_stats *out)
+{
+    struct http_layer *hl = eng_http(e);
+    const struct h1_stats *n = h1_pool_stats(hl->h1);
+    out->native = n->exchanges;
+    out->native_tls = n->tls_exchanges;
+    out->tls_handshakes = n->tls_handshakes;
+    out->tls_resumed = n->tls_resumed;
+    out->libcurl = hl->curl_transfers;
 }
 
 void http_layer_set_max_connections(struct iot_engine *e, int max_connections)
@@ -529,7 +551,7 @@ void http_layer_set_max_connections(struct iot_engine *e, int max_connections)
 void http_layer_free(struct iot_engine *e)
 {
     struct http_layer *hl = eng_http(e);
-    h1_pool_free(hl->h1);
+    h1_pool_free(e, hl->h1);
     while (hl->npool > 0)
         handle_free(&hl->pool[--hl->npool]);
     free(hl->pool);
@@ -553,7 +575,7 @@ long http_layer_timeout_ms(struct iot_engine *e)
     if (hl->multi)
         curl_multi_timeout(hl->multi, &curl_ms);
     long best = curl_ms < 0 ? 100 : curl_ms;   /* curl without a timer still has sockets */
-    if (!dl_empty(&hl->waiting) && hl->inflight < hl->max_inflight)
+    if (!dl_empty(&hl->waiting) && hl->inflight < hl->max_inflight && !hl->head_waits)
         best = 0;
     return best;
 }

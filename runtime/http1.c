@@ -10,6 +10,12 @@
  *
  * Only IP literals and "localhost" are connected to here: a name that needs DNS goes
  * through libcurl and its asynchronous resolver, so a slow resolver never stalls the loop.
+ *
+ * https:// connections run TLS through net_stream (memory BIOs) once the TCP connect has
+ * finished (the TLS side is in http1_tls.c, the shared structures in http1_internal.h); the connect timeout covers the handshake too. A connection is reused only
+ * for the same origin, scheme and TLS context (so never one made with verification off
+ * for a transfer that wants it on). A TLS body delimited by the connection's end must
+ * end with close_notify: a bare TCP close is a truncation.
  */
 #define _GNU_SOURCE
 #include "http1.h"
@@ -29,8 +35,9 @@
 
 #include "client.h"
 #include "http.h"
+#include "http1_internal.h"
+#include "net_stream.h"
 
-#define MAX_EVENTS 256
 #define RECV_CHUNK 16384
 #define IDLE_MAX_MS 118000              /* as libcurl's default CURLOPT_MAXAGE_CONN */
 /* How recent epoll's report on every connection must be for an idle connection to be
@@ -38,47 +45,17 @@
 #define REPORT_FRESH_US 200
 #define DEFAULT_CONNECT_TIMEOUT_MS 300000
 
-struct h1_conn {
-    int fd;
-    struct h1_pool *pool;
-    struct dl link;                     /* pool->idle or pool->busy */
-    struct dl unsent;                   /* pool->unsent while its request waits to go out */
-    char host_port[270];                /* the origin: the reuse key */
-    struct http_xfer *x;                /* the exchange on it; NULL when idle */
-    struct buf out;                     /* the request being sent */
-    size_t out_sent;
-    struct h1_response resp;
-    int connecting;
-    int reused;                         /* carried an earlier exchange */
-    int got_bytes;                      /* this exchange has received bytes */
-    struct addrinfo *addrs, *next_addr; /* while connecting */
-    int64_t idle_since_us;              /* eng_now_us() when it went idle */
-    int drained;                        /* the read that ended the last response left
-                                           nothing unread in the socket */
-};
-
-struct h1_pool {
-    int epfd;
-    int enabled;
-    int max_connections;
-    int nconns;                         /* open: busy + idle */
-    int nbusy;
-    struct dl idle;                     /* most recently used last */
-    struct dl busy;
-    struct dl completed;                /* http_xfer.queue: finished, not yet handed back */
-    struct dl unsent;                   /* h1_conn.unsent: requests written, not yet sent */
-    int64_t reported_us;                /* when epoll_wait last reported on every connection */
-    struct epoll_event events[MAX_EVENTS];
-};
-
 /* ================================================================ the pool */
 
-static int proxy_configured(void)
+/* 1 when one of the variables libcurl reads for the scheme's proxy is set (libcurl
+ * also applies no_proxy; any proxy variable leaves the scheme to libcurl). */
+static int proxy_configured(int tls)
 {
-    /* The variables libcurl reads for http:// URLs; it also applies no_proxy. */
-    static const char *const names[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *v = getenv(names[i]);
+    static const char *const plain[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
+    static const char *const secure[] = {"https_proxy", "HTTPS_PROXY", "all_proxy",
+                                         "ALL_PROXY", NULL};
+    for (const char *const *n = tls ? secure : plain; *n; n++) {
+        const char *v = getenv(*n);
         if (v && *v)
             return 1;
     }
@@ -91,14 +68,16 @@ static int transport_is_curl(void)
     return v && strcasecmp(v, "curl") == 0;
 }
 
-struct h1_pool *h1_pool_new(int max_connections)
+struct h1_pool *h1_pool_new(int max_connections, int tls)
 {
     struct h1_pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->epfd = -1;
-    p->enabled = !transport_is_curl() && !proxy_configured();
+    p->enabled = !transport_is_curl() && !proxy_configured(0);
+    p->tls_enabled = tls && !transport_is_curl() && !proxy_configured(1);
     p->max_connections = max_connections > 0 ? max_connections : 1;
+    eng_timer_init(&p->session_wait, h1_tls_session_wait_over);
     dl_init(&p->idle);
     dl_init(&p->busy);
     dl_init(&p->completed);
@@ -122,9 +101,18 @@ int h1_busy(const struct h1_pool *p)
     return p ? p->nbusy : 0;
 }
 
+const struct h1_stats *h1_pool_stats(const struct h1_pool *p)
+{
+    return &p->stats;
+}
+
 int h1_wants(const struct h1_pool *p, const struct http_xfer *x)
 {
-    return p && p->enabled && !x->file && strncasecmp(x->url, "http://", 7) == 0;
+    if (!p || x->file)
+        return 0;
+    if (strncasecmp(x->url, "http://", 7) == 0)
+        return p->enabled;
+    return p->tls_enabled && strncasecmp(x->url, "https://", 8) == 0;
 }
 
 int h1_slot_free(const struct h1_pool *p)
@@ -137,7 +125,14 @@ int h1_slot_free(const struct h1_pool *p)
 static void conn_close(struct h1_conn *c)
 {
     struct h1_pool *p = c->pool;
-    if (c->fd >= 0)
+    if (c->ns.ssl) {
+        /* close_notify keeps the session resumable; not after the server dropped the
+         * connection without one (a truncation: OpenSSL then forgets the session) */
+        if (c->ns.eof != NET_EOF_TCP)
+            net_stream_shutdown(&c->ns);
+        net_stream_close(&c->ns);       /* closes fd */
+    }
+    else if (c->fd >= 0)
         close(c->fd);
     if (c->x)
         p->nbusy--;
@@ -216,15 +211,18 @@ static int ensure_epoll(struct h1_pool *p)
 }
 
 static struct h1_conn *conn_open(struct h1_pool *p, const struct h1_url *u,
-                                 struct addrinfo *addrs)
+                                 struct addrinfo *addrs, struct net_tls_ctx *tls_ctx)
 {
     struct h1_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->fd = -1;
+    c->ns.fd = -1;
+    c->tls_ctx = tls_ctx;
     c->pool = p;
     c->addrs = c->next_addr = addrs;
     snprintf(c->host_port, sizeof c->host_port, "%s", u->host_port);
+    snprintf(c->host, sizeof c->host, "%s", u->host);
     dl_init(&c->link);
     dl_init(&c->unsent);
     dl_push_back(&p->busy, &c->link);
@@ -253,6 +251,8 @@ static int conn_alive(const struct h1_pool *p, struct h1_conn *c, int64_t now_us
         return 0;
     if (vouched_for(p, c, now_us))
         return 1;
+    if (c->tls_ctx)
+        return h1_tls_idle_quiet(c);
     char byte;
     ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -266,15 +266,16 @@ static struct h1_conn *reuse(struct h1_pool *p, struct h1_conn *c)
     return c;
 }
 
-/* The most recently used idle connection to host_port that is still usable, closing the
- * dead ones met on the way. */
-static struct h1_conn *take_idle(struct h1_pool *p, const char *host_port)
+/* The most recently used idle connection to host_port with TLS context tls_ctx (NULL:
+ * plain) that is still usable, closing the dead ones met on the way. */
+static struct h1_conn *take_idle(struct h1_pool *p, const char *host_port,
+                                 const struct net_tls_ctx *tls_ctx)
 {
     int64_t now_us = eng_now_us();
     for (struct dl *n = p->idle.prev; n != &p->idle;) {
         struct h1_conn *c = DL_CONTAINER(n, struct h1_conn, link);
         n = n->prev;
-        if (strcmp(c->host_port, host_port) != 0)
+        if (c->tls_ctx != tls_ctx || strcmp(c->host_port, host_port) != 0)
             continue;
         if (!conn_alive(p, c, now_us)) {
             conn_close(c);
@@ -308,9 +309,9 @@ static void make_room(struct h1_pool *p)
 
 static void deadline_fire(struct iot_engine *e, struct eng_timer *t);
 
-static void set_error(struct http_xfer *x, const char *text)
+void h1_set_error(struct http_xfer *x, const char *text)
 {
-    snprintf(x->errbuf, sizeof x->errbuf, "%s", text);
+    snprintf(x->errbuf, sizeof x->errbuf, "%.*s", (int)sizeof x->errbuf - 1, text);
 }
 
 /* x is finished: detach it from its connection (closed unless reusable) and queue it
@@ -325,6 +326,7 @@ static void finish(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
     if (c) {
         c->x = NULL;
         p->nbusy--;
+        c->answered |= result == CURLE_OK;
         if (keep_conn && c->fd >= 0) {
             buf_reset(&c->out);
             c->idle_since_us = eng_now_us();
@@ -337,11 +339,11 @@ static void finish(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
     dl_push_back(&p->completed, &x->queue);
 }
 
-static void fail_xfer(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
-                      CURLcode result, const char *text)
+void h1_fail_xfer(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
+                  CURLcode result, const char *text)
 {
     if (text)
-        set_error(x, text);
+        h1_set_error(x, text);
     finish(e, p, x, result, 0);
 }
 
@@ -349,7 +351,7 @@ static void fail_errno(struct iot_engine *e, struct h1_pool *p, struct http_xfer
                        CURLcode result, int err)
 {
     x->os_errno = err;
-    set_error(x, strerror(err));
+    h1_set_error(x, strerror(err));
     finish(e, p, x, result, 0);
 }
 
@@ -384,7 +386,8 @@ static void complete_response(struct iot_engine *e, struct h1_pool *p, struct h1
     /* A reply that came before the whole request went out leaves the connection in an
      * unknown state: close it. So does a peer that has already closed its side (epoll
      * said so with the response), whatever its headers said. */
-    int reusable = c->resp.keep_alive && !leftover && !peer_done && c->out_sent == c->out.len;
+    int reusable = c->resp.keep_alive && !leftover && !peer_done && c->out_sent == c->out.len &&
+                   !(c->tls_ctx && net_stream_has_pending(&c->ns));
     finish(e, p, x, CURLE_OK, reusable);
 }
 
@@ -392,11 +395,11 @@ static void parse_failed(struct iot_engine *e, struct h1_pool *p, struct http_xf
                          const struct h1_response *r)
 {
     x->too_large = r->too_large;
-    fail_xfer(e, p, x, r->too_large ? CURLE_WRITE_ERROR : CURLE_WEIRD_SERVER_REPLY, r->error);
+    h1_fail_xfer(e, p, x, r->too_large ? CURLE_WRITE_ERROR : CURLE_WEIRD_SERVER_REPLY, r->error);
 }
 
 /* The peer closed the connection or reset it during the exchange. */
-static void peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c, int err)
+void h1_peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c, int err)
 {
     struct http_xfer *x = c->x;
     if (!err && h1_response_eof(&c->resp) == 0) {
@@ -407,14 +410,39 @@ static void peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
         if (err)
             fail_errno(e, p, x, CURLE_RECV_ERROR, err);
         else
-            fail_xfer(e, p, x, CURLE_GOT_NOTHING, "the server closed the connection without "
-                      "a response");
+            h1_fail_xfer(e, p, x, CURLE_GOT_NOTHING, "the server closed the connection "
+                         "without a response");
         return;
     }
     if (err)
         fail_errno(e, p, x, CURLE_RECV_ERROR, err);
     else
-        fail_xfer(e, p, x, CURLE_PARTIAL_FILE, c->resp.error);
+        h1_fail_xfer(e, p, x, CURLE_PARTIAL_FILE, c->resp.error);
+}
+
+/* Bytes received into chunk (> 0), 0 nothing now, -1 x was finished (closed/failed). */
+static ssize_t conn_recv(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
+                         char *chunk, size_t len)
+{
+    if (c->tls_ctx) {
+        struct iot_error err;
+        long n = net_stream_read(&c->ns, chunk, len, &err);
+        if (n < 0)
+            h1_tls_read_ended(e, p, c, &err);
+        return n;
+    }
+    for (;;) {
+        ssize_t n = recv(c->fd, chunk, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n <= 0) {
+            h1_peer_closed(e, p, c, n < 0 ? errno : 0);
+            return -1;
+        }
+        return n;
+    }
 }
 
 /* ev: the epoll events that woke us (EPOLLRDHUP: the peer will send nothing more). */
@@ -423,15 +451,9 @@ static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_con
 {
     char chunk[RECV_CHUNK];
     for (;;) {
-        ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ssize_t n = conn_recv(e, p, c, chunk, sizeof chunk);
+        if (n <= 0)
             return;
-        if (n <= 0) {
-            peer_closed(e, p, c, n < 0 ? errno : 0);
-            return;
-        }
         c->got_bytes = 1;
         size_t used = h1_response_feed(&c->resp, chunk, (size_t)n);
         if (c->resp.state == H1_ERROR) {
@@ -440,7 +462,7 @@ static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_con
         }
         if (c->resp.state == H1_DONE) {
             /* recv hands over all that is queued, up to the room given */
-            c->drained = (size_t)n < sizeof chunk;
+            c->drained = c->tls_ctx ? net_stream_drained(&c->ns) : (size_t)n < sizeof chunk;
             complete_response(e, p, c, used < (size_t)n, (ev & (EPOLLRDHUP | EPOLLHUP)) != 0);
             return;
         }
@@ -450,6 +472,8 @@ static void read_response(struct iot_engine *e, struct h1_pool *p, struct h1_con
 /* Send what is left of the request; 0 sent or waiting for room, -1 x was finished. */
 static int send_request(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
 {
+    if (c->tls_ctx)
+        return h1_tls_send_request(e, p, c);
     while (c->out_sent < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
                          MSG_NOSIGNAL);
@@ -466,7 +490,15 @@ static int send_request(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
     return 0;
 }
 
-/* The non-blocking connect finished: on to the next address, or start the exchange. */
+/* TCP and (for https) TLS are up: the exchange's total timeout runs from here. */
+void h1_conn_ready(struct iot_engine *e, struct h1_conn *c)
+{
+    c->x->connected = 1;
+    arm_deadline(e, c->x, 0);
+}
+
+/* The non-blocking connect finished: on to the next address (1), the TLS handshake
+ * (handshake_step's result), or start the exchange (0); -1 x was finished. */
 static int connect_done(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c)
 {
     int err = 0;
@@ -477,8 +509,9 @@ static int connect_done(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
         c->connecting = 0;
         freeaddrinfo(c->addrs);
         c->addrs = c->next_addr = NULL;
-        c->x->connected = 1;
-        arm_deadline(e, c->x, 0);
+        if (c->tls_ctx)
+            return h1_tls_start_handshake(e, p, c);
+        h1_conn_ready(e, c);
         return 0;
     }
     if (connect_next(c) == 0)
@@ -489,7 +522,10 @@ static int connect_done(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
 
 static void on_idle_event(struct h1_conn *c)
 {
-    /* An idle connection has nothing to say: data or a close ends it. */
+    /* An idle connection has nothing to say: data or a close ends it (over TLS, a
+     * session ticket does not). */
+    if (c->tls_ctx && h1_tls_idle_quiet(c))
+        return;
     conn_close(c);
 }
 
@@ -506,6 +542,8 @@ static void on_event(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c,
         int r = connect_done(e, p, c);
         if (r != 0)
             return;
+    } else if (c->handshaking && h1_tls_handshake_step(e, p, c) != 0) {
+        return;
     }
     if (send_request(e, p, c) != 0)
         return;
@@ -519,8 +557,8 @@ static void deadline_fire(struct iot_engine *e, struct eng_timer *t)
     struct h1_conn *c = x->conn;
     if (!c)
         return;
-    fail_xfer(e, c->pool, x, CURLE_OPERATION_TIMEDOUT, x->connected
-              ? "no complete response in time" : "no connection in time");
+    h1_fail_xfer(e, c->pool, x, CURLE_OPERATION_TIMEDOUT, x->connected
+                 ? "no complete response in time" : "no connection in time");
 }
 
 /* Begin the exchange of x on c: write the request, arm the deadline, send. */
@@ -539,13 +577,15 @@ static void begin_exchange(struct iot_engine *e, struct h1_pool *p, struct h1_co
     int rc = h1_write_request(&c->out, x->method, u->target, u->host_port, &x->headers,
                               iot_user_agent(), x->body, x->body_len, x->has_body);
     if (rc != 0) {
-        fail_xfer(e, p, x, rc == -1 ? CURLE_OUT_OF_MEMORY : CURLE_BAD_FUNCTION_ARGUMENT,
-                  rc == -1 ? "out of memory"
-                           : "the request method or target holds a space or line break");
+        h1_fail_xfer(e, p, x, rc == -1 ? CURLE_OUT_OF_MEMORY : CURLE_BAD_FUNCTION_ARGUMENT,
+                     rc == -1 ? "out of memory"
+                              : "the request method or target holds a space or line break");
         return;
     }
-    arm_deadline(e, x, c->connecting);
-    if (!c->connecting)
+    p->stats.exchanges++;
+    p->stats.tls_exchanges += c->tls_ctx != NULL;
+    arm_deadline(e, x, c->connecting || c->handshaking);
+    if (!c->connecting && !c->handshaking)
         dl_push_back(&p->unsent, &c->unsent);
 }
 
@@ -578,17 +618,21 @@ int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
     struct h1_url u;
     if (h1_parse_url(x->url, &u) != 0)
         return 2;
+    struct net_tls_ctx *tls_ctx = NULL;
+    if (u.tls && !(tls_ctx = h1_tls_ctx_for(p, x)))
+        return 0;
     /* A fresh report spares the idle connections their peeks (vouched_for). */
     if (report_wanted(p))
         take_report(e, p);
-    struct h1_conn *c = take_idle(p, u.host_port);
+    struct h1_conn *c = take_idle(p, u.host_port, tls_ctx);
     if (!c) {
         struct addrinfo *addrs = NULL;
         if (resolve(&u, &addrs) != 0)
             return 2;                   /* a name that needs DNS: libcurl resolves it */
-        if (ensure_epoll(p) != 0 || !(c = (make_room(p), conn_open(p, &u, addrs)))) {
+        if (ensure_epoll(p) != 0 ||
+            !(c = (make_room(p), conn_open(p, &u, addrs, tls_ctx)))) {
             freeaddrinfo(addrs);
-            set_error(x, "cannot create a socket or an epoll set");
+            h1_set_error(x, "cannot create a socket or an epoll set");
             dl_push_back(&p->completed, &x->queue);
             x->result = CURLE_OUT_OF_MEMORY;
             return 0;
@@ -648,14 +692,16 @@ void h1_process(struct iot_engine *e, struct h1_pool *p)
     h1_flush(e, p);
 }
 
-void h1_pool_free(struct h1_pool *p)
+void h1_pool_free(struct iot_engine *e, struct h1_pool *p)
 {
     if (!p)
         return;
+    eng_timer_disarm(e, &p->session_wait);
     while (!dl_empty(&p->busy))
         conn_close(DL_CONTAINER(p->busy.next, struct h1_conn, link));
     while (!dl_empty(&p->idle))
         conn_close(DL_CONTAINER(p->idle.next, struct h1_conn, link));
+    h1_tls_set_free(&p->tls);
     if (p->epfd >= 0)
         close(p->epfd);
     free(p);

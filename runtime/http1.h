@@ -1,9 +1,12 @@
 /*
  * http1.h — the native HTTP/1.1 transport: keep-alive connections the engine manages
- * itself for plain http:// endpoints (the local emulator, a VPC proxy), where libcurl's
- * per-request work (URL parsing, header assembly one byte at a time) would cost more CPU
- * than everything else of a call together. https:// endpoints, proxies and streamed file
- * bodies keep going through libcurl (HTTP/2, TLS verification, proxy rules).
+ * itself for http:// and https:// endpoints whose host is an IP address or localhost
+ * (the local emulator, a VPC proxy), where libcurl's per-request work (URL parsing,
+ * header assembly one byte at a time) would cost more CPU than everything else of a call
+ * together. TLS is net_stream.h's over OpenSSL: verification of the chain and the name on
+ * unless verify_tls is off, SNI for host names, ALPN http/1.1, one context per set of CA
+ * options and engine, sessions resumed per host:port. Host names that need DNS, proxies,
+ * streamed file bodies and HTTP/2 when chosen keep going through libcurl.
  *
  * Two halves:
  *   - a response parser and a request writer that never touch a socket (fuzzed by
@@ -101,9 +104,11 @@ int h1_write_request(struct buf *out, const char *method, const char *target,
                      const char *host_port, const struct h1_headers *headers,
                      const char *user_agent, const char *body, size_t body_len, int has_body);
 
-/* Split an http:// URL into host (no brackets for IPv6), port (80 when absent) and the
- * request target (path and query, "/" when absent). 0, or -1 for anything else. */
+/* Split an http:// or https:// URL into host (no brackets for IPv6), port (80 or 443
+ * when absent) and the request target (path and query, "/" when absent). 0, or -1 for
+ * anything else. */
 struct h1_url {
+    int tls;                    /* https:// */
     char host[256];
     char host_port[270];        /* as the Host header writes it */
     int port;
@@ -111,20 +116,57 @@ struct h1_url {
 };
 int h1_parse_url(const char *url, struct h1_url *out);
 
+/* ================================================================ TLS contexts */
+
+struct iot_error;
+struct net_tls_ctx;
+
+/* The pool's TLS contexts, one per (CA bundle, verify) in use (http1_tls.c). */
+struct h1_tls_set {
+    struct h1_tls_entry *v;
+    size_t n;
+};
+
+/* The context for these options, made on first use; NULL with err set (TLSError: the CA
+ * bundle cannot be read; InternalError: out of memory). */
+struct net_tls_ctx *h1_tls_ctx(struct h1_tls_set *set, const char *ca_bundle, int verify,
+                               struct iot_error *err);
+void h1_tls_set_free(struct h1_tls_set *set);
+
 /* ================================================================ connection pool */
 
 struct h1_pool;
 
-/* NULL when out of memory. max_connections caps open connections (busy and idle). */
-struct h1_pool *h1_pool_new(int max_connections);
-void h1_pool_free(struct h1_pool *pool);
+/* What the transport carried (a debug counter: tests assert which path was taken). */
+struct h1_stats {
+    uint64_t exchanges;                 /* requests sent, plain and TLS */
+    uint64_t tls_exchanges;             /* of which over TLS */
+    uint64_t tls_handshakes;            /* completed handshakes */
+    uint64_t tls_resumed;               /* of which resumed a session */
+};
+
+/* NULL when out of memory. max_connections caps open connections (busy and idle); tls 0
+ * leaves every https:// transfer to libcurl (HTTP/2 chosen). */
+struct h1_pool *h1_pool_new(int max_connections, int tls);
+const struct h1_stats *h1_pool_stats(const struct h1_pool *pool);
+void h1_pool_free(struct iot_engine *engine, struct h1_pool *pool);
 void h1_pool_set_max(struct h1_pool *pool, int max_connections);
 
-/* 1 when x should go through this transport (plain http://, no file body, the pool
- * enabled: not turned off by IOTLUA_HTTP_TRANSPORT=curl or a proxy variable). */
+/* 1 when x should go through this transport (http://, or https:// unless HTTP/2 was
+ * chosen; no file body; not turned off by IOTLUA_HTTP_TRANSPORT=curl or a proxy variable
+ * for the scheme: http_proxy, https_proxy/HTTPS_PROXY, all_proxy/ALL_PROXY). */
 int h1_wants(const struct h1_pool *pool, const struct http_xfer *x);
 /* 1 when a connection slot is free (fewer than max_connections busy). */
 int h1_slot_free(const struct h1_pool *pool);
+/* 1 when x (https://) should wait for the first connection to its server to bring a
+ * session back: no session is kept for the server yet, no idle connection to it, and a
+ * connection to it is still handshaking or has finished its handshake less than 100 ms
+ * ago without an answer yet (a timer wakes the loop when that time is up). The others
+ * then resume that session
+ * rather than each paying a full handshake (certificate parsing and verification are
+ * most of one). */
+int h1_wait_for_session(struct iot_engine *engine, struct h1_pool *pool,
+                        const struct http_xfer *x);
 /* Start x on a pooled or new connection. 0 started (or already failed: done will run
  * from h1_flush); 2 x is not for this transport after all (a URL form or a host name
  * it leaves to libcurl). */

@@ -536,9 +536,10 @@ static int parse_port(const char *p, size_t len, int *port_out)
 
 int h1_parse_url(const char *url, struct h1_url *out)
 {
-    if (strncasecmp(url, "http://", 7) != 0)
+    int tls = strncasecmp(url, "https://", 8) == 0;
+    if (!tls && strncasecmp(url, "http://", 7) != 0)
         return -1;
-    const char *auth = url + 7;
+    const char *auth = url + (tls ? 8 : 7);
     size_t auth_len = strcspn(auth, "/?#");
     const char *host = auth, *port = NULL;
     size_t host_len = auth_len;
@@ -564,7 +565,8 @@ int h1_parse_url(const char *url, struct h1_url *out)
     }
     if (host_len == 0 || host_len >= sizeof out->host || auth_len >= sizeof out->host_port)
         return -1;
-    out->port = 80;
+    out->tls = tls;
+    out->port = tls ? 443 : 80;
     if (port && parse_port(port, (size_t)(auth + auth_len - port), &out->port) != 0)
         return -1;
     memcpy(out->host, host, host_len);

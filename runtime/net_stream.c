@@ -134,19 +134,20 @@ static int set_peer_name(SSL *ssl, const char *name, int verify, struct iot_erro
     return 0;
 }
 
-static int tls_start(struct net_stream *ns, const char *host, const struct net_tls *tls,
-                     struct iot_error *err)
+/* The settings every client context gets: TLS 1.2 at least, trust, identity, ALPN. */
+static int ctx_configure(SSL_CTX *ctx, const struct net_tls *tls, struct iot_error *err)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        tls_error(err, "cannot create a TLS context");
-        return -1;
-    }
-    ns->ssl_ctx = ctx;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (load_trust(ctx, tls, err) != 0 || load_identity(ctx, tls, err) != 0 ||
         set_alpn(ctx, tls->alpn, err) != 0)
         return -1;
+    return 0;
+}
+
+/* A connection of ctx on ns (memory BIOs), checking name; ns->ssl set. 0 or -1. */
+static int ssl_attach(struct net_stream *ns, SSL_CTX *ctx, const char *name, int verify,
+                      struct iot_error *err)
+{
     SSL *ssl = SSL_new(ctx);
     BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
     if (!ssl || !in || !out) {
@@ -158,9 +159,155 @@ static int tls_start(struct net_stream *ns, const char *host, const struct net_t
     }
     SSL_set_bio(ssl, in, out);
     ns->ssl = ssl;
+    SSL_set_app_data(ssl, ns);
     SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_set_connect_state(ssl);
-    return set_peer_name(ssl, tls->server_name ? tls->server_name : host, tls->verify, err);
+    return set_peer_name(ssl, name, verify, err);
+}
+
+static int tls_start(struct net_stream *ns, const char *host, const struct net_tls *tls,
+                     struct iot_error *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        tls_error(err, "cannot create a TLS context");
+        return -1;
+    }
+    ns->ssl_ctx = ctx;
+    if (ctx_configure(ctx, tls, err) != 0)
+        return -1;
+    return ssl_attach(ns, ctx, tls->server_name ? tls->server_name : host, tls->verify, err);
+}
+
+/* ================================================================ shared contexts */
+
+struct net_session {
+    char *key;
+    SSL_SESSION *session;
+};
+
+struct net_tls_ctx {
+    SSL_CTX *ctx;
+    int verify;
+    struct net_session *sessions;   /* a handful of servers: searched in order */
+    size_t nsessions;
+};
+
+static struct net_session *session_slot(struct net_tls_ctx *t, const char *key)
+{
+    for (size_t i = 0; i < t->nsessions; i++)
+        if (strcmp(t->sessions[i].key, key) == 0)
+            return &t->sessions[i];
+    return NULL;
+}
+
+/* OpenSSL's new-session callback: keep the session as the latest for its server.
+ * Returns 1 when the session is kept (its reference is ours), 0 otherwise. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session)
+{
+    struct net_stream *ns = SSL_get_app_data(ssl);
+    if (!ns || !ns->shared || !ns->session_key)
+        return 0;
+    struct net_tls_ctx *t = ns->shared;
+    struct net_session *slot = session_slot(t, ns->session_key);
+    if (!slot) {
+        char *key = strdup(ns->session_key);
+        struct net_session *v = key ? realloc(t->sessions, (t->nsessions + 1) * sizeof *v)
+                                    : NULL;
+        if (!v) {
+            free(key);
+            return 0;
+        }
+        t->sessions = v;
+        slot = &v[t->nsessions++];
+        slot->key = key;
+        slot->session = NULL;
+    }
+    SSL_SESSION_free(slot->session);
+    slot->session = session;
+    return 1;
+}
+
+struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error *err)
+{
+    struct net_tls_ctx *t = calloc(1, sizeof *t);
+    if (!t || !(t->ctx = SSL_CTX_new(TLS_client_method()))) {
+        free(t);
+        tls_error(err, "cannot create a TLS context");
+        return NULL;
+    }
+    t->verify = tls->verify;
+    if (ctx_configure(t->ctx, tls, err) != 0) {
+        net_tls_ctx_free(t);
+        return NULL;
+    }
+    /* As libcurl does by default: a certificate of the bundle may anchor the chain even
+     * when it is not self-signed (an intermediate CA given as the trust anchor). */
+    X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(t->ctx), X509_V_FLAG_PARTIAL_CHAIN);
+    SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT |
+                                           SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(t->ctx, on_new_session);
+    return t;
+}
+
+void net_tls_ctx_free(struct net_tls_ctx *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nsessions; i++) {
+        free(t->sessions[i].key);
+        SSL_SESSION_free(t->sessions[i].session);
+    }
+    free(t->sessions);
+    SSL_CTX_free(t->ctx);
+    free(t);
+}
+
+int net_stream_start_tls(struct net_stream *ns, int fd, const char *host,
+                         struct net_tls_ctx *ctx, const char *session_key,
+                         struct iot_error *err)
+{
+    memset(ns, 0, sizeof *ns);
+    ns->fd = fd;
+    ns->state = NET_HANDSHAKE;
+    ns->want = ENG_WRITE;
+    ns->shared = ctx;
+    ns->session_key = session_key;
+    if (ssl_attach(ns, ctx->ctx, host, ctx->verify, err) != 0) {
+        net_stream_close(ns);
+        return -1;
+    }
+    struct net_session *slot = session_key ? session_slot(ctx, session_key) : NULL;
+    /* A copy for this connection: OpenSSL marks a TLS 1.3 session not resumable once a
+     * connection has resumed it (tickets used once), which would leave the connections
+     * opened with the first burst each a full handshake. The kept session is replaced by
+     * the next ticket a server sends; no early data is ever sent on a resumption. */
+    SSL_SESSION *copy = slot && SSL_SESSION_is_resumable(slot->session)
+                        ? SSL_SESSION_dup(slot->session) : NULL;
+    if (copy) {
+        SSL_set_session(ns->ssl, copy);
+        SSL_SESSION_free(copy);         /* the connection holds its own reference */
+    }
+    return 0;
+}
+
+int net_tls_ctx_has_session(struct net_tls_ctx *ctx, const char *key)
+{
+    struct net_session *slot = session_slot(ctx, key);
+    return slot && SSL_SESSION_is_resumable(slot->session);
+}
+
+int net_stream_resumed(const struct net_stream *ns)
+{
+    return ns->ssl && SSL_session_reused(ns->ssl);
+}
+
+int net_stream_drained(const struct net_stream *ns)
+{
+    if (!ns->ssl)
+        return ns->last_recv_short;
+    return ns->last_recv_short && SSL_pending(ns->ssl) == 0 &&
+           BIO_ctrl_pending(SSL_get_rbio(ns->ssl)) == 0;
 }
 
 /* ================================================================ sockets */
@@ -275,17 +422,22 @@ static int tls_pump_in(struct net_stream *ns, struct iot_error *err)
     for (;;) {
         ssize_t n = recv(ns->fd, chunk, sizeof chunk, 0);
         if (n > 0) {
+            ns->last_recv_short = (size_t)n < sizeof chunk;
             BIO_write(SSL_get_rbio(ns->ssl), chunk, (int)n);
             return 1;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            ns->last_recv_short = 1;
             return 0;
-        if (n == 0)
+        }
+        if (n == 0) {
+            ns->eof = NET_EOF_TCP;
             iot_error_set(err, "NetworkError", "connection closed by the server");
-        else
+        } else {
             socket_error(err, "cannot receive", errno);
+        }
         return -1;
     }
 }
@@ -297,6 +449,7 @@ static void handshake_failed(struct net_stream *ns, struct iot_error *err)
     long verify = SSL_get_verify_result(ns->ssl);
     if (verify != X509_V_OK) {
         ERR_clear_error();
+        ns->cert_rejected = 1;
         iot_error_set(err, "TLSError", "the server's certificate was not accepted: %s",
                       X509_verify_cert_error_string(verify));
         return;
@@ -375,15 +528,18 @@ static long plain_read(struct net_stream *ns, void *buf, size_t len, struct iot_
 {
     for (;;) {
         ssize_t n = recv(ns->fd, buf, len, 0);
-        if (n > 0)
+        if (n > 0) {
+            ns->last_recv_short = (size_t)n < len;
             return (long)n;
+        }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        if (n == 0)
+        if (n == 0) {
+            ns->eof = NET_EOF_TCP;
             iot_error_set(err, "NetworkError", "connection closed by the server");
-        else
+        } else
             socket_error(err, "cannot receive", errno);
         return -1;
     }
@@ -400,6 +556,7 @@ static long tls_read(struct net_stream *ns, void *buf, size_t len, struct iot_er
             return r;
         int e = SSL_get_error(ns->ssl, r);
         if (e == SSL_ERROR_ZERO_RETURN) {
+            ns->eof = NET_EOF_NOTIFY;
             iot_error_set(err, "NetworkError", "connection closed by the server");
             return -1;
         }
@@ -486,6 +643,17 @@ unsigned net_stream_interest(const struct net_stream *ns, int has_output)
     default:
         return 0;
     }
+}
+
+void net_stream_shutdown(struct net_stream *ns)
+{
+    if (!ns->ssl || ns->state != NET_OPEN || ns->fd < 0)
+        return;
+    struct iot_error err;
+    ERR_clear_error();
+    SSL_shutdown(ns->ssl);
+    tls_flush(ns, &err);
+    ERR_clear_error();
 }
 
 void net_stream_close(struct net_stream *ns)

@@ -30,15 +30,54 @@ struct net_tls {
 
 enum net_state { NET_CONNECTING = 1, NET_HANDSHAKE, NET_OPEN, NET_CLOSED };
 
+/* How a connection ended, once net_stream_read has returned -1. */
+enum net_eof { NET_EOF_NONE, NET_EOF_NOTIFY /* TLS close_notify */, NET_EOF_TCP /* FIN */ };
+
+struct net_tls_ctx;
+
 struct net_stream {
     int fd;                             /* -1 once closed */
     enum net_state state;
     unsigned want;                      /* ENG_READ / ENG_WRITE the next step waits for */
     void *ssl;                          /* SSL *, NULL for plain TCP */
-    void *ssl_ctx;                      /* SSL_CTX *, owned */
+    void *ssl_ctx;                      /* SSL_CTX *, owned (NULL with a shared context) */
     char *pending;                      /* TLS records OpenSSL wrote, not yet sent */
     size_t pending_len, pending_cap;
+    enum net_eof eof;                   /* set when a read saw the end */
+    int cert_rejected;                  /* the handshake failed verifying the server */
+    int last_recv_short;                /* the last recv left the socket empty */
+    struct net_tls_ctx *shared;         /* the context sessions are kept in, or NULL */
+    const char *session_key;            /* the server's name in shared's session cache */
 };
+
+/* ================================================================ shared TLS contexts */
+
+/* A TLS client context for many connections (the HTTP/1.1 transport's): the trust
+ * settings are loaded once (with the system store, the costly part of a TLS set-up) and
+ * the session each server gave last is kept per key (host:port) and offered on the next
+ * connection to it, so reconnecting resumes rather than repeating the full handshake.
+ * Sessions are only kept from handshakes this context verified. NULL with err set (a CA
+ * file that cannot be read: TLSError). */
+struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error *err);
+void net_tls_ctx_free(struct net_tls_ctx *ctx);
+
+/* TLS over fd, whose TCP connect has completed: ns takes fd over (closed by
+ * net_stream_close, also when this fails) and the handshake runs in net_stream_progress.
+ * host: SNI (not for an IP address) and the name verified; session_key must stay valid
+ * while ns is open. 0, or -1 with err set. */
+int net_stream_start_tls(struct net_stream *ns, int fd, const char *host,
+                         struct net_tls_ctx *ctx, const char *session_key,
+                         struct iot_error *err);
+
+/* 1 when ctx holds a resumable session for key. */
+int net_tls_ctx_has_session(struct net_tls_ctx *ctx, const char *key);
+
+/* After the handshake: 1 when it resumed an earlier session. */
+int net_stream_resumed(const struct net_stream *ns);
+
+/* 1 when the last read left nothing behind: the socket was emptied and OpenSSL holds no
+ * bytes (for plain TCP: the last recv was short). */
+int net_stream_drained(const struct net_stream *ns);
 
 /* Resolves host (getaddrinfo, which blocks for a name: an IP address does not) and
  * starts a non-blocking connect to port; tls NULL for plain TCP. 0, or -1 with err set
@@ -64,6 +103,11 @@ int net_stream_has_pending(const struct net_stream *ns);
 
 /* What the owner's fd source should wait for now. */
 unsigned net_stream_interest(const struct net_stream *ns, int has_output);
+
+/* Sends TLS close_notify, best effort (what the socket takes now), so the session stays
+ * resumable: OpenSSL marks a session not resumable when its connection is freed without
+ * one. No-op for plain TCP or a connection not open. */
+void net_stream_shutdown(struct net_stream *ns);
 
 /* Closes the socket at once (no TLS close_notify: to the peer this is the connection
  * dropping) and frees everything; safe to call twice. */

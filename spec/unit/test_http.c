@@ -1052,7 +1052,14 @@ static void test_http2(void)
     }
     CHECK_REQUIRE(wait_listening(port));
 
-    struct iot_engine *e = engine_with(zero_random, NULL, 4);
+    /* HTTP/2 chosen: https:// goes to libcurl (the native transport speaks HTTP/1.1). */
+    struct iot_engine_opts o = {0};
+    o.random = zero_random;
+    o.max_connections = 4;
+    o.http2 = 1;
+    struct iot_error eerr;
+    struct iot_engine *e = iot_engine_new(&o, &eerr);
+    CHECK_REQUIRE(e != NULL);
     char url[64];
     snprintf(url, sizeof url, "https://127.0.0.1:%d", port);
     struct iot_client_config cfg = {0};
@@ -1135,6 +1142,13 @@ static void test_tls(void)
     iot_result_free(r);
     CHECK_INT_EQ(server_count(&s, NULL), 1);     /* TLS connections are reused too */
     iot_client_free(c);
+    /* on the native transport's TLS unless libcurl is asked for (test_http_curl) */
+    struct iot_http_stats st;
+    iot_engine_http_stats(e, &st);
+    int curl = getenv("IOTLUA_HTTP_TRANSPORT") != NULL;
+    CHECK_INT_EQ((int64_t)st.native_tls, curl ? 0 : 2);
+    CHECK_INT_EQ((int64_t)st.tls_handshakes, curl ? 0 : 1);
+    CHECK_INT_EQ((int64_t)st.libcurl, curl ? 2 : 0);
 
     /* verification on (the default), system CAs only: a certificate error, not retried */
     cfg.ca_bundle = NULL;
@@ -1165,6 +1179,8 @@ static void test_tls(void)
     CHECK_INT_EQ(r->ok, 1);
     iot_result_free(r);
     iot_client_free(c);
+    iot_engine_http_stats(e, &st);
+    CHECK_INT_EQ((int64_t)st.libcurl, curl ? 5 : 0);   /* every attempt stayed native */
 
     iot_engine_free(e);
     server_stop(&s);

@@ -342,7 +342,14 @@ static void test_urls(void)
     CHECK_INT_EQ(u.port, 9000);
     CHECK_INT_EQ(h1_parse_url("http://[::1]/p", &u), 0);
     CHECK_INT_EQ(u.port, 80);
-    const char *refused[] = {"https://h/", "http://", "http://:80/", "http://h:0/",
+    CHECK_INT_EQ(u.tls, 0);
+    CHECK_INT_EQ(h1_parse_url("https://127.0.0.1/p", &u), 0);
+    CHECK_INT_EQ(u.tls, 1);
+    CHECK_INT_EQ(u.port, 443);
+    CHECK_STR_EQ(u.host_port, "127.0.0.1");
+    CHECK_INT_EQ(h1_parse_url("HTTPS://localhost:8443", &u), 0);
+    CHECK_INT_EQ(u.port, 8443);
+    const char *refused[] = {"httpx://h/", "https://", "http://", "http://:80/", "http://h:0/",
                              "http://h:65536/", "http://h:8x/", "http://u:p@h/", "http://[::1/",
                              "http://[::1]x/", "http://h?q=1", "http://h/p#frag", "ftp://h/"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
