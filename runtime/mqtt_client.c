@@ -302,8 +302,8 @@ static void handle_input(struct iot_mqtt *m)
         mqtt_handle_frame(m, &f);
         off += f.frame_len;
     }
-    if (m->state == IOT_MQTT_CLOSED)
-        return;
+    if (m->state == IOT_MQTT_CLOSED || off == 0)
+        return;                         /* (over WebSockets m->in may have no memory yet) */
     memmove(m->in.data, m->in.data + off, m->in.len - off);
     m->in.len -= off;
 }
