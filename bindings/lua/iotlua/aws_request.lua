@@ -66,24 +66,13 @@ local function check(r)
   end
 end
 
--- Clients made for requests that name no client, by profile and region: each resolves
--- its settings and credentials once, and their caches serve every later request.
-local made = {}
-
 -- The client whose credentials, retry settings and timeouts the request uses, or nil, err.
 local function client_for(r)
   if r.client then return r.client end
   if r.credentials then
     return client_mod.new{ credentials = r.credentials, region = r.region }
   end
-  local key = (r.profile or "") .. "\0" .. (r.region or "")
-  local c = made[key]
-  if c then return c end
-  local err
-  c, err = client_mod.new{ profile = r.profile, region = r.region }
-  if not c then return nil, err end
-  made[key] = c
-  return c
+  return client_mod.shared(r.profile, r.region)     -- one per profile and region
 end
 
 function M.request(r)

@@ -348,4 +348,19 @@ function methods.paginate(self, name, params, opts)
 end
 M.operations = operations
 
+-- Clients made for what names none (iotlua.aws_request; iotlua.mqtt's default URL and
+-- WebSocket signing), one per profile and region: each resolves its settings and
+-- credentials once, and their caches serve every later use. -> client | nil, err
+local shared = {}
+function M.shared(profile, region)
+  local key = (profile or "") .. "\0" .. (region or "")
+  local c = shared[key]
+  if c then return c end
+  local err
+  c, err = M.new{ profile = profile, region = region }
+  if not c then return nil, err end
+  shared[key] = c
+  return c
+end
+
 return M

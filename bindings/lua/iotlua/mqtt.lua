@@ -189,11 +189,11 @@ local function random_client_id()
   return "iotlua-" .. core.random_hex(8)
 end
 
--- The client whose settings and credentials a connection uses: opts.client, else one
--- made from opts.region and opts.profile (the same chain as iotlua.client).
+-- The client whose settings and credentials a connection uses: opts.client, else the
+-- one shared for opts.profile and opts.region (the same chain as iotlua.client).
 local function settings_client(opts)
   if opts.client ~= nil then return opts.client end
-  return require("iotlua.client").new({ region = opts.region, profile = opts.profile })
+  return require("iotlua.client").shared(opts.profile, opts.region)
 end
 
 -- The URL: opts.url, else IOTLUA_MQTT_URL, else the data endpoint's host on 8883.
