@@ -326,6 +326,11 @@ static void finish(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x,
     if (c) {
         c->x = NULL;
         p->nbusy--;
+        /* A report taken while requests were being started (h1_start) may carry the
+         * answer before h1_send_started ran: an idle connection, or one given the next
+         * request, must not stay on the list (twice on it, it would unlink its neighbours
+         * and h1_send_started would spin). */
+        dl_remove(&c->unsent);
         c->answered |= result == CURLE_OK;
         if (keep_conn && c->fd >= 0) {
             buf_reset(&c->out);
