@@ -112,7 +112,7 @@ static void token_answered(struct imds_provider *p, const struct fetch_response 
 static int answer_ok(struct imds_provider *p, const struct fetch_response *r, const char *what)
 {
     if (!r->transport_ok) {
-        imds_fail(p, "%s", r->error);
+        imds_fail(p, "%.500s", r->error);   /* what holds 512 bytes */
         return 0;
     }
     if (r->status != 200 || r->body->len == 0) {
