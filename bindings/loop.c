@@ -277,6 +277,14 @@ static int core_http_stats(lua_State *L)
     return 1;
 }
 
+/* core.max_inflight() -> the calls the engine carries at once (0 before it exists). */
+static int core_max_inflight(lua_State *L)
+{
+    struct iot_engine *engine = existing_engine(L);
+    lua_pushinteger(L, engine ? iot_engine_max_inflight(engine) : 0);
+    return 1;
+}
+
 void iotlua_core_loop(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -284,6 +292,7 @@ void iotlua_core_loop(lua_State *L)
         {"isatty", core_isatty}, {"quiet", core_quiet},
         {"log_options", core_log_options}, {"deadline", core_deadline},
         {"set_deadline", core_set_deadline}, {"http_stats", core_http_stats},
+        {"max_inflight", core_max_inflight},
         {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);

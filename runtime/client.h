@@ -138,6 +138,9 @@ struct iot_http_stats {
 void iot_engine_http_stats(struct iot_engine *engine, struct iot_http_stats *out);
 /* Raise or lower the connection cap later (a client's max_connections). */
 void iot_engine_set_max_connections(struct iot_engine *engine, int max_connections);
+/* How many transfers the engine carries at once (the connection cap unless the engine's
+ * max_inflight was given); more wait in its queue. */
+int iot_engine_max_inflight(struct iot_engine *engine);
 
 /*
  * Run the event loop once: wait at most timeout_ms (0 = do not wait, -1 = until something

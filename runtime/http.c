@@ -527,6 +527,11 @@ struct http_layer *http_layer_new(const struct iot_engine_opts *opts)
     return hl;
 }
 
+int iot_engine_max_inflight(struct iot_engine *e)
+{
+    return eng_http(e)->max_inflight;
+}
+
 void iot_engine_http_stats(struct iot_engine *e, struct iot_http_stats *out)
 {
     struct http_layer *hl = eng_http(e);

@@ -457,6 +457,31 @@ describe("calls inside tasks", function()
     assert.is_true(peak > 64 and peak <= 512 + 2, "tasks alive at most: " .. peak)
   end)
 
+  it("map keeps twice the calls the engine carries waited for when its cap is raised", function()
+    -- a client's max_connections = 400 raises the engine's cap: 800 calls waited for
+    -- (512 would leave connections idle), so more than 512 tasks alive, at most 800
+    local stats = require("iotlua.tasks").stats
+    local creds = { access_key_id = servers.access_key_id, secret_access_key = servers.secret_access_key }
+    local wide = assert(iotlua.client{ endpoint = rec.url, region = "us-east-1", max_attempts = 1,
+      max_connections = 400, credentials = creds })
+    assert.equals(400, core.max_inflight())
+    local n, peak = 1200, 0
+    local items = {}
+    for i = 1, n do items[i] = i end
+    local results, errors = iotlua.map(items, function(i)
+      peak = math.max(peak, stats().live)
+      return assert(wide:publish{ topic = "wide/" .. i }).ResponseMetadata.HTTPStatusCode
+    end, { concurrency = n })
+    assert.same({}, errors)
+    for i = 1, n do assert.equals(200, results[i], "item " .. i) end
+    assert.is_true(peak > 514 and peak <= 800 + 2, "tasks alive at most: " .. peak)
+    wide:close()
+    -- the cap the other tests were written for
+    assert(iotlua.client{ endpoint = rec.url, region = "us-east-1", max_connections = 64,
+      credentials = creds }):close()
+    assert.equals(64, core.max_inflight())
+  end)
+
   it("a request awaited again after it completed returns at once", function()
     local tasks_mod = require("iotlua.tasks")
     local req = assert(core.call(iot, "Publish", { topic = "again" }))

@@ -109,8 +109,12 @@ end
 
 local DEFAULT_CONCURRENCY = 16
 -- Calls waited for (in flight or queued for a connection) below which map starts more
--- items; see starter in map.
+-- items: twice what the engine carries at once, so that a call is queued for every
+-- connection that frees up, and at least MAP_ROOM; see starter in map.
 local MAP_ROOM = 512
+local function map_room()
+  return math.max(MAP_ROOM, 2 * core.max_inflight())
+end
 
 -- The error of an item map did not start because the run's deadline had passed.
 local function skipped_error(i)
@@ -157,7 +161,7 @@ end
 -- One item's failure does not stop the others. With a terminal on stderr a progress
 -- line is shown unless opts.progress is false or iotlua.quiet is set. Once the run's
 -- deadline has passed no item is started: each one left gets errors[i] with code
--- "Skipped" (err.skipped is true). Items start while fewer than MAP_ROOM calls are
+-- "Skipped" (err.skipped is true). Items start while fewer than map_room() calls are
 -- waited for (tasks.wait_room), so the concurrency is reached at once by items that wait
 -- for no call, and by the others as their calls complete.
 function M.map(items, fn, opts)
@@ -195,13 +199,13 @@ function M.map(items, fn, opts)
     end
   end
   local workers, limit = {}, math.min(opts.concurrency or DEFAULT_CONCURRENCY, n)
-  -- Workers start while fewer than MAP_ROOM calls are waited for: items that call the
+  -- Workers start while fewer than map_room() calls are waited for: items that call the
   -- service start as calls complete, not all at once to wait in the queue (10,000 tasks
   -- alive cost about 5 KiB each, and the time to touch that memory); items that sleep or
   -- wait for MQTT wait for no call, so all of them start at once as before.
   local function starter()
     while #workers < limit and next_index < n do
-      local room = tasks.wait_room(MAP_ROOM)
+      local room = tasks.wait_room(map_room())
       if room == 0 then break end             -- the run's deadline passed: workers skip
       for _ = 1, math.min(room, limit - #workers) do workers[#workers + 1] = tasks.start(worker) end
       coroutine.yield()                       -- the new workers run and make their calls
