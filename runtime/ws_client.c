@@ -27,7 +27,10 @@ int ws_client_start(struct ws_client *ws, const char *host, int port, int defaul
     memcpy(ws->key, key.data, 24);
     ws->key[24] = '\0';
     buf_free(&key);
-    int ok = buf_printf(out, "GET %s HTTP/1.1\r\nHost: %s", target, host) == 0 &&
+    /* an IPv6 literal is bracketed in Host, as in a URL (RFC 7230 5.4, RFC 3986 3.2.2) */
+    const char *open = strchr(host, ':') ? "[" : "", *close = *open ? "]" : "";
+    int ok = buf_printf(out, "GET %s HTTP/1.1\r\nHost: %s%s%s", target, open, host,
+                        close) == 0 &&
              (port == default_port || buf_printf(out, ":%d", port) == 0) &&
              buf_printf(out, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
