@@ -407,9 +407,10 @@ static void start_waiting(struct iot_engine *e)
     while (hl->inflight < hl->max_inflight && !dl_empty(&hl->waiting)) {
         struct http_xfer *x = DL_CONTAINER(hl->waiting.next, struct http_xfer, queue);
         int native = h1_wants(hl->h1, x);
-        /* every native connection is busy, or the first one to x's server has not
-         * brought its TLS session back yet: x waits (woken by that I/O, no spinning) */
-        if (native && (!h1_slot_free(hl->h1) || h1_wait_for_session(e, hl->h1, x))) {
+        /* every native connection is busy, x's host name is being resolved, or the
+         * first connection to x's server has not brought its TLS session back yet: x
+         * waits (woken by that I/O, no spinning) */
+        if (native && (!h1_slot_free(hl->h1) || h1_wait_to_start(e, hl->h1, x))) {
             hl->head_waits = 1;
             break;
         }

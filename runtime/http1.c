@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include "http1.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -98,7 +99,7 @@ int h1_poll_fd(const struct h1_pool *p)
 
 int h1_busy(const struct h1_pool *p)
 {
-    return p ? p->nbusy : 0;
+    return p ? p->nbusy + dns_cache_pending(p->dns) : 0;
 }
 
 const struct h1_stats *h1_pool_stats(const struct h1_pool *p)
@@ -140,8 +141,7 @@ static void conn_close(struct h1_conn *c)
     dl_remove(&c->unsent);
     p->nconns--;
     buf_free(&c->out);
-    if (c->addrs)
-        freeaddrinfo(c->addrs);
+    dns_addrs_release(c->addrs);
     free(c);
 }
 
@@ -158,7 +158,7 @@ static int connect_next(struct h1_conn *c)
     struct h1_pool *p = c->pool;
     int err = ECONNREFUSED;
     while (c->next_addr) {
-        struct addrinfo *a = c->next_addr;
+        const struct addrinfo *a = c->next_addr;
         c->next_addr = a->ai_next;
         if (c->fd >= 0) {
             close(c->fd);
@@ -185,22 +185,35 @@ static int connect_next(struct h1_conn *c)
     return -1;
 }
 
-static int is_local_name(const char *host)
+static int is_ip_literal(const char *host)
 {
-    return strcasecmp(host, "localhost") == 0;
+    unsigned char addr[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
-/* The addresses of an IP literal or localhost; -1 for a name that needs DNS. */
-static int resolve(const struct h1_url *u, struct addrinfo **out)
+/* The addresses of u's host: an IP literal's at once, a name's from the pool's cache
+ * (h1_wait_to_start saw it resolved). 1 *out set; 0 not resolved yet (libcurl takes the
+ * request); -1 failed, why in err. */
+static int resolve(struct h1_pool *p, const struct h1_url *u, struct dns_addrs **out,
+                   char *err, size_t err_size)
 {
-    struct addrinfo hints;
+    char port[8];
+    snprintf(port, sizeof port, "%d", u->port);
+    if (p->dns && !is_ip_literal(u->host))
+        return dns_cache_lookup(p->dns, u->host, port, out, err, err_size);
+    struct addrinfo hints, *list = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (is_local_name(u->host) ? 0 : AI_NUMERICHOST);
-    char port[8];
-    snprintf(port, sizeof port, "%d", u->port);
-    return getaddrinfo(u->host, port, &hints, out) == 0 ? 0 : -1;
+    hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+    if (getaddrinfo(u->host, port, &hints, &list) != 0)
+        return 0;
+    *out = dns_addrs_wrap(list);
+    if (!*out) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    return 1;
 }
 
 static int ensure_epoll(struct h1_pool *p)
@@ -211,7 +224,7 @@ static int ensure_epoll(struct h1_pool *p)
 }
 
 static struct h1_conn *conn_open(struct h1_pool *p, const struct h1_url *u,
-                                 struct addrinfo *addrs, struct net_tls_ctx *tls_ctx)
+                                 struct dns_addrs *addrs, struct net_tls_ctx *tls_ctx)
 {
     struct h1_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -220,7 +233,8 @@ static struct h1_conn *conn_open(struct h1_pool *p, const struct h1_url *u,
     c->ns.fd = -1;
     c->tls_ctx = tls_ctx;
     c->pool = p;
-    c->addrs = c->next_addr = addrs;
+    c->addrs = addrs;
+    c->next_addr = addrs->list;
     snprintf(c->host_port, sizeof c->host_port, "%s", u->host_port);
     snprintf(c->host, sizeof c->host, "%s", u->host);
     dl_init(&c->link);
@@ -512,8 +526,9 @@ static int connect_done(struct iot_engine *e, struct h1_pool *p, struct h1_conn 
         err = errno;
     if (err == 0) {
         c->connecting = 0;
-        freeaddrinfo(c->addrs);
-        c->addrs = c->next_addr = NULL;
+        dns_addrs_release(c->addrs);
+        c->addrs = NULL;
+        c->next_addr = NULL;
         if (c->tls_ctx)
             return h1_tls_start_handshake(e, p, c);
         h1_conn_ready(e, c);
@@ -607,13 +622,17 @@ void h1_send_started(struct iot_engine *e, struct h1_pool *p)
  * nothing is left unreported, and reported_us says when. */
 static void take_report(struct iot_engine *e, struct h1_pool *p)
 {
-    if (p->epfd < 0 || p->nconns == 0)
+    if (p->epfd < 0 || (p->nconns == 0 && !dns_cache_pending(p->dns)))
         return;
     int64_t at = eng_now_us();
     int n = epoll_wait(p->epfd, p->events, MAX_EVENTS, 0);
     /* Each connection appears once per batch, and only its own event closes it. */
-    for (int i = 0; i < n; i++)
-        on_event(e, p, p->events[i].data.ptr, p->events[i].events);
+    for (int i = 0; i < n; i++) {
+        if (p->events[i].data.ptr == p->dns)
+            dns_cache_collect(p->dns);  /* the requests waiting start in the next turn */
+        else
+            on_event(e, p, p->events[i].data.ptr, p->events[i].events);
+    }
     if (n >= 0 && n < MAX_EVENTS)
         p->reported_us = at;
 }
@@ -631,12 +650,20 @@ int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
         take_report(e, p);
     struct h1_conn *c = take_idle(p, u.host_port, tls_ctx);
     if (!c) {
-        struct addrinfo *addrs = NULL;
-        if (resolve(&u, &addrs) != 0)
-            return 2;                   /* a name that needs DNS: libcurl resolves it */
+        struct dns_addrs *addrs = NULL;
+        char why[CURL_ERROR_SIZE];
+        int r = resolve(p, &u, &addrs, why, sizeof why);
+        if (r == 0)
+            return 2;                   /* not resolved yet: libcurl resolves it */
+        if (r < 0) {
+            h1_set_error(x, why);
+            dl_push_back(&p->completed, &x->queue);
+            x->result = CURLE_COULDNT_RESOLVE_HOST;
+            return 0;
+        }
         if (ensure_epoll(p) != 0 ||
             !(c = (make_room(p), conn_open(p, &u, addrs, tls_ctx)))) {
-            freeaddrinfo(addrs);
+            dns_addrs_release(addrs);
             h1_set_error(x, "cannot create a socket or an epoll set");
             dl_push_back(&p->completed, &x->queue);
             x->result = CURLE_OUT_OF_MEMORY;
@@ -668,6 +695,47 @@ void h1_abort(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
         p->nbusy--;
         conn_close(c);
     }
+}
+
+/* ================================================================ host names */
+
+/* The pool's cache of names, its eventfd in the epoll set; -1 when it cannot be made. */
+static int ensure_dns(struct h1_pool *p)
+{
+    if (p->dns)
+        return 0;
+    if (ensure_epoll(p) != 0 || !(p->dns = dns_cache_new()))
+        return -1;
+    struct epoll_event ev = {EPOLLIN, {.ptr = p->dns}};
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, dns_cache_fd(p->dns), &ev) != 0) {
+        dns_cache_free(p->dns);
+        p->dns = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 while the name of u is being resolved; a name not asked for yet is asked for now. */
+static int wait_for_dns(struct h1_pool *p, const struct h1_url *u)
+{
+    if (is_ip_literal(u->host) || ensure_dns(p) != 0)
+        return 0;
+    char port[8], err[CURL_ERROR_SIZE];
+    snprintf(port, sizeof port, "%d", u->port);
+    struct dns_addrs *addrs = NULL;
+    int r = dns_cache_lookup(p->dns, u->host, port, &addrs, err, sizeof err);
+    dns_addrs_release(addrs);
+    return r == 0;
+}
+
+int h1_wait_to_start(struct iot_engine *e, struct h1_pool *p, const struct http_xfer *x)
+{
+    struct h1_url u;
+    if (h1_parse_url(x->url, &u) != 0)
+        return 0;
+    if (wait_for_dns(p, &u))
+        return 1;
+    return u.tls && h1_tls_wait_for_session(e, p, x, &u);
 }
 
 /* ================================================================ the loop */
@@ -707,6 +775,7 @@ void h1_pool_free(struct iot_engine *e, struct h1_pool *p)
     while (!dl_empty(&p->idle))
         conn_close(DL_CONTAINER(p->idle.next, struct h1_conn, link));
     h1_tls_set_free(&p->tls);
+    dns_cache_free(p->dns);
     if (p->epfd >= 0)
         close(p->epfd);
     free(p);

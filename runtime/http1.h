@@ -158,15 +158,19 @@ void h1_pool_set_max(struct h1_pool *pool, int max_connections);
 int h1_wants(const struct h1_pool *pool, const struct http_xfer *x);
 /* 1 when a connection slot is free (fewer than max_connections busy). */
 int h1_slot_free(const struct h1_pool *pool);
-/* 1 when x (https://) should wait for the first connection to its server to bring a
- * session back: no session is kept for the server yet, no idle connection to it, and a
- * connection to it is still handshaking or has finished its handshake less than 100 ms
- * ago without an answer yet (a timer wakes the loop when that time is up). The others
- * then resume that session
- * rather than each paying a full handshake (certificate parsing and verification are
- * most of one). */
-int h1_wait_for_session(struct iot_engine *engine, struct h1_pool *pool,
-                        const struct http_xfer *x);
+/* 1 when x should wait before it starts:
+ * - while its host name is being resolved, off the loop (dns_cache.h); a name not asked
+ *   for yet is asked for now. A name resolved, or that failed (h1_start then fails x),
+ *   does not wait, nor does anything when no resolver could be set up (libcurl then
+ *   takes x);
+ * - for https://, while the first connection to its server has not brought a session
+ *   back: no session is kept for the server yet, no idle connection to it, and a
+ *   connection to it is still handshaking or has finished its handshake less than 100 ms
+ *   ago without an answer yet (a timer wakes the loop when that time is up). The others
+ *   then resume that session rather than each paying a full handshake (certificate
+ *   parsing and verification are most of one). */
+int h1_wait_to_start(struct iot_engine *engine, struct h1_pool *pool,
+                     const struct http_xfer *x);
 /* Start x on a pooled or new connection. 0 started (or already failed: done will run
  * from h1_flush); 2 x is not for this transport after all (a URL form or a host name
  * it leaves to libcurl). */
@@ -184,7 +188,8 @@ void h1_flush(struct iot_engine *engine, struct h1_pool *pool);
 void h1_wait(struct h1_pool *pool, int timeout_ms);
 /* A file descriptor readable when some connection has I/O ready (-1: none yet). */
 int h1_poll_fd(const struct h1_pool *pool);
-/* Transfers in flight on native connections. */
+/* Transfers in flight on native connections, and host names being resolved: while
+ * above 0, h1_poll_fd is worth waiting on. */
 int h1_busy(const struct h1_pool *pool);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef IOTLUA_HTTP1_INTERNAL_H
 #define IOTLUA_HTTP1_INTERNAL_H
 
+#include "dns_cache.h"
 #include <curl/curl.h>
 #include <netdb.h>
 #include <stdint.h>
@@ -38,7 +39,8 @@ struct h1_conn {
     int answered;                       /* an exchange on it completed */
     int64_t tls_ready_ms;               /* when its handshake completed */
     int got_bytes;                      /* this exchange has received bytes */
-    struct addrinfo *addrs, *next_addr; /* while connecting */
+    struct dns_addrs *addrs;            /* while connecting: the addresses, and */
+    const struct addrinfo *next_addr;   /* the next one to try */
     int64_t idle_since_us;              /* eng_now_us() when it went idle */
     int drained;                        /* the read that ended the last response left
                                            nothing unread in the socket */
@@ -62,6 +64,7 @@ struct h1_pool {
     struct dl unsent;                   /* h1_conn.unsent: requests written, not yet sent */
     int64_t reported_us;                /* when epoll_wait last reported on every connection */
     struct eng_timer session_wait;      /* wakes the loop when a session wait is over */
+    struct dns_cache *dns;              /* host names (its fd in epfd); NULL until one */
     struct epoll_event events[MAX_EVENTS];
 };
 
@@ -76,6 +79,11 @@ void h1_peer_closed(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c, 
 void h1_conn_ready(struct iot_engine *e, struct h1_conn *c);
 
 /* ---------------------------------------------------------------- in http1_tls.c */
+
+/* h1_wait_to_start's half for https:// (u is x's URL): 1 while x should wait for the
+ * first connection to its server to bring a session back (see http1.h). */
+int h1_tls_wait_for_session(struct iot_engine *e, struct h1_pool *p,
+                            const struct http_xfer *x, const struct h1_url *u);
 
 /* The TLS context for x's CA options, or NULL with x finished (queued as completed). */
 struct net_tls_ctx *h1_tls_ctx_for(struct h1_pool *p, struct http_xfer *x);

@@ -191,17 +191,15 @@ static long origin_conn(const struct dl *list, const char *host_port,
     return best;
 }
 
-int h1_wait_for_session(struct iot_engine *e, struct h1_pool *p, const struct http_xfer *x)
+int h1_tls_wait_for_session(struct iot_engine *e, struct h1_pool *p,
+                            const struct http_xfer *x, const struct h1_url *u)
 {
-    struct h1_url u;
     struct iot_error err;
-    if (h1_parse_url(x->url, &u) != 0 || !u.tls)
-        return 0;
     struct net_tls_ctx *ctx = h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
-    if (!ctx || net_tls_ctx_has_session(ctx, u.host_port) ||
-        origin_conn(&p->idle, u.host_port, ctx, 0) >= 0)
+    if (!ctx || net_tls_ctx_has_session(ctx, u->host_port) ||
+        origin_conn(&p->idle, u->host_port, ctx, 0) >= 0)
         return 0;
-    long wait = origin_conn(&p->busy, u.host_port, ctx, 1);
+    long wait = origin_conn(&p->busy, u->host_port, ctx, 1);
     if (wait > 0 && eng_timer_arm(e, &p->session_wait, wait) != 0)
         return 0;                       /* no timer to wake us: do not wait */
     return wait >= 0;
