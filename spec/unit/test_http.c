@@ -103,7 +103,9 @@ static void verify(struct recorded *r)
     size_t n = 0;
     char copy[sizeof r->headers];
     memcpy(copy, r->headers, sizeof copy);
-    for (char *line = strtok(copy, "\r\n"); line && n < 64; line = strtok(NULL, "\r\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\r\n", &save); line && n < 64;
+         line = strtok_r(NULL, "\r\n", &save)) {
         char *colon = strchr(line, ':');
         if (!colon)
             continue;
