@@ -41,7 +41,13 @@ struct iot_engine {
     void *clock_ctx;
     int64_t deadline_ms;        /* monotonic; 0: none */
     int deadline_expired;       /* the live items were expired for deadline_ms */
+    struct eng_dns *dns;        /* host names for the streams (engine_dns.c); NULL until one */
 };
+
+struct eng_dns **eng_dns_slot(struct iot_engine *e)
+{
+    return &e->dns;
+}
 
 struct http_layer *eng_http(struct iot_engine *e)
 {
@@ -424,6 +430,7 @@ void iot_engine_free(struct iot_engine *e)
         return;
     while (!dl_empty(&e->items))
         eng_item_finish(e, DL_CONTAINER(e->items.next, struct eng_item, live));
+    eng_dns_free(e);
     http_layer_free(e);
     free(e->heap);
     free(e->pfds);

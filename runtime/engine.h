@@ -112,6 +112,28 @@ void eng_source_remove(struct iot_engine *engine, struct eng_source *s); /* adde
 /* Change what s waits for (0: nothing, while it stays added). */
 void eng_source_set_interest(struct eng_source *s, unsigned interest);
 
+/* ================================================================ host names */
+
+/* A stream waiting for its host name (engine_dns.c): answered runs on the loop when an
+ * answer came; it then looks the name up again. */
+struct dns_addrs;
+struct eng_dns;
+struct eng_dns_waiter {
+    struct dl link;
+    void (*answered)(struct iot_engine *engine, struct eng_dns_waiter *w);
+};
+void eng_dns_waiter_init(struct eng_dns_waiter *w,
+                         void (*answered)(struct iot_engine *, struct eng_dns_waiter *));
+/* The addresses of host:port from the engine's cache, resolved off the loop. 1 *out
+ * holds a reference; 0 being resolved, w waits (w->answered runs when an answer came);
+ * -1 it could not be resolved, err says why. */
+int eng_dns_lookup(struct iot_engine *engine, const char *host, int port,
+                   struct dns_addrs **out, char *err, size_t err_size,
+                   struct eng_dns_waiter *w);
+void eng_dns_unwait(struct eng_dns_waiter *w);      /* waiting or not */
+void eng_dns_free(struct iot_engine *engine);       /* from iot_engine_free */
+struct eng_dns **eng_dns_slot(struct iot_engine *engine);
+
 /* ================================================================ transports */
 
 /* The HTTP layer (http.c) the engine owns; http.c reaches its state through this. */

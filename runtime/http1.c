@@ -20,7 +20,6 @@
 #define _GNU_SOURCE
 #include "http1.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -185,12 +184,6 @@ static int connect_next(struct h1_conn *c)
     return -1;
 }
 
-static int is_ip_literal(const char *host)
-{
-    unsigned char addr[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
-}
-
 /* The addresses of u's host: an IP literal's at once, a name's from the pool's cache
  * (h1_wait_to_start saw it resolved). 1 *out set; 0 not resolved yet (libcurl takes the
  * request); -1 failed, why in err. */
@@ -199,7 +192,7 @@ static int resolve(struct h1_pool *p, const struct h1_url *u, struct dns_addrs *
 {
     char port[8];
     snprintf(port, sizeof port, "%d", u->port);
-    if (p->dns && !is_ip_literal(u->host))
+    if (p->dns && !net_is_ip_literal(u->host))
         return dns_cache_lookup(p->dns, u->host, port, out, err, err_size);
     struct addrinfo hints, *list = NULL;
     memset(&hints, 0, sizeof hints);
@@ -718,7 +711,7 @@ static int ensure_dns(struct h1_pool *p)
 /* 1 while the name of u is being resolved; a name not asked for yet is asked for now. */
 static int wait_for_dns(struct h1_pool *p, const struct h1_url *u)
 {
-    if (is_ip_literal(u->host) || ensure_dns(p) != 0)
+    if (net_is_ip_literal(u->host) || ensure_dns(p) != 0)
         return 0;
     char port[8], err[CURL_ERROR_SIZE];
     snprintf(port, sizeof port, "%d", u->port);

@@ -192,13 +192,22 @@ static struct buf *wire_queue(struct iot_mqtt *m, size_t **sent)
     return &m->out;
 }
 
+static void socket_ready(struct iot_engine *engine, struct eng_source *s, unsigned events);
+
 static void update_interest(struct iot_mqtt *m)
 {
     if (m->state == IOT_MQTT_CLOSED)
         return;
     size_t *sent;
     struct buf *q = wire_queue(m, &sent);
-    eng_source_set_interest(&m->source, net_stream_interest(&m->ns, q->len > *sent));
+    unsigned interest = net_stream_interest(&m->ns, q->len > *sent);
+    if (m->source.fd != m->ns.fd) {     /* a connect failed: on to the next address */
+        eng_source_remove(m->engine, &m->source);
+        eng_source_init(&m->source, m->ns.fd, interest, socket_ready);
+        eng_source_add(m->engine, &m->source);
+        return;
+    }
+    eng_source_set_interest(&m->source, interest);
 }
 
 /* The stream carries MQTT packets now (over WebSockets: once the upgrade is done). */
@@ -457,7 +466,8 @@ static void connect_timed_out(struct iot_engine *engine, struct eng_timer *t)
     (void)engine;
     struct iot_mqtt *m = DL_CONTAINER(t, struct iot_mqtt, connect_timer);
     struct iot_error err = {0};
-    const char *stage = m->ns.state == NET_CONNECTING ? "TCP connect"
+    const char *stage = m->resolving ? "host name to resolve"
+                        : m->ns.state == NET_CONNECTING ? "TCP connect"
                         : m->ns.state == NET_HANDSHAKE ? "TLS handshake"
                         : m->conf.ws_target && !m->ws.open ? "WebSocket upgrade" : "CONNACK";
     iot_error_set(&err, "TimeoutError", "no connection within %ld ms (waiting for the %s)",
@@ -514,10 +524,57 @@ void mqtt_connected(struct iot_mqtt *m, int session_present)
 
 /* ================================================================ connecting, closing */
 
+/* Opens m->ns to the server: at once for an IP address, on the engine's cached answer for
+ * a name, or later (m->resolving: dns_answered) while the name is being resolved. 0, or
+ * -1 with err. */
+static int open_stream(struct iot_mqtt *m, struct iot_error *err)
+{
+    const struct net_tls *tls = m->conf.tls_on ? &m->conf.tls : NULL;
+    if (net_is_ip_literal(m->conf.host))
+        return net_stream_open(&m->ns, m->conf.host, m->conf.port, tls, err);
+    struct dns_addrs *addrs = NULL;
+    char why[IOT_ERR_MESSAGE_MAX];
+    int r = eng_dns_lookup(m->engine, m->conf.host, m->conf.port, &addrs, why, sizeof why,
+                           &m->dns_wait);
+    if (r < 0) {
+        iot_error_set(err, "DNSError", "%s", why);
+        return -1;
+    }
+    if (r == 0) {
+        net_stream_init(&m->ns);
+        m->resolving = 1;
+        return 0;
+    }
+    r = net_stream_open_addrs(&m->ns, m->conf.host, addrs, tls, err);
+    dns_addrs_release(addrs);
+    return r;
+}
+
+static void watch_stream(struct iot_mqtt *m)
+{
+    eng_source_init(&m->source, m->ns.fd, net_stream_interest(&m->ns, 0), socket_ready);
+    eng_source_add(m->engine, &m->source);
+}
+
+/* The answer for the host name came: connect, wait again, or fail. */
+static void dns_answered(struct iot_engine *engine, struct eng_dns_waiter *w)
+{
+    (void)engine;
+    struct iot_mqtt *m = DL_CONTAINER(w, struct iot_mqtt, dns_wait);
+    struct iot_error err = {0};
+    m->resolving = 0;
+    if (open_stream(m, &err) != 0) {
+        mqtt_close_with(m, &err);
+        return;
+    }
+    if (!m->resolving)
+        watch_stream(m);
+}
+
 static int start_stream(struct iot_mqtt *m, struct iot_error *err)
 {
-    if (net_stream_open(&m->ns, m->conf.host, m->conf.port,
-                        m->conf.tls_on ? &m->conf.tls : NULL, err) != 0)
+    m->resolving = 0;
+    if (open_stream(m, err) != 0)
         return -1;
     m->generation++;
     m->state = IOT_MQTT_CONNECTING;
@@ -530,8 +587,8 @@ static int start_stream(struct iot_mqtt *m, struct iot_error *err)
     buf_reset(&m->ws_in);
     buf_reset(&m->wire);
     m->wire_sent = 0;
-    eng_source_init(&m->source, m->ns.fd, net_stream_interest(&m->ns, 0), socket_ready);
-    eng_source_add(m->engine, &m->source);
+    if (!m->resolving)
+        watch_stream(m);
     eng_timer_arm(m->engine, &m->connect_timer, m->conf.connect_timeout_ms);
     return 0;
 }
@@ -551,6 +608,8 @@ void mqtt_close_with(struct iot_mqtt *m, const struct iot_error *why)
         named.status = why->status;
     }
     const struct iot_error *err = &named;
+    eng_dns_unwait(&m->dns_wait);
+    m->resolving = 0;
     eng_source_remove(m->engine, &m->source);
     net_stream_close(&m->ns);
     eng_timer_disarm(m->engine, &m->connect_timer);
@@ -578,6 +637,7 @@ static void pop_hook(struct iot_engine *engine, struct eng_item *item, struct io
 static void destroy_hook(struct iot_engine *engine, struct eng_item *item)
 {
     struct iot_mqtt *m = DL_CONTAINER(item, struct iot_mqtt, item);
+    eng_dns_unwait(&m->dns_wait);
     eng_source_remove(engine, &m->source);
     net_stream_close(&m->ns);
     eng_timer_disarm(engine, &m->connect_timer);
@@ -606,6 +666,7 @@ struct iot_mqtt *iot_mqtt_connect(struct iot_engine *engine, const struct iot_mq
     m->ns.fd = -1;
     m->ns.state = NET_CLOSED;
     eng_source_init(&m->source, -1, 0, socket_ready);
+    eng_dns_waiter_init(&m->dns_wait, dns_answered);
     eng_timer_init(&m->connect_timer, connect_timed_out);
     eng_timer_init(&m->keepalive_timer, keepalive_due);
     dl_init(&m->ops);

@@ -56,6 +56,8 @@ struct iot_mqtt {
     struct net_stream ns;
     struct eng_source source;
     struct eng_timer connect_timer, keepalive_timer;
+    struct eng_dns_waiter dns_wait;     /* while resolving: the host name's answer */
+    int resolving;                      /* connecting, the host name not resolved yet */
     enum iot_mqtt_state state;
     int closing;                        /* DISCONNECT queued: close once it is written */
     uint64_t generation;                /* connections made so far */

@@ -339,8 +339,58 @@ static int start_connect(const struct addrinfo *ai, struct iot_error *err)
     return fd;
 }
 
-static int resolve_and_connect(const char *host, int port, struct iot_error *err)
+int net_is_ip_literal(const char *host)
 {
+    unsigned char addr[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+void net_stream_init(struct net_stream *ns)
+{
+    memset(ns, 0, sizeof *ns);
+    ns->fd = -1;
+    ns->state = NET_CLOSED;
+}
+
+/* Starts connecting to the next address that takes a connect: ns->fd, or -1 with err
+ * (none left). */
+static int connect_next(struct net_stream *ns, struct iot_error *err)
+{
+    if (ns->fd >= 0)
+        close(ns->fd);
+    ns->fd = -1;
+    while (ns->next_addr && ns->fd < 0) {
+        const struct addrinfo *ai = ns->next_addr;
+        ns->next_addr = ai->ai_next;
+        ns->fd = start_connect(ai, err);
+    }
+    return ns->fd;
+}
+
+int net_stream_open_addrs(struct net_stream *ns, const char *host, struct dns_addrs *addrs,
+                          const struct net_tls *tls, struct iot_error *err)
+{
+    net_stream_init(ns);
+    if (tls && tls_start(ns, host, tls, err) != 0) {
+        net_stream_close(ns);
+        return -1;
+    }
+    ns->addrs = dns_addrs_ref(addrs);
+    ns->next_addr = addrs->list;
+    iot_error_set(err, "NetworkError", "no address to connect to");
+    if (connect_next(ns, err) < 0) {
+        net_stream_close(ns);
+        return -1;
+    }
+    ns->state = NET_CONNECTING;
+    ns->want = ENG_WRITE;
+    return 0;
+}
+
+int net_stream_open(struct net_stream *ns, const char *host, int port,
+                    const struct net_tls *tls, struct iot_error *err)
+{
+    net_stream_init(ns);
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -352,31 +402,14 @@ static int resolve_and_connect(const char *host, int port, struct iot_error *err
                       gai_strerror(rc));
         return -1;
     }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
-        fd = start_connect(ai, err);
-    freeaddrinfo(res);
-    return fd;
-}
-
-int net_stream_open(struct net_stream *ns, const char *host, int port,
-                    const struct net_tls *tls, struct iot_error *err)
-{
-    memset(ns, 0, sizeof *ns);
-    ns->fd = -1;
-    ns->state = NET_CLOSED;
-    if (tls && tls_start(ns, host, tls, err) != 0) {
-        net_stream_close(ns);
+    struct dns_addrs *addrs = dns_addrs_wrap(res);
+    if (!addrs) {
+        iot_error_set(err, "InternalError", "out of memory");
         return -1;
     }
-    ns->fd = resolve_and_connect(host, port, err);
-    if (ns->fd < 0) {
-        net_stream_close(ns);
-        return -1;
-    }
-    ns->state = NET_CONNECTING;
-    ns->want = ENG_WRITE;
-    return 0;
+    rc = net_stream_open_addrs(ns, host, addrs, tls, err);
+    dns_addrs_release(addrs);
+    return rc;
 }
 
 /* ================================================================ moving TLS records */
@@ -505,8 +538,11 @@ static int finish_connect(struct net_stream *ns, struct iot_error *err)
         return 0;
     if (code != 0) {
         socket_error(err, "cannot connect", code);
-        return -1;
+        return connect_next(ns, err) < 0 ? -1 : 0;     /* the next address, if any */
     }
+    dns_addrs_release(ns->addrs);
+    ns->addrs = NULL;
+    ns->next_addr = NULL;
     if (!ns->ssl) {
         ns->state = NET_OPEN;
         ns->want = ENG_READ;
@@ -684,4 +720,7 @@ void net_stream_close(struct net_stream *ns)
     free(ns->pending);
     ns->pending = NULL;
     ns->pending_len = ns->pending_cap = 0;
+    dns_addrs_release(ns->addrs);
+    ns->addrs = NULL;
+    ns->next_addr = NULL;
 }

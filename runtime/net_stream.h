@@ -16,6 +16,7 @@
 #ifndef IOTLUA_NET_STREAM_H
 #define IOTLUA_NET_STREAM_H
 
+#include "dns_cache.h"
 #include <stddef.h>
 
 #include "client.h"
@@ -48,6 +49,8 @@ struct net_stream {
     int last_recv_short;                /* the last recv left the socket empty */
     struct net_tls_ctx *shared;         /* the context sessions are kept in, or NULL */
     const char *session_key;            /* the server's name in shared's session cache */
+    struct dns_addrs *addrs;            /* while connecting: the addresses (a reference), */
+    const struct addrinfo *next_addr;   /* and the next one to try if this one fails */
 };
 
 /* ================================================================ shared TLS contexts */
@@ -81,9 +84,20 @@ int net_stream_drained(const struct net_stream *ns);
 
 /* Resolves host (getaddrinfo, which blocks for a name: an IP address does not) and
  * starts a non-blocking connect to port; tls NULL for plain TCP. 0, or -1 with err set
- * (ns is then closed). */
+ * (ns is then closed). As net_stream_open_addrs from there. */
 int net_stream_open(struct net_stream *ns, const char *host, int port,
                     const struct net_tls *tls, struct iot_error *err);
+/* Starts a non-blocking connect to the first of addrs (resolved already: dns_cache.h;
+ * a reference is taken while connecting) that takes one; when that connect fails, the
+ * next address is tried, so ns->fd may change while net_stream_progress answers 0.
+ * host is the name TLS checks (and sends as SNI unless an IP address). 0, or -1 with
+ * err set (ns is then closed). */
+int net_stream_open_addrs(struct net_stream *ns, const char *host, struct dns_addrs *addrs,
+                          const struct net_tls *tls, struct iot_error *err);
+/* 1 when host is an IPv4 or IPv6 address (no resolution needed). */
+int net_is_ip_literal(const char *host);
+/* A stream that is not open (fd -1): what net_stream_close may be given before any open. */
+void net_stream_init(struct net_stream *ns);
 
 /* Drives the connect and the TLS handshake: 1 open, 0 still going (ns->want says for
  * what), -1 failed with err set. */

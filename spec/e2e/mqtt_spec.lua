@@ -211,6 +211,32 @@ describe("iotlua.mqtt against the emulator", function()
     assert.equals(0x85, err.reason_code)
   end)
 
+  it("connects to a host name, resolved off the loop, trying each of its addresses", function()
+    -- localhost may name ::1 first, where the emulator does not listen: the connect
+    -- there is refused and the next address, 127.0.0.1, is tried. Two clients at once
+    -- share one answer; an HTTP call made meanwhile completes.
+    local url = emu.mqtt:gsub("127%.0%.0%.1", "localhost")
+    assert.matches("^mqtt://localhost:%d+$", url)
+    local devs, published = {}, nil
+    local results = iotlua.map({ "a", "b", "http" }, function(what)
+      if what == "http" then
+        published = assert(iot:publish{ topic = "dns/http", payload = "x" })
+        return true
+      end
+      devs[what] = assert(mqtt.connect{ url = url, client_id = "mq-dns-" .. what })
+      return devs[what]:state()
+    end, { concurrency = 3 })
+    assert.same({ "connected", "connected", true }, results)
+    assert.is_table(published)
+    local sub = assert(devs.a:subscribe{ "dns/#", qos = 1 })
+    assert.same({ 1 }, sub.granted)
+    assert(devs.b:publish{ topic = "dns/b", payload = "hello", qos = 1 })
+    local m = assert(devs.a:receive{ topic = "dns/#", timeout = 5 })
+    assert.equals("hello", m.payload)
+    devs.a:close()
+    devs.b:close()
+  end)
+
   it("reports nothing listening as NetworkError", function()
     local port = servers.free_port()
     local conn, err = mqtt.connect{ url = "mqtt://127.0.0.1:" .. port, client_id = "x" }
