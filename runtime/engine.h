@@ -125,8 +125,9 @@ struct eng_dns_waiter {
 void eng_dns_waiter_init(struct eng_dns_waiter *w,
                          void (*answered)(struct iot_engine *, struct eng_dns_waiter *));
 /* The addresses of host:port from the engine's cache, resolved off the loop. 1 *out
- * holds a reference; 0 being resolved, w waits (w->answered runs when an answer came);
- * -1 it could not be resolved, err says why. */
+ * holds a reference; 0 being resolved, w waits (w->answered runs when an answer came;
+ * w NULL: the caller asks again on a later turn, as the HTTP queue does, the answer's
+ * arrival waking the loop); -1 it could not be resolved, err says why. */
 int eng_dns_lookup(struct iot_engine *engine, const char *host, int port,
                    struct dns_addrs **out, char *err, size_t err_size,
                    struct eng_dns_waiter *w);

@@ -78,8 +78,10 @@ int eng_dns_lookup(struct iot_engine *e, const char *host, int port, struct dns_
     snprintf(service, sizeof service, "%d", port);
     int r = dns_cache_lookup(d->cache, host, service, out, err, err_size);
     if (r == 0) {
-        dl_remove(&w->link);
-        dl_push_back(&d->waiters, &w->link);
+        if (w) {
+            dl_remove(&w->link);
+            dl_push_back(&d->waiters, &w->link);
+        }
         eng_source_set_interest(&d->source, ENG_READ);
     }
     return r;

@@ -98,7 +98,7 @@ int h1_poll_fd(const struct h1_pool *p)
 
 int h1_busy(const struct h1_pool *p)
 {
-    return p ? p->nbusy + dns_cache_pending(p->dns) : 0;
+    return p ? p->nbusy : 0;
 }
 
 const struct h1_stats *h1_pool_stats(const struct h1_pool *p)
@@ -187,13 +187,13 @@ static int connect_next(struct h1_conn *c)
 /* The addresses of u's host: an IP literal's at once, a name's from the pool's cache
  * (h1_wait_to_start saw it resolved). 1 *out set; 0 not resolved yet (libcurl takes the
  * request); -1 failed, why in err. */
-static int resolve(struct h1_pool *p, const struct h1_url *u, struct dns_addrs **out,
+static int resolve(struct iot_engine *e, const struct h1_url *u, struct dns_addrs **out,
                    char *err, size_t err_size)
 {
     char port[8];
     snprintf(port, sizeof port, "%d", u->port);
-    if (p->dns && !net_is_ip_literal(u->host))
-        return dns_cache_lookup(p->dns, u->host, port, out, err, err_size);
+    if (!net_is_ip_literal(u->host))
+        return eng_dns_lookup(e, u->host, u->port, out, err, err_size, NULL);
     struct addrinfo hints, *list = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -615,17 +615,13 @@ void h1_send_started(struct iot_engine *e, struct h1_pool *p)
  * nothing is left unreported, and reported_us says when. */
 static void take_report(struct iot_engine *e, struct h1_pool *p)
 {
-    if (p->epfd < 0 || (p->nconns == 0 && !dns_cache_pending(p->dns)))
+    if (p->epfd < 0 || p->nconns == 0)
         return;
     int64_t at = eng_now_us();
     int n = epoll_wait(p->epfd, p->events, MAX_EVENTS, 0);
     /* Each connection appears once per batch, and only its own event closes it. */
-    for (int i = 0; i < n; i++) {
-        if (p->events[i].data.ptr == p->dns)
-            dns_cache_collect(p->dns);  /* the requests waiting start in the next turn */
-        else
-            on_event(e, p, p->events[i].data.ptr, p->events[i].events);
-    }
+    for (int i = 0; i < n; i++)
+        on_event(e, p, p->events[i].data.ptr, p->events[i].events);
     if (n >= 0 && n < MAX_EVENTS)
         p->reported_us = at;
 }
@@ -645,7 +641,7 @@ int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
     if (!c) {
         struct dns_addrs *addrs = NULL;
         char why[CURL_ERROR_SIZE];
-        int r = resolve(p, &u, &addrs, why, sizeof why);
+        int r = resolve(e, &u, &addrs, why, sizeof why);
         if (r == 0)
             return 2;                   /* not resolved yet: libcurl resolves it */
         if (r < 0) {
@@ -692,31 +688,16 @@ void h1_abort(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
 
 /* ================================================================ host names */
 
-/* The pool's cache of names, its eventfd in the epoll set; -1 when it cannot be made. */
-static int ensure_dns(struct h1_pool *p)
+/* 1 while the name of u is being resolved (the engine's cache: engine_dns.c, whose
+ * eventfd wakes the loop; the queue is tried again on every turn); a name not asked for
+ * yet is asked for now. */
+static int wait_for_dns(struct iot_engine *e, const struct h1_url *u)
 {
-    if (p->dns)
+    if (net_is_ip_literal(u->host))
         return 0;
-    if (ensure_epoll(p) != 0 || !(p->dns = dns_cache_new()))
-        return -1;
-    struct epoll_event ev = {EPOLLIN, {.ptr = p->dns}};
-    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, dns_cache_fd(p->dns), &ev) != 0) {
-        dns_cache_free(p->dns);
-        p->dns = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-/* 1 while the name of u is being resolved; a name not asked for yet is asked for now. */
-static int wait_for_dns(struct h1_pool *p, const struct h1_url *u)
-{
-    if (net_is_ip_literal(u->host) || ensure_dns(p) != 0)
-        return 0;
-    char port[8], err[CURL_ERROR_SIZE];
-    snprintf(port, sizeof port, "%d", u->port);
+    char err[CURL_ERROR_SIZE];
     struct dns_addrs *addrs = NULL;
-    int r = dns_cache_lookup(p->dns, u->host, port, &addrs, err, sizeof err);
+    int r = eng_dns_lookup(e, u->host, u->port, &addrs, err, sizeof err, NULL);
     dns_addrs_release(addrs);
     return r == 0;
 }
@@ -726,7 +707,7 @@ int h1_wait_to_start(struct iot_engine *e, struct h1_pool *p, const struct http_
     struct h1_url u;
     if (h1_parse_url(x->url, &u) != 0)
         return 0;
-    if (wait_for_dns(p, &u))
+    if (wait_for_dns(e, &u))
         return 1;
     return u.tls && h1_tls_wait_for_session(e, p, x, &u);
 }
@@ -768,7 +749,6 @@ void h1_pool_free(struct iot_engine *e, struct h1_pool *p)
     while (!dl_empty(&p->idle))
         conn_close(DL_CONTAINER(p->idle.next, struct h1_conn, link));
     h1_tls_set_free(&p->tls);
-    dns_cache_free(p->dns);
     if (p->epfd >= 0)
         close(p->epfd);
     free(p);

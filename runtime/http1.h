@@ -159,10 +159,9 @@ int h1_wants(const struct h1_pool *pool, const struct http_xfer *x);
 /* 1 when a connection slot is free (fewer than max_connections busy). */
 int h1_slot_free(const struct h1_pool *pool);
 /* 1 when x should wait before it starts:
- * - while its host name is being resolved, off the loop (dns_cache.h); a name not asked
- *   for yet is asked for now. A name resolved, or that failed (h1_start then fails x),
- *   does not wait, nor does anything when no resolver could be set up (libcurl then
- *   takes x);
+ * - while its host name is being resolved, off the loop, in the engine's cache
+ *   (engine_dns.c, shared with the MQTT client); a name not asked for yet is asked for
+ *   now. A name resolved, or that failed (h1_start then fails x), does not wait;
  * - for https://, while the first connection to its server has not brought a session
  *   back: no session is kept for the server yet, no idle connection to it, and a
  *   connection to it is still handshaking or has finished its handshake less than 100 ms

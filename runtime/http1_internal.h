@@ -64,7 +64,6 @@ struct h1_pool {
     struct dl unsent;                   /* h1_conn.unsent: requests written, not yet sent */
     int64_t reported_us;                /* when epoll_wait last reported on every connection */
     struct eng_timer session_wait;      /* wakes the loop when a session wait is over */
-    struct dns_cache *dns;              /* host names (its fd in epfd); NULL until one */
     struct epoll_event events[MAX_EVENTS];
 };
 
