@@ -184,7 +184,7 @@ static int connect_next(struct h1_conn *c)
     return -1;
 }
 
-/* The addresses of u's host: an IP literal's at once, a name's from the pool's cache
+/* The addresses of u's host: an IP literal's at once, a name's from the engine's cache
  * (h1_wait_to_start saw it resolved). 1 *out set; 0 not resolved yet (libcurl takes the
  * request); -1 failed, why in err. */
 static int resolve(struct iot_engine *e, const struct h1_url *u, struct dns_addrs **out,

@@ -187,8 +187,7 @@ void h1_flush(struct iot_engine *engine, struct h1_pool *pool);
 void h1_wait(struct h1_pool *pool, int timeout_ms);
 /* A file descriptor readable when some connection has I/O ready (-1: none yet). */
 int h1_poll_fd(const struct h1_pool *pool);
-/* Transfers in flight on native connections, and host names being resolved: while
- * above 0, h1_poll_fd is worth waiting on. */
+/* Transfers in flight on native connections. */
 int h1_busy(const struct h1_pool *pool);
 
 #endif
