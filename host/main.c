@@ -591,6 +591,10 @@ static lua_State *new_state(struct lua_alloc **pool_out)
 
 int main(int argc, char **argv)
 {
+    /* The process ends when the script does: OpenSSL's clean-up at exit would only free
+     * what exiting frees (1.3 million instructions after an HTTPS call, a fifth of a
+     * start-up's own work). Asked before anything else initialises OpenSSL. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     struct lua_alloc *pool;
     lua_State *L = new_state(&pool);
     if (L == NULL) {

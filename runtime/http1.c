@@ -707,7 +707,11 @@ int h1_wait_to_start(struct iot_engine *e, struct h1_pool *p, const struct http_
     struct h1_url u;
     if (h1_parse_url(x->url, &u) != 0)
         return 0;
-    if (wait_for_dns(e, &u))
+    int resolving = wait_for_dns(e, &u);
+    struct iot_error err;
+    if (u.tls)      /* OpenSSL's set-up of the context runs while a thread resolves */
+        (void)h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
+    if (resolving)
         return 1;
     return u.tls && h1_tls_wait_for_session(e, p, x, &u);
 }

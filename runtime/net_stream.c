@@ -22,21 +22,11 @@
 #include <openssl/x509v3.h>
 
 #include "engine.h"
+#include "tls_trust.h"
 
 #define NET_READ_CHUNK 16384
 
 /* ================================================================ errors */
-
-/* The first error on OpenSSL's queue as text, or what fallback says. */
-static void tls_error(struct iot_error *err, const char *what)
-{
-    unsigned long e = ERR_get_error();
-    char detail[256] = "";
-    if (e)
-        ERR_error_string_n(e, detail, sizeof detail);
-    ERR_clear_error();
-    iot_error_set(err, "TLSError", "%s%s%s", what, *detail ? ": " : "", detail);
-}
 
 /* Empty OpenSSL's error queue before an I/O call, so that SSL_get_error reports that
  * call. The queue is nearly always empty already: peeking is cheap, clearing walks every
@@ -54,23 +44,16 @@ static void socket_error(struct iot_error *err, const char *what, int code)
 
 /* ================================================================ TLS set-up */
 
-static int load_trust(SSL_CTX *ctx, const struct net_tls *tls, struct iot_error *err)
+/* Verification on: the peer's chain against tls->ca_file, else the system store
+ * (tls_trust.h). With defer_trust the store is left empty, to be filled by
+ * load_deferred_trust while the server answers the first ClientHello. */
+static int set_verify(SSL_CTX *ctx, const struct net_tls *tls, int defer_trust,
+                      struct iot_error *err)
 {
-    if (!tls->verify) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_verify(ctx, tls->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    if (!tls->verify || defer_trust)
         return 0;
-    }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    int ok = tls->ca_file ? SSL_CTX_load_verify_locations(ctx, tls->ca_file, NULL)
-                          : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) {
-        char what[300];
-        snprintf(what, sizeof what, "cannot read the CA file '%.200s'",
-                 tls->ca_file ? tls->ca_file : "(system store)");
-        tls_error(err, what);
-        return -1;
-    }
-    return 0;
+    return tls_trust_load(ctx, tls->ca_file, err);
 }
 
 static int load_identity(SSL_CTX *ctx, const struct net_tls *tls, struct iot_error *err)
@@ -84,16 +67,16 @@ static int load_identity(SSL_CTX *ctx, const struct net_tls *tls, struct iot_err
     char what[300];
     if (SSL_CTX_use_certificate_chain_file(ctx, tls->cert_file) != 1) {
         snprintf(what, sizeof what, "cannot read the certificate '%.200s'", tls->cert_file);
-        tls_error(err, what);
+        tls_set_error(err, what);
         return -1;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, tls->key_file, SSL_FILETYPE_PEM) != 1) {
         snprintf(what, sizeof what, "cannot read the private key '%.200s'", tls->key_file);
-        tls_error(err, what);
+        tls_set_error(err, what);
         return -1;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        tls_error(err, "the private key does not match the certificate");
+        tls_set_error(err, "the private key does not match the certificate");
         return -1;
     }
     return 0;
@@ -112,24 +95,18 @@ static int set_alpn(SSL_CTX *ctx, const char *alpn, struct iot_error *err)
     wire[0] = (unsigned char)n;
     memcpy(wire + 1, alpn, n);
     if (SSL_CTX_set_alpn_protos(ctx, wire, (unsigned)n + 1) != 0) {
-        tls_error(err, "cannot set ALPN");
+        tls_set_error(err, "cannot set ALPN");
         return -1;
     }
     return 0;
 }
 
-static int is_ip_literal(const char *host)
-{
-    unsigned char a[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
-}
-
 /* The name checked against the server's certificate, and SNI for a host name. */
 static int set_peer_name(SSL *ssl, const char *name, int verify, struct iot_error *err)
 {
-    int ip = is_ip_literal(name);
+    int ip = net_is_ip_literal(name);
     if (!ip && SSL_set_tlsext_host_name(ssl, name) != 1) {
-        tls_error(err, "cannot set the server name");
+        tls_set_error(err, "cannot set the server name");
         return -1;
     }
     if (!verify)
@@ -137,17 +114,19 @@ static int set_peer_name(SSL *ssl, const char *name, int verify, struct iot_erro
     int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name)
                 : SSL_set1_host(ssl, name);
     if (ok != 1) {
-        tls_error(err, "cannot set the name to verify");
+        tls_set_error(err, "cannot set the name to verify");
         return -1;
     }
     return 0;
 }
 
-/* The settings every client context gets: TLS 1.2 at least, trust, identity, ALPN. */
-static int ctx_configure(SSL_CTX *ctx, const struct net_tls *tls, struct iot_error *err)
+/* The settings every client context gets: TLS 1.2 at least, trust (or its deferral),
+ * identity, ALPN. */
+static int ctx_configure(SSL_CTX *ctx, const struct net_tls *tls, int defer_trust,
+                         struct iot_error *err)
 {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (load_trust(ctx, tls, err) != 0 || load_identity(ctx, tls, err) != 0 ||
+    if (set_verify(ctx, tls, defer_trust, err) != 0 || load_identity(ctx, tls, err) != 0 ||
         set_alpn(ctx, tls->alpn, err) != 0)
         return -1;
     return 0;
@@ -163,7 +142,7 @@ static int ssl_attach(struct net_stream *ns, SSL_CTX *ctx, const char *name, int
         SSL_free(ssl);
         BIO_free(in);
         BIO_free(out);
-        tls_error(err, "cannot create a TLS connection");
+        tls_set_error(err, "cannot create a TLS connection");
         return -1;
     }
     SSL_set_bio(ssl, in, out);
@@ -179,11 +158,11 @@ static int tls_start(struct net_stream *ns, const char *host, const struct net_t
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
-        tls_error(err, "cannot create a TLS context");
+        tls_set_error(err, "cannot create a TLS context");
         return -1;
     }
     ns->ssl_ctx = ctx;
-    if (ctx_configure(ctx, tls, err) != 0)
+    if (ctx_configure(ctx, tls, 0, err) != 0)
         return -1;
     return ssl_attach(ns, ctx, tls->server_name ? tls->server_name : host, tls->verify, err);
 }
@@ -195,9 +174,18 @@ struct net_session {
     SSL_SESSION *session;
 };
 
+/* Where a shared context's trust store stands: it is filled after the first ClientHello
+ * has gone out, so that reading a CA file (a decoded public key per certificate, half a
+ * millisecond or more) overlaps the server's work on its answer instead of preceding the
+ * connection. */
+enum trust_state { TRUST_DUE, TRUST_LOADED, TRUST_FAILED };
+
 struct net_tls_ctx {
     SSL_CTX *ctx;
     int verify;
+    char *ca_file;                  /* NULL: the system store */
+    enum trust_state trust;
+    struct iot_error trust_err;     /* with TRUST_FAILED: why, told to every handshake */
     struct net_session *sessions;   /* a handful of servers: searched in order */
     size_t nsessions;
 };
@@ -242,11 +230,17 @@ struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error 
     struct net_tls_ctx *t = calloc(1, sizeof *t);
     if (!t || !(t->ctx = SSL_CTX_new(TLS_client_method()))) {
         free(t);
-        tls_error(err, "cannot create a TLS context");
+        tls_set_error(err, "cannot create a TLS context");
         return NULL;
     }
     t->verify = tls->verify;
-    if (ctx_configure(t->ctx, tls, err) != 0) {
+    t->trust = tls->verify ? TRUST_DUE : TRUST_LOADED;
+    if (tls->ca_file && !(t->ca_file = strdup(tls->ca_file))) {
+        iot_error_set(err, "InternalError", "out of memory");
+        net_tls_ctx_free(t);
+        return NULL;
+    }
+    if (ctx_configure(t->ctx, tls, 1, err) != 0) {
         net_tls_ctx_free(t);
         return NULL;
     }
@@ -268,6 +262,7 @@ void net_tls_ctx_free(struct net_tls_ctx *t)
         SSL_SESSION_free(t->sessions[i].session);
     }
     free(t->sessions);
+    free(t->ca_file);
     SSL_CTX_free(t->ctx);
     free(t);
 }
@@ -496,7 +491,25 @@ static void handshake_failed(struct net_stream *ns, struct iot_error *err)
                       X509_verify_cert_error_string(verify));
         return;
     }
-    tls_error(err, "TLS handshake failed");
+    tls_set_error(err, "TLS handshake failed");
+}
+
+/* A shared context's trust store, loaded the first time one of its handshakes waits for
+ * the server (its ClientHello sent, nothing to verify yet): 0, or -1 with err set, and
+ * every later handshake of the context fails the same way. */
+static int load_deferred_trust(struct net_stream *ns, struct iot_error *err)
+{
+    struct net_tls_ctx *t = ns->shared;
+    if (!t || t->trust == TRUST_LOADED)
+        return 0;
+    if (t->trust == TRUST_DUE)
+        t->trust = tls_trust_load(t->ctx, t->ca_file, &t->trust_err) == 0 ? TRUST_LOADED
+                                                                           : TRUST_FAILED;
+    if (t->trust == TRUST_LOADED)
+        return 0;
+    *err = t->trust_err;
+    ns->cert_rejected = 1;
+    return -1;
 }
 
 static int handshake(struct net_stream *ns, struct iot_error *err)
@@ -515,6 +528,8 @@ static int handshake(struct net_stream *ns, struct iot_error *err)
             handshake_failed(ns, err);
             return -1;
         }
+        if (load_deferred_trust(ns, err) != 0)
+            return -1;
         int in = tls_pump_in(ns, err);
         if (in < 0) {
             iot_error_set(err, "TLSError", "the server closed the connection during the "
@@ -612,7 +627,7 @@ static long tls_read(struct net_stream *ns, void *buf, size_t len, struct iot_er
             return -1;
         }
         if (e != SSL_ERROR_WANT_READ) {
-            tls_error(err, "TLS read failed");
+            tls_set_error(err, "TLS read failed");
             return -1;
         }
         int in = tls_pump_in(ns, err);
@@ -659,7 +674,7 @@ static long tls_write(struct net_stream *ns, const void *data, size_t len,
         int e = SSL_get_error(ns->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
             return 0;
-        tls_error(err, "TLS write failed");
+        tls_set_error(err, "TLS write failed");
         return -1;
     }
     return tls_flush(ns, err) != 0 ? -1 : r;

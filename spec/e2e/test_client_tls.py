@@ -9,6 +9,7 @@ import os
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -350,3 +351,44 @@ def test_iotlua_http_transport_curl_forces_libcurl(pki, servers):
     out = run("https://127.0.0.1:%d" % srv.port, ca=pki("self.pem"),
               env_extra={"IOTLUA_HTTP_TRANSPORT": "curl"})
     assert out["calls"][0]["code"] == "TLSError"   # the same code from libcurl
+
+
+def python_trusts(port, env):
+    """Whether Python's ssl (OpenSSL's default locations, read eagerly) verifies the
+    server under env's SSL_CERT_FILE / SSL_CERT_DIR: the independent verdict."""
+    code = ("import socket, ssl, sys\n"
+            "ctx = ssl.create_default_context()\n"
+            "try:\n"
+            "    ctx.wrap_socket(socket.create_connection(('127.0.0.1', %d)),\n"
+            "                    server_hostname='127.0.0.1').close()\n"
+            "except ssl.SSLCertVerificationError:\n"
+            "    sys.exit(3)\n" % port)
+    return subprocess.run([sys.executable, "-c", code], env=env, timeout=30).returncode == 0
+
+
+@pytest.mark.parametrize("where", ["directory", "bundle", "neither"])
+def test_the_system_store_is_where_openssl_looks(pki, servers, tmp_path, where):
+    """No ca_bundle: the system store, at SSL_CERT_DIR (hashed by `openssl rehash`) and
+    SSL_CERT_FILE; iotlua reads the bundle only for what the directory lacks, and trusts
+    what OpenSSL's own defaults (Python's ssl here) trust."""
+    srv = servers(pki("local.pem"), pki("local.key"))
+    hashed, empty = tmp_path / "hashed", tmp_path / "empty"
+    hashed.mkdir()
+    empty.mkdir()
+    with open(pki("ca.pem")) as f:
+        ca = f.read()
+    (hashed / "ca.pem").write_text(ca)
+    openssl("rehash", str(hashed))
+    bundle = tmp_path / "bundle.pem"
+    others = "".join(open(pki(n)).read() for n in ("self.pem", "other.pem"))
+    bundle.write_text(others + (ca if where == "bundle" else "") + others)
+    env = {"SSL_CERT_DIR": str(hashed if where == "directory" else empty),
+           "SSL_CERT_FILE": str(bundle)}
+    out = run("https://127.0.0.1:%d" % srv.port, env_extra=env)
+    call = out["calls"][0]
+    assert call["ok"] == (where != "neither"), call
+    if where == "neither":
+        assert (call["code"], call["attempts"]) == ("TLSError", 1)
+        assert "certificate verification" in call["message"]
+    assert python_trusts(srv.port, dict(os.environ, **env)) == call["ok"]
+    native_only(out, 1)

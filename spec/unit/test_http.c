@@ -34,6 +34,7 @@
 #include <openssl/x509v3.h>
 
 #include "check.h"
+#include "test_pki.h"
 #include "client.h"
 #include "response.h"
 #include "sigv4.h"
@@ -945,29 +946,8 @@ static void test_tls_against_plain_server(void)
 /* A self-signed certificate for 127.0.0.1 (SAN IP), its PEM written to ca_path. */
 static SSL_CTX *tls_context_key(const char *ca_path, const char *key_path)
 {
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    CHECK_REQUIRE(key && x);
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
-                               -1, 0);
-    X509_set_issuer_name(x, name);
-    X509V3_CTX v3;
-    X509V3_set_ctx_nodb(&v3);
-    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
-    X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
-    CHECK_REQUIRE(san && bc);
-    X509_add_ext(x, san, -1);
-    X509_add_ext(x, bc, -1);
-    X509_EXTENSION_free(san);
-    X509_EXTENSION_free(bc);
-    CHECK_REQUIRE(X509_sign(x, key, EVP_sha256()) > 0);
+    EVP_PKEY *key;
+    X509 *x = test_cert("127.0.0.1", "IP:127.0.0.1", NULL, NULL, 1, &key);
     FILE *f = fopen(ca_path, "w");
     CHECK_REQUIRE(f && PEM_write_X509(f, x) == 1);
     fclose(f);
