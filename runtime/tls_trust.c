@@ -5,13 +5,14 @@
 #define _GNU_SOURCE
 #include "tls_trust.h"
 
+#include "cert_bundle.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 void tls_set_error(struct iot_error *err, const char *what)
@@ -26,24 +27,16 @@ void tls_set_error(struct iot_error *err, const char *what)
 
 /* ================================================================ the bundle, on demand */
 
-/* One certificate of the bundle: its subject, decoded, and its DER, decoded into a
- * certificate only when a lookup asks for that subject (decoding a certificate's public
- * key is what makes reading a whole bundle costly; its name is cheap). */
-struct bundle_entry {
-    X509_NAME *subject;
-    unsigned char *der;                 /* OPENSSL_malloc'd, NULL once in the store */
-    long der_len;
-    int trusted_form;                   /* "TRUSTED CERTIFICATE": d2i_X509_AUX */
-};
+/* Bundles larger than this are not read (Debian's is 220 KB). */
+#define BUNDLE_MAX_BYTES (64L << 20)
 
-/* The system store's bundle file, for one store: indexed by subject the first time the
- * directory had no certificate for a subject; the certificates a lookup asks for go into
- * the store's own list, which OpenSSL searches before asking any lookup. */
+/* The system store's bundle file, for one store: indexed (cert_bundle.h) the first time
+ * the directory had no certificate for a subject; the certificates a lookup asks for
+ * go into the store's own list, which OpenSSL searches before asking any lookup. */
 struct lazy_bundle {
     char *path;
     int indexed;
-    struct bundle_entry *v;
-    size_t n;
+    struct cert_bundle *index;          /* NULL when unreadable */
 };
 
 static void bundle_free(X509_LOOKUP *lu)
@@ -51,98 +44,38 @@ static void bundle_free(X509_LOOKUP *lu)
     struct lazy_bundle *b = X509_LOOKUP_get_method_data(lu);
     if (!b)
         return;
-    for (size_t i = 0; i < b->n; i++) {
-        X509_NAME_free(b->v[i].subject);
-        OPENSSL_free(b->v[i].der);
-    }
-    free(b->v);
+    cert_bundle_free(b->index);
     free(b->path);
     free(b);
 }
 
-/* Reads the header of the DER element at *p (before end): *p then points at its
- * content. 0, or -1 when it is malformed or of indefinite length. */
-static int der_header(const unsigned char **p, const unsigned char *end, int *tag, long *len)
+/* The whole of file path, *len set; NULL when it cannot be read. */
+static char *read_bundle(const char *path, size_t *len)
 {
-    int cls;
-    int r = ASN1_get_object(p, len, tag, &cls, end - *p);
-    return (r & 0x80) || r == 0x21 ? -1 : 0;
-}
-
-/* The subject of a DER certificate: the sixth element of tbsCertificate, or the fifth
- * when the version is left out. NULL when der is not a certificate. */
-static X509_NAME *der_subject(const unsigned char *der, long der_len)
-{
-    const unsigned char *p = der, *end = der + der_len;
-    int tag;
-    long len;
-    for (int depth = 0; depth < 2; depth++)     /* into Certificate, then tbsCertificate */
-        if (der_header(&p, end, &tag, &len) != 0 || tag != V_ASN1_SEQUENCE)
-            return NULL;
-    for (int skipped = 0;; ) {
-        const unsigned char *element = p;
-        if (der_header(&p, end, &tag, &len) != 0 || len > end - p)
-            return NULL;
-        int is_version = skipped == 0 && element[0] == 0xa0;
-        if (!is_version && skipped++ == 4) {    /* serial, signature, issuer, validity */
-            const unsigned char *q = element;
-            return d2i_X509_NAME(NULL, &q, (long)(p - element) + len);
-        }
-        p += len;
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    long size = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size <= BUNDLE_MAX_BYTES &&
+        fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)size + 1)) &&
+        fread(text, 1, (size_t)size, f) != (size_t)size) {
+        free(text);
+        text = NULL;
     }
+    if (f)
+        fclose(f);
+    *len = text ? (size_t)size : 0;
+    return text;
 }
 
-static int bundle_add(struct lazy_bundle *b, const char *type, unsigned char *der, long len)
-{
-    int trusted = strcmp(type, PEM_STRING_X509_TRUSTED) == 0;
-    X509_NAME *subject = trusted || strcmp(type, PEM_STRING_X509) == 0 ||
-                         strcmp(type, PEM_STRING_X509_OLD) == 0 ? der_subject(der, len) : NULL;
-    struct bundle_entry *v = subject ? realloc(b->v, (b->n + 1) * sizeof *v) : NULL;
-    if (!v) {
-        X509_NAME_free(subject);
-        OPENSSL_free(der);              /* not a certificate (a CRL, say), or no memory */
-        return 0;
-    }
-    b->v = v;
-    v[b->n++] = (struct bundle_entry){subject, der, len, trusted};
-    return 1;
-}
-
-/* Indexes every certificate of the bundle by subject. A missing or unreadable bundle
- * trusts nothing more, as with OpenSSL's defaults. */
+/* A missing or unreadable bundle trusts nothing more, as with OpenSSL's defaults. */
 static void bundle_index(struct lazy_bundle *b)
 {
     b->indexed = 1;
-    BIO *in = BIO_new_file(b->path, "r");
-    for (;;) {
-        char *type = NULL, *header = NULL;
-        unsigned char *der = NULL;
-        long len = 0;
-        if (!in || PEM_read_bio(in, &type, &header, &der, &len) != 1)
-            break;
-        bundle_add(b, type, der, len);
-        OPENSSL_free(type);
-        OPENSSL_free(header);
-    }
-    BIO_free(in);
-}
-
-/* Decodes the bundle's certificates for name into the store. */
-static void bundle_add_subject(struct lazy_bundle *b, X509_STORE *store, const X509_NAME *name)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        struct bundle_entry *e = &b->v[i];
-        if (!e->der || X509_NAME_cmp(e->subject, name) != 0)
-            continue;
-        const unsigned char *p = e->der;
-        X509 *cert = e->trusted_form ? d2i_X509_AUX(NULL, &p, e->der_len)
-                                     : d2i_X509(NULL, &p, e->der_len);
-        if (cert)
-            X509_STORE_add_cert(store, cert);
-        X509_free(cert);
-        OPENSSL_free(e->der);
-        e->der = NULL;
-    }
+    size_t len;
+    char *text = read_bundle(b->path, &len);
+    if (text)
+        b->index = cert_bundle_index(text, len);
+    free(text);
 }
 
 /* ret borrows the store's certificate, as OpenSSL's own lookups answer (the caller takes
@@ -173,7 +106,8 @@ static int bundle_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_
     if (!b->indexed)
         bundle_index(b);
     X509_STORE *store = X509_LOOKUP_get_store(lu);
-    bundle_add_subject(b, store, name);
+    if (b->index)
+        cert_bundle_add_subject(b->index, store, name);
     ERR_pop_to_mark();
     return borrow_from_store(store, name, ret);
 }

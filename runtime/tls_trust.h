@@ -6,13 +6,14 @@
  * directory and bundle OpenSSL was built with) with the same certificates trusted as
  * SSL_CTX_set_default_verify_paths trusts, but read when a chain asks for them: the
  * hashed directory first (one file per subject, the way OpenSSL looks there), then the
- * bundle, indexed by subject the first time the directory lacks one (names are cheap to
- * decode, public keys are not) with only the certificates asked for decoded. OpenSSL's
- * defaults decode the whole bundle up front: on Debian 12 (145 certificates) one HTTPS
- * publish from a fresh iotlua took 258 million instructions and 43 ms that way, against
- * 21 million and 7.3 ms when the directory has the root, 42 million when a subject sent
- * us to the bundle (callgrind; hyperfine medians; the emulator's certificate added to a
- * copy of the store).
+ * bundle, indexed by subject the first time the directory lacks one (cert_bundle.h:
+ * only the certificates asked for are decoded). OpenSSL's defaults decode the whole
+ * bundle up front: on Debian 12 (145 certificates) one HTTPS publish from a fresh iotlua
+ * took 258 million instructions and 43 ms that way, against 21 million and 7.3 ms when
+ * the directory has the root, 27 million when a subject sent the lookup to the bundle
+ * (as a server's intermediate does: OpenSSL looks for each issuer among the trusted
+ * first). callgrind and hyperfine medians, the emulator's certificate added to a copy of
+ * the store.
  */
 #ifndef IOTLUA_TLS_TRUST_H
 #define IOTLUA_TLS_TRUST_H

@@ -214,6 +214,45 @@ static void test_two_roots_of_one_name(void)
     EVP_PKEY_free(old_key);
 }
 
+/* leaf re-issued by root under issuer name cn, a string of the given ASN.1 type. */
+static X509 *issued_as(const unsigned char *cn, int len, int type)
+{
+    X509 *x = test_cert("device3.example", NULL, root, root_key, 0, NULL);
+    X509_NAME *issuer = X509_NAME_new();
+    CHECK_REQUIRE(issuer && X509_NAME_add_entry_by_NID(issuer, NID_commonName, type, cn, len,
+                                                       -1, 0) == 1);
+    X509_set_issuer_name(x, issuer);
+    X509_NAME_free(issuer);
+    CHECK_REQUIRE(X509_sign(x, root_key, EVP_sha256()) > 0);
+    return x;
+}
+
+static void test_names_equal_as_openssl_compares_them(void)
+{
+    /* the root's name is a PrintableString; chains may name it in another string type,
+     * case and spacing (X509_NAME_cmp compares canonical forms): still found */
+    static const unsigned char bmp[] = {0, 'T', 0, 'R', 0, 'U', 0, 'S', 0, 'T', 0, ' ', 0, 't',
+                                        0, 'e', 0, 's', 0, 't', 0, ' ', 0, 'R', 0, 'O', 0, 'O',
+                                        0, 't'};
+    X509 *utf8 = issued_as((const unsigned char *)"  trust   TEST root ", -1, V_ASN1_UTF8STRING);
+    X509 *wide = issued_as(bmp, (int)sizeof bmp, V_ASN1_BMPSTRING);
+    X509 *other = issued_as((const unsigned char *)"Trust Test Roots", -1, V_ASN1_UTF8STRING);
+    const char *bundle = make_bundle("with-root.pem", 1, 0);
+    X509 *chains[] = {utf8, wide};
+    for (int i = 0; i < 2; i++) {
+        SSL_CTX *ctx = system_store(path("empty-dir"), bundle);
+        CHECK_INT_EQ(verify(ctx, chains[i], NULL), X509_V_OK);
+        CHECK_INT_EQ(store_size(ctx), 1);
+        SSL_CTX_free(ctx);
+    }
+    SSL_CTX *ctx = system_store(path("empty-dir"), bundle);
+    CHECK_INT_EQ(verify(ctx, other, NULL), X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    SSL_CTX_free(ctx);
+    X509_free(utf8);
+    X509_free(wide);
+    X509_free(other);
+}
+
 static void test_a_named_ca_file_is_read_whole(void)
 {
     const char *bundle = make_bundle("with-root.pem", 1, 0);
@@ -242,6 +281,7 @@ int main(void)
     test_a_chain_through_an_intermediate();
     test_what_is_not_in_the_store_is_refused();
     test_two_roots_of_one_name();
+    test_names_equal_as_openssl_compares_them();
     test_a_named_ca_file_is_read_whole();
 
     X509_free(root);
