@@ -174,18 +174,14 @@ struct net_session {
     SSL_SESSION *session;
 };
 
-/* Where a shared context's trust store stands: it is filled after the first ClientHello
- * has gone out, so that reading a CA file (a decoded public key per certificate, half a
- * millisecond or more) overlaps the server's work on its answer instead of preceding the
- * connection. */
-enum trust_state { TRUST_DUE, TRUST_LOADED, TRUST_FAILED };
-
+/* A shared context's trust store is filled after the first ClientHello has gone out, so
+ * that reading a CA file (a decoded public key per certificate, half a millisecond or
+ * more) overlaps the server's work on its answer instead of preceding the connection. */
 struct net_tls_ctx {
     SSL_CTX *ctx;
     int verify;
     char *ca_file;                  /* NULL: the system store */
-    enum trust_state trust;
-    struct iot_error trust_err;     /* with TRUST_FAILED: why, told to every handshake */
+    int trust_loaded;               /* 1 also when nothing is verified */
     struct net_session *sessions;   /* a handful of servers: searched in order */
     size_t nsessions;
 };
@@ -234,7 +230,7 @@ struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error 
         return NULL;
     }
     t->verify = tls->verify;
-    t->trust = tls->verify ? TRUST_DUE : TRUST_LOADED;
+    t->trust_loaded = !tls->verify;
     if (tls->ca_file && !(t->ca_file = strdup(tls->ca_file))) {
         iot_error_set(err, "InternalError", "out of memory");
         net_tls_ctx_free(t);
@@ -495,21 +491,19 @@ static void handshake_failed(struct net_stream *ns, struct iot_error *err)
 }
 
 /* A shared context's trust store, loaded the first time one of its handshakes waits for
- * the server (its ClientHello sent, nothing to verify yet): 0, or -1 with err set, and
- * every later handshake of the context fails the same way. */
+ * the server (its ClientHello sent, nothing to verify yet): 0, or -1 with err set. A CA
+ * file that cannot be read is tried again by the next handshake (it may appear). */
 static int load_deferred_trust(struct net_stream *ns, struct iot_error *err)
 {
     struct net_tls_ctx *t = ns->shared;
-    if (!t || t->trust == TRUST_LOADED)
+    if (!t || t->trust_loaded)
         return 0;
-    if (t->trust == TRUST_DUE)
-        t->trust = tls_trust_load(t->ctx, t->ca_file, &t->trust_err) == 0 ? TRUST_LOADED
-                                                                           : TRUST_FAILED;
-    if (t->trust == TRUST_LOADED)
-        return 0;
-    *err = t->trust_err;
-    ns->cert_rejected = 1;
-    return -1;
+    if (tls_trust_load(t->ctx, t->ca_file, err) != 0) {
+        ns->cert_rejected = 1;
+        return -1;
+    }
+    t->trust_loaded = 1;
+    return 0;
 }
 
 static int handshake(struct net_stream *ns, struct iot_error *err)
