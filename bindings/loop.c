@@ -257,6 +257,22 @@ static int core_set_deadline(lua_State *L)
     return 0;
 }
 
+struct named_count {
+    const char *name;
+    uint64_t n;
+};
+
+/* A table of the n counts of f. [-0, +1] */
+static int push_counts(lua_State *L, const struct named_count *f, int n)
+{
+    lua_createtable(L, 0, n);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, (lua_Integer)f[i].n);
+        lua_setfield(L, -2, f[i].name);
+    }
+    return 1;
+}
+
 /* core.http_stats() -> { native, native_tls, tls_handshakes, tls_resumed, libcurl }: the
  * engine's counts by transport (all 0 before the engine exists), for tests and debugging. */
 static int core_http_stats(lua_State *L)
@@ -265,16 +281,24 @@ static int core_http_stats(lua_State *L)
     struct iot_engine *engine = existing_engine(L);
     if (engine)
         iot_engine_http_stats(engine, &st);
-    const struct { const char *name; uint64_t n; } f[] = {
+    const struct named_count f[] = {
         {"native", st.native}, {"native_tls", st.native_tls},
         {"tls_handshakes", st.tls_handshakes}, {"tls_resumed", st.tls_resumed},
         {"libcurl", st.libcurl}};
-    lua_createtable(L, 0, 5);
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        lua_pushinteger(L, (lua_Integer)f[i].n);
-        lua_setfield(L, -2, f[i].name);
-    }
-    return 1;
+    return push_counts(L, f, (int)(sizeof f / sizeof f[0]));
+}
+
+/* core.stream_tls_stats() -> { contexts, handshakes, resumed }: the TLS of the engine's
+ * MQTT connections (contexts made: one per set of TLS options in use), for tests. */
+static int core_stream_tls_stats(lua_State *L)
+{
+    struct iot_stream_tls_stats st = {0};
+    struct iot_engine *engine = existing_engine(L);
+    if (engine)
+        iot_engine_stream_tls_stats(engine, &st);
+    const struct named_count f[] = {
+        {"contexts", st.contexts}, {"handshakes", st.handshakes}, {"resumed", st.resumed}};
+    return push_counts(L, f, (int)(sizeof f / sizeof f[0]));
 }
 
 /* core.max_inflight() -> the calls the engine carries at once (0 before it exists). */
@@ -292,6 +316,7 @@ void iotlua_core_loop(lua_State *L)
         {"isatty", core_isatty}, {"quiet", core_quiet},
         {"log_options", core_log_options}, {"deadline", core_deadline},
         {"set_deadline", core_set_deadline}, {"http_stats", core_http_stats},
+        {"stream_tls_stats", core_stream_tls_stats},
         {"max_inflight", core_max_inflight},
         {NULL, NULL},
     };

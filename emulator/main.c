@@ -288,6 +288,11 @@ static SSL_CTX *tls_context(const char *cert, const char *key, const char *ca_fi
             goto fail;
         }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        /* Resumption with client certificates needs a session id context: without one
+         * OpenSSL refuses every offered session with an internal-error alert, and a
+         * device that resumes (iotlua's devices do) could never reconnect. */
+        static const unsigned char sid_ctx[] = "iotlua-emulator mqtt";
+        SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
     }
     return ctx;
 fail:

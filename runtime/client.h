@@ -136,6 +136,14 @@ struct iot_http_stats {
     uint64_t libcurl;           /* attempts on libcurl */
 };
 void iot_engine_http_stats(struct iot_engine *engine, struct iot_http_stats *out);
+/* The TLS of the engine's streams (MQTT): contexts made (one per set of TLS options in
+ * use at once), handshakes completed, and of those the resumed ones. */
+struct iot_stream_tls_stats {
+    uint64_t contexts;
+    uint64_t handshakes;
+    uint64_t resumed;
+};
+void iot_engine_stream_tls_stats(struct iot_engine *engine, struct iot_stream_tls_stats *out);
 /* Raise or lower the connection cap later (a client's max_connections). */
 void iot_engine_set_max_connections(struct iot_engine *engine, int max_connections);
 /* How many transfers the engine carries at once (the connection cap unless the engine's

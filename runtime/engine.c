@@ -42,11 +42,17 @@ struct iot_engine {
     int64_t deadline_ms;        /* monotonic; 0: none */
     int deadline_expired;       /* the live items were expired for deadline_ms */
     struct eng_dns *dns;        /* host names for the streams (engine_dns.c); NULL until one */
+    struct eng_tls *tls;        /* TLS contexts for the streams (engine_tls.c); NULL until one */
 };
 
 struct eng_dns **eng_dns_slot(struct iot_engine *e)
 {
     return &e->dns;
+}
+
+struct eng_tls **eng_tls_slot(struct iot_engine *e)
+{
+    return &e->tls;
 }
 
 struct http_layer *eng_http(struct iot_engine *e)
@@ -431,6 +437,7 @@ void iot_engine_free(struct iot_engine *e)
     while (!dl_empty(&e->items))
         eng_item_finish(e, DL_CONTAINER(e->items.next, struct eng_item, live));
     eng_dns_free(e);
+    eng_tls_free(e);
     http_layer_free(e);
     free(e->heap);
     free(e->pfds);

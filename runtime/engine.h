@@ -135,6 +135,21 @@ void eng_dns_unwait(struct eng_dns_waiter *w);      /* waiting or not */
 void eng_dns_free(struct iot_engine *engine);       /* from iot_engine_free */
 struct eng_dns **eng_dns_slot(struct iot_engine *engine);
 
+/* ================================================================ TLS contexts */
+
+/* The engine's shared TLS context for a stream with options tls (engine_tls.c), a
+ * reference the caller drops with net_tls_ctx_free; NULL with err set (a certificate or
+ * key that cannot be read: TLSError). */
+struct net_tls;
+struct net_tls_ctx;
+struct eng_tls;
+struct net_tls_ctx *eng_tls_ctx(struct iot_engine *engine, const struct net_tls *tls,
+                                struct iot_error *err);
+/* A stream's TLS handshake completed (resumed: an earlier session). */
+void eng_tls_count_handshake(struct iot_engine *engine, int resumed);
+void eng_tls_free(struct iot_engine *engine);       /* from iot_engine_free */
+struct eng_tls **eng_tls_slot(struct iot_engine *engine);
+
 /* ================================================================ transports */
 
 /* The HTTP layer (http.c) the engine owns; http.c reaches its state through this. */

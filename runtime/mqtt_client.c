@@ -445,6 +445,8 @@ static void socket_ready(struct iot_engine *engine, struct eng_source *s, unsign
             update_interest(m);
             return;
         }
+        if (m->ns.ssl)
+            eng_tls_count_handshake(m->engine, net_stream_resumed(&m->ns));
         if (m->conf.ws_target)
             start_upgrade(m);
         else
@@ -527,11 +529,12 @@ void mqtt_connected(struct iot_mqtt *m, int session_present)
 /* Opens m->ns to the server: at once for an IP address, on the engine's cached answer for
  * a name, or later (m->resolving: dns_answered) while the name is being resolved. 0, or
  * -1 with err. */
+static int connect_stream(struct iot_mqtt *m, struct dns_addrs *addrs, struct iot_error *err);
+
 static int open_stream(struct iot_mqtt *m, struct iot_error *err)
 {
-    const struct net_tls *tls = m->conf.tls_on ? &m->conf.tls : NULL;
     if (net_is_ip_literal(m->conf.host))
-        return net_stream_open(&m->ns, m->conf.host, m->conf.port, tls, err);
+        return connect_stream(m, NULL, err);
     struct dns_addrs *addrs = NULL;
     char why[IOT_ERR_MESSAGE_MAX];
     int r = eng_dns_lookup(m->engine, m->conf.host, m->conf.port, &addrs, why, sizeof why,
@@ -545,8 +548,28 @@ static int open_stream(struct iot_mqtt *m, struct iot_error *err)
         m->resolving = 1;
         return 0;
     }
-    r = net_stream_open_addrs(&m->ns, m->conf.host, addrs, tls, err);
+    r = connect_stream(m, addrs, err);
     dns_addrs_release(addrs);
+    return r;
+}
+
+/* Starts the connect to addrs (NULL: the IP address m->conf.host). Over TLS through the
+ * engine's context for these options (engine_tls.c): devices that share a certificate
+ * read it once, and a reconnect resumes its session. */
+static int connect_stream(struct iot_mqtt *m, struct dns_addrs *addrs, struct iot_error *err)
+{
+    struct net_tls tls = m->conf.tls;
+    if (m->conf.tls_on) {
+        if (!(tls.shared = eng_tls_ctx(m->engine, &m->conf.tls, err)))
+            return -1;
+        snprintf(m->tls_session_key, sizeof m->tls_session_key, "%s:%d", m->conf.host,
+                 m->conf.port);
+        tls.session_key = m->tls_session_key;
+    }
+    const struct net_tls *use = m->conf.tls_on ? &tls : NULL;
+    int r = addrs ? net_stream_open_addrs(&m->ns, m->conf.host, addrs, use, err)
+                  : net_stream_open(&m->ns, m->conf.host, m->conf.port, use, err);
+    net_tls_ctx_free(tls.shared);       /* the stream holds its own reference */
     return r;
 }
 

@@ -57,6 +57,7 @@ struct iot_mqtt {
     struct eng_source source;
     struct eng_timer connect_timer, keepalive_timer;
     struct eng_dns_waiter dns_wait;     /* while resolving: the host name's answer */
+    char tls_session_key[300];          /* host:port: the session its TLS context keeps */
     int resolving;                      /* connecting, the host name not resolved yet */
     enum iot_mqtt_state state;
     int closing;                        /* DISCONNECT queued: close once it is written */

@@ -153,9 +153,15 @@ static int ssl_attach(struct net_stream *ns, SSL_CTX *ctx, const char *name, int
     return set_peer_name(ssl, name, verify, err);
 }
 
+static int attach_shared(struct net_stream *ns, struct net_tls_ctx *ctx, const char *name,
+                         const char *session_key, struct iot_error *err);
+
 static int tls_start(struct net_stream *ns, const char *host, const struct net_tls *tls,
                      struct iot_error *err)
 {
+    const char *name = tls->server_name ? tls->server_name : host;
+    if (tls->shared)
+        return attach_shared(ns, tls->shared, name, tls->session_key, err);
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
         tls_set_error(err, "cannot create a TLS context");
@@ -164,7 +170,7 @@ static int tls_start(struct net_stream *ns, const char *host, const struct net_t
     ns->ssl_ctx = ctx;
     if (ctx_configure(ctx, tls, 0, err) != 0)
         return -1;
-    return ssl_attach(ns, ctx, tls->server_name ? tls->server_name : host, tls->verify, err);
+    return ssl_attach(ns, ctx, name, tls->verify, err);
 }
 
 /* ================================================================ shared contexts */
@@ -180,6 +186,9 @@ struct net_session {
 struct net_tls_ctx {
     SSL_CTX *ctx;
     int verify;
+    int refs;                       /* its maker's, and one per stream using it */
+    void (*gone)(void *owner, struct net_tls_ctx *ctx);     /* told when freed */
+    void *owner;
     char *ca_file;                  /* NULL: the system store */
     int trust_loaded;               /* 1 also when nothing is verified */
     struct net_session *sessions;   /* a handful of servers: searched in order */
@@ -230,6 +239,7 @@ struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error 
         return NULL;
     }
     t->verify = tls->verify;
+    t->refs = 1;
     t->trust_loaded = !tls->verify;
     if (tls->ca_file && !(t->ca_file = strdup(tls->ca_file))) {
         iot_error_set(err, "InternalError", "out of memory");
@@ -249,10 +259,25 @@ struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error 
     return t;
 }
 
+struct net_tls_ctx *net_tls_ctx_ref(struct net_tls_ctx *t)
+{
+    t->refs++;
+    return t;
+}
+
+void net_tls_ctx_set_owner(struct net_tls_ctx *t, void *owner,
+                           void (*gone)(void *owner, struct net_tls_ctx *ctx))
+{
+    t->owner = owner;
+    t->gone = gone;
+}
+
 void net_tls_ctx_free(struct net_tls_ctx *t)
 {
-    if (!t)
+    if (!t || --t->refs > 0)
         return;
+    if (t->gone)
+        t->gone(t->owner, t);
     for (size_t i = 0; i < t->nsessions; i++) {
         free(t->sessions[i].key);
         SSL_SESSION_free(t->sessions[i].session);
@@ -263,21 +288,11 @@ void net_tls_ctx_free(struct net_tls_ctx *t)
     free(t);
 }
 
-int net_stream_start_tls(struct net_stream *ns, int fd, const char *host,
-                         struct net_tls_ctx *ctx, const char *session_key,
-                         struct iot_error *err)
+/* Offers the session ctx keeps for ns->session_key, if any, on ns's connection. */
+static void offer_session(struct net_stream *ns)
 {
-    memset(ns, 0, sizeof *ns);
-    ns->fd = fd;
-    ns->state = NET_HANDSHAKE;
-    ns->want = ENG_WRITE;
-    ns->shared = ctx;
-    ns->session_key = session_key;
-    if (ssl_attach(ns, ctx->ctx, host, ctx->verify, err) != 0) {
-        net_stream_close(ns);
-        return -1;
-    }
-    struct net_session *slot = session_key ? session_slot(ctx, session_key) : NULL;
+    struct net_session *slot = ns->session_key ? session_slot(ns->shared, ns->session_key)
+                                               : NULL;
     /* A copy for this connection: OpenSSL marks a TLS 1.3 session not resumable once a
      * connection has resumed it (tickets used once), which would leave the connections
      * opened with the first burst each a full handshake. The kept session is replaced by
@@ -287,6 +302,32 @@ int net_stream_start_tls(struct net_stream *ns, int fd, const char *host,
     if (copy) {
         SSL_set_session(ns->ssl, copy);
         SSL_SESSION_free(copy);         /* the connection holds its own reference */
+    }
+}
+
+/* TLS on ns through shared context ctx (a reference taken until net_stream_close). */
+static int attach_shared(struct net_stream *ns, struct net_tls_ctx *ctx, const char *name,
+                         const char *session_key, struct iot_error *err)
+{
+    ns->shared = net_tls_ctx_ref(ctx);
+    ns->session_key = session_key;
+    if (ssl_attach(ns, ctx->ctx, name, ctx->verify, err) != 0)
+        return -1;
+    offer_session(ns);
+    return 0;
+}
+
+int net_stream_start_tls(struct net_stream *ns, int fd, const char *host,
+                         struct net_tls_ctx *ctx, const char *session_key,
+                         struct iot_error *err)
+{
+    memset(ns, 0, sizeof *ns);
+    ns->fd = fd;
+    ns->state = NET_HANDSHAKE;
+    ns->want = ENG_WRITE;
+    if (attach_shared(ns, ctx, host, session_key, err) != 0) {
+        net_stream_close(ns);
+        return -1;
     }
     return 0;
 }
@@ -724,8 +765,10 @@ void net_stream_close(struct net_stream *ns)
     ns->state = NET_CLOSED;
     SSL_free(ns->ssl);              /* frees its BIOs */
     SSL_CTX_free(ns->ssl_ctx);
+    net_tls_ctx_free(ns->shared);
     ns->ssl = NULL;
     ns->ssl_ctx = NULL;
+    ns->shared = NULL;
     free(ns->pending);
     ns->pending = NULL;
     ns->pending_len = ns->pending_cap = 0;

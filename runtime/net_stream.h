@@ -27,6 +27,12 @@ struct net_tls {
     const char *alpn;                   /* one protocol name, e.g. "x-amzn-mqtt-ca" */
     const char *server_name;            /* SNI and the name verified; NULL: the host */
     int verify;                         /* 0: accept any server (tests only) */
+    /* With shared set, the connection is made with that context (net_tls_ctx_new, made
+     * from these same options; engine_tls.c keeps them) instead of a context of its own,
+     * and resumes the session it keeps for session_key (host:port), which must stay
+     * valid while the stream is open. */
+    struct net_tls_ctx *shared;
+    const char *session_key;
 };
 
 enum net_state { NET_CONNECTING = 1, NET_HANDSHAKE, NET_OPEN, NET_CLOSED };
@@ -62,7 +68,13 @@ struct net_stream {
  * Sessions are only kept from handshakes this context verified. NULL with err set (a CA
  * file that cannot be read: TLSError). */
 struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error *err);
+/* A context is counted: its maker holds one reference, each stream made with it another
+ * until net_stream_close. net_tls_ctx_free drops one and frees the context with the last
+ * (NULL is fine), telling the owner set by net_tls_ctx_set_owner first. */
+struct net_tls_ctx *net_tls_ctx_ref(struct net_tls_ctx *ctx);
 void net_tls_ctx_free(struct net_tls_ctx *ctx);
+void net_tls_ctx_set_owner(struct net_tls_ctx *ctx, void *owner,
+                           void (*gone)(void *owner, struct net_tls_ctx *ctx));
 
 /* TLS over fd, whose TCP connect has completed: ns takes fd over (closed by
  * net_stream_close, also when this fails) and the handshake runs in net_stream_progress.

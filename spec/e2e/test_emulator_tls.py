@@ -2,6 +2,7 @@
 verify the emulator's certificate; plain HTTP and garbage on the TLS port are refused
 without harm."""
 
+import json
 import os
 import socket
 import subprocess
@@ -203,3 +204,83 @@ def test_clients_gone_mid_request_or_mid_handshake(tls_emulator):
         health(s)
     finally:
         s.close()
+
+
+FLEET_SCRIPT = r"""
+local iotlua = require("iotlua")
+local core = require("iotlua.core")
+local cjson = require("cjson")
+local url, dir = arg[1], arg[2]
+local function connect(id, name)
+  return iotlua.mqtt.connect{ url = url, client_id = id, ca = dir .. "/ca.pem",
+                              cert = dir .. "/" .. name .. ".pem", key = dir .. "/" .. name .. ".key" }
+end
+local out = {}
+local function snap(label) local s = core.stream_tls_stats(); s.label = label; out[#out + 1] = s end
+-- three devices sharing a certificate, one after the other
+local a = assert(connect("fleet-a", "dev"))
+local b = assert(connect("fleet-b", "dev"))
+local c = assert(connect("fleet-c", "dev"))
+snap("three with one certificate")
+local d = assert(connect("fleet-d", "other"))
+snap("a fourth with another")
+-- the shared certificate rotated on disk (files replaced), then a reconnect
+os.rename(dir .. "/rotated.pem", dir .. "/dev.pem")
+os.rename(dir .. "/rotated.key", dir .. "/dev.key")
+a:disconnect()
+a = assert(connect("fleet-a", "dev"))
+snap("after rotation")
+for _, dev in ipairs({ a, b, c, d }) do dev:disconnect() end
+print(cjson.encode(out))
+"""
+
+
+def test_devices_share_tls_contexts_and_see_rotations(tmp_path):
+    """MQTT over mutual TLS from one iotlua process: devices with one certificate share a
+    TLS context (the key and CA read once) and resume its session; another certificate
+    gets a context of its own, never another identity's session; a certificate replaced
+    on disk is presented from the next connect (the emulator names the thing after the
+    certificate's CN)."""
+    from conftest import Emulator, BUILD_DIR
+    p = lambda name: str(tmp_path / name)
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "1",
+            "-subj", "/CN=iotlua fleet CA")
+    openssl("req", "-x509", *ec, "-keyout", p("srv.key"), "-out", p("srv.pem"), "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-CA", p("ca.pem"), "-CAkey", p("ca.key"))
+    for name, cn in (("dev", "shared-thing"), ("other", "other-thing"), ("rotated", "rotated-thing")):
+        openssl("req", "-x509", *ec, "-keyout", p(name + ".key"), "-out", p(name + ".pem"),
+                "-days", "1", "-subj", "/CN=" + cn, "-CA", p("ca.pem"), "-CAkey", p("ca.key"))
+    emu = Emulator(["--mqtt-tls-cert", p("srv.pem"), "--mqtt-tls-key", p("srv.key"),
+                    "--mqtt-tls-ca", p("ca.pem")])
+    try:
+        script = p("fleet.lua")
+        with open(script, "w") as f:
+            f.write(FLEET_SCRIPT)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+                   AWS_EC2_METADATA_DISABLED="true", AWS_REGION="us-east-1",
+                   AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
+                   AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                   AWS_ENDPOINT_URL_IOT_DATA_PLANE=emu.http_url)
+        url = "mqtts://%s:%d" % (emu.mqtt_host, emu.mqtt_port)
+        run = subprocess.run([os.environ.get("IOTLUA_HOST", os.path.join(BUILD_DIR, "iotlua")), script, url, str(tmp_path)],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr + emu.stderr_text()
+        three, fourth, rotated = json.loads(run.stdout.strip().splitlines()[-1])
+        assert (three["contexts"], three["handshakes"]) == (1, 3)
+        assert three["resumed"] == 2              # b and c resumed a's session
+        assert (fourth["contexts"], fourth["handshakes"], fourth["resumed"]) == (2, 4, 2)
+        assert (rotated["contexts"], rotated["handshakes"], rotated["resumed"]) == (3, 5, 2)
+        # the emulator saw each device's certificate, the rotated one after the reconnect
+        # (get_connection keeps the last connection's thing name)
+        things = {cid: emu.iot_data().get_connection(clientId=cid).get("thingName")
+                  for cid in ("fleet-a", "fleet-b", "fleet-d")}
+        assert things == {"fleet-a": "rotated-thing", "fleet-b": "shared-thing",
+                          "fleet-d": "other-thing"}
+    finally:
+        emu.stop()
