@@ -148,8 +148,9 @@ int h1_tls_start_handshake(struct iot_engine *e, struct h1_pool *p, struct h1_co
     return h1_tls_handshake_step(e, p, c);
 }
 
-/* The TLS context for x's CA options; NULL when it cannot be made (x is then finished:
- * an unreadable CA bundle is a certificate error, as libcurl reports it). */
+/* The TLS context for x's CA options; NULL when it cannot be made (x is then finished;
+ * an unreadable CA bundle shows later, failing the handshake as a certificate error, as
+ * libcurl reports it). */
 struct net_tls_ctx *h1_tls_ctx_for(struct h1_pool *p, struct http_xfer *x)
 {
     struct iot_error err;

@@ -61,12 +61,14 @@ struct net_stream {
 
 /* ================================================================ shared TLS contexts */
 
-/* A TLS client context for many connections (the HTTP/1.1 transport's): the trust
- * settings are loaded once (with the system store, the costly part of a TLS set-up) and
- * the session each server gave last is kept per key (host:port) and offered on the next
+/* A TLS client context for many connections (the HTTP/1.1 transport's; the engine's for
+ * MQTT, engine_tls.c): the trust settings are loaded once, by the first handshake after
+ * its ClientHello went out (a CA file that cannot be read fails that handshake with
+ * TLSError and is tried again by the next), the client certificate and key now, and the
+ * session each server gave last is kept per key (host:port) and offered on the next
  * connection to it, so reconnecting resumes rather than repeating the full handshake.
- * Sessions are only kept from handshakes this context verified. NULL with err set (a CA
- * file that cannot be read: TLSError). */
+ * Sessions are only kept from handshakes this context verified. NULL with err set (a
+ * certificate or key that cannot be read: TLSError). */
 struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error *err);
 /* A context is counted: its maker holds one reference, each stream made with it another
  * until net_stream_close. net_tls_ctx_free drops one and frees the context with the last
