@@ -4,9 +4,9 @@
  * adds net_stream_fd() to the engine as an fd source with net_stream_interest(), and
  * calls net_stream_progress / _read / _write when it is ready.
  *
- * TLS runs over memory BIOs: the socket is read and written here with recv/send
- * (MSG_NOSIGNAL, so a peer that went away is an error, never a SIGPIPE), OpenSSL only
- * transforms bytes. Verification of the server is on unless asked off: the chain
+ * TLS runs over a BIO of its own: OpenSSL's reads and writes are recv and send on the
+ * socket (MSG_NOSIGNAL, so a peer that went away is an error, never a SIGPIPE), and what
+ * the socket does not take yet is kept here until it has room. Verification of the server is on unless asked off: the chain
  * against `ca_file` (else the system store) and the name (host name or IP address).
  *
  * Errors are struct iot_error with code NetworkError (resolution, refused, reset,
@@ -50,6 +50,8 @@ struct net_stream {
     void *ssl_ctx;                      /* SSL_CTX *, owned (NULL with a shared context) */
     char *pending;                      /* TLS records OpenSSL wrote, not yet sent */
     size_t pending_len, pending_cap;
+    int send_errno, recv_errno;         /* a send / recv under OpenSSL that failed */
+    int hold_reads;                     /* TLS reads wait: the trust is not loaded yet */
     enum net_eof eof;                   /* set when a read saw the end */
     int cert_rejected;                  /* the handshake failed verifying the server */
     int last_recv_short;                /* the last recv left the socket empty */
