@@ -11,10 +11,11 @@
  * Only IP literals and "localhost" are connected to here: a name that needs DNS goes
  * through libcurl and its asynchronous resolver, so a slow resolver never stalls the loop.
  *
- * https:// connections run TLS through net_stream (memory BIOs) once the TCP connect has
- * finished (the TLS side is in http1_tls.c, the shared structures in http1_internal.h); the connect timeout covers the handshake too. A connection is reused only
- * for the same origin, scheme and TLS context (so never one made with verification off
- * for a transfer that wants it on). A TLS body delimited by the connection's end must
+ * https:// connections run TLS through net_stream (a socket BIO of its own) once the TCP
+ * connect has finished (the TLS side is in http1_tls.c, the shared structures in
+ * http1_internal.h); the connect timeout covers the handshake too. A connection is reused
+ * only for the same origin, scheme and TLS context (so never one made with verification
+ * off for a transfer that wants it on). A TLS body delimited by the connection's end must
  * end with close_notify: a bare TCP close is a truncation.
  */
 #define _GNU_SOURCE
