@@ -288,8 +288,9 @@ static int core_http_stats(lua_State *L)
     return push_counts(L, f, (int)(sizeof f / sizeof f[0]));
 }
 
-/* core.stream_tls_stats() -> { contexts, handshakes, resumed }: the TLS of the engine's
- * MQTT connections (contexts made: one per set of TLS options in use), for tests. */
+/* core.stream_tls_stats() -> { contexts, stores, handshakes, resumed }: the TLS of the
+ * engine's MQTT connections (contexts made: one per set of TLS options in use; trust
+ * stores made: one per CA in use), for tests. */
 static int core_stream_tls_stats(lua_State *L)
 {
     struct iot_stream_tls_stats st = {0};
@@ -297,7 +298,8 @@ static int core_stream_tls_stats(lua_State *L)
     if (engine)
         iot_engine_stream_tls_stats(engine, &st);
     const struct named_count f[] = {
-        {"contexts", st.contexts}, {"handshakes", st.handshakes}, {"resumed", st.resumed}};
+        {"contexts", st.contexts}, {"stores", st.stores}, {"handshakes", st.handshakes},
+        {"resumed", st.resumed}};
     return push_counts(L, f, (int)(sizeof f / sizeof f[0]));
 }
 

@@ -137,9 +137,12 @@ struct iot_http_stats {
 };
 void iot_engine_http_stats(struct iot_engine *engine, struct iot_http_stats *out);
 /* The TLS of the engine's streams (MQTT): contexts made (one per set of TLS options in
- * use at once), handshakes completed, and of those the resumed ones. */
+ * use at once), trust stores made (one per CA file, or the system's, in use at once:
+ * shared by the contexts that verify against it), handshakes completed, and of those
+ * the resumed ones. */
 struct iot_stream_tls_stats {
     uint64_t contexts;
+    uint64_t stores;
     uint64_t handshakes;
     uint64_t resumed;
 };

@@ -145,6 +145,12 @@ struct net_tls_ctx;
 struct eng_tls;
 struct net_tls_ctx *eng_tls_ctx(struct iot_engine *engine, const struct net_tls *tls,
                                 struct iot_error *err);
+/* The engine's shared trust store for ca_file (NULL: the system's) as the file is now
+ * (tls_trust.h), a reference the caller drops with tls_trust_free; NULL with err set
+ * (out of memory). */
+struct tls_trust;
+struct tls_trust *eng_tls_trust(struct iot_engine *engine, const char *ca_file,
+                                struct iot_error *err);
 /* A stream's TLS handshake completed (resumed: an earlier session). */
 void eng_tls_count_handshake(struct iot_engine *engine, int resumed);
 void eng_tls_free(struct iot_engine *engine);       /* from iot_engine_free */

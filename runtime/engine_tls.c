@@ -9,8 +9,13 @@
  * kept per context, so per client identity: a session is only ever offered by the
  * identity that made it.
  *
+ * The contexts that verify against one CA file (or the system store) share one trust
+ * store (tls_trust.h): devices with certificates of their own read the CA once, not once
+ * per identity, and what the system store looked up for one is there for the next.
+ *
  * The files named are matched as they are now (device, inode, size, modification time):
- * a certificate or CA rotated on disk gets a context of its own from the next connect.
+ * a certificate or CA rotated on disk gets a context (and a CA a store) of its own from
+ * the next connect.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +27,7 @@
 #include "client.h"
 #include "engine.h"
 #include "net_stream.h"
+#include "tls_trust.h"
 
 struct tls_slot {
     struct tls_slot *next;              /* in its bucket */
@@ -31,9 +37,18 @@ struct tls_slot {
     struct net_tls_ctx *ctx;            /* not counted: the slot goes when it goes */
 };
 
+/* A trust store in use: a handful (one per CA file), kept in a list. */
+struct trust_slot {
+    struct trust_slot *next;
+    struct eng_tls *owner;
+    char *key;
+    struct tls_trust *trust;            /* not counted: the slot goes when it goes */
+};
+
 struct eng_tls {
     struct tls_slot **buckets;
     size_t nbuckets, n;
+    struct trust_slot *trusts;
     struct iot_stream_tls_stats stats;
 };
 
@@ -133,6 +148,55 @@ static struct net_tls_ctx *find(struct eng_tls *t, uint64_t hash, const char *ke
     return NULL;
 }
 
+/* ================================================================ trust stores */
+
+/* The store's last context went: its slot goes. */
+static void trust_gone(void *owner)
+{
+    struct trust_slot *s = owner;
+    for (struct trust_slot **p = &s->owner->trusts; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    free(s->key);
+    free(s);
+}
+
+/* The store for ca_file (NULL: the system's) as the file is now: a new reference. */
+static struct tls_trust *trust_for(struct eng_tls *t, const char *ca_file,
+                                   struct iot_error *err)
+{
+    struct buf key = BUF_INIT;
+    struct trust_slot *s = NULL;
+    if (key_file(&key, ca_file) == 0 && buf_append(&key, "", 1) == 0) {
+        for (s = t->trusts; s; s = s->next)
+            if (strcmp(s->key, key.data) == 0) {
+                buf_free(&key);
+                return tls_trust_ref(s->trust);
+            }
+        s = calloc(1, sizeof *s);
+    }
+    if (s && !(s->trust = tls_trust_new(ca_file))) {
+        free(s);
+        s = NULL;
+    }
+    if (!s) {
+        buf_free(&key);
+        iot_error_set(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    s->key = buf_steal(&key);
+    s->owner = t;
+    s->next = t->trusts;
+    t->trusts = s;
+    t->stats.stores++;
+    tls_trust_set_owner(s->trust, s, trust_gone);
+    return s->trust;                    /* the maker's reference is the caller's */
+}
+
+/* ================================================================ contexts */
+
 static struct net_tls_ctx *add(struct eng_tls *t, uint64_t hash, char *key,
                                const struct net_tls *tls, struct iot_error *err)
 {
@@ -143,7 +207,10 @@ static struct net_tls_ctx *add(struct eng_tls *t, uint64_t hash, char *key,
     }
     struct net_tls options = *tls;
     options.shared = NULL;
-    if (!(s->ctx = net_tls_ctx_new(&options, err))) {
+    options.trust = tls->verify ? trust_for(t, tls->ca_file, err) : NULL;
+    s->ctx = !tls->verify || options.trust ? net_tls_ctx_new(&options, err) : NULL;
+    tls_trust_free(options.trust);      /* the context holds its own reference */
+    if (!s->ctx) {
         free(s);
         return NULL;
     }
@@ -181,6 +248,17 @@ struct net_tls_ctx *eng_tls_ctx(struct iot_engine *e, const struct net_tls *tls,
     return ctx;
 }
 
+struct tls_trust *eng_tls_trust(struct iot_engine *e, const char *ca_file,
+                                struct iot_error *err)
+{
+    struct eng_tls *t = engine_tls(e);
+    if (!t) {
+        iot_error_set(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    return trust_for(t, ca_file, err);
+}
+
 void eng_tls_count_handshake(struct iot_engine *e, int resumed)
 {
     struct eng_tls *t = engine_tls(e);
@@ -210,6 +288,12 @@ void eng_tls_free(struct iot_engine *e)
             free(s->key);
             free(s);
         }
+    for (struct trust_slot *s = t->trusts, *next; s; s = next) {
+        next = s->next;
+        tls_trust_set_owner(s->trust, NULL, NULL);          /* its contexts keep it */
+        free(s->key);
+        free(s);
+    }
     free(t->buckets);
     free(t);
     *slot = NULL;

@@ -33,7 +33,7 @@ struct net_tls_ctx *h1_tls_ctx(struct h1_tls_set *set, const char *ca_bundle, in
     for (size_t i = 0; i < set->n; i++)
         if (set->v[i].verify == verify && same_ca(set->v[i].ca_bundle, ca_bundle))
             return set->v[i].ctx;
-    struct net_tls alpn = {ca_bundle, NULL, NULL, "http/1.1", NULL, verify, NULL, NULL};
+    struct net_tls alpn = {ca_bundle, NULL, NULL, "http/1.1", NULL, verify, NULL, NULL, NULL};
     struct h1_tls_entry *v = realloc(set->v, (set->n + 1) * sizeof *v);
     if (!v) {
         iot_error_set(err, "InternalError", "out of memory");

@@ -33,6 +33,9 @@ struct net_tls {
      * valid while the stream is open. */
     struct net_tls_ctx *shared;
     const char *session_key;
+    /* For net_tls_ctx_new: the trust store to share (tls_trust.h; it must be for
+     * ca_file), NULL for one of the context's own. */
+    struct tls_trust *trust;
 };
 
 enum net_state { NET_CONNECTING = 1, NET_HANDSHAKE, NET_OPEN, NET_CLOSED };
@@ -41,6 +44,7 @@ enum net_state { NET_CONNECTING = 1, NET_HANDSHAKE, NET_OPEN, NET_CLOSED };
 enum net_eof { NET_EOF_NONE, NET_EOF_NOTIFY /* TLS close_notify */, NET_EOF_TCP /* FIN */ };
 
 struct net_tls_ctx;
+struct tls_trust;
 
 struct net_stream {
     int fd;                             /* -1 once closed */

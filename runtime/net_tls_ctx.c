@@ -130,7 +130,8 @@ struct net_tls_ctx *net_tls_ctx_new(const struct net_tls *tls, struct iot_error 
     t->verify = tls->verify;
     t->refs = 1;
     t->trust_loaded = !tls->verify;
-    if (tls->ca_file && !(t->ca_file = strdup(tls->ca_file))) {
+    t->trust = tls->trust ? tls_trust_ref(tls->trust) : tls_trust_new(tls->ca_file);
+    if (!t->trust) {
         iot_error_set(err, "InternalError", "out of memory");
         net_tls_ctx_free(t);
         return NULL;
@@ -172,7 +173,7 @@ void net_tls_ctx_free(struct net_tls_ctx *t)
         SSL_SESSION_free(t->sessions[i].session);
     }
     free(t->sessions);
-    free(t->ca_file);
+    tls_trust_free(t->trust);
     SSL_CTX_free(t->ctx);
     free(t);
 }
@@ -202,7 +203,7 @@ int net_tls_ctx_load_trust(struct net_tls_ctx *t, struct iot_error *err)
 {
     if (t->trust_loaded)
         return 0;
-    if (tls_trust_load(t->ctx, t->ca_file, err) != 0)
+    if (tls_trust_attach(t->trust, t->ctx, err) != 0)
         return -1;
     t->trust_loaded = 1;
     return 0;

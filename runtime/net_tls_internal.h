@@ -24,7 +24,7 @@ struct net_tls_ctx {
     int refs;                       /* its maker's, and one per stream using it */
     void (*gone)(void *owner, struct net_tls_ctx *ctx);     /* told when freed */
     void *owner;
-    char *ca_file;                  /* NULL: the system store */
+    struct tls_trust *trust;        /* its store (a reference), shared or its own */
     int trust_loaded;               /* 1 also when nothing is verified */
     struct net_session *sessions;   /* a handful of servers: searched in order */
     size_t nsessions;

@@ -147,9 +147,8 @@ static int add_bundle_lookup(X509_STORE *store)
 /* OpenSSL's default locations in the order above: the hashed directory (SSL_CERT_DIR,
  * a colon-separated list, else the built-in one), the bundle on demand, then the
  * directory as an OSSL_STORE, as X509_STORE_set_default_paths adds it. */
-static int load_system_store(SSL_CTX *ctx, struct iot_error *err)
+static int load_system_store(X509_STORE *store, struct iot_error *err)
 {
-    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
     ERR_set_mark();
     X509_LOOKUP *dir = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
     if (dir)
@@ -166,15 +165,87 @@ static int load_system_store(SSL_CTX *ctx, struct iot_error *err)
     return 0;
 }
 
-int tls_trust_load(SSL_CTX *ctx, const char *ca_file, struct iot_error *err)
+static int fill_store(X509_STORE *store, const char *ca_file, struct iot_error *err)
 {
     if (!ca_file)
-        return load_system_store(ctx, err);
-    if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+        return load_system_store(store, err);
+    if (X509_STORE_load_file(store, ca_file) != 1) {
         char what[300];
         snprintf(what, sizeof what, "cannot read the CA file '%.200s'", ca_file);
         tls_set_error(err, what);
         return -1;
     }
+    return 0;
+}
+
+int tls_trust_load(SSL_CTX *ctx, const char *ca_file, struct iot_error *err)
+{
+    return fill_store(SSL_CTX_get_cert_store(ctx), ca_file, err);
+}
+
+/* ================================================================ shared stores */
+
+struct tls_trust {
+    int refs;
+    char *ca_file;                      /* NULL: the system store */
+    X509_STORE *store;                  /* NULL until filled */
+    void (*gone)(void *owner);
+    void *owner;
+};
+
+struct tls_trust *tls_trust_new(const char *ca_file)
+{
+    struct tls_trust *t = calloc(1, sizeof *t);
+    if (!t || (ca_file && !(t->ca_file = strdup(ca_file)))) {
+        free(t);
+        return NULL;
+    }
+    t->refs = 1;
+    return t;
+}
+
+struct tls_trust *tls_trust_ref(struct tls_trust *t)
+{
+    t->refs++;
+    return t;
+}
+
+void tls_trust_set_owner(struct tls_trust *t, void *owner, void (*gone)(void *owner))
+{
+    t->owner = owner;
+    t->gone = gone;
+}
+
+void tls_trust_free(struct tls_trust *t)
+{
+    if (!t || --t->refs > 0)
+        return;
+    if (t->gone)
+        t->gone(t->owner);
+    X509_STORE_free(t->store);          /* contexts that took it keep their references */
+    free(t->ca_file);
+    free(t);
+}
+
+const char *tls_trust_ca_file(const struct tls_trust *t)
+{
+    return t->ca_file;
+}
+
+int tls_trust_attach(struct tls_trust *t, SSL_CTX *ctx, struct iot_error *err)
+{
+    if (!t->store) {
+        X509_STORE *store = X509_STORE_new();
+        if (!store) {
+            iot_error_set(err, "InternalError", "out of memory");
+            return -1;
+        }
+        if (fill_store(store, t->ca_file, err) != 0) {
+            X509_STORE_free(store);     /* tried again by the next attach */
+            return -1;
+        }
+        t->store = store;
+    }
+    SSL_CTX_set1_cert_store(ctx, t->store);
     return 0;
 }

@@ -28,6 +28,23 @@
  * bundle that is missing trusts nothing, and verification then says so). */
 int tls_trust_load(SSL_CTX *ctx, const char *ca_file, struct iot_error *err);
 
+/* A trust store many client contexts share: what one verification looked up (a
+ * directory's root decoded, the bundle indexed) the next one finds, and a CA file is
+ * read once for them all. Counted: tls_trust_new gives the caller one reference
+ * (NULL: out of memory); tls_trust_free drops one and frees with the last, telling the
+ * owner first. Contexts that were given the store keep it as long as they live. Not for
+ * use from two threads at once (an engine's). */
+struct tls_trust;
+struct tls_trust *tls_trust_new(const char *ca_file);      /* NULL: the system store */
+struct tls_trust *tls_trust_ref(struct tls_trust *trust);
+void tls_trust_free(struct tls_trust *trust);
+void tls_trust_set_owner(struct tls_trust *trust, void *owner, void (*gone)(void *owner));
+const char *tls_trust_ca_file(const struct tls_trust *trust);
+
+/* Makes trust's store ctx's, reading it first the first time (as tls_trust_load: a CA
+ * file that cannot be read is -1 with err set, and tried again by the next call). */
+int tls_trust_attach(struct tls_trust *trust, SSL_CTX *ctx, struct iot_error *err);
+
 /* err: TLSError "what: <the first error on OpenSSL's queue>"; the queue is emptied. */
 void tls_set_error(struct iot_error *err, const char *what);
 

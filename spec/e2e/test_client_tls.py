@@ -18,7 +18,7 @@ import pytest
 
 from conftest import BUILD_DIR
 
-HOST = os.path.join(BUILD_DIR, "iotlua")
+HOST = os.environ.get("IOTLUA_HOST", os.path.join(BUILD_DIR, "iotlua"))
 
 SCRIPT = r"""
 local iotlua = require("iotlua")
@@ -366,12 +366,14 @@ def python_trusts(port, env):
     return subprocess.run([sys.executable, "-c", code], env=env, timeout=30).returncode == 0
 
 
+@pytest.mark.parametrize("transport", ["native", "curl"])
 @pytest.mark.parametrize("where", ["directory", "bundle", "neither"])
-def test_the_system_store_is_where_openssl_looks(pki, servers, tmp_path, where):
+def test_the_system_store_is_where_openssl_looks(pki, servers, tmp_path, where, transport):
     """No ca_bundle: the system store, at SSL_CERT_DIR (hashed by `openssl rehash`) and
     SSL_CERT_FILE; iotlua reads the bundle only for what the directory lacks, and trusts
-    what OpenSSL's own defaults (Python's ssl here) trust."""
-    srv = servers(pki("local.pem"), pki("local.key"))
+    what OpenSSL's own defaults (Python's ssl here) trust. libcurl's connections get the
+    same store (libcurl alone would read only its built-in bundle)."""
+    srv = servers(pki("local.pem"), pki("local.key"), alpn=["http/1.1"])   # libcurl offers h2
     hashed, empty = tmp_path / "hashed", tmp_path / "empty"
     hashed.mkdir()
     empty.mkdir()
@@ -384,11 +386,15 @@ def test_the_system_store_is_where_openssl_looks(pki, servers, tmp_path, where):
     bundle.write_text(others + (ca if where == "bundle" else "") + others)
     env = {"SSL_CERT_DIR": str(hashed if where == "directory" else empty),
            "SSL_CERT_FILE": str(bundle)}
-    out = run("https://127.0.0.1:%d" % srv.port, env_extra=env)
+    forced = {"IOTLUA_HTTP_TRANSPORT": "curl"} if transport == "curl" else {}
+    out = run("https://127.0.0.1:%d" % srv.port, env_extra=dict(env, **forced))
     call = out["calls"][0]
     assert call["ok"] == (where != "neither"), call
     if where == "neither":
         assert (call["code"], call["attempts"]) == ("TLSError", 1)
-        assert "certificate verification" in call["message"]
+        assert "certificate" in call["message"]
     assert python_trusts(srv.port, dict(os.environ, **env)) == call["ok"]
-    native_only(out, 1)
+    if transport == "curl":
+        assert out["stats"]["libcurl"] == 1 and out["stats"]["native"] == 0
+    else:
+        native_only(out, 1)

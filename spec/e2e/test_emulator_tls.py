@@ -230,6 +230,13 @@ os.rename(dir .. "/rotated.key", dir .. "/dev.key")
 a:disconnect()
 a = assert(connect("fleet-a", "dev"))
 snap("after rotation")
+-- the CA file replaced by a copy of itself (a new file): a store of its own
+local f = assert(io.open(dir .. "/ca.pem")); local pem = f:read("a"); f:close()
+f = assert(io.open(dir .. "/ca.new", "w")); f:write(pem); f:close()
+os.rename(dir .. "/ca.new", dir .. "/ca.pem")
+d:disconnect()
+d = assert(connect("fleet-d", "other"))
+snap("after the CA file was replaced")
 for _, dev in ipairs({ a, b, c, d }) do dev:disconnect() end
 print(cjson.encode(out))
 """
@@ -238,7 +245,8 @@ print(cjson.encode(out))
 def test_devices_share_tls_contexts_and_see_rotations(tmp_path):
     """MQTT over mutual TLS from one iotlua process: devices with one certificate share a
     TLS context (the key and CA read once) and resume its session; another certificate
-    gets a context of its own, never another identity's session; a certificate replaced
+    gets a context of its own, never another identity's session, but the same trust store
+    (the CA read once for both); a certificate replaced
     on disk is presented from the next connect (the emulator names the thing after the
     certificate's CN)."""
     from conftest import Emulator, BUILD_DIR
@@ -271,11 +279,14 @@ def test_devices_share_tls_contexts_and_see_rotations(tmp_path):
         run = subprocess.run([os.environ.get("IOTLUA_HOST", os.path.join(BUILD_DIR, "iotlua")), script, url, str(tmp_path)],
                              env=env, capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stdout + run.stderr + emu.stderr_text()
-        three, fourth, rotated = json.loads(run.stdout.strip().splitlines()[-1])
+        three, fourth, rotated, new_ca = json.loads(run.stdout.strip().splitlines()[-1])
         assert (three["contexts"], three["handshakes"]) == (1, 3)
         assert three["resumed"] == 2              # b and c resumed a's session
         assert (fourth["contexts"], fourth["handshakes"], fourth["resumed"]) == (2, 4, 2)
         assert (rotated["contexts"], rotated["handshakes"], rotated["resumed"]) == (3, 5, 2)
+        # one trust store for all three contexts: the CA is read once, not per identity
+        assert [s["stores"] for s in (three, fourth, rotated)] == [1, 1, 1]
+        assert (new_ca["contexts"], new_ca["stores"]) == (4, 2)
         # the emulator saw each device's certificate, the rotated one after the reconnect
         # (get_connection keeps the last connection's thing name)
         things = {cid: emu.iot_data().get_connection(clientId=cid).get("thingName")
