@@ -379,8 +379,10 @@ static int tls_flush(struct net_stream *ns, struct iot_error *err)
         socket_error(err, "cannot send", ns->send_errno);
         return -1;
     }
-    memmove(ns->pending, ns->pending + sent, ns->pending_len - sent);
-    ns->pending_len -= sent;
+    if (sent > 0) {                     /* (pending is NULL until a send fell short) */
+        memmove(ns->pending, ns->pending + sent, ns->pending_len - sent);
+        ns->pending_len -= sent;
+    }
     return 0;
 }
 
