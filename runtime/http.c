@@ -57,6 +57,9 @@ void http_xfer_reset(struct http_xfer *x)
     x->status = 0;
     x->os_errno = 0;
     x->connected = 0;
+    x->wait_began_ms = 0;
+    x->waited_ms = 0;
+    x->wait_timed_out = 0;
     x->http_version = 0;
     x->new_connection = 0;
     x->too_large = 0;
@@ -423,6 +426,50 @@ static int curl_ready(struct iot_engine *e)
     return 0;
 }
 
+/* The connect timeout of x ran out while it waited at the queue's head (a resolver that
+ * does not answer): it fails as libcurl's resolving would, and the queue moves on. */
+static void wait_timed_out(struct iot_engine *e, struct eng_timer *t)
+{
+    struct http_xfer *x = DL_CONTAINER(t, struct http_xfer, deadline);
+    dl_remove(&x->queue);
+    x->wait_began_ms = 0;
+    x->wait_timed_out = 1;
+    snprintf(x->errbuf, sizeof x->errbuf, "no connection in time: waiting for %s",
+             http_xfer_waited_for(x));
+    xfer_finish(e, x, CURLE_OPERATION_TIMEDOUT);
+}
+
+const char *http_xfer_waited_for(const struct http_xfer *x)
+{
+    if (!x->wait_timed_out)
+        return NULL;
+    return x->wait_reason == H1_WAIT_DNS ? "its host name to resolve" : "a TLS session";
+}
+
+/* x waits at the queue's head for a reason of its own: the wait counts against its
+ * connect timeout, from when it began. */
+static void bound_wait(struct iot_engine *e, struct http_xfer *x, int reason)
+{
+    x->wait_reason = reason;
+    if (x->wait_began_ms)
+        return;
+    long left = h1_connect_timeout_ms(x) - x->waited_ms;
+    x->wait_began_ms = eng_now_ms();
+    x->deadline.fire = wait_timed_out;
+    eng_timer_arm(e, &x->deadline, left > 0 ? left : 0);
+}
+
+/* x's wait of its own is over (it starts, or waits for a connection slot, which is the
+ * queue's and not counted): what it took is kept for the connect timeout. */
+static void end_wait(struct iot_engine *e, struct http_xfer *x)
+{
+    if (!x->wait_began_ms)
+        return;
+    x->waited_ms += (long)(eng_now_ms() - x->wait_began_ms);
+    x->wait_began_ms = 0;
+    eng_timer_disarm(e, &x->deadline);
+}
+
 static void start_waiting(struct iot_engine *e)
 {
     struct http_layer *hl = eng_http(e);
@@ -433,11 +480,19 @@ static void start_waiting(struct iot_engine *e)
         /* every native connection is busy, x's host name is being resolved, or the
          * first connection to x's server has not brought its TLS session back yet: x
          * waits (woken by that I/O, no spinning) */
-        if (native && (!h1_slot_free(hl->h1) || h1_wait_to_start(e, hl->h1, x))) {
+        if (native && !h1_slot_free(hl->h1)) {
             hl->head_waits = 1;
+            end_wait(e, x);
+            break;
+        }
+        int reason = native ? h1_wait_to_start(e, hl->h1, x) : 0;
+        if (reason) {
+            hl->head_waits = 1;
+            bound_wait(e, x, reason);
             break;
         }
         dl_remove(&x->queue);
+        end_wait(e, x);                 /* the transport arms its own deadline */
         if (x->prepare && x->prepare(e, x) != 0)
             continue;
         if (native && start_native(e, x) == 0)
@@ -481,8 +536,10 @@ int http_submit(struct iot_engine *e, struct http_xfer *x)
 void http_abort(struct iot_engine *e, struct http_xfer *x)
 {
     struct http_layer *hl = eng_http(e);
-    if (dl_linked(&x->queue))
+    if (dl_linked(&x->queue)) {
         dl_remove(&x->queue);
+        end_wait(e, x);
+    }
     if (x->active && x->native) {
         h1_abort(e, hl->h1, x);
         x->native = 0;

@@ -70,6 +70,13 @@ struct http_xfer {
     struct h1_conn *conn;               /* native: the connection while in flight */
     struct eng_timer deadline;          /* native: connect or total timeout */
     int64_t started_ms;                 /* native: when the exchange began */
+    /* At the queue's head, waiting for its host name or a TLS session (http1.h): since
+     * when (0: not now), why, and how long the waits before took (its connect timeout
+     * covers them all). */
+    int64_t wait_began_ms;
+    int wait_reason;
+    long waited_ms;
+    int wait_timed_out;                 /* the connect timeout ran out in such a wait */
     struct http_handle handle;          /* handle.easy: the pool's handle while active */
     struct curl_slist *curl_headers;    /* libcurl: the list made from headers */
     struct dl queue;                    /* engine->waiting while queued */
@@ -94,6 +101,9 @@ int http_xfer_add_header(struct http_xfer *x, const char *name, const char *valu
 /* Queue x; it starts when a slot is free; x->done runs on completion. 0 / -1 (OOM). */
 int http_submit(struct iot_engine *engine, struct http_xfer *x);
 /* Abort x wherever it is (queued or in flight); x->done is not called. */
+/* What x was waiting for when its connect timeout ran out at the queue's head ("its
+ * host name to resolve", "a TLS session"), NULL when that is not how it failed. */
+const char *http_xfer_waited_for(const struct http_xfer *x);
 void http_abort(struct iot_engine *engine, struct http_xfer *x);
 
 /* The native transport finished x (x->result and the response fields are set). */

@@ -368,7 +368,7 @@ static void fail_errno(struct iot_engine *e, struct h1_pool *p, struct http_xfer
     finish(e, p, x, result, 0);
 }
 
-static long connect_timeout(const struct http_xfer *x)
+long h1_connect_timeout_ms(const struct http_xfer *x)
 {
     long ms = x->connect_timeout_ms > 0 ? x->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     if (x->timeout_ms > 0 && x->timeout_ms < ms)
@@ -383,7 +383,8 @@ static void arm_deadline(struct iot_engine *e, struct http_xfer *x, int connecti
     eng_timer_disarm(e, &x->deadline);
     x->deadline.fire = deadline_fire;
     if (connecting) {
-        eng_timer_arm(e, &x->deadline, connect_timeout(x));
+        long ms = h1_connect_timeout_ms(x);
+        eng_timer_arm(e, &x->deadline, x->waited_ms < ms ? ms - x->waited_ms : 0);
     } else if (x->timeout_ms > 0) {
         int64_t left = x->started_ms + x->timeout_ms - eng_now_ms();
         eng_timer_arm(e, &x->deadline, left > 0 ? (long)left : 0);
@@ -713,8 +714,8 @@ int h1_wait_to_start(struct iot_engine *e, struct h1_pool *p, const struct http_
     if (u.tls)      /* OpenSSL's set-up of the context runs while a thread resolves */
         (void)h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
     if (resolving)
-        return 1;
-    return u.tls && h1_tls_wait_for_session(e, p, x, &u);
+        return H1_WAIT_DNS;
+    return u.tls && h1_tls_wait_for_session(e, p, x, &u) ? H1_WAIT_SESSION : 0;
 }
 
 /* ================================================================ the loop */

@@ -158,7 +158,7 @@ void h1_pool_set_max(struct h1_pool *pool, int max_connections);
 int h1_wants(const struct h1_pool *pool, const struct http_xfer *x);
 /* 1 when a connection slot is free (fewer than max_connections busy). */
 int h1_slot_free(const struct h1_pool *pool);
-/* 1 when x should wait before it starts:
+/* Nonzero when x should wait before it starts (H1_WAIT_DNS or H1_WAIT_SESSION):
  * - while its host name is being resolved, off the loop, in the engine's cache
  *   (engine_dns.c, shared with the MQTT client); a name not asked for yet is asked for
  *   now. A name resolved, or that failed (h1_start then fails x), does not wait;
@@ -168,8 +168,12 @@ int h1_slot_free(const struct h1_pool *pool);
  *   ago without an answer yet (a timer wakes the loop when that time is up). The others
  *   then resume that session rather than each paying a full handshake (certificate
  *   parsing and verification are most of one). */
+enum { H1_WAIT_DNS = 1, H1_WAIT_SESSION = 2 };
 int h1_wait_to_start(struct iot_engine *engine, struct h1_pool *pool,
                      const struct http_xfer *x);
+/* x's connect timeout (its total timeout when that is shorter), in ms: it covers the
+ * wait above, the TCP connect and the TLS handshake together, as libcurl's does. */
+long h1_connect_timeout_ms(const struct http_xfer *x);
 /* Start x on a pooled or new connection. 0 started (or already failed: done will run
  * from h1_flush); 2 x is not for this transport after all (a URL form or a host name
  * it leaves to libcurl). */

@@ -488,7 +488,11 @@ enum iot_failure iot_classify_transport(const struct iot_transport_failure *x,
                       x->os_errno ? strerror((int)x->os_errno) : detail);
         return IOT_FAIL_NETWORK;
     case CURLE_OPERATION_TIMEDOUT:
-        if (!x->connected)
+        if (!x->connected && x->waited_for)
+            iot_error_set(err, "TimeoutError", "connect timeout: no connection to %s within "
+                          "%ld ms (still waiting for %s)", host, x->connect_timeout_ms,
+                          x->waited_for);
+        else if (!x->connected)
             iot_error_set(err, "TimeoutError", "connect timeout: no connection to %s within %ld ms",
                       host, x->connect_timeout_ms);
         else

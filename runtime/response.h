@@ -65,6 +65,7 @@ struct iot_transport_failure {
     const char *host;       /* for messages: "host[:port]" */
     const char *errbuf;     /* libcurl's error text, may be "" */
     long timeout_ms, connect_timeout_ms;
+    const char *waited_for; /* a connect timeout that ran out waiting for this, or NULL */
 };
 
 /*

@@ -1656,7 +1656,7 @@ static void test_transport_classification(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct iot_transport_failure tf = {cases[i].result, cases[i].os_errno,
                                            cases[i].connected, cases[i].too_large, "h:1",
-                                           "boom", 9000, 300};
+                                           "boom", 9000, 300, NULL};
         struct iot_error err;
         memset(&err, 0, sizeof err);
         CHECK_INT_EQ(iot_classify_transport(&tf, &err), cases[i].failure);
