@@ -4,6 +4,7 @@ another host), handshake failures, SNI, ALPN, session resumption, and a server t
 closes mid-response. Every case reads core.http_stats() from the iotlua run, so a
 silent fall-back to libcurl fails it; one case checks IOTLUA_HTTP_TRANSPORT=curl."""
 
+import hashlib
 import json
 import os
 import socket
@@ -87,8 +88,10 @@ class TlsServer:
     the ClientHello)."""
 
     def __init__(self, cert, key, mode="ok", max_version=None, alpn=("h2", "http/1.1"),
-                 tickets=True, first_delay=0):
+                 tickets=True, first_delay=0, body_delay=0):
         self.first_delay = first_delay
+        self.body_delay = body_delay            # s before reading a request's body
+        self.bodies = []                        # (length, sha256) of each request body
         self.mode = mode
         self.conns = []
         self.requests = 0
@@ -152,9 +155,17 @@ class TlsServer:
                 name, _, value = line.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value)
-            while len(buf) < length:
-                buf += s.recv(65536)
-            buf = buf[length:]
+            if self.body_delay:
+                time.sleep(self.body_delay)     # the client's socket fills meanwhile
+            rest = bytearray(buf)
+            while len(rest) < length:
+                data = s.recv(65536)
+                if not data:
+                    return
+                rest += data
+            body, buf = bytes(rest[:length]), bytes(rest[length:])
+            with self.lock:
+                self.bodies.append((len(body), hashlib.sha256(body).hexdigest()))
             with self.lock:
                 conn["requests"] += 1
                 self.requests += 1
@@ -340,6 +351,46 @@ def test_close_mid_response_is_a_network_error_each_send_counted(pki, servers, a
     assert (call["ok"], call["code"], call["attempts"]) == (False, "NetworkError", attempts)
     assert srv.requests == attempts             # never sent twice without a counted retry
     native_only(out, attempts)
+
+
+BIG_BODY_SCRIPT = r"""
+local iotlua = require("iotlua")
+local core = require("iotlua.core")
+local cjson = require("cjson")
+local url, ca, size = arg[1], arg[2], tonumber(arg[3])
+local iot = assert(iotlua.client{
+  endpoint = url, region = "us-east-1", timeout = 30, ca_bundle = ca,
+  credentials = { access_key_id = "AKIAIOSFODNN7EXAMPLE",
+                  secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" } })
+local chunk = {}
+for i = 1, 256 do chunk[i] = string.char(i - 1) end
+local payload = string.rep(table.concat(chunk), size // 256)
+local r, err = iot:publish{ topic = "tls/big", payload = payload }
+print(cjson.encode{ ok = r ~= nil, code = err and err.code, message = err and err.message,
+                    stats = core.http_stats() })
+"""
+
+
+def test_a_body_larger_than_the_socket_takes_arrives_whole(pki, servers, tmp_path):
+    """A request body of 8 MiB over TLS to a server that lets it wait half a second: the
+    socket fills, the records OpenSSL wrote are kept and sent as it drains, and the server
+    receives every byte in order (its SHA-256)."""
+    size = 8 << 20
+    srv = servers(pki("local.pem"), pki("local.key"), body_delay=0.5)
+    script = tmp_path / "big.lua"
+    script.write_text(BIG_BODY_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+               AWS_EC2_METADATA_DISABLED="true")
+    env.pop("IOTLUA_HTTP_TRANSPORT", None)
+    p = subprocess.run([HOST, str(script), "https://127.0.0.1:%d" % srv.port, pki("ca.pem"),
+                        str(size)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["ok"], out
+    expected = hashlib.sha256(bytes(range(256)) * (size // 256)).hexdigest()
+    assert srv.bodies == [(size, expected)]
+    assert out["stats"]["native_tls"] == 1 and out["stats"]["libcurl"] == 0, out
 
 
 def test_iotlua_http_transport_curl_forces_libcurl(pki, servers):
