@@ -37,6 +37,7 @@ struct hs_conn {
     bool tls_failed;                /* no close_notify: the session is broken or dropped */
     bool read_wants_write;          /* SSL_read waits for the socket to take bytes */
     bool write_wants_read;          /* SSL_write waits for bytes from the peer */
+    bool tls_starved;               /* the last SSL_read waited for bytes from the socket */
     struct event *rd, *wr;
     char *in;                       /* received bytes: in[pos..len) not yet parsed */
     size_t in_len, in_cap, pos;
@@ -242,6 +243,8 @@ static enum io_result tls_failure(struct hs_conn *c, int rc, bool reading)
     case SSL_ERROR_WANT_READ:
         if (!reading)
             c->write_wants_read = true;
+        else
+            c->tls_starved = true;
         return IO_AGAIN;
     case SSL_ERROR_WANT_WRITE:
         if (reading)
@@ -268,6 +271,8 @@ static enum io_result conn_read(struct hs_conn *c, char *p, size_t n, size_t *go
         c->read_wants_write = false;
         ERR_clear_error();
         int rc = SSL_read_ex(c->ssl, p, n, got);
+        if (rc == 1)
+            c->tls_starved = false;
         return rc == 1 ? IO_DONE : tls_failure(c, rc, true);
     }
     ssize_t r = recv(c->fd, p, n, 0);
@@ -420,15 +425,26 @@ static int make_room(struct hs_conn *c)
     return 0;
 }
 
-/* Moves what SSL_read has decrypted but not returned into the buffer (the taker's
- * bufferevent would not see it: the socket is not readable for it). -1 when it does not
- * fit. */
+/* 1 when OpenSSL holds bytes of c that a read would return without the socket being
+ * readable again: decrypted ones, or whole records read ahead (not a record's first part
+ * that waits for the rest, which the socket will announce). */
+static bool tls_buffered(const struct hs_conn *c)
+{
+    return c->ssl && (SSL_pending(c->ssl) > 0 || (SSL_has_pending(c->ssl) && !c->tls_starved));
+}
+
+/* Moves what OpenSSL holds for c into the buffer (the taker's bufferevent would not see
+ * it: the socket is not readable for it). -1 when it does not fit. */
 static int drain_tls(struct hs_conn *c)
 {
-    while (c->ssl && SSL_pending(c->ssl) > 0) {
+    while (tls_buffered(c)) {
         size_t n;
-        if (make_room(c) != 0 ||
-            conn_read(c, c->in + c->in_len, c->in_cap - c->in_len, &n) != IO_DONE)
+        if (make_room(c) != 0)
+            return -1;
+        enum io_result r = conn_read(c, c->in + c->in_len, c->in_cap - c->in_len, &n);
+        if (r == IO_AGAIN)
+            break;                  /* the rest of a record is still to come */
+        if (r != IO_DONE)
             return -1;
         c->in_len += n;
     }
@@ -498,8 +514,8 @@ static void settle(struct hs_conn *c)
     if (c->dead)
         return;
     set_reading(c, (!c->busy && !c->closing) || c->write_wants_read);
-    /* bytes SSL_read already decrypted do not make the socket readable again */
-    if (c->reading && c->ssl && !c->write_wants_read && SSL_pending(c->ssl) > 0)
+    /* bytes OpenSSL already holds do not make the socket readable again */
+    if (c->reading && !c->write_wants_read && tls_buffered(c))
         event_active(c->rd, EV_READ, 1);
 }
 
@@ -555,6 +571,9 @@ static int tls_start(struct hs_conn *c, SSL_CTX *ctx)
     if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
         return -1;
     SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* what the socket has, up to a buffer's worth, in one read (not a record's header
+     * and then its body: two reads a request) */
+    SSL_set_read_ahead(c->ssl, 1);
     /* a client closing without close_notify ends its stream as a TCP close does (the
      * answers already queued still go out), not as a broken session */
     SSL_set_options(c->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
