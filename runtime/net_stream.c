@@ -75,8 +75,14 @@ static int set_peer_name(SSL *ssl, const char *name, int verify, struct iot_erro
  * certificate can be read. Memory BIOs cost a copy more each way, and their bookkeeping
  * about 4% of the client's time over HTTPS (perf, 50,000 publishes). */
 
+/* Keeps data after what waits already. The bytes sent from the front are given back
+ * here, when the end has no room (moved once, not at every send). */
 static int pending_append(struct net_stream *ns, const char *data, size_t len)
 {
+    if (ns->pending_off + ns->pending_len + len > ns->pending_cap && ns->pending_off) {
+        memmove(ns->pending, ns->pending + ns->pending_off, ns->pending_len);
+        ns->pending_off = 0;
+    }
     if (ns->pending_len + len > ns->pending_cap) {
         size_t cap = ns->pending_cap ? ns->pending_cap : 4096;
         while (cap < ns->pending_len + len)
@@ -87,7 +93,7 @@ static int pending_append(struct net_stream *ns, const char *data, size_t len)
         ns->pending = p;
         ns->pending_cap = cap;
     }
-    memcpy(ns->pending + ns->pending_len, data, len);
+    memcpy(ns->pending + ns->pending_off + ns->pending_len, data, len);
     ns->pending_len += len;
     return 0;
 }
@@ -374,15 +380,15 @@ int net_stream_open(struct net_stream *ns, const char *host, int port,
  * with err set (a send that failed, here or in the BIO). */
 static int tls_flush(struct net_stream *ns, struct iot_error *err)
 {
-    size_t sent = send_some(ns, ns->pending, ns->pending_len);
+    /* (pending is NULL until a send fell short) */
+    size_t sent = ns->pending_len ? send_some(ns, ns->pending + ns->pending_off,
+                                              ns->pending_len) : 0;
     if (ns->send_errno) {
         socket_error(err, "cannot send", ns->send_errno);
         return -1;
     }
-    if (sent > 0) {                     /* (pending is NULL until a send fell short) */
-        memmove(ns->pending, ns->pending + sent, ns->pending_len - sent);
-        ns->pending_len -= sent;
-    }
+    ns->pending_len -= sent;
+    ns->pending_off = ns->pending_len ? ns->pending_off + sent : 0;
     return 0;
 }
 
@@ -646,7 +652,7 @@ void net_stream_close(struct net_stream *ns)
     ns->shared = NULL;
     free(ns->pending);
     ns->pending = NULL;
-    ns->pending_len = ns->pending_cap = 0;
+    ns->pending_off = ns->pending_len = ns->pending_cap = 0;
     dns_addrs_release(ns->addrs);
     ns->addrs = NULL;
     ns->next_addr = NULL;

@@ -52,8 +52,9 @@ struct net_stream {
     unsigned want;                      /* ENG_READ / ENG_WRITE the next step waits for */
     void *ssl;                          /* SSL *, NULL for plain TCP */
     void *ssl_ctx;                      /* SSL_CTX *, owned (NULL with a shared context) */
-    char *pending;                      /* TLS records OpenSSL wrote, not yet sent */
-    size_t pending_len, pending_cap;
+    char *pending;                      /* TLS records OpenSSL wrote, not yet sent: */
+    size_t pending_off, pending_len;    /* pending_len bytes from pending + pending_off */
+    size_t pending_cap;
     int send_errno, recv_errno;         /* a send / recv under OpenSSL that failed */
     int hold_reads;                     /* TLS reads wait: the trust is not loaded yet */
     enum net_eof eof;                   /* set when a read saw the end */
