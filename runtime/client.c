@@ -527,7 +527,7 @@ static enum iot_failure attempt_outcome(struct iot_call *call, struct iot_result
         struct iot_transport_failure tf = {x->result, x->os_errno, x->connected, x->too_large,
                                            call->host, x->errbuf,
                                            x->timeout_ms, x->connect_timeout_ms,
-                                           http_xfer_waited_for(x)};
+                                           x->timed_out_waiting_for};
         return iot_classify_transport(&tf, &r->error);
     }
     /* The result takes the body over: the xfer's buffer is reused by the next attempt. */

@@ -199,7 +199,7 @@ static void attempt_done(struct iot_engine *engine, struct http_xfer *x)
         memset(&err, 0, sizeof err);
         struct iot_transport_failure tf = {x->result, x->os_errno, x->connected, x->too_large,
                                            f->host, x->errbuf, x->timeout_ms,
-                                           x->connect_timeout_ms, http_xfer_waited_for(x)};
+                                           x->connect_timeout_ms, x->timed_out_waiting_for};
         failure = iot_classify_transport(&tf, &err);
         resp.status = 0;
         snprintf(resp.error, sizeof resp.error, "%s", err.message);

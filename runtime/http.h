@@ -76,7 +76,9 @@ struct http_xfer {
     int64_t wait_began_ms;
     int wait_reason;
     long waited_ms;
-    int wait_timed_out;                 /* the connect timeout ran out in such a wait */
+    /* what it still waited for when its connect timeout ran out there ("its host name to
+     * resolve", "a TLS session"); NULL when that is not how it failed */
+    const char *timed_out_waiting_for;
     struct http_handle handle;          /* handle.easy: the pool's handle while active */
     struct curl_slist *curl_headers;    /* libcurl: the list made from headers */
     struct dl queue;                    /* engine->waiting while queued */
@@ -101,9 +103,6 @@ int http_xfer_add_header(struct http_xfer *x, const char *name, const char *valu
 /* Queue x; it starts when a slot is free; x->done runs on completion. 0 / -1 (OOM). */
 int http_submit(struct iot_engine *engine, struct http_xfer *x);
 /* Abort x wherever it is (queued or in flight); x->done is not called. */
-/* What x was waiting for when its connect timeout ran out at the queue's head ("its
- * host name to resolve", "a TLS session"), NULL when that is not how it failed. */
-const char *http_xfer_waited_for(const struct http_xfer *x);
 void http_abort(struct iot_engine *engine, struct http_xfer *x);
 
 /* The native transport finished x (x->result and the response fields are set). */

@@ -72,8 +72,8 @@ static int set_peer_name(SSL *ssl, const char *name, int verify, struct iot_erro
  * taken whole, so SSL_write never has to be repeated. A failed send or recv is kept in
  * ns (send_errno, recv_errno, eof) for the caller to report; a read is held back (a retry)
  * while ns->hold_reads, so that a shared context's trust is loaded before the server's
- * certificate can be read. Memory BIOs cost a copy more each way, and their bookkeeping
- * about 4% of the client's time over HTTPS (perf, 50,000 publishes). */
+ * certificate can be read. Memory BIOs cost a copy more each way: 100,840 against 98,518
+ * instructions per HTTPS publish (callgrind, 10,000 publishes at concurrency 64). */
 
 /* Keeps data after what waits already. The bytes sent from the front are given back
  * here, when the end has no room (moved once, not at every send). */
@@ -392,10 +392,14 @@ static int tls_flush(struct net_stream *ns, struct iot_error *err)
     return 0;
 }
 
-/* The socket under a TLS call that failed: -1 with err set when the peer closed it or
- * the receive failed (the BIO kept which), else 0. */
+/* The socket under a TLS call that failed: -1 with err set when a send or a receive
+ * failed or the peer closed it (the BIO kept which), else 0. */
 static int tls_socket_failed(struct net_stream *ns, struct iot_error *err)
 {
+    if (ns->send_errno) {
+        socket_error(err, "cannot send", ns->send_errno);
+        return -1;
+    }
     if (ns->eof == NET_EOF_TCP) {
         iot_error_set(err, "NetworkError", "connection closed by the server");
         return -1;
@@ -587,9 +591,7 @@ static long tls_write(struct net_stream *ns, const void *data, size_t len,
         int e = SSL_get_error(ns->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
             return 0;
-        if (ns->send_errno)
-            socket_error(err, "cannot send", ns->send_errno);
-        else if (tls_socket_failed(ns, err) == 0)
+        if (tls_socket_failed(ns, err) == 0)
             tls_set_error(err, "TLS write failed");
         return -1;
     }

@@ -227,11 +227,6 @@ void tls_trust_free(struct tls_trust *t)
     free(t);
 }
 
-const char *tls_trust_ca_file(const struct tls_trust *t)
-{
-    return t->ca_file;
-}
-
 int tls_trust_attach(struct tls_trust *t, SSL_CTX *ctx, struct iot_error *err)
 {
     if (!t->store) {

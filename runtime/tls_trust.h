@@ -39,7 +39,6 @@ struct tls_trust *tls_trust_new(const char *ca_file);      /* NULL: the system s
 struct tls_trust *tls_trust_ref(struct tls_trust *trust);
 void tls_trust_free(struct tls_trust *trust);
 void tls_trust_set_owner(struct tls_trust *trust, void *owner, void (*gone)(void *owner));
-const char *tls_trust_ca_file(const struct tls_trust *trust);
 
 /* Makes trust's store ctx's, reading it first the first time (as tls_trust_load: a CA
  * file that cannot be read is -1 with err set, and tried again by the next call). */
