@@ -634,7 +634,7 @@ int h1_start(struct iot_engine *e, struct h1_pool *p, struct http_xfer *x)
     if (h1_parse_url(x->url, &u) != 0)
         return 2;
     struct net_tls_ctx *tls_ctx = NULL;
-    if (u.tls && !(tls_ctx = h1_tls_ctx_for(p, x)))
+    if (u.tls && !(tls_ctx = h1_tls_ctx_for(e, p, x)))
         return 0;
     /* A fresh report spares the idle connections their peeks (vouched_for). */
     if (report_wanted(p))
@@ -712,7 +712,7 @@ int h1_wait_to_start(struct iot_engine *e, struct h1_pool *p, const struct http_
     int resolving = wait_for_dns(e, &u);
     struct iot_error err;
     if (u.tls)      /* OpenSSL's set-up of the context runs while a thread resolves */
-        (void)h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
+        (void)h1_tls_ctx(e, &p->tls, x->ca_bundle, x->verify_tls, &err);
     if (resolving)
         return H1_WAIT_DNS;
     return u.tls && h1_tls_wait_for_session(e, p, x, &u) ? H1_WAIT_SESSION : 0;

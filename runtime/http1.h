@@ -127,10 +127,12 @@ struct h1_tls_set {
     size_t n;
 };
 
-/* The context for these options, made on first use; NULL with err set (TLSError: the CA
- * bundle cannot be read; InternalError: out of memory). */
-struct net_tls_ctx *h1_tls_ctx(struct h1_tls_set *set, const char *ca_bundle, int verify,
-                               struct iot_error *err);
+/* The context for these options, made on first use with the engine's trust store for
+ * ca_bundle (engine_tls.c: shared with libcurl's and the MQTT devices' contexts); NULL
+ * with err set (InternalError: out of memory; a CA bundle that cannot be read fails the
+ * first handshake instead). */
+struct net_tls_ctx *h1_tls_ctx(struct iot_engine *engine, struct h1_tls_set *set,
+                               const char *ca_bundle, int verify, struct iot_error *err);
 void h1_tls_set_free(struct h1_tls_set *set);
 
 /* ================================================================ connection pool */

@@ -85,7 +85,8 @@ int h1_tls_wait_for_session(struct iot_engine *e, struct h1_pool *p,
                             const struct http_xfer *x, const struct h1_url *u);
 
 /* The TLS context for x's CA options, or NULL with x finished (queued as completed). */
-struct net_tls_ctx *h1_tls_ctx_for(struct h1_pool *p, struct http_xfer *x);
+struct net_tls_ctx *h1_tls_ctx_for(struct iot_engine *engine, struct h1_pool *p,
+                                   struct http_xfer *x);
 /* TLS over c's connected socket: 0 open, 1 handshaking, -1 x was finished. */
 int h1_tls_start_handshake(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c);
 int h1_tls_handshake_step(struct iot_engine *e, struct h1_pool *p, struct h1_conn *c);

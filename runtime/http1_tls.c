@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "http.h"
+#include "tls_trust.h"
 
 struct h1_tls_entry {
     char *ca_bundle;                /* NULL: the system store */
@@ -27,8 +28,8 @@ static int same_ca(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-struct net_tls_ctx *h1_tls_ctx(struct h1_tls_set *set, const char *ca_bundle, int verify,
-                               struct iot_error *err)
+struct net_tls_ctx *h1_tls_ctx(struct iot_engine *e, struct h1_tls_set *set,
+                               const char *ca_bundle, int verify, struct iot_error *err)
 {
     for (size_t i = 0; i < set->n; i++)
         if (set->v[i].verify == verify && same_ca(set->v[i].ca_bundle, ca_bundle))
@@ -45,7 +46,9 @@ struct net_tls_ctx *h1_tls_ctx(struct h1_tls_set *set, const char *ca_bundle, in
         iot_error_set(err, "InternalError", "out of memory");
         return NULL;
     }
-    struct net_tls_ctx *ctx = net_tls_ctx_new(&alpn, err);
+    alpn.trust = verify ? eng_tls_trust(e, ca_bundle, err) : NULL;
+    struct net_tls_ctx *ctx = !verify || alpn.trust ? net_tls_ctx_new(&alpn, err) : NULL;
+    tls_trust_free(alpn.trust);         /* the context holds its own reference */
     if (!ctx) {
         free(copy);
         return NULL;
@@ -151,10 +154,11 @@ int h1_tls_start_handshake(struct iot_engine *e, struct h1_pool *p, struct h1_co
 /* The TLS context for x's CA options; NULL when it cannot be made (x is then finished;
  * an unreadable CA bundle shows later, failing the handshake as a certificate error, as
  * libcurl reports it). */
-struct net_tls_ctx *h1_tls_ctx_for(struct h1_pool *p, struct http_xfer *x)
+struct net_tls_ctx *h1_tls_ctx_for(struct iot_engine *e, struct h1_pool *p,
+                                   struct http_xfer *x)
 {
     struct iot_error err;
-    struct net_tls_ctx *ctx = h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
+    struct net_tls_ctx *ctx = h1_tls_ctx(e, &p->tls, x->ca_bundle, x->verify_tls, &err);
     if (ctx)
         return ctx;
     h1_set_error(x, err.message);
@@ -196,7 +200,7 @@ int h1_tls_wait_for_session(struct iot_engine *e, struct h1_pool *p,
                             const struct http_xfer *x, const struct h1_url *u)
 {
     struct iot_error err;
-    struct net_tls_ctx *ctx = h1_tls_ctx(&p->tls, x->ca_bundle, x->verify_tls, &err);
+    struct net_tls_ctx *ctx = h1_tls_ctx(e, &p->tls, x->ca_bundle, x->verify_tls, &err);
     if (!ctx || net_tls_ctx_has_session(ctx, u->host_port) ||
         origin_conn(&p->idle, u->host_port, ctx, 0) >= 0)
         return 0;

@@ -48,6 +48,7 @@ else
   for i = 1, n do call(i) end
 end
 out.stats = core.http_stats()
+out.stores = core.stream_tls_stats().stores
 print(cjson.encode(out))
 """
 
@@ -445,6 +446,7 @@ def test_the_system_store_is_where_openssl_looks(pki, servers, tmp_path, where, 
         assert (call["code"], call["attempts"]) == ("TLSError", 1)
         assert "certificate" in call["message"]
     assert python_trusts(srv.port, dict(os.environ, **env)) == call["ok"]
+    assert out["stores"] == 1                   # the engine's system store, either transport
     if transport == "curl":
         assert out["stats"]["libcurl"] == 1 and out["stats"]["native"] == 0
     else:
