@@ -465,6 +465,65 @@ static void end_wait(struct iot_engine *e, struct http_xfer *x)
     eng_timer_disarm(e, &x->deadline);
 }
 
+/* x leaves the queue and starts: on the native transport, else on libcurl. */
+static void start_one(struct iot_engine *e, struct http_xfer *x, int native)
+{
+    struct http_layer *hl = eng_http(e);
+    dl_remove(&x->queue);
+    end_wait(e, x);                     /* the transport arms its own deadline */
+    if (x->prepare && x->prepare(e, x) != 0)
+        return;
+    if (native && start_native(e, x) == 0)
+        return;
+    if (curl_ready(e) != 0) {
+        snprintf(x->errbuf, sizeof x->errbuf, "libcurl could not be initialised");
+        xfer_finish(e, x, CURLE_FAILED_INIT);
+        return;
+    }
+    struct http_handle h;
+    /* xfer_setup ORs the setopt results: any failure is reported as FAILED_INIT. */
+    int got = pool_get(e, &h) == 0;
+    CURLcode rc = !got ? CURLE_OUT_OF_MEMORY
+                  : xfer_setup(e, x, &h) != CURLE_OK ? CURLE_FAILED_INIT : CURLE_OK;
+    if (rc == CURLE_OK && curl_multi_add_handle(hl->multi, h.easy) != CURLM_OK)
+        rc = CURLE_OUT_OF_MEMORY;
+    if (rc != CURLE_OK) {
+        if (got)
+            pool_put(e, &h);
+        xfer_finish(e, x, rc);
+        return;
+    }
+    x->handle = h;
+    x->active = 1;
+    hl->inflight++;
+    hl->curl_active++;
+    hl->curl_transfers++;
+}
+
+/* How far past a head that waits for its host name or TLS session the queue is looked
+ * at: bounded, so that a long queue for that one host costs a few checks per turn. */
+#define PAST_WAITING_HEAD 32
+
+/* The head waits for its own host (a name resolving, a first TLS session): the calls
+ * queued just behind it that can start now (another host, or libcurl's) start, so one
+ * slow name does not hold back the rest. Calls that would wait too keep their places,
+ * and their own wait is counted only once they reach the head. */
+static void start_past_waiting_head(struct iot_engine *e, struct dl *head)
+{
+    struct http_layer *hl = eng_http(e);
+    struct dl *n = head->next;
+    for (int looked = 0; looked < PAST_WAITING_HEAD && n != &hl->waiting &&
+                         hl->inflight < hl->max_inflight; looked++) {
+        struct http_xfer *x = DL_CONTAINER(n, struct http_xfer, queue);
+        n = n->next;                    /* before x can leave the queue */
+        int native = h1_wants(hl->h1, x);
+        if (native && !h1_slot_free(hl->h1))
+            return;
+        if (!native || h1_wait_to_start(e, hl->h1, x) == 0)
+            start_one(e, x, native);
+    }
+}
+
 static void start_waiting(struct iot_engine *e)
 {
     struct http_layer *hl = eng_http(e);
@@ -484,37 +543,10 @@ static void start_waiting(struct iot_engine *e)
         if (reason) {
             hl->head_waits = 1;
             bound_wait(e, x, reason);
+            start_past_waiting_head(e, &x->queue);
             break;
         }
-        dl_remove(&x->queue);
-        end_wait(e, x);                 /* the transport arms its own deadline */
-        if (x->prepare && x->prepare(e, x) != 0)
-            continue;
-        if (native && start_native(e, x) == 0)
-            continue;
-        if (curl_ready(e) != 0) {
-            snprintf(x->errbuf, sizeof x->errbuf, "libcurl could not be initialised");
-            xfer_finish(e, x, CURLE_FAILED_INIT);
-            continue;
-        }
-        struct http_handle h;
-        /* xfer_setup ORs the setopt results: any failure is reported as FAILED_INIT. */
-        int got = pool_get(e, &h) == 0;
-        CURLcode rc = !got ? CURLE_OUT_OF_MEMORY
-                      : xfer_setup(e, x, &h) != CURLE_OK ? CURLE_FAILED_INIT : CURLE_OK;
-        if (rc == CURLE_OK && curl_multi_add_handle(hl->multi, h.easy) != CURLM_OK)
-            rc = CURLE_OUT_OF_MEMORY;
-        if (rc != CURLE_OK) {
-            if (got)
-                pool_put(e, &h);
-            xfer_finish(e, x, rc);
-            continue;
-        }
-        x->handle = h;
-        x->active = 1;
-        hl->inflight++;
-        hl->curl_active++;
-        hl->curl_transfers++;
+        start_one(e, x, native);
     }
     h1_send_started(e, hl->h1);
 }

@@ -1,7 +1,7 @@
 """The native HTTP transport's host-name wait against a resolver that is slow or does not
 answer: a getaddrinfo that takes seconds (an LD_PRELOAD shim built here, standing in for
 a name server that does not reply) must not hold a call past its connect timeout, and
-calls queued behind it go on once it has failed. The shim delays only names under
+calls queued behind it for other hosts go on while it waits. The shim delays only names under
 .slow.test; everything else goes to the real getaddrinfo."""
 import json
 import os
@@ -120,3 +120,14 @@ def test_a_slow_answer_within_the_connect_timeout_is_used(shim, emulator, tmp_pa
     out = run(shim, emulator, tmp_path, 3, 1)
     assert out["soon.slow.test"]["ok"], out
     assert out["never.slow.test"]["code"] == "TimeoutError"
+
+
+def test_calls_for_other_hosts_do_not_wait_behind_a_slow_name(shim, emulator, tmp_path):
+    # never.slow.test is first in the queue and waits its whole connect timeout (3 s);
+    # the IP address and the name that resolves in 0.3 s are queued behind it and finish
+    # long before it (before they were held until it timed out, at ~3 s)
+    out = run(shim, emulator, tmp_path, 3, 1)
+    never = out["never.slow.test"]
+    assert never["code"] == "TimeoutError" and never["ms"] >= 2900, never
+    assert out["127.0.0.1"]["ok"] and out["127.0.0.1"]["ms"] < 1500, out
+    assert out["soon.slow.test"]["ok"] and out["soon.slow.test"]["ms"] < 1500, out
