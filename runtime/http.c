@@ -504,23 +504,39 @@ static void start_one(struct iot_engine *e, struct http_xfer *x, int native)
  * at: bounded, so that a long queue for that one host costs a few checks per turn. */
 #define PAST_WAITING_HEAD 32
 
+/* The node at place i of the queue (0: its head), or the queue itself when it is shorter. */
+static struct dl *queue_at(struct http_layer *hl, int i)
+{
+    struct dl *n = hl->waiting.next;
+    while (i-- > 0 && n != &hl->waiting)
+        n = n->next;
+    return n;
+}
+
 /* The head waits for its own host (a name resolving, a first TLS session): the calls
  * queued just behind it that can start now (another host, or libcurl's) start, so one
  * slow name does not hold back the rest. Calls that would wait too keep their places,
- * and their own wait is counted only once they reach the head. */
-static void start_past_waiting_head(struct iot_engine *e, struct dl *head)
+ * and their own wait is counted only once they reach the head. After a start the next
+ * call is found again by its place in the queue: starting one runs callbacks (a signing
+ * that fails, a credentials fetch that ends) that may take other calls off the queue. */
+static void start_past_waiting_head(struct iot_engine *e)
 {
     struct http_layer *hl = eng_http(e);
-    struct dl *n = head->next;
+    int at = 1;
+    struct dl *n = queue_at(hl, at);
     for (int looked = 0; looked < PAST_WAITING_HEAD && n != &hl->waiting &&
                          hl->inflight < hl->max_inflight; looked++) {
         struct http_xfer *x = DL_CONTAINER(n, struct http_xfer, queue);
-        n = n->next;                    /* before x can leave the queue */
         int native = h1_wants(hl->h1, x);
         if (native && !h1_slot_free(hl->h1))
             return;
-        if (!native || h1_wait_to_start(e, hl->h1, x) == 0)
-            start_one(e, x, native);
+        if (native && h1_wait_to_start(e, hl->h1, x) != 0) {
+            n = n->next;                /* x keeps its place */
+            at++;
+            continue;
+        }
+        start_one(e, x, native);
+        n = queue_at(hl, at);           /* the call that took x's place */
     }
 }
 
@@ -543,7 +559,7 @@ static void start_waiting(struct iot_engine *e)
         if (reason) {
             hl->head_waits = 1;
             bound_wait(e, x, reason);
-            start_past_waiting_head(e, &x->queue);
+            start_past_waiting_head(e);
             break;
         }
         start_one(e, x, native);
