@@ -109,11 +109,17 @@ end
 
 local DEFAULT_CONCURRENCY = 16
 -- Calls waited for (in flight or queued for a connection) below which map starts more
--- items: twice what the engine carries at once, so that a call is queued for every
--- connection that frees up, and at least MAP_ROOM; see starter in map.
-local MAP_ROOM = 512
+-- items: what the engine carries at once (its connection cap), so that every call map
+-- waits for can be in flight; see starter in map. Calls queued behind those would only
+-- wait for a connection to free up, and their tasks' memory would be touched again
+-- after every other call's: at concurrency 10,000 with room for twice the cap (256
+-- connections, 512 calls) the publishes ran at 76% of the c=64 rate, with room for the
+-- cap at 89% (15 interleaved rounds). A worker whose call completes makes its next call
+-- before the loop polls again. Before a client has made the engine: EARLY_ROOM.
+local EARLY_ROOM = 64
 local function map_room()
-  return math.max(MAP_ROOM, 2 * core.max_inflight())
+  local cap = core.max_inflight()
+  return cap > 0 and cap or EARLY_ROOM
 end
 
 -- The error of an item map did not start because the run's deadline had passed.
@@ -207,7 +213,9 @@ function M.map(items, fn, opts)
     while #workers < limit and next_index < n do
       local room = tasks.wait_room(map_room())
       if room == 0 then break end             -- the run's deadline passed: workers skip
-      for _ = 1, math.min(room, limit - #workers) do workers[#workers + 1] = tasks.start(worker) end
+      for _ = 1, math.min(room, limit - #workers, n - next_index) do
+        workers[#workers + 1] = tasks.start(worker)
+      end
       coroutine.yield()                       -- the new workers run and make their calls
     end
   end
