@@ -75,6 +75,12 @@ struct iot_error {
     int attempts;                           /* attempts made (1 = no retry) */
 };
 
+/* Make err the empty error (no code, no message, every field 0) writing only the first
+ * byte of its text buffers: a result carries one, filled only when the call fails, and
+ * zeroing its 1.2 KiB for every response cost a cache miss per 64 bytes under load.
+ * A field added to struct iot_error is set here too. */
+void iot_error_empty(struct iot_error *err);
+
 /* Set err's code and its message from fmt (truncated to the carrier's size). */
 void iot_error_set(struct iot_error *err, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

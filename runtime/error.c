@@ -9,6 +9,17 @@
 #include "buf.h"
 #include "client.h"
 
+void iot_error_empty(struct iot_error *err)
+{
+    err->code[0] = '\0';
+    err->message[0] = '\0';
+    err->status = 0;
+    err->request_id[0] = '\0';
+    err->operation = NULL;
+    err->retryable = 0;
+    err->attempts = 0;
+}
+
 void iot_error_set(struct iot_error *err, const char *code, const char *fmt, ...)
 {
     snprintf(err->code, sizeof err->code, "%s", code);

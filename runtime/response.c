@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,11 @@ struct result_impl {
     struct chunk *inline_chunk; /* the first chunk, allocated with the result (not freed
                                    on its own); NULL when the result was made without */
 };
+
+/* result_alloc zeroes the members before the error and empties the error: it is last. */
+_Static_assert(offsetof(struct iot_result, error) + sizeof(struct iot_error) ==
+                   sizeof(struct iot_result),
+               "struct iot_result: error must be the last member");
 
 /* Room for a typical response's headers and output in the result's own allocation. */
 #define INLINE_CHUNK_SIZE 1024
@@ -455,7 +461,11 @@ static struct result_impl *result_alloc(const struct iot_op *op)
     struct result_impl *r = malloc(head + sizeof(struct chunk) + INLINE_CHUNK_SIZE);
     if (!r)
         return NULL;
-    memset(r, 0, sizeof *r);
+    /* Zeroed but for the error's text buffers (iot_error_empty): one result per response. */
+    memset(&r->pub, 0, offsetof(struct iot_result, error));
+    iot_error_empty(&r->pub.error);
+    r->json = NULL;
+    memset(&r->body, 0, sizeof r->body);
     struct chunk *c = (struct chunk *)((char *)r + head);
     c->next = NULL;
     c->size = INLINE_CHUNK_SIZE;
